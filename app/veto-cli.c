@@ -1,0 +1,89 @@
+/* veto-cli: what every subcommand shares: exit codes, error lines, terminal progress. */
+#include "veto-cli.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "veto-store.h"
+
+int
+veto_cli_fail (const GError *error)
+{
+  g_printerr ("veto: %s\n", error->message);
+  if (error->domain == VETO_STORE_ERROR && error->code != VETO_STORE_ERROR_INVALID)
+    return VETO_EXIT_PROJECT;
+  if (error->domain == G_OPTION_ERROR)
+    return VETO_EXIT_USAGE;
+  return VETO_EXIT_FAILED;
+}
+
+int
+veto_cli_usage (GOptionContext *context, const char *problem)
+{
+  g_printerr ("veto: %s\n", problem);
+  g_printerr ("Try '%s --help' for more information.\n", g_get_prgname ());
+  return VETO_EXIT_USAGE;
+}
+
+gboolean
+veto_cli_parse (GOptionContext *context, int *argc, char ***argv, int *out_status)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      *out_status = veto_cli_usage (context, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+struct _VetoCliProgress
+{
+  char *label;
+  gboolean tty;
+  gboolean shown;
+  gint64 started_us;
+};
+
+VetoCliProgress *
+veto_cli_progress_new (const char *label)
+{
+  VetoCliProgress *progress = g_new0 (VetoCliProgress, 1);
+
+  progress->label = g_strdup (label);
+  progress->tty = isatty (STDERR_FILENO);
+  progress->started_us = g_get_monotonic_time ();
+  return progress;
+}
+
+void
+veto_cli_progress_update (gpointer user_data, guint64 done, guint64 total)
+{
+  VetoCliProgress *progress = user_data;
+  double elapsed = (g_get_monotonic_time () - progress->started_us) / 1e6;
+  guint width = 30, filled;
+
+  /* Only for work that takes more than a second, and only where someone is watching. */
+  if (!progress->tty || total == 0 || (elapsed < 1.0 && !progress->shown))
+    return;
+  filled = (guint) (width * MIN (done, total) / total);
+  fprintf (stderr, "\r%s [", progress->label);
+  for (guint i = 0; i < width; i++)
+    fputc (i < filled ? '#' : '.', stderr);
+  fprintf (stderr, "] %3u%%  %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "  %.1f s",
+           (guint) (100 * MIN (done, total) / total), done, total, elapsed);
+  fflush (stderr);
+  progress->shown = TRUE;
+}
+
+void
+veto_cli_progress_free (VetoCliProgress *progress)
+{
+  if (progress == NULL)
+    return;
+  if (progress->shown)
+    fputc ('\n', stderr);
+  g_free (progress->label);
+  g_free (progress);
+}

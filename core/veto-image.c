@@ -1,0 +1,234 @@
+/* veto-image: decoded images as plain pixel buffers, decoding with GdkPixbuf and resizing. */
+#include "veto-image.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <string.h>
+
+G_DEFINE_QUARK (veto-image-error-quark, veto_image_error)
+
+VetoImage *
+veto_image_new (guint width, guint height, guint channels)
+{
+  VetoImage *image = g_new0 (VetoImage, 1);
+
+  g_return_val_if_fail (channels == 1 || channels == 3, NULL);
+  image->width = width;
+  image->height = height;
+  image->channels = channels;
+  image->data = g_malloc0 ((gsize) width * height * channels);
+  return image;
+}
+
+VetoImage *
+veto_image_new_from_data (guint width, guint height, guint channels, const guint8 *data)
+{
+  VetoImage *image = veto_image_new (width, height, channels);
+
+  memcpy (image->data, data, veto_image_n_bytes (image));
+  return image;
+}
+
+void
+veto_image_free (VetoImage *image)
+{
+  if (image == NULL)
+    return;
+  g_free (image->data);
+  g_free (image);
+}
+
+gsize
+veto_image_n_bytes (const VetoImage *image)
+{
+  return (gsize) image->width * image->height * image->channels;
+}
+
+static void
+on_size_prepared (GdkPixbufLoader *loader, int width, int height, gpointer user_data)
+{
+  gboolean *too_large = user_data;
+
+  if (width <= 0 || height <= 0 || width > VETO_IMAGE_MAX_SIDE || height > VETO_IMAGE_MAX_SIDE
+      || (gint64) width * height > VETO_IMAGE_MAX_PIXELS)
+    *too_large = TRUE;
+}
+
+static VetoImage *
+image_from_pixbuf (GdkPixbuf *pixbuf)
+{
+  guint width = gdk_pixbuf_get_width (pixbuf);
+  guint height = gdk_pixbuf_get_height (pixbuf);
+  guint n_channels = gdk_pixbuf_get_n_channels (pixbuf);
+  gboolean has_alpha = gdk_pixbuf_get_has_alpha (pixbuf);
+  guint stride = gdk_pixbuf_get_rowstride (pixbuf);
+  const guint8 *pixels = gdk_pixbuf_read_pixels (pixbuf);
+  g_autoptr (VetoImage) rgb = veto_image_new (width, height, 3);
+  gboolean grey = TRUE;
+
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        const guint8 *src = pixels + (gsize) y * stride + (gsize) x * n_channels;
+        guint8 *dst = rgb->data + ((gsize) y * width + x) * 3;
+
+        for (guint c = 0; c < 3; c++)
+          {
+            guint v = src[c];
+
+            if (has_alpha)
+              v = (v * src[3] + 255u * (255u - src[3]) + 127u) / 255u;
+            dst[c] = (guint8) v;
+          }
+        if (dst[0] != dst[1] || dst[1] != dst[2])
+          grey = FALSE;
+      }
+
+  if (grey)
+    {
+      VetoImage *mono = veto_image_new (width, height, 1);
+
+      for (gsize i = 0; i < (gsize) width * height; i++)
+        mono->data[i] = rgb->data[i * 3];
+      return mono;
+    }
+  return g_steal_pointer (&rgb);
+}
+
+VetoImage *
+veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
+{
+  g_autoptr (GdkPixbufLoader) loader = gdk_pixbuf_loader_new ();
+  g_autoptr (GError) local_error = NULL;
+  gboolean too_large = FALSE;
+  const guint8 *data;
+  gsize size, chunk = 0;
+  GdkPixbuf *pixbuf;
+
+  if (g_bytes_get_size (bytes) == 0)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: empty file", name);
+      return NULL;
+    }
+  g_signal_connect (loader, "size-prepared", G_CALLBACK (on_size_prepared), &too_large);
+  /* Feed the loader in chunks so that a header claiming absurd dimensions is caught before
+   * any pixel is decoded into the (lazily committed) buffer it asked for. */
+  data = g_bytes_get_data (bytes, &size);
+  for (gsize done = 0; done < size && !too_large; done += chunk)
+    {
+      chunk = MIN (size - done, 65536);
+      if (!gdk_pixbuf_loader_write (loader, data + done, chunk, &local_error))
+        break;
+    }
+  if (too_large)
+    {
+      gdk_pixbuf_loader_close (loader, NULL);
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_TOO_LARGE,
+                   "%s: image dimensions are absurd (zero, over %d pixels a side or over %d "
+                   "pixels)", name, VETO_IMAGE_MAX_SIDE, VETO_IMAGE_MAX_PIXELS);
+      return NULL;
+    }
+  if (local_error != NULL || !gdk_pixbuf_loader_close (loader, &local_error))
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: not a readable image (%s)",
+                   name, local_error->message);
+      return NULL;
+    }
+  pixbuf = gdk_pixbuf_loader_get_pixbuf (loader);
+  if (pixbuf == NULL)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: not a readable image",
+                   name);
+      return NULL;
+    }
+  if (gdk_pixbuf_get_bits_per_sample (pixbuf) != 8 || gdk_pixbuf_get_n_channels (pixbuf) < 3)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE,
+                   "%s: unsupported pixel layout", name);
+      return NULL;
+    }
+  return image_from_pixbuf (pixbuf);
+}
+
+VetoImage *
+veto_image_load (const char *path, GError **error)
+{
+  g_autoptr (GMappedFile) mapped = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  mapped = g_mapped_file_new (path, FALSE, &local_error);
+  if (mapped == NULL)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", display,
+                   local_error->message);
+      return NULL;
+    }
+  bytes = g_mapped_file_get_bytes (mapped);
+  {
+    g_autofree char *display = g_filename_display_name (path);
+
+    return veto_image_load_bytes (bytes, display, error);
+  }
+}
+
+VetoImage *
+veto_image_resize (const VetoImage *image, guint width, guint height)
+{
+  VetoImage *out = veto_image_new (width, height, image->channels);
+  guint ch = image->channels;
+  double sx = (double) image->width / width;
+  double sy = (double) image->height / height;
+
+  for (guint oy = 0; oy < height; oy++)
+    {
+      double y0 = oy * sy, y1 = y0 + sy;
+
+      for (guint ox = 0; ox < width; ox++)
+        {
+          double x0 = ox * sx, x1 = x0 + sx;
+          double acc[3] = { 0, 0, 0 };
+          double total = 0;
+
+          for (guint y = (guint) y0; y < image->height && y < y1; y++)
+            {
+              double wy = MIN (y1, y + 1.0) - MAX (y0, (double) y);
+
+              for (guint x = (guint) x0; x < image->width && x < x1; x++)
+                {
+                  double w = wy * (MIN (x1, x + 1.0) - MAX (x0, (double) x));
+                  const guint8 *src = image->data + ((gsize) y * image->width + x) * ch;
+
+                  for (guint c = 0; c < ch; c++)
+                    acc[c] += w * src[c];
+                  total += w;
+                }
+            }
+          for (guint c = 0; c < ch; c++)
+            out->data[((gsize) oy * width + ox) * ch + c]
+                = (guint8) CLAMP (acc[c] / total + 0.5, 0, 255);
+        }
+    }
+  return out;
+}
+
+gboolean
+veto_image_save_png (const VetoImage *image, const char *path, GError **error)
+{
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, image->width,
+                                                 image->height);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  guint stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (guint y = 0; y < image->height; y++)
+    for (guint x = 0; x < image->width; x++)
+      {
+        const guint8 *src = image->data + ((gsize) y * image->width + x) * image->channels;
+        guint8 *dst = pixels + (gsize) y * stride + (gsize) x * 3;
+
+        for (guint c = 0; c < 3; c++)
+          dst[c] = src[image->channels == 3 ? c : 0];
+      }
+  return gdk_pixbuf_save (pixbuf, path, "png", error, NULL);
+}

@@ -1,0 +1,50 @@
+/* veto-image: decoded images as plain pixel buffers, decoding with GdkPixbuf and resizing. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VETO_IMAGE_ERROR (veto_image_error_quark ())
+GQuark veto_image_error_quark (void);
+
+typedef enum
+{
+  VETO_IMAGE_ERROR_DECODE,
+  VETO_IMAGE_ERROR_TOO_LARGE,
+} VetoImageError;
+
+/* Largest image accepted from any file: anything bigger is refused before decoding. */
+#define VETO_IMAGE_MAX_SIDE 10000
+#define VETO_IMAGE_MAX_PIXELS 40000000
+
+/* An 8-bit image, rows packed without padding: data[(y * width + x) * channels + c].
+ * channels is 1 (grey) or 3 (RGB); alpha is composited on white when decoding. */
+typedef struct
+{
+  guint width;
+  guint height;
+  guint channels;
+  guint8 *data;
+} VetoImage;
+
+VetoImage *veto_image_new (guint width, guint height, guint channels);
+VetoImage *veto_image_new_from_data (guint width, guint height, guint channels,
+                                     const guint8 *data);
+void veto_image_free (VetoImage *image);
+gsize veto_image_n_bytes (const VetoImage *image);
+
+/* Decodes any format GdkPixbuf knows. Refuses absurd dimensions (read from the header
+ * before the pixels are decoded). Grey images (all channels equal) come back with 1 channel. */
+VetoImage *veto_image_load (const char *path, GError **error);
+VetoImage *veto_image_load_bytes (GBytes *bytes, const char *name, GError **error);
+
+/* Box-filtered (area-averaging) resize; the result keeps the channel count. */
+VetoImage *veto_image_resize (const VetoImage *image, guint width, guint height);
+
+/* Writes a PNG, for exports and thumbnails. */
+gboolean veto_image_save_png (const VetoImage *image, const char *path, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoImage, veto_image_free)
+
+G_END_DECLS

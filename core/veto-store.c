@@ -1,0 +1,1367 @@
+/* veto-store: the project file (SQLite): schema, migrations, transactions and every query. */
+#include "veto-store.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <string.h>
+
+G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
+
+/* 'VETO' in ASCII: PRAGMA application_id of every project file. */
+#define VETO_APPLICATION_ID 0x5645544f
+#define BUSY_TIMEOUT_MS 5000
+
+struct _VetoStore
+{
+  sqlite3 *db;
+  char *path;
+  char *base_dir;
+  gboolean read_only;
+  sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
+  char *transaction_time;    /* when the open write transaction began */
+};
+
+/* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
+ * Times are ISO 8601 UTC text; booleans are 0/1 integers. */
+static const char schema_v1[] =
+  "CREATE TABLE meta ("
+  "  key TEXT PRIMARY KEY,"
+  "  value TEXT NOT NULL);"
+  "CREATE TABLE classes ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE,"
+  "  description TEXT NOT NULL DEFAULT '',"
+  "  novel INTEGER NOT NULL DEFAULT 0 CHECK (novel IN (0, 1)),"
+  "  created_at TEXT NOT NULL);"
+  "CREATE TABLE imports ("
+  "  id INTEGER PRIMARY KEY,"
+  "  source TEXT NOT NULL,"
+  "  format TEXT NOT NULL,"
+  "  split TEXT NOT NULL CHECK (split IN ('pool', 'test', 'validation')),"
+  "  n_items INTEGER NOT NULL DEFAULT 0,"
+  "  imported_at TEXT NOT NULL);"
+  "CREATE TABLE items ("
+  "  id INTEGER PRIMARY KEY,"
+  "  source TEXT NOT NULL CHECK (source IN ('file', 'embedded')),"
+  "  path TEXT,"
+  "  pixels BLOB,"
+  "  sha256 TEXT NOT NULL,"
+  "  width INTEGER NOT NULL CHECK (width > 0),"
+  "  height INTEGER NOT NULL CHECK (height > 0),"
+  "  channels INTEGER NOT NULL CHECK (channels IN (1, 3)),"
+  "  split TEXT NOT NULL CHECK (split IN ('pool', 'test', 'validation')),"
+  "  gold_class_id INTEGER REFERENCES classes (id),"
+  "  import_id INTEGER NOT NULL REFERENCES imports (id),"
+  "  import_index INTEGER NOT NULL,"
+  "  added_at TEXT NOT NULL,"
+  "  CHECK ((source = 'file' AND path IS NOT NULL AND pixels IS NULL)"
+  "      OR (source = 'embedded' AND path IS NULL AND pixels IS NOT NULL)));"
+  "CREATE INDEX items_sha256 ON items (sha256);"
+  "CREATE INDEX items_split ON items (split);"
+  "CREATE TABLE annotators ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE,"
+  "  kind TEXT NOT NULL CHECK (kind IN ('human', 'simulated', 'teacher')),"
+  "  created_at TEXT NOT NULL);"
+  "CREATE TABLE campaigns ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE,"
+  "  protocol TEXT NOT NULL CHECK (protocol IN ('ordinary', 'complementary', 'preference')),"
+  "  answers_per_item INTEGER NOT NULL CHECK (answers_per_item > 0),"
+  "  n_candidates INTEGER NOT NULL DEFAULT 4,"
+  "  anchor_rate REAL NOT NULL DEFAULT 0,"
+  "  state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),"
+  "  created_at TEXT NOT NULL,"
+  "  closed_at TEXT);"
+  "CREATE TABLE campaign_items ("
+  "  campaign_id INTEGER NOT NULL REFERENCES campaigns (id),"
+  "  item_id INTEGER NOT NULL REFERENCES items (id),"
+  "  anchor INTEGER NOT NULL DEFAULT 0 CHECK (anchor IN (0, 1)),"
+  "  PRIMARY KEY (campaign_id, item_id));"
+  "CREATE TABLE rounds ("
+  "  version INTEGER PRIMARY KEY,"
+  "  features TEXT NOT NULL,"
+  "  model TEXT NOT NULL,"
+  "  train_size INTEGER NOT NULL,"
+  "  metrics TEXT NOT NULL,"
+  "  seconds REAL NOT NULL,"
+  "  weights BLOB,"
+  "  trained_at TEXT NOT NULL);"
+  "CREATE TABLE annotations ("
+  "  id INTEGER PRIMARY KEY,"
+  "  item_id INTEGER NOT NULL REFERENCES items (id),"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  kind TEXT NOT NULL CHECK (kind IN ('ordinary', 'complementary', 'preference', 'soft')),"
+  "  answer_class_id INTEGER REFERENCES classes (id),"
+  "  right_item_id INTEGER REFERENCES items (id),"
+  "  criterion TEXT,"
+  "  preferred TEXT CHECK (preferred IN ('left', 'right', 'tie')),"
+  "  soft_labels TEXT,"
+  "  question TEXT NOT NULL,"
+  "  model_version INTEGER,"
+  "  strategy TEXT,"
+  "  score REAL,"
+  "  campaign_id INTEGER REFERENCES campaigns (id),"
+  "  shown_at TEXT,"
+  "  answered_at TEXT NOT NULL,"
+  "  undone INTEGER NOT NULL DEFAULT 0 CHECK (undone IN (0, 1)),"
+  "  undone_at TEXT,"
+  "  flagged INTEGER NOT NULL DEFAULT 0 CHECK (flagged IN (0, 1)));"
+  "CREATE INDEX annotations_item ON annotations (item_id);"
+  "CREATE TABLE annotation_candidates ("
+  "  annotation_id INTEGER NOT NULL REFERENCES annotations (id),"
+  "  position INTEGER NOT NULL,"
+  "  class_id INTEGER NOT NULL REFERENCES classes (id),"
+  "  PRIMARY KEY (annotation_id, position));"
+  "CREATE TABLE cache ("
+  "  key TEXT PRIMARY KEY,"
+  "  value BLOB NOT NULL,"
+  "  written_at TEXT NOT NULL);";
+
+/* migrations[v] takes a file from user_version v to v + 1. */
+static const char *const migrations[] = { schema_v1 };
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == VETO_STORE_SCHEMA_VERSION);
+
+static const char *const split_names[] = { "pool", "test", "validation" };
+static const char *const kind_names[] = { "ordinary", "complementary", "preference", "soft" };
+static const char *const annotator_kind_names[] = { "human", "simulated", "teacher" };
+static const char *const preferred_names[] = { "left", "right", "tie" };
+
+const char *
+veto_split_to_string (VetoSplit split)
+{
+  g_return_val_if_fail (split < VETO_N_SPLITS, NULL);
+  return split_names[split];
+}
+
+gboolean
+veto_split_from_string (const char *text, VetoSplit *out_split)
+{
+  for (guint i = 0; i < VETO_N_SPLITS; i++)
+    if (g_strcmp0 (text, split_names[i]) == 0)
+      {
+        *out_split = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+veto_answer_kind_to_string (VetoAnswerKind kind)
+{
+  g_return_val_if_fail (kind < VETO_N_KINDS, NULL);
+  return kind_names[kind];
+}
+
+gboolean
+veto_answer_kind_from_string (const char *text, VetoAnswerKind *out_kind)
+{
+  for (guint i = 0; i < VETO_N_KINDS; i++)
+    if (g_strcmp0 (text, kind_names[i]) == 0)
+      {
+        *out_kind = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+veto_annotator_kind_to_string (VetoAnnotatorKind kind)
+{
+  return annotator_kind_names[kind];
+}
+
+const char *
+veto_preferred_to_string (VetoPreferred preferred)
+{
+  return preferred_names[preferred];
+}
+
+static char *
+iso_time (gint64 real_time_us)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (real_time_us / G_USEC_PER_SEC);
+  g_autoptr (GDateTime) precise = g_date_time_add (utc, real_time_us % G_USEC_PER_SEC);
+
+  return g_date_time_format (precise, "%Y-%m-%dT%H:%M:%S.%fZ");
+}
+
+static char *
+now_iso (void)
+{
+  return iso_time (g_get_real_time ());
+}
+
+/* Turns an SQLite failure into the store's error domain with a message for people. */
+static void
+set_sqlite_error (VetoStore *store, GError **error, int rc, const char *doing)
+{
+  int primary = rc & 0xff;
+  VetoStoreError code = VETO_STORE_ERROR_FAILED;
+  const char *why = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
+  g_autofree char *display = g_filename_display_name (store->path);
+
+  switch (primary)
+    {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      code = VETO_STORE_ERROR_BUSY;
+      why = "the project is in use by another process (it holds the write lock)";
+      break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      code = VETO_STORE_ERROR_READ_ONLY;
+      why = "the project cannot be written (read-only file, folder or file system)";
+      break;
+    case SQLITE_FULL:
+      code = VETO_STORE_ERROR_FULL;
+      why = "the disk is full (nothing was written)";
+      break;
+    case SQLITE_NOTADB:
+      code = VETO_STORE_ERROR_NOT_A_PROJECT;
+      why = "not a Veto project (not an SQLite database)";
+      break;
+    case SQLITE_CORRUPT:
+      code = VETO_STORE_ERROR_CORRUPT;
+      why = "the project file is damaged";
+      break;
+    case SQLITE_CONSTRAINT:
+      code = VETO_STORE_ERROR_INVALID;
+      break;
+    default:
+      break;
+    }
+  g_set_error (error, VETO_STORE_ERROR, code, "%s: %s: %s", display, doing, why);
+}
+
+static sqlite3_stmt *
+prepare (VetoStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (store, error, rc, "reading the project");
+      sqlite3_finalize (stmt);
+      return NULL;
+    }
+  return stmt;
+}
+
+typedef sqlite3_stmt Statement;
+static void
+statement_free (Statement *stmt)
+{
+  sqlite3_finalize (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_free)
+
+/* Runs a statement to completion, expecting no rows. */
+static gboolean
+step_done (VetoStore *store, sqlite3_stmt *stmt, const char *doing, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, doing);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+exec_sql (VetoStore *store, const char *sql, const char *doing, GError **error)
+{
+  int rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (store, error, rc, doing);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+pragma_int (VetoStore *store, const char *sql, int *out_value, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      set_sqlite_error (store, error, rc, "reading the project header");
+      return FALSE;
+    }
+  *out_value = sqlite3_column_int (stmt, 0);
+  return TRUE;
+}
+
+static VetoStore *
+store_new (const char *path)
+{
+  VetoStore *store = g_new0 (VetoStore, 1);
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+
+  store->path = g_strdup (path);
+  store->base_dir = g_path_get_dirname (absolute);
+  return store;
+}
+
+void
+veto_store_close (VetoStore *store)
+{
+  if (store == NULL)
+    return;
+  sqlite3_finalize (store->insert_item);
+  sqlite3_close_v2 (store->db);
+  g_free (store->transaction_time);
+  g_free (store->path);
+  g_free (store->base_dir);
+  g_free (store);
+}
+
+const char *
+veto_store_get_path (VetoStore *store)
+{
+  return store->path;
+}
+
+const char *
+veto_store_get_base_dir (VetoStore *store)
+{
+  return store->base_dir;
+}
+
+static gboolean
+open_connection (VetoStore *store, int flags, GError **error)
+{
+  int rc = sqlite3_open_v2 (store->path, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (store, error, rc, "opening the project");
+      return FALSE;
+    }
+  sqlite3_extended_result_codes (store->db, 1);
+  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  return TRUE;
+}
+
+/* Settings of every connection, applied once the file is known to be ours. */
+static gboolean
+configure_connection (VetoStore *store, GError **error)
+{
+  if (!exec_sql (store, "PRAGMA foreign_keys = ON", "configuring the project", error))
+    return FALSE;
+  if (store->read_only)
+    return TRUE;
+  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+                   "configuring the project", error);
+}
+
+static gboolean
+migrate (VetoStore *store, int from_version, GError **error)
+{
+  if (!veto_store_begin (store, error))
+    return FALSE;
+  for (int v = from_version; v < VETO_STORE_SCHEMA_VERSION; v++)
+    if (!exec_sql (store, migrations[v], "upgrading the project", error))
+      goto fail;
+  {
+    g_autofree char *sql = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %d",
+                                            VETO_APPLICATION_ID, VETO_STORE_SCHEMA_VERSION);
+
+    if (!exec_sql (store, sql, "upgrading the project", error))
+      goto fail;
+  }
+  if (!veto_store_commit (store, error))
+    goto fail;
+  return TRUE;
+
+fail:
+  veto_store_rollback (store);
+  return FALSE;
+}
+
+VetoStore *
+veto_store_create (const char *path, GError **error)
+{
+  g_autoptr (VetoStore) store = store_new (path);
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *now = now_iso ();
+  g_autoptr (Statement) stmt = NULL;
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_EXISTS,
+                   "%s: a file of that name exists already", display);
+      return NULL;
+    }
+  if (!open_connection (store, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error)
+      || !configure_connection (store, error) || !migrate (store, 0, error))
+    {
+      sqlite3_close_v2 (store->db);
+      store->db = NULL;
+      g_unlink (path);
+      return NULL;
+    }
+  stmt = prepare (store, "INSERT INTO meta (key, value) VALUES ('created_by', ?), ('created_at', ?)",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, "veto " PACKAGE_VERSION, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, now, -1, SQLITE_TRANSIENT);
+  if (!step_done (store, stmt, "creating the project", error))
+    return NULL;
+  return g_steal_pointer (&store);
+}
+
+/* Copies the file before a migration, so that a failed or unwanted upgrade can be undone. */
+static gboolean
+backup_before_migration (VetoStore *store, int version, GError **error)
+{
+  g_autofree char *backup = g_strdup_printf ("%s.v%d.bak", store->path, version);
+  g_autofree char *sql = NULL;
+  g_autoptr (Statement) stmt = NULL;
+
+  if (g_file_test (backup, G_FILE_TEST_EXISTS))
+    return TRUE;
+  /* VACUUM INTO writes a consistent copy even while the file has a WAL beside it. */
+  stmt = prepare (store, "VACUUM INTO ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, backup, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "keeping a backup before the upgrade", error);
+}
+
+VetoStore *
+veto_store_open (const char *path, gboolean read_only, GError **error)
+{
+  g_autoptr (VetoStore) store = store_new (path);
+  g_autofree char *display = g_filename_display_name (path);
+  int application_id = 0, version = 0;
+
+  store->read_only = read_only;
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_FOUND,
+                   "%s: no such project file", display);
+      return NULL;
+    }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
+                   "%s: is a folder, not a Veto project", display);
+      return NULL;
+    }
+  /* Identify the file before anything could write to it (WAL mode would change its header). */
+  if (!open_connection (store, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, error)
+      || !pragma_int (store, "PRAGMA application_id", &application_id, error)
+      || !pragma_int (store, "PRAGMA user_version", &version, error))
+    return NULL;
+  if (application_id != VETO_APPLICATION_ID)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
+                   "%s: not a Veto project (an SQLite database of another program)", display);
+      return NULL;
+    }
+  if (version > VETO_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_TOO_NEW,
+                   "%s: written by a newer Veto (project schema %d, this Veto knows up to %d); "
+                   "left untouched", display, version, VETO_STORE_SCHEMA_VERSION);
+      return NULL;
+    }
+  if (!read_only && sqlite3_db_readonly (store->db, "main") == 1)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_READ_ONLY,
+                   "%s: the project cannot be written (read-only file or file system)", display);
+      return NULL;
+    }
+  if (!configure_connection (store, error))
+    return NULL;
+  if (version < VETO_STORE_SCHEMA_VERSION)
+    {
+      if (read_only)
+        {
+          g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_READ_ONLY,
+                       "%s: an older project (schema %d) needs an upgrade, which a read-only "
+                       "open cannot do", display, version);
+          return NULL;
+        }
+      if (!backup_before_migration (store, version, error) || !migrate (store, version, error))
+        return NULL;
+    }
+  return g_steal_pointer (&store);
+}
+
+gboolean
+veto_store_begin (VetoStore *store, GError **error)
+{
+  g_free (store->transaction_time);
+  store->transaction_time = now_iso ();
+  return exec_sql (store, "BEGIN IMMEDIATE", "starting to write", error);
+}
+
+gboolean
+veto_store_commit (VetoStore *store, GError **error)
+{
+  return exec_sql (store, "COMMIT", "saving", error);
+}
+
+void
+veto_store_rollback (VetoStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* --- classes --- */
+
+void
+veto_class_free (VetoClass *klass)
+{
+  if (klass == NULL)
+    return;
+  g_free (klass->name);
+  g_free (klass->description);
+  g_free (klass);
+}
+
+gboolean
+veto_store_ensure_class (VetoStore *store, const char *name, gint64 *out_id,
+                         gboolean *out_created, GError **error)
+{
+  g_autoptr (Statement) find = NULL;
+  g_autoptr (Statement) insert = NULL;
+  g_autofree char *now = NULL;
+  g_autofree char *display = g_filename_display_name (store->path);
+  int rc;
+
+  if (name == NULL || *name == '\0' || !g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
+                   "%s: a class name must be non-empty UTF-8 text", display);
+      return FALSE;
+    }
+  find = prepare (store, "SELECT id FROM classes WHERE name = ?", error);
+  if (find == NULL)
+    return FALSE;
+  sqlite3_bind_text (find, 1, name, -1, SQLITE_STATIC);
+  rc = sqlite3_step (find);
+  if (rc == SQLITE_ROW)
+    {
+      *out_id = sqlite3_column_int64 (find, 0);
+      if (out_created)
+        *out_created = FALSE;
+      return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading classes");
+      return FALSE;
+    }
+  insert = prepare (store, "INSERT INTO classes (name, created_at) VALUES (?, ?)", error);
+  if (insert == NULL)
+    return FALSE;
+  now = now_iso ();
+  sqlite3_bind_text (insert, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 2, now, -1, SQLITE_STATIC);
+  if (!step_done (store, insert, "adding a class", error))
+    return FALSE;
+  *out_id = sqlite3_last_insert_rowid (store->db);
+  if (out_created)
+    *out_created = TRUE;
+  return TRUE;
+}
+
+GPtrArray *
+veto_store_list_classes (VetoStore *store, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "SELECT id, name, description, novel FROM classes ORDER BY id", error);
+  g_autoptr (GPtrArray) classes = g_ptr_array_new_with_free_func ((GDestroyNotify) veto_class_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      VetoClass *klass = g_new0 (VetoClass, 1);
+
+      klass->id = sqlite3_column_int64 (stmt, 0);
+      klass->name = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+      klass->description = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+      klass->novel = sqlite3_column_int (stmt, 3) != 0;
+      g_ptr_array_add (classes, klass);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading classes");
+      return NULL;
+    }
+  return g_steal_pointer (&classes);
+}
+
+/* --- imports and items --- */
+
+gboolean
+veto_store_add_import (VetoStore *store, const char *source, const char *format, VetoSplit split,
+                       gint64 *out_id, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "INSERT INTO imports (source, format, split, imported_at) VALUES (?, ?, ?, ?)", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, source, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, format, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, veto_split_to_string (split), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, now, -1, SQLITE_STATIC);
+  if (!step_done (store, stmt, "recording the import", error))
+    return FALSE;
+  *out_id = sqlite3_last_insert_rowid (store->db);
+  return TRUE;
+}
+
+gboolean
+veto_store_finish_import (VetoStore *store, gint64 import_id, guint n_items, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store, "UPDATE imports SET n_items = ? WHERE id = ?",
+                                        error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, n_items);
+  sqlite3_bind_int64 (stmt, 2, import_id);
+  return step_done (store, stmt, "recording the import", error);
+}
+
+gboolean
+veto_store_add_item (VetoStore *store, const VetoItemRecord *item, gint64 *out_id, GError **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
+  if (store->insert_item == NULL)
+    {
+      rc = sqlite3_prepare_v3 (store->db,
+          "INSERT INTO items (source, path, pixels, sha256, width, height, channels, split,"
+          " gold_class_id, import_id, import_index, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+          -1, SQLITE_PREPARE_PERSISTENT, &store->insert_item, NULL);
+      if (rc != SQLITE_OK)
+        {
+          set_sqlite_error (store, error, rc, "adding an item");
+          return FALSE;
+        }
+    }
+  stmt = store->insert_item;
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  sqlite3_bind_text (stmt, 1, item->pixels ? "embedded" : "file", -1, SQLITE_STATIC);
+  if (item->path)
+    sqlite3_bind_text (stmt, 2, item->path, -1, SQLITE_STATIC);
+  if (item->pixels)
+    sqlite3_bind_blob (stmt, 3, item->pixels,
+                       (int) ((gsize) item->width * item->height * item->channels), SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, item->sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 5, item->width);
+  sqlite3_bind_int (stmt, 6, item->height);
+  sqlite3_bind_int (stmt, 7, item->channels);
+  sqlite3_bind_text (stmt, 8, veto_split_to_string (item->split), -1, SQLITE_STATIC);
+  if (item->gold_class > 0)
+    sqlite3_bind_int64 (stmt, 9, item->gold_class);
+  sqlite3_bind_int64 (stmt, 10, item->import_id);
+  sqlite3_bind_int64 (stmt, 11, item->import_index);
+  sqlite3_bind_text (stmt, 12, store->transaction_time, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "adding an item");
+      return FALSE;
+    }
+  if (out_id)
+    *out_id = sqlite3_last_insert_rowid (store->db);
+  return TRUE;
+}
+
+gboolean
+veto_store_find_item_by_sha256 (VetoStore *store, const char *sha256, gint64 *out_id,
+                                GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "SELECT id FROM items WHERE sha256 = ? ORDER BY id LIMIT 1", error);
+  int rc;
+
+  *out_id = 0;
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, sha256, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    *out_id = sqlite3_column_int64 (stmt, 0);
+  else if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "looking up an item");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+veto_item_free (VetoItem *item)
+{
+  if (item == NULL)
+    return;
+  g_free (item->path);
+  g_clear_pointer (&item->pixels, g_bytes_unref);
+  g_free (item->sha256);
+  g_free (item);
+}
+
+#define ITEM_COLUMNS "id, path, pixels, sha256, width, height, channels, split, gold_class_id"
+
+static void
+item_fill (VetoItem *item, sqlite3_stmt *stmt)
+{
+  const void *blob = sqlite3_column_blob (stmt, 2);
+
+  item->id = sqlite3_column_int64 (stmt, 0);
+  item->path = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  item->pixels = blob ? g_bytes_new (blob, sqlite3_column_bytes (stmt, 2)) : NULL;
+  item->sha256 = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+  item->width = sqlite3_column_int (stmt, 4);
+  item->height = sqlite3_column_int (stmt, 5);
+  item->channels = sqlite3_column_int (stmt, 6);
+  veto_split_from_string ((const char *) sqlite3_column_text (stmt, 7), &item->split);
+  item->gold_class = sqlite3_column_int64 (stmt, 8);
+}
+
+static void
+item_clear (VetoItem *item)
+{
+  g_clear_pointer (&item->path, g_free);
+  g_clear_pointer (&item->pixels, g_bytes_unref);
+  g_clear_pointer (&item->sha256, g_free);
+}
+
+VetoItem *
+veto_store_get_item (VetoStore *store, gint64 id, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store, "SELECT " ITEM_COLUMNS " FROM items WHERE id = ?",
+                                        error);
+  g_autoptr (VetoItem) item = g_new0 (VetoItem, 1);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      if (rc == SQLITE_DONE)
+        g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID, "no item %" G_GINT64_FORMAT,
+                     id);
+      else
+        set_sqlite_error (store, error, rc, "reading an item");
+      return NULL;
+    }
+  item_fill (item, stmt);
+  return g_steal_pointer (&item);
+}
+
+gboolean
+veto_store_foreach_item (VetoStore *store, VetoSplit split, VetoItemFunc func,
+                         gpointer user_data, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      split == VETO_N_SPLITS ? "SELECT " ITEM_COLUMNS " FROM items ORDER BY id"
+                             : "SELECT " ITEM_COLUMNS " FROM items WHERE split = ? ORDER BY id",
+      error);
+  VetoItem item = { 0 };
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  if (split != VETO_N_SPLITS)
+    sqlite3_bind_text (stmt, 1, veto_split_to_string (split), -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gboolean go_on;
+
+      item_fill (&item, stmt);
+      go_on = func (&item, user_data);
+      item_clear (&item);
+      if (!go_on)
+        return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading items");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GArray *
+veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      split == VETO_N_SPLITS ? "SELECT id FROM items ORDER BY id"
+                             : "SELECT id FROM items WHERE split = ? ORDER BY id", error);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  if (split != VETO_N_SPLITS)
+    sqlite3_bind_text (stmt, 1, veto_split_to_string (split), -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (ids, id);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading items");
+      return NULL;
+    }
+  return g_steal_pointer (&ids);
+}
+
+/* --- annotators --- */
+
+gboolean
+veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKind kind,
+                             gint64 *out_id, GError **error)
+{
+  g_autoptr (Statement) find = prepare (store, "SELECT id FROM annotators WHERE name = ?", error);
+  g_autoptr (Statement) insert = NULL;
+  g_autofree char *now = now_iso ();
+  int rc;
+
+  if (find == NULL)
+    return FALSE;
+  sqlite3_bind_text (find, 1, name, -1, SQLITE_STATIC);
+  rc = sqlite3_step (find);
+  if (rc == SQLITE_ROW)
+    {
+      *out_id = sqlite3_column_int64 (find, 0);
+      return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading annotators");
+      return FALSE;
+    }
+  insert = prepare (store, "INSERT INTO annotators (name, kind, created_at) VALUES (?, ?, ?)",
+                    error);
+  if (insert == NULL)
+    return FALSE;
+  sqlite3_bind_text (insert, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 2, veto_annotator_kind_to_string (kind), -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 3, now, -1, SQLITE_STATIC);
+  if (!step_done (store, insert, "adding an annotator", error))
+    return FALSE;
+  *out_id = sqlite3_last_insert_rowid (store->db);
+  return TRUE;
+}
+
+/* --- annotations --- */
+
+static char *
+class_name (VetoStore *store, gint64 id)
+{
+  g_autoptr (Statement) stmt = prepare (store, "SELECT name FROM classes WHERE id = ?", NULL);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return NULL;
+  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+}
+
+/* The question exactly as it was put to the annotator, as one JSON object. */
+static char *
+question_json (VetoStore *store, const VetoAnswer *answer, GError **error)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *display = g_filename_display_name (store->path);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "kind");
+  json_builder_add_string_value (builder, veto_answer_kind_to_string (answer->kind));
+  json_builder_set_member_name (builder, "item");
+  json_builder_add_int_value (builder, answer->item);
+  switch (answer->kind)
+    {
+    case VETO_KIND_COMPLEMENTARY:
+      json_builder_set_member_name (builder, "candidates");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < answer->n_candidates; i++)
+        {
+          g_autofree char *name = class_name (store, answer->candidates[i]);
+
+          if (name == NULL)
+            {
+              g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
+                           "%s: candidate class %" G_GINT64_FORMAT " does not exist", display,
+                           answer->candidates[i]);
+              return NULL;
+            }
+          json_builder_add_string_value (builder, name);
+        }
+      json_builder_end_array (builder);
+      break;
+    case VETO_KIND_PREFERENCE:
+      json_builder_set_member_name (builder, "left");
+      json_builder_add_int_value (builder, answer->item);
+      json_builder_set_member_name (builder, "right");
+      json_builder_add_int_value (builder, answer->right_item);
+      json_builder_set_member_name (builder, "criterion");
+      json_builder_add_string_value (builder, answer->criterion);
+      break;
+    case VETO_KIND_ORDINARY:
+    case VETO_KIND_SOFT:
+    case VETO_N_KINDS:
+      break;
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+static gboolean
+validate_answer (VetoStore *store, const VetoAnswer *answer, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (store->path);
+  const char *problem = NULL;
+
+  switch (answer->kind)
+    {
+    case VETO_KIND_ORDINARY:
+      if (answer->answer_class <= 0)
+        problem = "an ordinary answer needs a class";
+      break;
+    case VETO_KIND_COMPLEMENTARY:
+      if (answer->answer_class <= 0 || answer->n_candidates == 0)
+        problem = "a complementary answer needs its class and the candidates shown";
+      else
+        {
+          gboolean shown = FALSE;
+
+          for (guint i = 0; i < answer->n_candidates; i++)
+            shown |= answer->candidates[i] == answer->answer_class;
+          if (!shown)
+            problem = "a complementary answer must be one of the candidates shown";
+        }
+      break;
+    case VETO_KIND_PREFERENCE:
+      if (answer->right_item <= 0 || answer->criterion == NULL)
+        problem = "a preference answer needs both items and the criterion";
+      break;
+    case VETO_KIND_SOFT:
+      if (answer->soft_json == NULL)
+        problem = "a soft answer needs its probabilities";
+      break;
+    case VETO_N_KINDS:
+    default:
+      problem = "unknown kind of answer";
+      break;
+    }
+  if (problem)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID, "%s: %s", display, problem);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *out_id,
+                           GError **error)
+{
+  static const char sql[] =
+    "INSERT INTO annotations (item_id, annotator_id, kind, answer_class_id, right_item_id,"
+    " criterion, preferred, soft_labels, question, model_version, strategy, score, campaign_id,"
+    " shown_at, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  gboolean own_transaction = sqlite3_get_autocommit (store->db);
+  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (Statement) cand = NULL;
+  g_autofree char *question = NULL;
+  g_autofree char *shown_at = NULL;
+  g_autofree char *answered_at = NULL;
+  gint64 id;
+
+  if (!validate_answer (store, answer, error))
+    return FALSE;
+  if (own_transaction && !veto_store_begin (store, error))
+    return FALSE;
+  question = question_json (store, answer, error);
+  if (question == NULL)
+    goto fail;
+  stmt = prepare (store, sql, error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, answer->item);
+  sqlite3_bind_int64 (stmt, 2, answer->annotator);
+  sqlite3_bind_text (stmt, 3, veto_answer_kind_to_string (answer->kind), -1, SQLITE_STATIC);
+  if (answer->answer_class > 0)
+    sqlite3_bind_int64 (stmt, 4, answer->answer_class);
+  if (answer->kind == VETO_KIND_PREFERENCE)
+    {
+      sqlite3_bind_int64 (stmt, 5, answer->right_item);
+      sqlite3_bind_text (stmt, 6, answer->criterion, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 7, veto_preferred_to_string (answer->preferred), -1, SQLITE_STATIC);
+    }
+  if (answer->soft_json)
+    sqlite3_bind_text (stmt, 8, answer->soft_json, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 9, question, -1, SQLITE_STATIC);
+  if (answer->model_version > 0)
+    sqlite3_bind_int64 (stmt, 10, answer->model_version);
+  if (answer->strategy)
+    sqlite3_bind_text (stmt, 11, answer->strategy, -1, SQLITE_STATIC);
+  if (!isnan (answer->score))
+    sqlite3_bind_double (stmt, 12, answer->score);
+  if (answer->campaign > 0)
+    sqlite3_bind_int64 (stmt, 13, answer->campaign);
+  if (answer->shown_at_us > 0)
+    {
+      shown_at = iso_time (answer->shown_at_us);
+      sqlite3_bind_text (stmt, 14, shown_at, -1, SQLITE_STATIC);
+    }
+  answered_at = answer->answered_at_us > 0 ? iso_time (answer->answered_at_us) : now_iso ();
+  sqlite3_bind_text (stmt, 15, answered_at, -1, SQLITE_STATIC);
+  if (!step_done (store, stmt, "saving the answer", error))
+    goto fail;
+  id = sqlite3_last_insert_rowid (store->db);
+  if (answer->n_candidates > 0)
+    {
+      cand = prepare (store,
+          "INSERT INTO annotation_candidates (annotation_id, position, class_id) VALUES (?,?,?)",
+          error);
+      if (cand == NULL)
+        goto fail;
+      for (guint i = 0; i < answer->n_candidates; i++)
+        {
+          sqlite3_reset (cand);
+          sqlite3_bind_int64 (cand, 1, id);
+          sqlite3_bind_int (cand, 2, i);
+          sqlite3_bind_int64 (cand, 3, answer->candidates[i]);
+          if (!step_done (store, cand, "saving the candidates shown", error))
+            goto fail;
+        }
+    }
+  if (own_transaction && !veto_store_commit (store, error))
+    goto fail;
+  if (out_id)
+    *out_id = id;
+  return TRUE;
+
+fail:
+  if (own_transaction)
+    veto_store_rollback (store);
+  return FALSE;
+}
+
+/* Runs an UPDATE of one annotation (bound as the last parameter) that must change one row. */
+static gboolean
+update_one_annotation (VetoStore *store, sqlite3_stmt *stmt, int id_param, gint64 id,
+                       GError **error)
+{
+  g_autofree char *display = g_filename_display_name (store->path);
+
+  sqlite3_bind_int64 (stmt, id_param, id);
+  if (!step_done (store, stmt, "saving", error))
+    return FALSE;
+  if (sqlite3_changes (store->db) != 1)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
+                   "%s: no answer %" G_GINT64_FORMAT " to change", display, id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+veto_store_undo_annotation (VetoStore *store, gint64 annotation_id, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "UPDATE annotations SET undone = 1, undone_at = ? WHERE id = ? AND undone = 0", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, now, -1, SQLITE_STATIC);
+  return update_one_annotation (store, stmt, 2, annotation_id, error);
+}
+
+gboolean
+veto_store_flag_annotation (VetoStore *store, gint64 annotation_id, gboolean flagged,
+                            GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store, "UPDATE annotations SET flagged = ? WHERE id = ?",
+                                        error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int (stmt, 1, flagged ? 1 : 0);
+  return update_one_annotation (store, stmt, 2, annotation_id, error);
+}
+
+void
+veto_annotation_free (VetoAnnotation *a)
+{
+  if (a == NULL)
+    return;
+  g_free (a->item_sha256);
+  g_free (a->annotator);
+  g_free (a->annotator_kind);
+  g_free (a->answer_class);
+  g_clear_pointer (&a->candidates, g_ptr_array_unref);
+  g_free (a->criterion);
+  g_free (a->preferred);
+  g_free (a->soft_json);
+  g_free (a->question_json);
+  g_free (a->strategy);
+  g_free (a->shown_at);
+  g_free (a->answered_at);
+  g_free (a);
+}
+
+gboolean
+veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
+                               VetoAnnotationFunc func, gpointer user_data, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "SELECT a.id, a.kind, a.item_id, i.sha256, n.name, n.kind, c.name, a.right_item_id,"
+      " a.criterion, a.preferred, a.soft_labels, a.question, a.model_version, a.strategy,"
+      " a.score, a.campaign_id, a.shown_at, a.answered_at, a.undone, a.flagged"
+      " FROM annotations a JOIN items i ON i.id = a.item_id"
+      " JOIN annotators n ON n.id = a.annotator_id"
+      " LEFT JOIN classes c ON c.id = a.answer_class_id"
+      " WHERE a.undone = 0 OR ? ORDER BY a.id", error);
+  g_autoptr (Statement) cand = prepare (store,
+      "SELECT c.name FROM annotation_candidates ac JOIN classes c ON c.id = ac.class_id"
+      " WHERE ac.annotation_id = ? ORDER BY ac.position", error);
+  int rc;
+
+  if (stmt == NULL || cand == NULL)
+    return FALSE;
+  sqlite3_bind_int (stmt, 1, include_undone ? 1 : 0);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr (VetoAnnotation) a = g_new0 (VetoAnnotation, 1);
+#define TEXT(i) g_strdup ((const char *) sqlite3_column_text (stmt, i))
+      a->id = sqlite3_column_int64 (stmt, 0);
+      veto_answer_kind_from_string ((const char *) sqlite3_column_text (stmt, 1), &a->kind);
+      a->item = sqlite3_column_int64 (stmt, 2);
+      a->item_sha256 = TEXT (3);
+      a->annotator = TEXT (4);
+      a->annotator_kind = TEXT (5);
+      a->answer_class = TEXT (6);
+      a->right_item = sqlite3_column_int64 (stmt, 7);
+      a->criterion = TEXT (8);
+      a->preferred = TEXT (9);
+      a->soft_json = TEXT (10);
+      a->question_json = TEXT (11);
+      a->model_version = sqlite3_column_int64 (stmt, 12);
+      a->strategy = TEXT (13);
+      a->score = sqlite3_column_type (stmt, 14) == SQLITE_NULL ? NAN
+                                                               : sqlite3_column_double (stmt, 14);
+      a->campaign = sqlite3_column_int64 (stmt, 15);
+      a->shown_at = TEXT (16);
+      a->answered_at = TEXT (17);
+      a->undone = sqlite3_column_int (stmt, 18) != 0;
+      a->flagged = sqlite3_column_int (stmt, 19) != 0;
+#undef TEXT
+      a->candidates = g_ptr_array_new_with_free_func (g_free);
+      sqlite3_reset (cand);
+      sqlite3_bind_int64 (cand, 1, a->id);
+      while ((rc = sqlite3_step (cand)) == SQLITE_ROW)
+        g_ptr_array_add (a->candidates, g_strdup ((const char *) sqlite3_column_text (cand, 0)));
+      if (rc != SQLITE_DONE)
+        break;
+      if (!func (a, user_data))
+        return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading answers");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- summary --- */
+
+static gboolean
+count_rows (VetoStore *store, const char *sql, guint64 *out_count, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      set_sqlite_error (store, error, rc, "counting");
+      return FALSE;
+    }
+  *out_count = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+gboolean
+veto_store_summarize (VetoStore *store, VetoStoreSummary *out_summary, GError **error)
+{
+  VetoStoreSummary s = { 0 };
+  g_autoptr (Statement) splits = NULL;
+  g_autoptr (Statement) kinds = NULL;
+  int rc, version = 0;
+
+  splits = prepare (store, "SELECT split, COUNT(*) FROM items GROUP BY split", error);
+  if (splits == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (splits)) == SQLITE_ROW)
+    {
+      VetoSplit split;
+
+      if (veto_split_from_string ((const char *) sqlite3_column_text (splits, 0), &split))
+        s.per_split[split] = sqlite3_column_int64 (splits, 1);
+      s.items += sqlite3_column_int64 (splits, 1);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "counting items");
+      return FALSE;
+    }
+  kinds = prepare (store, "SELECT kind, undone, COUNT(*) FROM annotations GROUP BY kind, undone",
+                   error);
+  if (kinds == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (kinds)) == SQLITE_ROW)
+    {
+      VetoAnswerKind kind;
+
+      if (sqlite3_column_int (kinds, 1))
+        s.undone += sqlite3_column_int64 (kinds, 2);
+      else if (veto_answer_kind_from_string ((const char *) sqlite3_column_text (kinds, 0), &kind))
+        s.annotations[kind] = sqlite3_column_int64 (kinds, 2);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "counting answers");
+      return FALSE;
+    }
+  if (!count_rows (store, "SELECT COUNT(*) FROM items WHERE gold_class_id IS NOT NULL",
+                   &s.with_gold, error)
+      || !count_rows (store, "SELECT COUNT(*) FROM annotators", &s.annotators, error)
+      || !count_rows (store, "SELECT COUNT(*) FROM rounds", &s.rounds, error)
+      || !count_rows (store, "SELECT COUNT(*) FROM campaigns", &s.campaigns, error)
+      || !pragma_int (store, "PRAGMA user_version", &version, error))
+    return FALSE;
+  s.schema_version = version;
+  *out_summary = s;
+  return TRUE;
+}
+
+/* --- derived data cache --- */
+
+gboolean
+veto_store_put_blob (VetoStore *store, const char *key, GBytes *bytes, GError **error)
+{
+  g_autoptr (Statement) del = prepare (store, "DELETE FROM cache WHERE key = ?", error);
+  g_autoptr (Statement) ins = prepare (store,
+      "INSERT INTO cache (key, value, written_at) VALUES (?, ?, ?)", error);
+  g_autofree char *now = now_iso ();
+  gboolean own_transaction = sqlite3_get_autocommit (store->db);
+  gsize size;
+  const void *data = g_bytes_get_data (bytes, &size);
+
+  if (del == NULL || ins == NULL)
+    return FALSE;
+  if (own_transaction && !veto_store_begin (store, error))
+    return FALSE;
+  sqlite3_bind_text (del, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_blob64 (ins, 2, data, size, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 3, now, -1, SQLITE_STATIC);
+  if (!step_done (store, del, "caching derived data", error)
+      || !step_done (store, ins, "caching derived data", error)
+      || (own_transaction && !veto_store_commit (store, error)))
+    {
+      if (own_transaction)
+        veto_store_rollback (store);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GBytes *
+veto_store_get_blob (VetoStore *store, const char *key, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store, "SELECT value FROM cache WHERE key = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return g_bytes_new (sqlite3_column_blob (stmt, 0), sqlite3_column_bytes (stmt, 0));
+  if (rc != SQLITE_DONE)
+    set_sqlite_error (store, error, rc, "reading cached data");
+  return NULL;
+}
+
+/* --- rounds --- */
+
+gboolean
+veto_store_add_round (VetoStore *store, const char *features, const char *model_kind,
+                      guint train_size, const char *metrics_json, double seconds,
+                      GBytes *weights, gint64 *out_version, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "INSERT INTO rounds (features, model, train_size, metrics, seconds, weights, trained_at)"
+      " VALUES (?,?,?,?,?,?,?)", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, features, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, model_kind, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, train_size);
+  sqlite3_bind_text (stmt, 4, metrics_json, -1, SQLITE_STATIC);
+  sqlite3_bind_double (stmt, 5, seconds);
+  if (weights)
+    {
+      gsize size;
+      const void *data = g_bytes_get_data (weights, &size);
+
+      sqlite3_bind_blob64 (stmt, 6, data, size, SQLITE_STATIC);
+    }
+  sqlite3_bind_text (stmt, 7, now, -1, SQLITE_STATIC);
+  if (!step_done (store, stmt, "saving the model", error))
+    return FALSE;
+  if (out_version)
+    *out_version = sqlite3_last_insert_rowid (store->db);
+  return TRUE;
+}

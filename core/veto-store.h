@@ -1,0 +1,244 @@
+/* veto-store: the project file (SQLite): schema, migrations, transactions and every query. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VETO_STORE_ERROR (veto_store_error_quark ())
+GQuark veto_store_error_quark (void);
+
+typedef enum
+{
+  VETO_STORE_ERROR_NOT_FOUND,     /* no such project file */
+  VETO_STORE_ERROR_EXISTS,        /* creating over an existing file */
+  VETO_STORE_ERROR_NOT_A_PROJECT, /* not SQLite, or SQLite but not Veto's */
+  VETO_STORE_ERROR_TOO_NEW,       /* written by a newer Veto */
+  VETO_STORE_ERROR_READ_ONLY,     /* the file or its folder cannot be written */
+  VETO_STORE_ERROR_BUSY,          /* another process holds the write lock */
+  VETO_STORE_ERROR_FULL,          /* the disk (or the file's size limit) is full */
+  VETO_STORE_ERROR_CORRUPT,
+  VETO_STORE_ERROR_INVALID,       /* a request that does not fit the project (unknown class...) */
+  VETO_STORE_ERROR_FAILED,
+} VetoStoreError;
+
+/* The schema this build writes; files with a higher PRAGMA user_version are refused. */
+#define VETO_STORE_SCHEMA_VERSION 1
+
+typedef enum
+{
+  VETO_SPLIT_POOL,
+  VETO_SPLIT_TEST,
+  VETO_SPLIT_VALIDATION,
+  VETO_N_SPLITS
+} VetoSplit;
+
+typedef enum
+{
+  VETO_KIND_ORDINARY,
+  VETO_KIND_COMPLEMENTARY,
+  VETO_KIND_PREFERENCE,
+  VETO_KIND_SOFT,
+  VETO_N_KINDS
+} VetoAnswerKind;
+
+typedef enum
+{
+  VETO_ANNOTATOR_HUMAN,
+  VETO_ANNOTATOR_SIMULATED,
+  VETO_ANNOTATOR_TEACHER,
+} VetoAnnotatorKind;
+
+typedef enum
+{
+  VETO_PREFER_LEFT,
+  VETO_PREFER_RIGHT,
+  VETO_PREFER_TIE,
+} VetoPreferred;
+
+const char *veto_split_to_string (VetoSplit split);
+gboolean veto_split_from_string (const char *text, VetoSplit *out_split);
+const char *veto_answer_kind_to_string (VetoAnswerKind kind);
+gboolean veto_answer_kind_from_string (const char *text, VetoAnswerKind *out_kind);
+const char *veto_annotator_kind_to_string (VetoAnnotatorKind kind);
+const char *veto_preferred_to_string (VetoPreferred preferred);
+
+typedef struct _VetoStore VetoStore;
+
+/* Creates a new, empty project; fails if PATH exists. */
+VetoStore *veto_store_create (const char *path, GError **error);
+/* Opens an existing project; read_only opens it without ever writing to it. An older schema is
+ * migrated (after a backup copy PATH.vN.bak is kept) unless read_only. */
+VetoStore *veto_store_open (const char *path, gboolean read_only, GError **error);
+void veto_store_close (VetoStore *store);
+const char *veto_store_get_path (VetoStore *store);
+/* The folder that file items' relative paths start from. */
+const char *veto_store_get_base_dir (VetoStore *store);
+
+/* Write transactions (BEGIN IMMEDIATE). Every failing call leaves the transaction open for the
+ * caller to roll back; rollback never fails loudly. */
+gboolean veto_store_begin (VetoStore *store, GError **error);
+gboolean veto_store_commit (VetoStore *store, GError **error);
+void veto_store_rollback (VetoStore *store);
+
+/* --- classes --- */
+typedef struct
+{
+  gint64 id;
+  char *name;
+  char *description;
+  gboolean novel;
+} VetoClass;
+
+void veto_class_free (VetoClass *klass);
+/* Finds a class by name, or creates it; out_created tells which. */
+gboolean veto_store_ensure_class (VetoStore *store, const char *name, gint64 *out_id,
+                                  gboolean *out_created, GError **error);
+/* Classes in creation order: the class index used by models is the position in this array. */
+GPtrArray *veto_store_list_classes (VetoStore *store, GError **error);
+
+/* --- imports and items --- */
+gboolean veto_store_add_import (VetoStore *store, const char *source, const char *format,
+                                VetoSplit split, gint64 *out_id, GError **error);
+gboolean veto_store_finish_import (VetoStore *store, gint64 import_id, guint n_items,
+                                   GError **error);
+
+typedef struct
+{
+  const char *path;      /* relative to the project's folder, for file items; else NULL */
+  const guint8 *pixels;  /* embedded pixels (H×W×C uint8), for IDX / CIFAR items; else NULL */
+  const char *sha256;    /* hex digest of the pixels or of the file's bytes */
+  guint width, height, channels;
+  VetoSplit split;
+  gint64 gold_class;     /* class id, or 0 for none */
+  gint64 import_id;
+  guint import_index;
+} VetoItemRecord;
+
+/* Adds an item inside an open transaction (veto_store_begin). */
+gboolean veto_store_add_item (VetoStore *store, const VetoItemRecord *item, gint64 *out_id,
+                              GError **error);
+gboolean veto_store_find_item_by_sha256 (VetoStore *store, const char *sha256, gint64 *out_id,
+                                         GError **error);
+
+/* One item as stored; pixels is set for embedded items, path for file items. */
+typedef struct
+{
+  gint64 id;
+  char *path;
+  GBytes *pixels;
+  char *sha256;
+  guint width, height, channels;
+  VetoSplit split;
+  gint64 gold_class; /* 0 when none */
+} VetoItem;
+
+void veto_item_free (VetoItem *item);
+VetoItem *veto_store_get_item (VetoStore *store, gint64 id, GError **error);
+/* Item ids of a split (or of every split with split = VETO_N_SPLITS), in import order. */
+GArray *veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error);
+
+/* Calls func for every item of a split (VETO_N_SPLITS: all) in id order; the item is borrowed.
+ * Returning FALSE from func stops the walk. */
+typedef gboolean (*VetoItemFunc) (const VetoItem *item, gpointer user_data);
+gboolean veto_store_foreach_item (VetoStore *store, VetoSplit split, VetoItemFunc func,
+                                  gpointer user_data, GError **error);
+
+/* --- annotators --- */
+gboolean veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKind kind,
+                                      gint64 *out_id, GError **error);
+
+/* --- annotations --- */
+typedef struct
+{
+  VetoAnswerKind kind;
+  gint64 item;              /* the item asked about; for preference the left item */
+  gint64 annotator;
+  gint64 answer_class;      /* ordinary: the class; complementary: the class it is NOT */
+  const gint64 *candidates; /* complementary: the classes shown, in the order shown */
+  guint n_candidates;
+  gint64 right_item;        /* preference: the item shown on the right */
+  const char *criterion;    /* preference */
+  VetoPreferred preferred;  /* preference */
+  const char *soft_json;    /* soft: JSON array of class probabilities */
+  gint64 model_version;     /* 0 when no model chose the question */
+  const char *strategy;     /* how the question was chosen ("random", "margin", ...) */
+  double score;             /* the strategy's score for it (NaN when none) */
+  gint64 campaign;          /* 0 when outside a campaign */
+  gint64 shown_at_us;       /* g_get_real_time () when the question appeared */
+  gint64 answered_at_us;
+} VetoAnswer;
+
+/* Commits one answer (its own transaction unless one is open). */
+gboolean veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *out_id,
+                                    GError **error);
+/* Marks an answer undone (the row stays). Fails if it is unknown or already undone. */
+gboolean veto_store_undo_annotation (VetoStore *store, gint64 annotation_id, GError **error);
+gboolean veto_store_flag_annotation (VetoStore *store, gint64 annotation_id, gboolean flagged,
+                                     GError **error);
+
+/* An annotation as read back, with names resolved for exports. */
+typedef struct
+{
+  gint64 id;
+  VetoAnswerKind kind;
+  gint64 item;
+  char *item_sha256;
+  char *annotator;
+  char *annotator_kind;
+  char *answer_class;       /* name, or NULL */
+  GPtrArray *candidates;    /* names in the order shown (complementary), else empty */
+  gint64 right_item;
+  char *criterion;
+  char *preferred;
+  char *soft_json;
+  char *question_json;      /* the full question as shown */
+  gint64 model_version;
+  char *strategy;
+  double score;
+  gint64 campaign;
+  char *shown_at;           /* ISO 8601, UTC */
+  char *answered_at;
+  gboolean undone;
+  gboolean flagged;
+} VetoAnnotation;
+
+void veto_annotation_free (VetoAnnotation *annotation);
+typedef gboolean (*VetoAnnotationFunc) (const VetoAnnotation *annotation, gpointer user_data);
+/* Every annotation in id order, undone ones included (include_undone) or not. */
+gboolean veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
+                                        VetoAnnotationFunc func, gpointer user_data,
+                                        GError **error);
+
+/* --- summary --- */
+typedef struct
+{
+  guint64 items;
+  guint64 per_split[VETO_N_SPLITS];
+  guint64 with_gold;
+  guint64 annotations[VETO_N_KINDS]; /* not undone */
+  guint64 undone;
+  guint64 annotators;
+  guint64 rounds;
+  guint64 campaigns;
+  int schema_version;
+} VetoStoreSummary;
+
+gboolean veto_store_summarize (VetoStore *store, VetoStoreSummary *out_summary, GError **error);
+
+/* --- derived data cache (recomputable: features, models) --- */
+gboolean veto_store_put_blob (VetoStore *store, const char *key, GBytes *bytes, GError **error);
+/* Returns NULL without error when the key is absent. */
+GBytes *veto_store_get_blob (VetoStore *store, const char *key, GError **error);
+
+/* --- rounds (one trained model each) --- */
+gboolean veto_store_add_round (VetoStore *store, const char *features, const char *model_kind,
+                               guint train_size, const char *metrics_json, double seconds,
+                               GBytes *weights, gint64 *out_version, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotation, veto_annotation_free)
+
+G_END_DECLS

@@ -1,0 +1,386 @@
+/* Tests of the importers on fixtures made here: IDX, CIFAR, ImageFolder, CSV, and bad input. */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "veto-image.h"
+#include "veto-import.h"
+#include "veto-store.h"
+
+typedef struct
+{
+  char *dir;
+  VetoStore *store;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  f->dir = g_dir_make_tmp ("veto-import-XXXXXX", NULL);
+  path = g_build_filename (f->dir, "p.veto", NULL);
+  f->store = veto_store_create (path, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+
+  veto_store_close (f->store);
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->dir);
+}
+
+static char *
+write_file (Fixture *f, const char *name, const void *data, gsize size)
+{
+  char *path = g_build_filename (f->dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+
+  g_mkdir_with_parents (parent, 0700);
+  g_assert_true (g_file_set_contents (path, data, size, NULL));
+  return path;
+}
+
+static GBytes *
+gzip_bytes (const guint8 *data, gsize size)
+{
+  g_autoptr (GZlibCompressor) gz = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP, 6);
+  g_autoptr (GOutputStream) mem = g_memory_output_stream_new_resizable ();
+  g_autoptr (GOutputStream) out = g_converter_output_stream_new (mem, G_CONVERTER (gz));
+
+  g_assert_true (g_output_stream_write_all (out, data, size, NULL, NULL, NULL));
+  g_assert_true (g_output_stream_close (out, NULL, NULL));
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+}
+
+/* An IDX images file: magic 0x00000803, count, rows, cols (big-endian), then pixels. */
+static GByteArray *
+idx_images (guint32 claimed, guint32 rows, guint32 cols, guint real)
+{
+  GByteArray *b = g_byte_array_new ();
+  guint8 header[16] = { 0, 0, 8, 3 };
+
+  for (guint i = 0; i < 3; i++)
+    {
+      guint32 v = i == 0 ? claimed : i == 1 ? rows : cols;
+
+      header[4 + 4 * i] = v >> 24;
+      header[5 + 4 * i] = v >> 16;
+      header[6 + 4 * i] = v >> 8;
+      header[7 + 4 * i] = v;
+    }
+  g_byte_array_append (b, header, 16);
+  for (guint n = 0; n < real * rows * cols; n++)
+    {
+      guint8 v = (guint8) (n * 7 + 1);
+
+      g_byte_array_append (b, &v, 1);
+    }
+  return b;
+}
+
+static GByteArray *
+idx_labels (const guint8 *labels, guint n)
+{
+  GByteArray *b = g_byte_array_new ();
+  guint8 header[8] = { 0, 0, 8, 1, n >> 24, n >> 16, n >> 8, n };
+
+  g_byte_array_append (b, header, 8);
+  g_byte_array_append (b, labels, n);
+  return b;
+}
+
+typedef struct
+{
+  GPtrArray *items;
+} Collected;
+
+static gboolean
+collect_item (const VetoItem *item, gpointer user_data)
+{
+  VetoItem *copy = g_new0 (VetoItem, 1);
+
+  *copy = *item;
+  copy->path = g_strdup (item->path);
+  copy->sha256 = g_strdup (item->sha256);
+  copy->pixels = item->pixels ? g_bytes_ref (item->pixels) : NULL;
+  g_ptr_array_add (user_data, copy);
+  return TRUE;
+}
+
+static GPtrArray *
+all_items (Fixture *f)
+{
+  GPtrArray *items = g_ptr_array_new_with_free_func ((GDestroyNotify) veto_item_free);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (veto_store_foreach_item (f->store, VETO_N_SPLITS, collect_item, items, &error));
+  return items;
+}
+
+static guint64
+count_items (Fixture *f)
+{
+  VetoStoreSummary s;
+
+  g_assert_true (veto_store_summarize (f->store, &s, NULL));
+  return s.items;
+}
+
+static void
+add_classes (Fixture *f, guint n)
+{
+  g_assert_true (veto_store_begin (f->store, NULL));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("c%u", i);
+      gint64 id;
+
+      g_assert_true (veto_store_ensure_class (f->store, name, &id, NULL, NULL));
+    }
+  g_assert_true (veto_store_commit (f->store, NULL));
+}
+
+static void
+test_idx_read_back (Fixture *f, gconstpointer gzip)
+{
+  g_autoptr (GByteArray) images = idx_images (3, 2, 3, 3);
+  guint8 labels_data[3] = { 2, 0, 1 };
+  g_autoptr (GByteArray) labels = idx_labels (labels_data, 3);
+  g_autoptr (GBytes) packed = gzip ? gzip_bytes (images->data, images->len) : NULL;
+  g_autofree char *img_path = gzip ? write_file (f, "img.gz", g_bytes_get_data (packed, NULL),
+                                                 g_bytes_get_size (packed))
+                                   : write_file (f, "img", images->data, images->len);
+  g_autofree char *lab_path = write_file (f, "lab", labels->data, labels->len);
+  g_autoptr (GPtrArray) items = NULL;
+  g_autoptr (GPtrArray) classes = NULL;
+  g_autoptr (GError) error = NULL;
+  VetoImportOptions options = { .split = VETO_SPLIT_TEST, .labels_path = lab_path };
+  VetoImportResult result;
+
+  add_classes (f, 3);
+  g_assert_true (veto_import (f->store, img_path, &options, &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (result.format, ==, VETO_FORMAT_IDX);
+  g_assert_cmpuint (result.added, ==, 3);
+  items = all_items (f);
+  classes = veto_store_list_classes (f->store, NULL);
+  g_assert_cmpuint (items->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      VetoItem *item = items->pdata[i];
+      gsize size;
+      const guint8 *px = g_bytes_get_data (item->pixels, &size);
+
+      g_assert_cmpuint (item->width, ==, 3);
+      g_assert_cmpuint (item->height, ==, 2);
+      g_assert_cmpuint (item->channels, ==, 1);
+      g_assert_cmpint (item->split, ==, VETO_SPLIT_TEST);
+      g_assert_cmpint (item->gold_class, ==,
+                       ((VetoClass *) classes->pdata[labels_data[i]])->id);
+      /* Pixel for pixel, as written. */
+      g_assert_cmpmem (px, size, images->data + 16 + i * 6, 6);
+    }
+}
+
+static void
+expect_refused (Fixture *f, const char *path, const VetoImportOptions *options, GQuark domain,
+                int code, const char *name_in_message)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 before = count_items (f);
+
+  g_assert_false (veto_import (f->store, path, options, NULL, &error));
+  g_assert_error (error, domain, code);
+  g_assert_nonnull (strstr (error->message, name_in_message));
+  g_assert_cmpuint (count_items (f), ==, before);
+}
+
+static void
+test_idx_bad (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) lying = idx_images (5, 2, 2, 3);
+  g_autoptr (GByteArray) huge = idx_images (1, 100000, 100000, 0);
+  g_autoptr (GByteArray) ok = idx_images (3, 2, 2, 3);
+  guint8 two[2] = { 0, 1 }, far[3] = { 0, 1, 7 };
+  g_autoptr (GByteArray) short_labels = idx_labels (two, 2);
+  g_autoptr (GByteArray) far_labels = idx_labels (far, 3);
+  g_autofree char *lying_path = write_file (f, "lying.idx", lying->data, lying->len);
+  g_autofree char *huge_path = write_file (f, "huge.idx", huge->data, huge->len);
+  g_autofree char *ok_path = write_file (f, "ok.idx", ok->data, ok->len);
+  g_autofree char *cut_path = write_file (f, "cut.idx", ok->data, 10);
+  g_autofree char *short_path = write_file (f, "short.lab", short_labels->data,
+                                            short_labels->len);
+  g_autofree char *far_path = write_file (f, "far.lab", far_labels->data, far_labels->len);
+  VetoImportOptions options = { .split = VETO_SPLIT_POOL };
+
+  add_classes (f, 3);
+  expect_refused (f, lying_path, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_TRUNCATED,
+                  "lying.idx");
+  expect_refused (f, huge_path, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_TOO_LARGE,
+                  "huge.idx");
+  expect_refused (f, cut_path, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_TRUNCATED,
+                  "cut.idx");
+  options.labels_path = short_path;
+  expect_refused (f, ok_path, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                  "short.lab");
+  options.labels_path = far_path;
+  expect_refused (f, ok_path, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                  "far.lab");
+}
+
+static void
+test_cifar_record (Fixture *f, gconstpointer data)
+{
+  guint8 records[2 * 3073];
+  g_autofree char *path = NULL;
+  g_autofree char *cut = NULL;
+  g_autoptr (GPtrArray) items = NULL;
+  g_autoptr (GPtrArray) classes = NULL;
+  g_autoptr (GError) error = NULL;
+  VetoImportOptions options = { .split = VETO_SPLIT_POOL };
+  const guint8 *px;
+
+  for (guint r = 0; r < 2; r++)
+    {
+      records[r * 3073] = r == 0 ? 3 : 9; /* cat, truck */
+      for (guint c = 0; c < 3; c++)
+        for (guint p = 0; p < 1024; p++)
+          records[r * 3073 + 1 + c * 1024 + p] = (guint8) (c * 80 + p % 50 + r);
+    }
+  path = write_file (f, "data_batch_1.bin", records, sizeof records);
+  cut = write_file (f, "cut/data_batch_9.bin", records, sizeof records - 5);
+  expect_refused (f, cut, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_TRUNCATED,
+                  "data_batch_9.bin");
+  g_assert_true (veto_import (f->store, path, &options, NULL, &error));
+  g_assert_no_error (error);
+  items = all_items (f);
+  classes = veto_store_list_classes (f->store, NULL);
+  g_assert_cmpuint (classes->len, ==, 10);
+  g_assert_cmpstr (((VetoClass *) classes->pdata[3])->name, ==, "cat");
+  g_assert_cmpuint (items->len, ==, 2);
+  g_assert_cmpint (((VetoItem *) items->pdata[0])->gold_class, ==,
+                   ((VetoClass *) classes->pdata[3])->id);
+  g_assert_cmpint (((VetoItem *) items->pdata[1])->gold_class, ==,
+                   ((VetoClass *) classes->pdata[9])->id);
+  /* Planes become interleaved RGB: pixel 5 of record 1 is (0+5+1, 80+5+1, 160+5+1). */
+  px = g_bytes_get_data (((VetoItem *) items->pdata[1])->pixels, NULL);
+  g_assert_cmpuint (px[5 * 3 + 0], ==, 6);
+  g_assert_cmpuint (px[5 * 3 + 1], ==, 86);
+  g_assert_cmpuint (px[5 * 3 + 2], ==, 166);
+
+  /* A label outside CIFAR-10's ten classes. */
+  records[0] = 10;
+  g_clear_pointer (&path, g_free);
+  path = write_file (f, "bad/data_batch_2.bin", records, sizeof records);
+  expect_refused (f, path, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                  "data_batch_2.bin");
+}
+
+static void
+save_png (Fixture *f, const char *name, guint8 seed)
+{
+  g_autoptr (VetoImage) image = veto_image_new (4, 3, 3);
+  g_autofree char *path = g_build_filename (f->dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+
+  for (gsize i = 0; i < veto_image_n_bytes (image); i++)
+    image->data[i] = (guint8) (seed * 31 + i * 13);
+  g_mkdir_with_parents (parent, 0700);
+  g_assert_true (veto_image_save_png (image, path, NULL));
+}
+
+static void
+test_image_folder (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->dir, "set", NULL);
+  g_autoptr (GPtrArray) items = NULL;
+  g_autoptr (GPtrArray) classes = NULL;
+  g_autoptr (GError) error = NULL;
+  VetoImportOptions options = { .split = VETO_SPLIT_POOL };
+  VetoImportResult result;
+
+  save_png (f, "set/cat/a.png", 1);
+  save_png (f, "set/cat/b.png", 2);
+  save_png (f, "set/dog/c.png", 3);
+  save_png (f, "set/dog/copy-of-a.png", 1);
+  g_free (write_file (f, "set/dog/notes.txt", "not an image", 12));
+  g_assert_true (veto_import (f->store, folder, &options, &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (result.format, ==, VETO_FORMAT_IMAGE_FOLDER);
+  g_assert_cmpuint (result.added, ==, 3);
+  g_assert_cmpuint (result.duplicates, ==, 1);
+  g_assert_cmpuint (result.skipped, ==, 1);
+  items = all_items (f);
+  classes = veto_store_list_classes (f->store, NULL);
+  g_assert_cmpuint (classes->len, ==, 2);
+  g_assert_cmpstr (((VetoItem *) items->pdata[0])->path, ==, "set/cat/a.png");
+  g_assert_cmpuint (((VetoItem *) items->pdata[2])->width, ==, 4);
+  g_assert_cmpuint (((VetoItem *) items->pdata[2])->channels, ==, 3);
+  g_assert_cmpint (((VetoItem *) items->pdata[2])->gold_class, ==,
+                   ((VetoClass *) classes->pdata[1])->id);
+
+  /* Importing again adds nothing: every image is a duplicate. */
+  g_assert_true (veto_import (f->store, folder, &options, &result, &error));
+  g_assert_cmpuint (result.added, ==, 0);
+  g_assert_cmpuint (result.duplicates, ==, 4);
+
+  /* One corrupt image spoils the whole import, and nothing of it stays. */
+  save_png (f, "set2/x/fine.png", 7);
+  g_free (write_file (f, "set2/x/zz-broken.png", "\x89PNG\r\n\x1a\n garbage", 17));
+  g_clear_pointer (&folder, g_free);
+  folder = g_build_filename (f->dir, "set2", NULL);
+  expect_refused (f, folder, &options, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE,
+                  "zz-broken.png");
+  g_clear_pointer (&classes, g_ptr_array_unref);
+  classes = veto_store_list_classes (f->store, NULL);
+  g_assert_cmpuint (classes->len, ==, 2);
+}
+
+static void
+test_csv_manifest (Fixture *f, gconstpointer data)
+{
+  g_autofree char *manifest = NULL;
+  g_autofree char *escape = NULL;
+  g_autoptr (GPtrArray) items = NULL;
+  g_autoptr (GError) error = NULL;
+  VetoImportOptions options = { .split = VETO_SPLIT_POOL };
+  const char *text = "path,label,split\nimgs/a.png,cat,pool\n\"imgs/b, quoted.png\",\"dog\",test\n"
+                     "imgs/c.png,,\n";
+
+  save_png (f, "m/imgs/a.png", 1);
+  save_png (f, "m/imgs/b, quoted.png", 2);
+  save_png (f, "m/imgs/c.png", 3);
+  save_png (f, "outside.png", 4);
+  manifest = write_file (f, "m/list.csv", text, strlen (text));
+  g_assert_true (veto_import (f->store, manifest, &options, NULL, &error));
+  g_assert_no_error (error);
+  items = all_items (f);
+  g_assert_cmpuint (items->len, ==, 3);
+  g_assert_cmpint (((VetoItem *) items->pdata[1])->split, ==, VETO_SPLIT_TEST);
+  g_assert_cmpint (((VetoItem *) items->pdata[2])->gold_class, ==, 0);
+
+  escape = write_file (f, "m/escape.csv", "path\n../outside.png\n", 20);
+  expect_refused (f, escape, &options, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_ESCAPES,
+                  "escape.csv");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, data, fn) g_test_add (name, Fixture, data, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/import/idx/raw", NULL, test_idx_read_back);
+  ADD ("/import/idx/gzip", GINT_TO_POINTER (1), test_idx_read_back);
+  ADD ("/import/idx/bad", NULL, test_idx_bad);
+  ADD ("/import/cifar", NULL, test_cifar_record);
+  ADD ("/import/folder", NULL, test_image_folder);
+  ADD ("/import/csv", NULL, test_csv_manifest);
+#undef ADD
+  return g_test_run ();
+}

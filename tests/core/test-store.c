@@ -1,0 +1,295 @@
+/* Tests of the project file: schema, versions, classes, answers, undo, cache. */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <sqlite3.h>
+
+#include "veto-store.h"
+
+typedef struct
+{
+  char *dir;
+  char *path;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp ("veto-store-XXXXXX", NULL);
+  f->path = g_build_filename (f->dir, "p.veto", NULL);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+static char *
+file_sha (const char *path)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guint8 *) contents, length);
+}
+
+static void
+sql (const char *path, const char *statement)
+{
+  sqlite3 *db;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, statement, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+static void
+test_create_and_reopen (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_create (f->path, &error);
+  VetoStoreSummary s;
+
+  g_assert_no_error (error);
+  g_clear_pointer (&store, veto_store_close);
+  store = veto_store_create (f->path, &error);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_EXISTS);
+  g_assert_null (store);
+  g_clear_error (&error);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (veto_store_summarize (store, &s, &error));
+  g_assert_cmpint (s.schema_version, ==, VETO_STORE_SCHEMA_VERSION);
+  g_assert_cmpuint (s.items, ==, 0);
+}
+
+static void
+test_not_a_project (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  VetoStore *store;
+
+  g_assert_true (g_file_set_contents (f->path, "hello, I am text\n", -1, NULL));
+  before = file_sha (f->path);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT);
+  g_assert_nonnull (strstr (error->message, "p.veto"));
+  after = file_sha (f->path);
+  g_assert_cmpstr (before, ==, after);
+
+  /* An SQLite database of another program is refused too, and left as it was. */
+  g_unlink (f->path);
+  sql (f->path, "CREATE TABLE other (x INTEGER)");
+  g_clear_pointer (&before, g_free);
+  g_clear_pointer (&after, g_free);
+  before = file_sha (f->path);
+  g_clear_error (&error);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT);
+  after = file_sha (f->path);
+  g_assert_cmpstr (before, ==, after);
+
+  g_clear_error (&error);
+  store = veto_store_open ("/nonexistent/dir/p.veto", FALSE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_FOUND);
+  g_assert_false (g_file_test ("/nonexistent/dir/p.veto", G_FILE_TEST_EXISTS));
+}
+
+static void
+test_newer_refused_older_migrated (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *backup = g_strconcat (f->path, ".v0.bak", NULL);
+  VetoStore *store = veto_store_create (f->path, &error);
+  VetoStoreSummary s;
+
+  g_assert_no_error (error);
+  veto_store_close (store);
+  sql (f->path, "PRAGMA user_version = 99");
+  before = file_sha (f->path);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_TOO_NEW);
+  g_assert_nonnull (strstr (error->message, "newer"));
+  after = file_sha (f->path);
+  g_assert_cmpstr (before, ==, after);
+
+  /* A file of schema 0 (our application id, no tables yet) is upgraded after a backup. */
+  g_unlink (f->path);
+  sql (f->path, "PRAGMA application_id = 1447384143");
+  g_clear_error (&error);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (veto_store_summarize (store, &s, &error));
+  g_assert_cmpint (s.schema_version, ==, VETO_STORE_SCHEMA_VERSION);
+  g_assert_true (g_file_test (backup, G_FILE_TEST_EXISTS));
+  veto_store_close (store);
+}
+
+static gint64
+add_item (VetoStore *store, const char *sha, gint64 import_id, guint index)
+{
+  guint8 pixels[4] = { 1, 2, 3, index };
+  VetoItemRecord record = {
+    .pixels = pixels, .sha256 = sha, .width = 2, .height = 2, .channels = 1,
+    .split = VETO_SPLIT_POOL, .import_id = import_id, .import_index = index,
+  };
+  g_autoptr (GError) error = NULL;
+  gint64 id = 0;
+
+  g_assert_true (veto_store_add_item (store, &record, &id, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
+typedef struct
+{
+  guint count;
+  char *candidates;
+  gboolean undone_seen;
+} Seen;
+
+static gboolean
+collect (const VetoAnnotation *a, gpointer user_data)
+{
+  Seen *seen = user_data;
+
+  seen->count++;
+  if (a->kind == VETO_KIND_COMPLEMENTARY)
+    {
+      g_ptr_array_add (a->candidates, NULL);
+      seen->candidates = g_strjoinv (",", (char **) a->candidates->pdata);
+      g_ptr_array_set_size (a->candidates, a->candidates->len - 1);
+    }
+  seen->undone_seen |= a->undone;
+  return TRUE;
+}
+
+static void
+test_answers_and_undo (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_create (f->path, &error);
+  gint64 cls[4], item1, item2, import_id, annotator, ordinary, comp, pref;
+  const char *names[] = { "cat", "dog", "ship", "frog" };
+  VetoStoreSummary s;
+  Seen seen = { 0 };
+
+  g_assert_true (veto_store_begin (store, &error));
+  for (guint i = 0; i < 4; i++)
+    {
+      gboolean created;
+
+      g_assert_true (veto_store_ensure_class (store, names[i], &cls[i], &created, &error));
+      g_assert_true (created);
+    }
+  g_assert_true (veto_store_add_import (store, "test", "idx", VETO_SPLIT_POOL, &import_id,
+                                        &error));
+  item1 = add_item (store, "aa", import_id, 0);
+  item2 = add_item (store, "bb", import_id, 1);
+  g_assert_true (veto_store_commit (store, &error));
+  g_assert_true (veto_store_ensure_annotator (store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+
+  {
+    VetoAnswer a = { .kind = VETO_KIND_ORDINARY, .item = item1, .annotator = annotator,
+                     .answer_class = cls[1], .score = NAN };
+
+    g_assert_true (veto_store_add_annotation (store, &a, &ordinary, &error));
+  }
+  {
+    gint64 shown[3] = { cls[2], cls[0], cls[3] };
+    VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = item1, .annotator = annotator,
+                     .answer_class = cls[0], .candidates = shown, .n_candidates = 3,
+                     .strategy = "random", .score = 0.5 };
+    VetoAnswer bad = a;
+
+    g_assert_true (veto_store_add_annotation (store, &a, &comp, &error));
+    /* The answer must be one of the candidates shown. */
+    bad.answer_class = cls[1];
+    g_assert_false (veto_store_add_annotation (store, &bad, NULL, &error));
+    g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  {
+    VetoAnswer a = { .kind = VETO_KIND_PREFERENCE, .item = item2, .right_item = item1,
+                     .annotator = annotator, .criterion = "brighter",
+                     .preferred = VETO_PREFER_RIGHT, .score = NAN };
+
+    g_assert_true (veto_store_add_annotation (store, &a, &pref, &error));
+  }
+  g_assert_true (veto_store_summarize (store, &s, &error));
+  g_assert_cmpuint (s.annotations[VETO_KIND_ORDINARY], ==, 1);
+  g_assert_cmpuint (s.annotations[VETO_KIND_COMPLEMENTARY], ==, 1);
+  g_assert_cmpuint (s.annotations[VETO_KIND_PREFERENCE], ==, 1);
+
+  g_assert_true (veto_store_undo_annotation (store, ordinary, &error));
+  g_assert_false (veto_store_undo_annotation (store, ordinary, &error));
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_true (veto_store_summarize (store, &s, &error));
+  g_assert_cmpuint (s.annotations[VETO_KIND_ORDINARY], ==, 0);
+  g_assert_cmpuint (s.undone, ==, 1);
+
+  /* Undo keeps the row: it is still there when undone ones are asked for. */
+  g_assert_true (veto_store_foreach_annotation (store, TRUE, collect, &seen, &error));
+  g_assert_cmpuint (seen.count, ==, 3);
+  g_assert_true (seen.undone_seen);
+  g_assert_cmpstr (seen.candidates, ==, "ship,cat,frog");
+  g_free (seen.candidates);
+  seen = (Seen) { 0 };
+  g_assert_true (veto_store_foreach_annotation (store, FALSE, collect, &seen, &error));
+  g_assert_cmpuint (seen.count, ==, 2);
+  g_free (seen.candidates);
+}
+
+static void
+test_cache_and_rollback (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_create (f->path, &error);
+  g_autoptr (GBytes) blob = g_bytes_new_static ("abcdef", 6);
+  g_autoptr (GBytes) back = NULL;
+  g_autoptr (GPtrArray) classes = NULL;
+  gint64 id;
+
+  g_assert_true (veto_store_put_blob (store, "features:x", blob, &error));
+  back = veto_store_get_blob (store, "features:x", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (blob, back));
+  g_assert_null (veto_store_get_blob (store, "absent", &error));
+  g_assert_no_error (error);
+
+  /* A rolled-back transaction leaves nothing behind. */
+  g_assert_true (veto_store_begin (store, &error));
+  g_assert_true (veto_store_ensure_class (store, "gone", &id, NULL, &error));
+  veto_store_rollback (store);
+  classes = veto_store_list_classes (store, &error);
+  g_assert_cmpuint (classes->len, ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/store/create-reopen", test_create_and_reopen);
+  ADD ("/store/not-a-project", test_not_a_project);
+  ADD ("/store/versions", test_newer_refused_older_migrated);
+  ADD ("/store/answers-undo", test_answers_and_undo);
+  ADD ("/store/cache-rollback", test_cache_and_rollback);
+#undef ADD
+  return g_test_run ();
+}
