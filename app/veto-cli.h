@@ -35,5 +35,7 @@ int veto_cmd_import (int argc, char **argv);
 int veto_cmd_info (int argc, char **argv);
 int veto_cmd_export (int argc, char **argv);
 int veto_cmd_demo (int argc, char **argv);
+int veto_cmd_train (int argc, char **argv);
+int veto_cmd_eval (int argc, char **argv);
 
 G_END_DECLS

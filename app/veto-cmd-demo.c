@@ -98,7 +98,14 @@ ensure_demo (const char *path, const char *data_dir, GError **error)
       g_unlink (path);
     }
   g_print ("Building the Fashion-MNIST demo project at %s\n", path);
-  return build_demo (path, data_dir, error);
+  if (!build_demo (path, data_dir, error))
+    {
+      g_autofree char *partial = g_strconcat (path, ".partial", NULL);
+
+      g_unlink (partial);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 int

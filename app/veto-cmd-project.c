@@ -1,12 +1,31 @@
 /* veto-cmd-project: the subcommands that make and read a project: init, import, info, export. */
 #include "veto-cli.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "veto-export.h"
 #include "veto-import.h"
 #include "veto-store.h"
+
+static gboolean
+add_classes (VetoStore *store, GStrv names, GError **error)
+{
+  if (!veto_store_begin (store, error))
+    return FALSE;
+  for (guint i = 0; names[i]; i++)
+    {
+      gint64 id;
+
+      if (!veto_store_ensure_class (store, names[i], &id, NULL, error))
+        {
+          veto_store_rollback (store);
+          return FALSE;
+        }
+    }
+  return veto_store_commit (store, error);
+}
 
 int
 veto_cmd_init (int argc, char **argv)
@@ -31,34 +50,33 @@ veto_cmd_init (int argc, char **argv)
     return status;
   if (argc != 2)
     return veto_cli_usage (context, "init takes one PROJECT");
-  store = veto_store_create (argv[1], &error);
-  if (store == NULL)
-    return veto_cli_fail (error);
+  /* Check the names before the file exists, so that a refusal leaves nothing behind. */
   if (classes)
     {
       names = g_strsplit (classes, ",", -1);
-      if (!veto_store_begin (store, &error))
-        return veto_cli_fail (error);
       for (guint i = 0; names[i]; i++)
         {
-          gint64 id;
-          gboolean created;
-
           g_strstrip (names[i]);
-          if (!veto_store_ensure_class (store, names[i], &id, &created, &error))
-            {
-              veto_store_rollback (store);
-              return veto_cli_fail (error);
-            }
-          if (!created)
-            {
-              veto_store_rollback (store);
-              g_printerr ("veto: class \"%s\" is named twice\n", names[i]);
-              return VETO_EXIT_USAGE;
-            }
+          if (*names[i] == '\0' || !g_utf8_validate (names[i], -1, NULL))
+            return veto_cli_usage (context, "class names must be non-empty UTF-8 text");
+          for (guint j = 0; j < i; j++)
+            if (g_str_equal (names[i], names[j]))
+              {
+                g_autofree char *problem = g_strdup_printf ("class \"%s\" is named twice",
+                                                            names[i]);
+
+                return veto_cli_usage (context, problem);
+              }
         }
-      if (!veto_store_commit (store, &error))
-        return veto_cli_fail (error);
+    }
+  store = veto_store_create (argv[1], &error);
+  if (store == NULL)
+    return veto_cli_fail (error);
+  if (names && !add_classes (store, names, &error))
+    {
+      g_clear_pointer (&store, veto_store_close);
+      g_unlink (argv[1]);
+      return veto_cli_fail (error);
     }
   g_print ("Created %s with %u classes\n", argv[1], names ? g_strv_length (names) : 0);
   return VETO_EXIT_OK;

@@ -17,6 +17,8 @@ static const Command commands[] = {
   { "import", veto_cmd_import, "Add images from IDX, CIFAR, a folder or a CSV manifest" },
   { "info", veto_cmd_info, "Describe a project (--json for scripts)" },
   { "export", veto_cmd_export, "Write every answer as JSONL or CSV" },
+  { "train", veto_cmd_train, "Train a classifier (features, model, loss) and evaluate it" },
+  { "eval", veto_cmd_eval, "Evaluate a saved model on a split's gold labels" },
   { "demo", veto_cmd_demo, "Build (once) and open the Fashion-MNIST demo project" },
 };
 

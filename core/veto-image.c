@@ -94,43 +94,51 @@ image_from_pixbuf (GdkPixbuf *pixbuf)
   return g_steal_pointer (&rgb);
 }
 
+static void
+set_too_large (GError **error, const char *name)
+{
+  g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_TOO_LARGE,
+               "%s: image dimensions are absurd (zero, over %d pixels a side or over %d pixels)",
+               name, VETO_IMAGE_MAX_SIDE, VETO_IMAGE_MAX_PIXELS);
+}
+
 VetoImage *
 veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
 {
-  g_autoptr (GdkPixbufLoader) loader = gdk_pixbuf_loader_new ();
+  g_autoptr (GdkPixbufLoader) loader = NULL;
   g_autoptr (GError) local_error = NULL;
-  gboolean too_large = FALSE;
+  gboolean too_large = FALSE, closed;
   const guint8 *data;
   gsize size, chunk = 0;
   GdkPixbuf *pixbuf;
 
-  if (g_bytes_get_size (bytes) == 0)
+  data = g_bytes_get_data (bytes, &size);
+  if (size == 0)
     {
       g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: empty file", name);
       return NULL;
     }
+  loader = gdk_pixbuf_loader_new ();
   g_signal_connect (loader, "size-prepared", G_CALLBACK (on_size_prepared), &too_large);
   /* Feed the loader in chunks so that a header claiming absurd dimensions is caught before
    * any pixel is decoded into the (lazily committed) buffer it asked for. */
-  data = g_bytes_get_data (bytes, &size);
   for (gsize done = 0; done < size && !too_large; done += chunk)
     {
       chunk = MIN (size - done, 65536);
       if (!gdk_pixbuf_loader_write (loader, data + done, chunk, &local_error))
         break;
     }
+  /* Small files may only announce their size when the loader is closed. */
+  closed = gdk_pixbuf_loader_close (loader, local_error ? NULL : &local_error);
   if (too_large)
     {
-      gdk_pixbuf_loader_close (loader, NULL);
-      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_TOO_LARGE,
-                   "%s: image dimensions are absurd (zero, over %d pixels a side or over %d "
-                   "pixels)", name, VETO_IMAGE_MAX_SIDE, VETO_IMAGE_MAX_PIXELS);
+      set_too_large (error, name);
       return NULL;
     }
-  if (local_error != NULL || !gdk_pixbuf_loader_close (loader, &local_error))
+  if (local_error != NULL || !closed)
     {
       g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: not a readable image (%s)",
-                   name, local_error->message);
+                   name, local_error ? local_error->message : "the decoder gave up");
       return NULL;
     }
   pixbuf = gdk_pixbuf_loader_get_pixbuf (loader);

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1101,4 +1102,132 @@ out:
   if (ok && out_result)
     *out_result = result;
   return ok;
+}
+
+/* --- side files: .npy arrays and transition matrices --- */
+
+
+#define MAX_MATRIX_TEXT (4u * 1024 * 1024)
+#define MAX_MATRIX_K 1000
+
+VetoNpy *
+veto_import_read_npy (const char *path, GError **error)
+{
+  g_autofree char *display = display_name (path);
+  g_autoptr (GMappedFile) mapped = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) local_error = NULL;
+  VetoNpy *npy;
+
+  mapped = g_mapped_file_new (path, FALSE, &local_error);
+  if (mapped == NULL)
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
+                   local_error->message);
+      return NULL;
+    }
+  bytes = g_mapped_file_get_bytes (mapped);
+  npy = veto_npy_decode (bytes, &local_error);
+  if (npy == NULL)
+    g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID, "%s: %s", display,
+                 local_error->message);
+  return npy;
+}
+
+double *
+veto_import_read_transition (const char *path, guint *out_k, GError **error)
+{
+  g_autofree char *display = display_name (path);
+  g_autofree char *text = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GArray) values = g_array_new (FALSE, FALSE, sizeof (double));
+  g_auto (GStrv) lines = NULL;
+  guint k = 0, n_rows = 0;
+  gsize length;
+
+  if (!g_file_get_contents (path, &text, &length, &local_error))
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
+                   local_error->message);
+      return NULL;
+    }
+  if (length > MAX_MATRIX_TEXT || !g_utf8_validate (text, length, NULL)
+      || memchr (text, '\0', length))
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                   "%s: not a text matrix (binary, not UTF-8, or over 4 MiB)", display);
+      return NULL;
+    }
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      guint in_row = 0;
+      const char *p = lines[i];
+
+      while (*p)
+        {
+          char *end;
+          double v;
+
+          if (!(g_ascii_isdigit (*p) || ((*p == '-' || *p == '+' || *p == '.')
+                                         && (g_ascii_isdigit (p[1]) || p[1] == '.'))))
+            {
+              p++;
+              continue;
+            }
+          v = g_ascii_strtod (p, &end);
+          if (end == p)
+            {
+              p++;
+              continue;
+            }
+          if (!isfinite (v) || v < 0)
+            {
+              g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                           "%s: line %u: %s is not a probability", display, i + 1,
+                           v < 0 ? "a negative number" : "a number out of range");
+              return NULL;
+            }
+          g_array_append_val (values, v);
+          in_row++;
+          p = end;
+        }
+      if (in_row == 0)
+        continue;
+      if (k == 0)
+        k = in_row;
+      if (in_row != k || k > MAX_MATRIX_K)
+        {
+          g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                       "%s: line %u has %u numbers where the first row has %u", display, i + 1,
+                       in_row, k);
+          return NULL;
+        }
+      n_rows++;
+    }
+  if (k < 2 || n_rows != k)
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                   "%s: a transition matrix must be square, K×K with K ≥ 2 (found %u rows of %u)",
+                   display, n_rows, k);
+      return NULL;
+    }
+  for (guint r = 0; r < k; r++)
+    {
+      double *row = &g_array_index (values, double, (gsize) r * k);
+      double sum = 0;
+
+      for (guint c = 0; c < k; c++)
+        sum += row[c];
+      if (sum <= 0)
+        {
+          g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                       "%s: row %u sums to zero", display, r + 1);
+          return NULL;
+        }
+      for (guint c = 0; c < k; c++)
+        row[c] /= sum;
+    }
+  *out_k = k;
+  return (double *) g_array_free (g_steal_pointer (&values), FALSE);
 }

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "veto-npy.h"
 #include "veto-store.h"
 
 G_BEGIN_DECLS
@@ -58,5 +59,14 @@ typedef struct
  * exactly as it was, and the error names the file and the problem. */
 gboolean veto_import (VetoStore *store, const char *source, const VetoImportOptions *options,
                       VetoImportResult *out_result, GError **error);
+
+/* A NumPy .npy file, validated (see veto-npy.h); errors name the file. */
+VetoNpy *veto_import_read_npy (const char *path, GError **error);
+
+/* A K×K transition matrix from a text file: one row per line (rows = true class), numbers
+ * separated by spaces or commas; anything that is not a number (brackets, "tensor(", a title)
+ * is ignored, so PyTorch prints load as they are. Rows must be non-negative with a positive sum
+ * and are normalised to sum to 1. Returns K×K doubles, row-major. */
+double *veto_import_read_transition (const char *path, guint *out_k, GError **error);
 
 G_END_DECLS

@@ -1365,3 +1365,36 @@ veto_store_add_round (VetoStore *store, const char *features, const char *model_
     *out_version = sqlite3_last_insert_rowid (store->db);
   return TRUE;
 }
+
+gboolean
+veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version, char **out_features,
+                      GBytes **out_weights, GError **error)
+{
+  g_autoptr (Statement) stmt = prepare (store,
+      "SELECT version, features, weights FROM rounds WHERE weights IS NOT NULL"
+      " AND (version = ? OR ? = 0) ORDER BY version DESC LIMIT 1", error);
+  g_autofree char *display = g_filename_display_name (store->path);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, version);
+  sqlite3_bind_int64 (stmt, 2, version);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      if (rc == SQLITE_DONE && version)
+        g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
+                     "%s: no trained model of round %" G_GINT64_FORMAT, display, version);
+      else if (rc == SQLITE_DONE)
+        g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
+                     "%s: no trained model yet (run veto train)", display);
+      else
+        set_sqlite_error (store, error, rc, "reading a model");
+      return FALSE;
+    }
+  *out_version = sqlite3_column_int64 (stmt, 0);
+  *out_features = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  *out_weights = g_bytes_new (sqlite3_column_blob (stmt, 2), sqlite3_column_bytes (stmt, 2));
+  return TRUE;
+}

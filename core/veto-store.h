@@ -236,6 +236,10 @@ gboolean veto_store_add_round (VetoStore *store, const char *features, const cha
                                guint train_size, const char *metrics_json, double seconds,
                                GBytes *weights, gint64 *out_version, GError **error);
 
+/* A saved round: version 0 asks for the latest. Fails with INVALID when there is none. */
+gboolean veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version,
+                               char **out_features, GBytes **out_weights, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)

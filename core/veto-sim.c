@@ -1,0 +1,803 @@
+/* veto-sim: composes store + features + model + loss: a project's dataset, training and evaluation. */
+#include "veto-sim.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "veto-image.h"
+#include "veto-import.h"
+
+struct _VetoDataset
+{
+  VetoFeatures *features;
+  GArray *item_ids;        /* gint64 per row */
+  GArray *gold;            /* gint per row: class index or -1 */
+  GArray *splits[VETO_N_SPLITS]; /* guint rows */
+  GHashTable *row_of_item; /* item id -> row + 1 */
+  GPtrArray *classes;      /* VetoClass, model order */
+};
+
+typedef struct
+{
+  VetoDataset *dataset;
+  GPtrArray *items;        /* VetoItem copies (pixels / paths) for extraction */
+  GHashTable *class_index; /* class id -> index + 1 */
+  const char *base_dir;
+  gboolean keep_items;
+} LoadState;
+
+static gboolean
+collect_row (const VetoItem *item, gpointer user_data)
+{
+  LoadState *st = user_data;
+  VetoDataset *ds = st->dataset;
+  guint row = ds->item_ids->len;
+  gint gold = item->gold_class
+                  ? GPOINTER_TO_INT (g_hash_table_lookup (st->class_index,
+                                                          &item->gold_class)) - 1
+                  : -1;
+
+  g_array_append_val (ds->item_ids, item->id);
+  g_array_append_val (ds->gold, gold);
+  g_array_append_val (ds->splits[item->split], row);
+  g_hash_table_insert (ds->row_of_item, g_memdup2 (&item->id, sizeof item->id),
+                       GUINT_TO_POINTER (row + 1));
+  if (st->keep_items)
+    {
+      VetoItem *copy = g_new0 (VetoItem, 1);
+
+      *copy = *item;
+      copy->path = g_strdup (item->path);
+      copy->sha256 = NULL;
+      copy->pixels = item->pixels ? g_bytes_ref (item->pixels) : NULL;
+      g_ptr_array_add (st->items, copy);
+    }
+  return TRUE;
+}
+
+static VetoImage *
+fetch_image (gpointer user_data, guint index, GError **error)
+{
+  LoadState *st = user_data;
+  const VetoItem *item = st->items->pdata[index];
+  g_autofree char *path = NULL;
+
+  if (item->pixels)
+    return veto_image_new_from_data (item->width, item->height, item->channels,
+                                     g_bytes_get_data (item->pixels, NULL));
+  path = g_build_filename (st->base_dir, item->path, NULL);
+  return veto_image_load (path, error);
+}
+
+/* The cache key names the extractor, its parameters and the exact set of items. */
+static char *
+cache_key (VetoStore *store, const char *spec_key, GError **error)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (GArray) ids = veto_store_list_item_ids (store, VETO_N_SPLITS, error);
+
+  if (ids == NULL)
+    return NULL;
+  g_checksum_update (sum, (const guint8 *) ids->data, ids->len * sizeof (gint64));
+  return g_strdup_printf ("features/%s/%u/%.16s", spec_key, ids->len,
+                          g_checksum_get_string (sum));
+}
+
+VetoDataset *
+veto_dataset_load (VetoStore *store, const char *features, gboolean cache,
+                   VetoProgressFunc progress, gpointer progress_data,
+                   GCancellable *cancellable, GError **error)
+{
+  g_autoptr (VetoDataset) ds = g_new0 (VetoDataset, 1);
+  g_autoptr (VetoFeatureSpec) spec = veto_feature_spec_parse (features, error);
+  g_autoptr (GHashTable) class_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                              NULL);
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) veto_item_free);
+  g_autofree char *key = NULL;
+  g_autoptr (GBytes) cached = NULL;
+  LoadState st = { 0 };
+
+  if (spec == NULL)
+    return NULL;
+  ds->item_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  ds->gold = g_array_new (FALSE, FALSE, sizeof (gint));
+  for (guint s = 0; s < VETO_N_SPLITS; s++)
+    ds->splits[s] = g_array_new (FALSE, FALSE, sizeof (guint));
+  ds->row_of_item = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  ds->classes = veto_store_list_classes (store, error);
+  if (ds->classes == NULL)
+    return NULL;
+  for (guint i = 0; i < ds->classes->len; i++)
+    g_hash_table_insert (class_index,
+                         g_memdup2 (&((VetoClass *) ds->classes->pdata[i])->id, sizeof (gint64)),
+                         GUINT_TO_POINTER (i + 1));
+
+  key = cache_key (store, veto_feature_spec_get_key (spec), error);
+  if (key == NULL)
+    return NULL;
+  if (veto_feature_spec_get_kind (spec) != VETO_FEATURE_NPY)
+    {
+      g_autoptr (GError) cache_error = NULL;
+
+      cached = veto_store_get_blob (store, key, &cache_error);
+      if (cached)
+        ds->features = veto_features_new_from_bytes (cached, NULL);
+    }
+  st = (LoadState) { .dataset = ds, .items = items, .class_index = class_index,
+                     .base_dir = veto_store_get_base_dir (store),
+                     .keep_items = ds->features == NULL
+                                   && veto_feature_spec_get_kind (spec) != VETO_FEATURE_NPY };
+  if (!veto_store_foreach_item (store, VETO_N_SPLITS, collect_row, &st, error))
+    return NULL;
+  if (ds->item_ids->len == 0)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
+                   "%s: the project has no items", veto_store_get_path (store));
+      return NULL;
+    }
+  if (ds->features && veto_features_get_n (ds->features) != ds->item_ids->len)
+    g_clear_pointer (&ds->features, veto_features_free);
+  if (ds->features == NULL && veto_feature_spec_get_kind (spec) == VETO_FEATURE_NPY)
+    {
+      g_autoptr (VetoNpy) npy = veto_import_read_npy (veto_feature_spec_get_path (spec), error);
+      g_autoptr (GError) shape_error = NULL;
+
+      if (npy == NULL)
+        return NULL;
+      ds->features = veto_features_new_from_npy (npy, veto_feature_spec_get_key (spec),
+                                                 ds->item_ids->len, &shape_error);
+      if (ds->features == NULL)
+        {
+          g_autofree char *display = g_filename_display_name (veto_feature_spec_get_path (spec));
+
+          g_set_error (error, VETO_FEATURES_ERROR, shape_error->code, "%s: %s", display,
+                       shape_error->message);
+          return NULL;
+        }
+    }
+  else if (ds->features == NULL)
+    {
+      ds->features = veto_features_extract (spec, items->len, fetch_image, &st, progress,
+                                            progress_data, cancellable, error);
+      if (ds->features == NULL)
+        return NULL;
+      if (cache)
+        {
+          g_autoptr (GBytes) blob = veto_features_serialize (ds->features);
+
+          /* The cache is a convenience: a project that cannot take it still trains. */
+          veto_store_put_blob (store, key, blob, NULL);
+        }
+    }
+  return g_steal_pointer (&ds);
+}
+
+void
+veto_dataset_free (VetoDataset *ds)
+{
+  if (ds == NULL)
+    return;
+  g_clear_pointer (&ds->features, veto_features_free);
+  g_clear_pointer (&ds->item_ids, g_array_unref);
+  g_clear_pointer (&ds->gold, g_array_unref);
+  for (guint s = 0; s < VETO_N_SPLITS; s++)
+    g_clear_pointer (&ds->splits[s], g_array_unref);
+  g_clear_pointer (&ds->row_of_item, g_hash_table_unref);
+  g_clear_pointer (&ds->classes, g_ptr_array_unref);
+  g_free (ds);
+}
+
+guint
+veto_dataset_get_n (const VetoDataset *ds)
+{
+  return ds->item_ids->len;
+}
+
+guint
+veto_dataset_get_dim (const VetoDataset *ds)
+{
+  return veto_features_get_dim (ds->features);
+}
+
+guint
+veto_dataset_get_n_classes (const VetoDataset *ds)
+{
+  return ds->classes->len;
+}
+
+const char *
+veto_dataset_get_class_name (const VetoDataset *ds, guint index)
+{
+  return ((VetoClass *) ds->classes->pdata[index])->name;
+}
+
+gint64
+veto_dataset_class_id (const VetoDataset *ds, guint index)
+{
+  return ((VetoClass *) ds->classes->pdata[index])->id;
+}
+
+gint
+veto_dataset_class_index (const VetoDataset *ds, gint64 class_id)
+{
+  for (guint i = 0; i < ds->classes->len; i++)
+    if (((VetoClass *) ds->classes->pdata[i])->id == class_id)
+      return i;
+  return -1;
+}
+
+const float *
+veto_dataset_get_features (const VetoDataset *ds)
+{
+  return veto_features_get_data (ds->features);
+}
+
+const char *
+veto_dataset_get_features_key (const VetoDataset *ds)
+{
+  return veto_features_get_key (ds->features);
+}
+
+const guint *
+veto_dataset_get_split (const VetoDataset *ds, VetoSplit split, guint *out_n)
+{
+  *out_n = ds->splits[split]->len;
+  return (const guint *) ds->splits[split]->data;
+}
+
+gint
+veto_dataset_get_gold (const VetoDataset *ds, guint row)
+{
+  return g_array_index (ds->gold, gint, row);
+}
+
+gint
+veto_dataset_row_of_item (const VetoDataset *ds, gint64 item_id)
+{
+  return GPOINTER_TO_INT (g_hash_table_lookup (ds->row_of_item, &item_id)) - 1;
+}
+
+gint64
+veto_dataset_item_of_row (const VetoDataset *ds, guint row)
+{
+  return g_array_index (ds->item_ids, gint64, row);
+}
+
+gboolean
+veto_supervision_from_string (const char *text, VetoSupervision *out_supervision)
+{
+  static const char *const names[] = { "gold", "answers", "synthetic-complementary" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (text, names[i]) == 0)
+      {
+        *out_supervision = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+veto_train_spec_init (VetoTrainSpec *spec)
+{
+  *spec = (VetoTrainSpec) {
+    .model = VETO_MODEL_KIND_SOFTMAX,
+    .supervision = VETO_SUPERVISION_GOLD,
+    .cl_loss = VETO_LOSS_COMPLEMENTARY_SCL_NL,
+    .per_item = 1,
+    .loss_uses_true_q = TRUE,
+    .seed = 1,
+  };
+  veto_model_train_options_init (&spec->train);
+}
+
+void
+veto_train_result_clear (VetoTrainResult *result)
+{
+  g_clear_pointer (&result->q_used, g_free);
+}
+
+/* Training rows: the dataset rows that carry at least one term, copied contiguously. */
+typedef struct
+{
+  GArray *rows;            /* dataset row of each unit */
+  GHashTable *unit_of_row; /* row + 1 -> unit + 1 */
+} Units;
+
+static guint
+unit_for_row (Units *u, guint row)
+{
+  guint unit = GPOINTER_TO_UINT (g_hash_table_lookup (u->unit_of_row, GUINT_TO_POINTER (row + 1)));
+
+  if (unit)
+    return unit - 1;
+  g_array_append_val (u->rows, row);
+  g_hash_table_insert (u->unit_of_row, GUINT_TO_POINTER (row + 1),
+                       GUINT_TO_POINTER (u->rows->len));
+  return u->rows->len - 1;
+}
+
+/* Draws one class from a row of probabilities, skipping those already taken. */
+static guint
+draw_class (GRand *rand, const double *row, guint k, const gboolean *taken)
+{
+  double total = 0, r;
+
+  for (guint c = 0; c < k; c++)
+    if (!taken[c])
+      total += row[c];
+  r = g_rand_double (rand) * total;
+  for (guint c = 0; c < k; c++)
+    if (!taken[c])
+      {
+        if (r < row[c])
+          return c;
+        r -= row[c];
+      }
+  for (guint c = k; c-- > 0;)
+    if (!taken[c] && row[c] > 0)
+      return c;
+  return 0;
+}
+
+typedef struct
+{
+  guint row;
+  guint cl;
+} DrawnCl;
+
+static gboolean
+add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArray *drawn,
+               GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  g_autoptr (GRand) rand = g_rand_new_with_seed ((guint32) (spec->seed * 2654435761u + 17));
+  g_autofree double *uniform = g_new (double, (gsize) k * k);
+  g_autofree gboolean *taken = g_new (gboolean, k);
+  const double *q = spec->q ? spec->q : uniform;
+
+  if (spec->per_item == 0 || spec->per_item >= k)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "--per-item must be between 1 and K - 1 = %u", k - 1);
+      return FALSE;
+    }
+  for (guint y = 0; y < k; y++)
+    for (guint c = 0; c < k; c++)
+      uniform[y * k + c] = y == c ? 0.0 : 1.0 / (k - 1);
+  for (guint i = 0; i < n_pool; i++)
+    {
+      gint y = veto_dataset_get_gold (ds, pool[i]);
+
+      if (y < 0)
+        continue;
+      memset (taken, 0, k * sizeof (gboolean));
+      for (guint j = 0; j < spec->per_item; j++)
+        {
+          DrawnCl d = { pool[i], draw_class (rand, q + (gsize) y * k, k, taken) };
+
+          taken[d.cl] = TRUE;
+          unit_for_row (u, d.row);
+          g_array_append_val (drawn, d);
+        }
+    }
+  return TRUE;
+}
+
+/* Estimates Q from the first n items (in a seeded order) that have gold and drawn CLs. */
+static double *
+estimate_q (const VetoDataset *ds, const VetoTrainSpec *spec, GArray *drawn, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds);
+  g_autoptr (GRand) rand = g_rand_new_with_seed ((guint32) (spec->seed + 99));
+  g_autoptr (GArray) order = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) gold = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) cls = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autofree double *q = g_new (double, (gsize) k * k);
+  g_autoptr (GHashTable) chosen = g_hash_table_new (NULL, NULL);
+  guint n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+
+  for (guint i = 0; i < n_pool; i++)
+    g_array_append_val (order, pool[i]);
+  for (guint i = order->len; i > 1; i--)
+    {
+      guint j = g_rand_int_range (rand, 0, i);
+      guint t = g_array_index (order, guint, i - 1);
+
+      g_array_index (order, guint, i - 1) = g_array_index (order, guint, j);
+      g_array_index (order, guint, j) = t;
+    }
+  for (guint i = 0; i < order->len && g_hash_table_size (chosen) < spec->estimate_q_from; i++)
+    g_hash_table_add (chosen, GUINT_TO_POINTER (g_array_index (order, guint, i) + 1));
+  for (guint i = 0; i < drawn->len; i++)
+    {
+      DrawnCl *d = &g_array_index (drawn, DrawnCl, i);
+      guint y = veto_dataset_get_gold (ds, d->row);
+
+      if (!g_hash_table_contains (chosen, GUINT_TO_POINTER (d->row + 1)))
+        continue;
+      g_array_append_val (gold, y);
+      g_array_append_val (cls, d->cl);
+    }
+  /* A light pull towards uniform keeps rows with few samples invertible. */
+  if (!veto_loss_estimate_transition ((guint *) gold->data, (guint *) cls->data, gold->len, k,
+                                      0.1, q, error))
+    return NULL;
+  return g_steal_pointer (&q);
+}
+
+/* Indexes of class names in the dataset. */
+static gint
+class_by_name (const VetoDataset *ds, const char *name)
+{
+  for (guint i = 0; name && i < ds->classes->len; i++)
+    if (g_strcmp0 (((VetoClass *) ds->classes->pdata[i])->name, name) == 0)
+      return i;
+  return -1;
+}
+
+typedef struct
+{
+  const VetoDataset *ds;
+  VetoObjective *objective;
+  Units *units;
+  GHashTable *heads;       /* criterion -> head + 1 */
+  GError *error;
+} AnswerLoad;
+
+static gboolean
+add_answer (const VetoAnnotation *a, gpointer user_data)
+{
+  AnswerLoad *al = user_data;
+  gint row = veto_dataset_row_of_item (al->ds, a->item);
+  gint cls = class_by_name (al->ds, a->answer_class);
+  guint unit;
+
+  if (row < 0)
+    return TRUE;
+  /* The first pass only numbers the units, so that the objective can be sized. */
+  if (al->objective == NULL)
+    {
+      gint right = a->kind == VETO_KIND_PREFERENCE ? veto_dataset_row_of_item (al->ds,
+                                                                               a->right_item)
+                                                   : -1;
+
+      if (a->kind != VETO_KIND_PREFERENCE || right >= 0)
+        unit_for_row (al->units, row);
+      if (right >= 0)
+        unit_for_row (al->units, right);
+      return TRUE;
+    }
+  switch (a->kind)
+    {
+    case VETO_KIND_ORDINARY:
+      if (cls >= 0)
+        {
+          unit = unit_for_row (al->units, row);
+          return veto_objective_add_ordinary (al->objective, unit, cls, &al->error);
+        }
+      break;
+    case VETO_KIND_COMPLEMENTARY:
+      if (cls >= 0)
+        {
+          g_autofree guint *shown = g_new (guint, MAX (a->candidates->len, 1));
+          guint n = 0;
+
+          for (guint i = 0; i < a->candidates->len; i++)
+            {
+              gint c = class_by_name (al->ds, a->candidates->pdata[i]);
+
+              if (c >= 0)
+                shown[n++] = c;
+            }
+          unit = unit_for_row (al->units, row);
+          return veto_objective_add_complementary (al->objective, unit, cls, n ? shown : NULL, n,
+                                                   &al->error);
+        }
+      break;
+    case VETO_KIND_PREFERENCE:
+      {
+        gint right = veto_dataset_row_of_item (al->ds, a->right_item);
+        guint head = GPOINTER_TO_UINT (g_hash_table_lookup (al->heads, a->criterion));
+        double target = g_strcmp0 (a->preferred, "left") == 0    ? 1.0
+                        : g_strcmp0 (a->preferred, "right") == 0 ? 0.0
+                                                                 : 0.5;
+
+        if (right < 0 || head == 0)
+          break;
+        unit = unit_for_row (al->units, row);
+        return veto_objective_add_preference (al->objective, unit,
+                                              unit_for_row (al->units, right), head - 1, target,
+                                              -1, &al->error);
+      }
+    case VETO_KIND_SOFT:
+      {
+        g_autoptr (JsonNode) node = json_from_string (a->soft_json, NULL);
+        JsonArray *array = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node)
+                                                                 : NULL;
+        guint k = veto_dataset_get_n_classes (al->ds);
+        g_autofree float *target = g_new0 (float, k);
+
+        if (array == NULL || json_array_get_length (array) != k)
+          break;
+        for (guint i = 0; i < k; i++)
+          target[i] = (float) json_array_get_double_element (array, i);
+        unit = unit_for_row (al->units, row);
+        return veto_objective_add_soft (al->objective, unit, target, &al->error);
+      }
+    case VETO_N_KINDS:
+    default:
+      break;
+    }
+  return TRUE;
+}
+
+static gboolean
+count_criteria (const VetoAnnotation *a, gpointer user_data)
+{
+  GHashTable *heads = user_data;
+
+  if (a->kind == VETO_KIND_PREFERENCE && a->criterion
+      && !g_hash_table_contains (heads, a->criterion))
+    g_hash_table_insert (heads, g_strdup (a->criterion),
+                         GUINT_TO_POINTER (g_hash_table_size (heads) + 1));
+  return TRUE;
+}
+
+typedef struct
+{
+  const float *X;
+  guint d;
+  const guint *rows;
+  guint n;
+  const VetoDataset *ds;
+} Validation;
+
+/* Early stopping watches the error rate on the validation split's gold labels. */
+static double
+validation_error (gpointer user_data, VetoModel *model)
+{
+  Validation *v = user_data;
+  guint k = veto_model_get_n_classes (model), wrong = 0;
+  g_autofree float *x = g_new (float, (gsize) v->n * v->d);
+  g_autofree float *p = g_new (float, (gsize) v->n * k);
+
+  for (guint i = 0; i < v->n; i++)
+    memcpy (x + (gsize) i * v->d, v->X + (gsize) v->rows[i] * v->d, v->d * sizeof (float));
+  veto_model_predict_proba (model, x, v->n, v->d, p);
+  for (guint i = 0; i < v->n; i++)
+    {
+      guint best = 0;
+
+      for (guint c = 1; c < k; c++)
+        if (p[(gsize) i * k + c] > p[(gsize) i * k + best])
+          best = c;
+      wrong += (gint) best != veto_dataset_get_gold (v->ds, v->rows[i]);
+    }
+  return v->n ? (double) wrong / v->n : 0.0;
+}
+
+VetoModel *
+veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                VetoTrainResult *out_result, GCancellable *cancellable, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), d = veto_dataset_get_dim (ds), n_pool, n_val;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  const guint *val_rows = veto_dataset_get_split (ds, VETO_SPLIT_VALIDATION, &n_val);
+  const float *X = veto_dataset_get_features (ds);
+  g_autoptr (GHashTable) heads = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GArray) drawn = g_array_new (FALSE, FALSE, sizeof (DrawnCl));
+  g_autoptr (GArray) val_gold_rows = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (VetoModel) model = NULL;
+  g_autofree float *x_train = NULL;
+  g_autofree double *q_loss = NULL;
+  Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
+                  g_hash_table_new (NULL, NULL) };
+  VetoObjective *objective = NULL;
+  VetoModelTrainOptions train = spec->train;
+  VetoModelTrainReport report = { 0 };
+  Validation validation;
+  VetoTrainResult result = { 0 };
+  gint64 started = g_get_monotonic_time ();
+  gboolean ok = FALSE;
+
+  if (k < 2)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "%s: a classifier needs at least 2 classes (the project has %u)",
+                   veto_store_get_path (store), k);
+      goto out;
+    }
+  if (spec->supervision == VETO_SUPERVISION_ANSWERS
+      && !veto_store_foreach_annotation (store, FALSE, count_criteria, heads, error))
+    goto out;
+  /* Units first (their number sizes the objective), then the terms. */
+  if (spec->supervision == VETO_SUPERVISION_GOLD)
+    {
+      for (guint i = 0; i < n_pool; i++)
+        if (veto_dataset_get_gold (ds, pool[i]) >= 0)
+          unit_for_row (&units, pool[i]);
+    }
+  else if (spec->supervision == VETO_SUPERVISION_SYNTHETIC_CL)
+    {
+      if (!add_synthetic (ds, spec, &units, drawn, error))
+        goto out;
+    }
+  else
+    {
+      AnswerLoad numbering = { ds, NULL, &units, heads, NULL };
+
+      if (!veto_store_foreach_annotation (store, FALSE, add_answer, &numbering, error))
+        goto out;
+    }
+  objective = veto_objective_new (MAX (units.rows->len, 1), k, g_hash_table_size (heads));
+  if (spec->supervision == VETO_SUPERVISION_GOLD)
+    {
+      for (guint u = 0; u < units.rows->len; u++)
+        if (!veto_objective_add_ordinary (objective, u,
+                                          veto_dataset_get_gold (ds, g_array_index (units.rows,
+                                                                                    guint, u)),
+                                          error))
+          goto out;
+    }
+  else if (spec->supervision == VETO_SUPERVISION_SYNTHETIC_CL)
+    {
+      for (guint i = 0; i < drawn->len; i++)
+        {
+          DrawnCl *dc = &g_array_index (drawn, DrawnCl, i);
+
+          if (!veto_objective_add_complementary (objective, unit_for_row (&units, dc->row), dc->cl,
+                                                 NULL, 0, error))
+            goto out;
+        }
+    }
+  else
+    {
+      AnswerLoad al = { ds, objective, &units, heads, NULL };
+
+      if (!veto_store_foreach_annotation (store, FALSE, add_answer, &al, error))
+        goto out;
+      if (al.error)
+        {
+          g_propagate_error (error, al.error);
+          goto out;
+        }
+    }
+  if (units.rows->len == 0)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "%s: nothing to train on (no %s in the pool)", veto_store_get_path (store),
+                   spec->supervision == VETO_SUPERVISION_ANSWERS ? "answers" : "gold labels");
+      goto out;
+    }
+  if (spec->supervision == VETO_SUPERVISION_SYNTHETIC_CL && spec->estimate_q_from > 0)
+    {
+      q_loss = estimate_q (ds, spec, drawn, error);
+      if (q_loss == NULL)
+        goto out;
+    }
+  else if (spec->q && spec->loss_uses_true_q)
+    q_loss = g_memdup2 (spec->q, sizeof (double) * k * k);
+  if (q_loss && !veto_objective_set_transition (objective, q_loss, error))
+    goto out;
+  if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
+    goto out;
+
+  x_train = g_new (float, (gsize) units.rows->len * d);
+  for (guint u = 0; u < units.rows->len; u++)
+    memcpy (x_train + (gsize) u * d, X + (gsize) g_array_index (units.rows, guint, u) * d,
+            d * sizeof (float));
+  for (guint i = 0; i < n_val; i++)
+    if (veto_dataset_get_gold (ds, val_rows[i]) >= 0)
+      g_array_append_val (val_gold_rows, val_rows[i]);
+  if (val_gold_rows->len > 0)
+    {
+      validation = (Validation) { X, d, (const guint *) val_gold_rows->data, val_gold_rows->len,
+                                  ds };
+      train.validate = validation_error;
+      train.validate_data = &validation;
+    }
+  train.seed = spec->seed;
+  model = spec->warm_start ? veto_model_copy (spec->warm_start)
+                           : veto_model_new (spec->model, d, k, g_hash_table_size (heads),
+                                             spec->hidden);
+  if (!veto_model_train (model, x_train, units.rows->len, d, objective, veto_objective_gather,
+                         veto_objective_loss, units.rows->len, &train, &report, cancellable,
+                         error))
+    goto out;
+  result.train_size = units.rows->len;
+  for (guint kind = 0; kind < VETO_LOSS_N_KINDS; kind++)
+    result.n_terms += veto_objective_get_n_terms (objective, kind);
+  result.train_seconds = (g_get_monotonic_time () - started) / 1e6;
+  result.epochs = report.epochs;
+  result.final_loss = report.loss;
+  result.q_used = g_steal_pointer (&q_loss);
+  ok = TRUE;
+
+out:
+  g_clear_pointer (&objective, veto_objective_free);
+  g_array_unref (units.rows);
+  g_hash_table_unref (units.unit_of_row);
+  if (!ok)
+    return NULL;
+  if (out_result)
+    *out_result = result;
+  else
+    veto_train_result_clear (&result);
+  return g_steal_pointer (&model);
+}
+
+void
+veto_evaluation_clear (VetoEvaluation *e)
+{
+  g_clear_pointer (&e->per_class_accuracy, g_free);
+  g_clear_pointer (&e->confusion, g_free);
+}
+
+gboolean
+veto_sim_evaluate (const VetoDataset *ds, const VetoModel *model, VetoSplit split,
+                   const double *cpe_q, VetoEvaluation *out, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), d = veto_dataset_get_dim (ds), n_rows, n = 0;
+  const guint *rows = veto_dataset_get_split (ds, split, &n_rows);
+  const float *X = veto_dataset_get_features (ds);
+  g_autofree float *x = NULL;
+  g_autofree float *p = NULL;
+  g_autofree guint *gold = NULL;
+  g_autofree guint *pred = NULL;
+  g_autofree guint *per_class_n = g_new0 (guint, k);
+  guint correct = 0;
+
+  x = g_new (float, (gsize) MAX (n_rows, 1) * d);
+  gold = g_new (guint, MAX (n_rows, 1));
+  for (guint i = 0; i < n_rows; i++)
+    {
+      gint y = veto_dataset_get_gold (ds, rows[i]);
+
+      if (y < 0)
+        continue;
+      memcpy (x + (gsize) n * d, X + (gsize) rows[i] * d, d * sizeof (float));
+      gold[n++] = y;
+    }
+  if (n == 0)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "the %s split has no item with a gold label to evaluate on",
+                   veto_split_to_string (split));
+      return FALSE;
+    }
+  p = g_new (float, (gsize) n * k);
+  pred = g_new (guint, n);
+  veto_model_predict_proba (model, x, n, d, p);
+  if (cpe_q)
+    veto_loss_cpe_decode (p, n, k, cpe_q, pred);
+  else
+    for (guint i = 0; i < n; i++)
+      {
+        guint best = 0;
+
+        for (guint c = 1; c < k; c++)
+          if (p[(gsize) i * k + c] > p[(gsize) i * k + best])
+            best = c;
+        pred[i] = best;
+      }
+  *out = (VetoEvaluation) { .n = n, .n_classes = k };
+  out->confusion = g_new0 (guint, (gsize) k * k);
+  out->per_class_accuracy = g_new (double, k);
+  for (guint i = 0; i < n; i++)
+    {
+      out->confusion[(gsize) gold[i] * k + pred[i]]++;
+      per_class_n[gold[i]]++;
+      correct += pred[i] == gold[i];
+    }
+  for (guint c = 0; c < k; c++)
+    out->per_class_accuracy[c] = per_class_n[c]
+                                     ? (double) out->confusion[(gsize) c * k + c] / per_class_n[c]
+                                     : NAN;
+  out->accuracy = (double) correct / n;
+  out->ece = veto_loss_ece (p, n, k, gold, NULL);
+  return TRUE;
+}

@@ -1,0 +1,100 @@
+/* veto-sim: composes store + features + model + loss: a project's dataset, training and evaluation. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "veto-features.h"
+#include "veto-loss.h"
+#include "veto-model.h"
+#include "veto-store.h"
+
+G_BEGIN_DECLS
+
+/* Every item of a project as a row of a feature matrix, with its split and gold label. */
+typedef struct _VetoDataset VetoDataset;
+
+/* Features come from the project's cache when their key matches, else they are extracted (and
+ * cached unless the project was opened read-only). "npy:PATH" reads embeddings computed
+ * elsewhere, one row per item in import order. progress may be NULL. */
+VetoDataset *veto_dataset_load (VetoStore *store, const char *features, gboolean cache,
+                                VetoProgressFunc progress, gpointer progress_data,
+                                GCancellable *cancellable, GError **error);
+void veto_dataset_free (VetoDataset *dataset);
+guint veto_dataset_get_n (const VetoDataset *dataset);
+guint veto_dataset_get_dim (const VetoDataset *dataset);
+guint veto_dataset_get_n_classes (const VetoDataset *dataset);
+const char *veto_dataset_get_class_name (const VetoDataset *dataset, guint index);
+const float *veto_dataset_get_features (const VetoDataset *dataset);
+const char *veto_dataset_get_features_key (const VetoDataset *dataset);
+/* Rows of a split, in item order (borrowed). */
+const guint *veto_dataset_get_split (const VetoDataset *dataset, VetoSplit split, guint *out_n);
+/* The gold class index of a row, or -1. */
+gint veto_dataset_get_gold (const VetoDataset *dataset, guint row);
+/* The row of an item id, or -1. */
+gint veto_dataset_row_of_item (const VetoDataset *dataset, gint64 item_id);
+gint64 veto_dataset_item_of_row (const VetoDataset *dataset, guint row);
+gint64 veto_dataset_class_id (const VetoDataset *dataset, guint index);
+gint veto_dataset_class_index (const VetoDataset *dataset, gint64 class_id);
+
+typedef enum
+{
+  VETO_SUPERVISION_GOLD,          /* the pool's gold labels: a ceiling */
+  VETO_SUPERVISION_ANSWERS,       /* what annotators answered */
+  VETO_SUPERVISION_SYNTHETIC_CL,  /* complementary labels drawn from gold through Q */
+} VetoSupervision;
+
+gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_supervision);
+
+typedef struct
+{
+  VetoModelKind model;
+  guint hidden;
+  VetoSupervision supervision;
+  VetoLossComplementary cl_loss;
+  const double *q;        /* K×K transition used to draw synthetic CLs; NULL: uniform */
+  guint per_item;         /* synthetic CLs per pool item (distinct) */
+  guint estimate_q_from;  /* > 0: estimate Q for the loss from this many pool items' gold + CLs */
+  gboolean loss_uses_true_q; /* FWD / URE / CPE-F use q itself (when not estimating) */
+  guint64 seed;
+  VetoModelTrainOptions train;
+  VetoModel *warm_start;  /* optional: weights to continue from (copied) */
+} VetoTrainSpec;
+
+void veto_train_spec_init (VetoTrainSpec *spec);
+
+typedef struct
+{
+  guint train_size;        /* items with at least one training term */
+  guint n_terms;
+  double train_seconds;
+  guint epochs;
+  double final_loss;
+  double *q_used;          /* K×K the loss used (FWD/URE/CPE-F), or NULL; owned */
+} VetoTrainResult;
+
+void veto_train_result_clear (VetoTrainResult *result);
+
+/* Trains a new model (or continues spec->warm_start) on the dataset's pool. */
+VetoModel *veto_sim_train (VetoStore *store, const VetoDataset *dataset, const VetoTrainSpec *spec,
+                           VetoTrainResult *out_result, GCancellable *cancellable,
+                           GError **error);
+
+typedef struct
+{
+  guint n;                 /* rows with a gold label */
+  guint n_classes;
+  double accuracy;
+  double ece;
+  double *per_class_accuracy; /* K; NAN for a class with no row */
+  guint *confusion;        /* K×K counts, rows = gold, columns = predicted */
+} VetoEvaluation;
+
+void veto_evaluation_clear (VetoEvaluation *evaluation);
+/* Scores a split against its gold labels; cpe_q set: decode predictions by CPE (argmin_k
+ * ||pᵀQ − Q_k||₁) instead of argmax. */
+gboolean veto_sim_evaluate (const VetoDataset *dataset, const VetoModel *model, VetoSplit split,
+                            const double *cpe_q, VetoEvaluation *out_evaluation, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoDataset, veto_dataset_free)
+
+G_END_DECLS

@@ -1,0 +1,953 @@
+/* test-loss.c: finite-difference gradient checks and hand-solved answers for core/veto-loss. */
+#include "veto-loss.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAX_K 5
+#define MAX_N 6
+#define N_HEADS 2
+#define N_SEEDS 6
+#define STEP 1e-3f
+
+/* Gradient checking */
+
+typedef double (*EvalFunc) (gconstpointer data, const VetoLossBatch *batch);
+
+/* Compares the analytic gradient with central differences (step 1e-3, 0.1% relative
+ * tolerance). The losses compute in double from float inputs, so the difference is divided
+ * by the step actually taken in float. */
+static void
+check_gradient (EvalFunc eval, gconstpointer data, float *outputs, guint n_rows, guint n_outputs,
+                guint n_classes)
+{
+  VetoLossBatch batch = { outputs, NULL, n_rows, n_outputs, n_classes };
+  g_autofree float *grad = g_new0 (float, n_rows * n_outputs);
+  double value, largest = 0.0;
+
+  batch.grad = grad;
+  value = eval (data, &batch);
+  g_assert_true (isfinite (value));
+  batch.grad = NULL;
+  g_assert_cmpfloat_with_epsilon (eval (data, &batch), value, 1e-12 * (1.0 + fabs (value)));
+
+  for (guint i = 0; i < n_rows * n_outputs; i++)
+    {
+      float saved = outputs[i];
+      float up, down;
+      double loss_up, loss_down, numeric, tolerance;
+
+      outputs[i] = saved + STEP;
+      up = outputs[i];
+      loss_up = eval (data, &batch);
+      outputs[i] = saved - STEP;
+      down = outputs[i];
+      loss_down = eval (data, &batch);
+      outputs[i] = saved;
+      numeric = (loss_up - loss_down) / ((double) up - down);
+      tolerance = 1e-5 + 1e-3 * MAX (fabs (numeric), fabs (grad[i]));
+      if (fabs (numeric - grad[i]) > tolerance)
+        g_error ("gradient entry %u (row %u, col %u): analytic %.8g, numeric %.8g", i,
+                 i / n_outputs, i % n_outputs, grad[i], numeric);
+      largest = MAX (largest, fabs (grad[i]));
+    }
+  g_assert_cmpfloat (largest, >, 1e-6);
+}
+
+/* Random small problems */
+
+typedef struct
+{
+  guint k;
+  guint n;
+  guint n_outputs;
+  float outputs[MAX_N * (MAX_K + N_HEADS)];
+  VetoLossLabel labels[MAX_N];
+  VetoLossLabel cls[MAX_N];
+  VetoLossSet sets[MAX_N];
+  guint set_cls[MAX_N][2];
+  VetoLossChoice choices[MAX_N];
+  guint shown[MAX_N][3];
+  VetoLossPair pairs[MAX_N];
+  VetoLossBag bags[2];
+  guint bag_rows[2][3];
+  double proportions[2][MAX_K];
+  VetoLossSoft soft[MAX_N];
+  float soft_targets[MAX_N][MAX_K];
+  double q[MAX_K * MAX_K];
+  double q_inv[MAX_K * MAX_K];
+  double a[MAX_K * MAX_K];
+  double priors[MAX_K];
+  const double *matrix; /* the Q, Q^-1 or A a case uses; NULL for uniform */
+} Problem;
+
+static void
+random_distribution (GRand *rand, double *v, guint k, gboolean sparse)
+{
+  double sum = 0.0;
+
+  for (guint c = 0; c < k; c++)
+    {
+      v[c] = (sparse && c == 0) ? 0.0 : g_rand_double_range (rand, 0.05, 1.0);
+      sum += v[c];
+    }
+  for (guint c = 0; c < k; c++)
+    v[c] /= sum;
+}
+
+static guint
+other_class (GRand *rand, guint k, const guint *taken, guint n_taken)
+{
+  for (;;)
+    {
+      guint c = (guint) g_rand_int_range (rand, 0, (gint32) k);
+      gboolean used = FALSE;
+
+      for (guint i = 0; i < n_taken; i++)
+        used |= taken[i] == c;
+      if (!used)
+        return c;
+    }
+}
+
+static void
+problem_init (Problem *pb, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  g_autoptr (GError) error = NULL;
+
+  memset (pb, 0, sizeof (*pb));
+  pb->k = 4 + seed % 2;
+  pb->n = (guint) g_rand_int_range (rand, 3, MAX_N + 1);
+  pb->n_outputs = pb->k + N_HEADS;
+  for (guint i = 0; i < pb->n * pb->n_outputs; i++)
+    pb->outputs[i] = (float) g_rand_double_range (rand, -2.0, 2.0);
+
+  for (guint i = 0; i < pb->n; i++)
+    {
+      guint cl = (guint) g_rand_int_range (rand, 0, (gint32) pb->k);
+      guint partner;
+      double d[MAX_K];
+
+      pb->labels[i] = (VetoLossLabel) { i, (guint) g_rand_int_range (rand, 0, (gint32) pb->k) };
+      pb->cls[i] = (VetoLossLabel) { i, cl };
+
+      pb->set_cls[i][0] = cl;
+      pb->set_cls[i][1] = other_class (rand, pb->k, &cl, 1);
+      pb->sets[i] = (VetoLossSet) { i, pb->set_cls[i], 1 + i % 2 };
+
+      pb->shown[i][0] = other_class (rand, pb->k, NULL, 0);
+      pb->shown[i][1] = other_class (rand, pb->k, pb->shown[i], 1);
+      pb->shown[i][2] = other_class (rand, pb->k, pb->shown[i], 2);
+      pb->choices[i] = (VetoLossChoice) { i, pb->shown[i][i % 3], pb->shown[i], 3 };
+
+      partner = (i + 1 + (guint) g_rand_int_range (rand, 0, (gint32) pb->n - 1)) % pb->n;
+      pb->pairs[i] = (VetoLossPair) { i, partner, i % N_HEADS, (double) (i % 3) / 2.0,
+                                      i % 4 == 3 ? -1 : (gint) (i % pb->k) };
+
+      random_distribution (rand, d, pb->k, i % 2 == 1);
+      for (guint c = 0; c < pb->k; c++)
+        pb->soft_targets[i][c] = (float) d[c];
+      pb->soft[i] = (VetoLossSoft) { i, pb->soft_targets[i] };
+    }
+
+  for (guint b = 0; b < 2; b++)
+    {
+      guint size = 2 + b;
+
+      for (guint r = 0; r < size; r++)
+        pb->bag_rows[b][r] = (b + 2 * r) % pb->n;
+      random_distribution (rand, pb->proportions[b], pb->k, b == 1);
+      pb->bags[b] = (VetoLossBag) { pb->bag_rows[b], size, pb->proportions[b] };
+    }
+
+  for (guint y = 0; y < pb->k; y++)
+    {
+      random_distribution (rand, pb->q + y * pb->k, pb->k, FALSE);
+      for (guint c = 0; c < pb->k; c++)
+        pb->a[y * pb->k + c] = g_rand_double_range (rand, 0.0, 2.0);
+    }
+  g_assert_true (veto_loss_matrix_invert (pb->q, pb->k, pb->q_inv, &error));
+  g_assert_no_error (error);
+  random_distribution (rand, pb->priors, pb->k, FALSE);
+}
+
+static double
+eval_cross_entropy (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_cross_entropy (batch, pb->labels, pb->n, 0.7);
+}
+
+static double
+eval_scl_nl (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_scl_nl (batch, pb->cls, pb->n, 1.3);
+}
+
+static double
+eval_scl_exp (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_scl_exp (batch, pb->cls, pb->n, 1.0);
+}
+
+static double
+eval_forward (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_forward (batch, pb->cls, pb->n, pb->matrix, 1.0);
+}
+
+static double
+eval_ure (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_ure (batch, pb->cls, pb->n, pb->matrix, 1.0);
+}
+
+static double
+eval_ure_nn (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_ure_nn (batch, pb->cls, pb->n, pb->matrix, pb->priors, 1.0);
+}
+
+static double
+eval_ure_ga (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_ure_ga (batch, pb->cls, pb->n, pb->matrix, NULL, 1.0);
+}
+
+static double
+eval_pc (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_pairwise_comparison (batch, pb->cls, pb->n, 1.0);
+}
+
+static double
+eval_mcl_log (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_mcl_log (batch, pb->sets, pb->n, 1.0);
+}
+
+static double
+eval_candidate (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_candidate (batch, pb->choices, pb->n, pb->matrix, 0.05, 1.0);
+}
+
+static double
+eval_bradley_terry (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_bradley_terry (batch, pb->pairs, pb->n, 1.0);
+}
+
+static double
+eval_consistency (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_consistency (batch, pb->pairs, pb->n, 0.3, 1.0);
+}
+
+static double
+eval_proportion (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_proportion (batch, pb->bags, 2, 1.0);
+}
+
+static double
+eval_soft (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+
+  return veto_loss_soft (batch, pb->soft, pb->n, 2.0, 0.9);
+}
+
+typedef enum
+{
+  MATRIX_UNIFORM,
+  MATRIX_Q,
+  MATRIX_Q_INV,
+  MATRIX_A,
+} MatrixChoice;
+
+typedef struct
+{
+  const char *path;
+  EvalFunc eval;
+  MatrixChoice matrix;
+} GradientCase;
+
+static const GradientCase gradient_cases[] = {
+  { "/loss/gradient/cross-entropy", eval_cross_entropy, MATRIX_UNIFORM },
+  { "/loss/gradient/scl-nl", eval_scl_nl, MATRIX_UNIFORM },
+  { "/loss/gradient/scl-exp", eval_scl_exp, MATRIX_UNIFORM },
+  { "/loss/gradient/fwd-uniform", eval_forward, MATRIX_UNIFORM },
+  { "/loss/gradient/fwd-q", eval_forward, MATRIX_Q },
+  { "/loss/gradient/ure-uniform", eval_ure, MATRIX_UNIFORM },
+  { "/loss/gradient/ure-q", eval_ure, MATRIX_Q_INV },
+  { "/loss/gradient/ure-nn-uniform", eval_ure_nn, MATRIX_UNIFORM },
+  { "/loss/gradient/ure-nn-q", eval_ure_nn, MATRIX_Q_INV },
+  { "/loss/gradient/ure-ga-uniform", eval_ure_ga, MATRIX_UNIFORM },
+  { "/loss/gradient/ure-ga-q", eval_ure_ga, MATRIX_Q_INV },
+  { "/loss/gradient/pc", eval_pc, MATRIX_UNIFORM },
+  { "/loss/gradient/mcl-log", eval_mcl_log, MATRIX_UNIFORM },
+  { "/loss/gradient/candidate-uniform", eval_candidate, MATRIX_UNIFORM },
+  { "/loss/gradient/candidate-a", eval_candidate, MATRIX_A },
+  { "/loss/gradient/bradley-terry", eval_bradley_terry, MATRIX_UNIFORM },
+  { "/loss/gradient/consistency", eval_consistency, MATRIX_UNIFORM },
+  { "/loss/gradient/proportion", eval_proportion, MATRIX_UNIFORM },
+  { "/loss/gradient/soft", eval_soft, MATRIX_UNIFORM },
+};
+
+static void
+test_gradient (gconstpointer data)
+{
+  const GradientCase *gc = data;
+
+  for (guint32 seed = 1; seed <= N_SEEDS; seed++)
+    {
+      Problem pb;
+
+      problem_init (&pb, seed);
+      pb.matrix = gc->matrix == MATRIX_Q       ? pb.q
+                  : gc->matrix == MATRIX_Q_INV ? pb.q_inv
+                  : gc->matrix == MATRIX_A     ? pb.a
+                                               : NULL;
+      check_gradient (gc->eval, &pb, pb.outputs, pb.n, pb.n_outputs, pb.k);
+    }
+}
+
+/* Known answers */
+
+static void
+test_uniform_logits (void)
+{
+  float outputs[2 * 4] = { 0 };
+  VetoLossBatch batch = { outputs, NULL, 2, 4, 4 };
+  VetoLossLabel labels[] = { { 0, 1 }, { 1, 3 } };
+  guint set[] = { 0, 2, 2 };
+  VetoLossSet sets[] = { { 0, set, 3 } };
+
+  g_assert_cmpfloat_with_epsilon (veto_loss_cross_entropy (&batch, labels, 2, 1.0), log (4.0),
+                                  1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_scl_nl (&batch, labels, 2, 1.0), -log (0.75), 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_scl_exp (&batch, labels, 2, 1.0), exp (0.25), 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_forward (&batch, labels, 2, NULL, 1.0), log (4.0),
+                                  1e-12);
+  /* sum_j l_j - (K-1) l_cl = 4 log 4 - 3 log 4 */
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure (&batch, labels, 2, NULL, 1.0), log (4.0), 1e-12);
+  /* three comparisons at sigmoid(0) */
+  g_assert_cmpfloat_with_epsilon (veto_loss_pairwise_comparison (&batch, labels, 2, 1.0), 1.5,
+                                  1e-12);
+  /* {0, 2} (2 given twice): (K-1)/2 * -log(1/2) */
+  g_assert_cmpfloat_with_epsilon (veto_loss_mcl_log (&batch, sets, 1, 1.0), 1.5 * log (2.0),
+                                  1e-12);
+  /* weight scales the value */
+  g_assert_cmpfloat_with_epsilon (veto_loss_cross_entropy (&batch, labels, 2, 2.5),
+                                  2.5 * log (4.0), 1e-12);
+  g_assert_cmpfloat (veto_loss_cross_entropy (&batch, labels, 0, 1.0), ==, 0.0);
+}
+
+static void
+test_gradient_accumulates (void)
+{
+  float outputs[4] = { 0.5f, -1.0f, 2.0f, 0.0f };
+  float grad[4] = { 1.0f, 1.0f, 1.0f, 1.0f };
+  VetoLossBatch batch = { outputs, grad, 1, 4, 4 };
+  VetoLossLabel label = { 0, 2 };
+  double lse = log (exp (0.5) + exp (-1.0) + exp (2.0) + exp (0.0));
+
+  veto_loss_cross_entropy (&batch, &label, 1, 2.0);
+  for (guint j = 0; j < 4; j++)
+    g_assert_cmpfloat_with_epsilon (grad[j], 1.0 + 2.0 * (exp (outputs[j] - lse) - (j == 2)),
+                                    1e-6);
+}
+
+static void
+test_fwd_identity (void)
+{
+  for (guint32 seed = 1; seed <= N_SEEDS; seed++)
+    {
+      Problem pb;
+      VetoLossBatch batch;
+
+      problem_init (&pb, seed);
+      batch = (VetoLossBatch) { pb.outputs, NULL, pb.n, pb.n_outputs, pb.k };
+      for (guint i = 0; i < pb.n; i++)
+        g_assert_cmpfloat_with_epsilon (veto_loss_forward (&batch, &pb.cls[i], 1, NULL, 1.0),
+                                        veto_loss_scl_nl (&batch, &pb.cls[i], 1, 1.0)
+                                          + log (pb.k - 1.0),
+                                        1e-10);
+    }
+}
+
+static void
+test_ure_identity (void)
+{
+  for (guint32 seed = 1; seed <= N_SEEDS; seed++)
+    {
+      Problem pb;
+      VetoLossBatch batch;
+      double q[MAX_K * MAX_K], q_inv[MAX_K * MAX_K];
+      g_autoptr (GError) error = NULL;
+
+      problem_init (&pb, seed);
+      batch = (VetoLossBatch) { pb.outputs, NULL, pb.n, pb.n_outputs, pb.k };
+      for (guint y = 0; y < pb.k; y++)
+        for (guint c = 0; c < pb.k; c++)
+          q[y * pb.k + c] = y == c ? 0.0 : 1.0 / (pb.k - 1);
+      g_assert_true (veto_loss_matrix_invert (q, pb.k, q_inv, &error));
+      g_assert_no_error (error);
+      for (guint i = 0; i < pb.n; i++)
+        {
+          const float *z = pb.outputs + i * pb.n_outputs;
+          double lse = 0.0, by_hand = 0.0;
+
+          for (guint j = 0; j < pb.k; j++)
+            lse += exp (z[j]);
+          lse = log (lse);
+          for (guint j = 0; j < pb.k; j++)
+            by_hand += lse - z[j];
+          by_hand -= (pb.k - 1.0) * (lse - z[pb.cls[i].label]);
+          g_assert_cmpfloat_with_epsilon (veto_loss_ure (&batch, &pb.cls[i], 1, NULL, 1.0),
+                                          by_hand, 1e-9);
+          g_assert_cmpfloat_with_epsilon (veto_loss_ure (&batch, &pb.cls[i], 1, q_inv, 1.0),
+                                          by_hand, 1e-9);
+        }
+    }
+}
+
+static double
+eval_ure_ga_single (gconstpointer data, const VetoLossBatch *batch)
+{
+  return veto_loss_ure_ga (batch, data, 1, NULL, NULL, 1.0);
+}
+
+static void
+test_ure_corrections (void)
+{
+  /* Row 0: CL 0 is the likeliest class, so its URE term is positive; row 1: CL 1 is the
+   * least likely, so its term is negative. */
+  float outputs[] = { 3.0f, 0.0f, 0.0f, 0.0f, 2.0f, -3.0f, 0.0f, 0.0f };
+  VetoLossBatch batch = { outputs, NULL, 2, 4, 4 };
+  VetoLossLabel cls[] = { { 0, 0 }, { 1, 1 } };
+  double r0 = veto_loss_ure (&batch, &cls[0], 1, NULL, 1.0);
+  double r1 = veto_loss_ure (&batch, &cls[1], 1, NULL, 1.0);
+
+  g_assert_cmpfloat (r0, >, 0.0);
+  g_assert_cmpfloat (r1, <, 0.0);
+  /* batch priors: r_k = 1/2 * term */
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure (&batch, cls, 2, NULL, 1.0), (r0 + r1) / 2,
+                                  1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 2, NULL, NULL, 1.0), r0 / 2,
+                                  1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 2, NULL, NULL, 1.0), -r1 / 2,
+                                  1e-12);
+  /* no negative partial risk: GA is the plain sum */
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 1, NULL, NULL, 1.0), r0, 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 1, NULL, NULL, 1.0), r0, 1e-12);
+  /* and its gradient is the plain URE one */
+  check_gradient (eval_ure_ga_single, cls, outputs, 2, 4, 4);
+}
+
+static void
+test_candidate_absent (void)
+{
+  /* K = 6, S = {0, 1, 2, 3}: all the mass on classes not shown, so the uniform annotator
+   * answers uniformly among 4 and the loss is log 4 whatever the choice and epsilon. */
+  float outputs[] = { -60.0f, -60.0f, -60.0f, -60.0f, 1.0f, -0.5f };
+  VetoLossBatch batch = { outputs, NULL, 1, 6, 6 };
+  guint shown[] = { 0, 1, 2, 3 };
+
+  for (guint cl = 0; cl < 4; cl++)
+    {
+      VetoLossChoice choice = { 0, cl, shown, 4 };
+
+      g_assert_cmpfloat_with_epsilon (veto_loss_candidate (&batch, &choice, 1, NULL, 1e-3, 1.0),
+                                      log (4.0), 1e-12);
+      g_assert_cmpfloat_with_epsilon (veto_loss_candidate (&batch, &choice, 1, NULL, 0.3, 1.0),
+                                      log (4.0), 1e-12);
+    }
+}
+
+static void
+test_candidate_by_hand (void)
+{
+  /* K = 3, p = (0.2, 0.3, 0.5), S = {0, 1}, CL 0: y = 0 picks itself with eps / (eps + 1),
+   * y = 1 picks 0 with 1 / (1 + eps), y = 2 (not shown) picks 0 with 1/2. */
+  float outputs[] = { (float) log (0.2), (float) log (0.3), (float) log (0.5) };
+  VetoLossBatch batch = { outputs, NULL, 1, 3, 3 };
+  guint shown[] = { 1, 0 };
+  VetoLossChoice choice = { 0, 0, shown, 2 };
+  double eps = 1e-3;
+  double expected = -log (0.2 * eps / (1 + eps) + 0.3 / (1 + eps) + 0.5 / 2);
+  double a[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+  /* with A: P(0 | y, S) = A[y][0] / (A[y][0] + A[y][1]) */
+  double expected_a = -log (0.2 * 1 / 3.0 + 0.3 * 4 / 9.0 + 0.5 * 7 / 15.0);
+
+  g_assert_cmpfloat_with_epsilon (veto_loss_candidate (&batch, &choice, 1, NULL, eps, 1.0),
+                                  expected, 1e-7);
+  g_assert_cmpfloat_with_epsilon (veto_loss_candidate (&batch, &choice, 1, a, eps, 1.0),
+                                  expected_a, 1e-7);
+}
+
+static void
+test_preference_known (void)
+{
+  float outputs[] = { 0, 0, 1.5f, 0, 0, 1.5f, 0, 0, -0.5f };
+  VetoLossBatch batch = { outputs, NULL, 3, 3, 2 };
+  VetoLossPair equal[] = { { 0, 1, 0, 1.0, -1 }, { 1, 0, 0, 0.5, -1 }, { 0, 1, 0, 0.0, -1 } };
+  VetoLossPair win = { 0, 2, 0, 1.0, -1 };
+  VetoLossPair loss = { 0, 2, 0, 0.0, -1 };
+
+  g_assert_cmpfloat_with_epsilon (veto_loss_bradley_terry (&batch, equal, 3, 1.0), log (2.0),
+                                  1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_bradley_terry (&batch, &win, 1, 1.0),
+                                  log1p (exp (-2.0)), 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_bradley_terry (&batch, &loss, 1, 1.0),
+                                  log1p (exp (2.0)), 1e-12);
+}
+
+static void
+test_consistency_known (void)
+{
+  /* K = 2, one head. p_0(row 0) = sigmoid(1), p_0(row 1) = 1/2. */
+  float outputs[] = { 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+  VetoLossBatch batch = { outputs, NULL, 2, 3, 2 };
+  double gap = 1.0 / (1.0 + exp (-1.0)) - 0.5;
+  VetoLossPair agree = { 0, 1, 0, 1.0, 0 };
+  VetoLossPair disagree = { 0, 1, 0, 0.0, 0 };
+  VetoLossPair pairs[] = { { 0, 1, 0, 0.0, 0 }, { 0, 1, 0, 0.5, 0 }, { 0, 1, 0, 0.0, -1 } };
+
+  g_assert_cmpfloat (veto_loss_consistency (&batch, &agree, 1, 0.1, 1.0), ==, 0.0);
+  g_assert_cmpfloat_with_epsilon (veto_loss_consistency (&batch, &agree, 1, 0.5, 1.0), 0.5 - gap,
+                                  1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_consistency (&batch, &disagree, 1, 0.1, 1.0),
+                                  0.1 + gap, 1e-12);
+  /* ties and pairs without a shared label are not counted, not even in the mean */
+  g_assert_cmpfloat_with_epsilon (veto_loss_consistency (&batch, pairs, 3, 0.1, 1.0), 0.1 + gap,
+                                  1e-12);
+}
+
+static void
+test_proportion_soft_known (void)
+{
+  float outputs[3 * 4] = { 0 };
+  VetoLossBatch batch = { outputs, NULL, 3, 4, 4 };
+  guint rows[] = { 0, 1, 2 };
+  double uniform[] = { 0.25, 0.25, 0.25, 0.25 };
+  double one_hot[] = { 1, 0, 0, 0 };
+  VetoLossBag fit = { rows, 3, uniform };
+  VetoLossBag miss = { rows, 3, one_hot };
+  float teacher[] = { 0.25f, 0.25f, 0.25f, 0.25f };
+  float sharp[] = { 1, 0, 0, 0 };
+  VetoLossSoft same = { 1, teacher };
+  VetoLossSoft other = { 1, sharp };
+
+  g_assert_cmpfloat_with_epsilon (veto_loss_proportion (&batch, &fit, 1, 1.0), 0.0, 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_proportion (&batch, &miss, 1, 1.0), log (4.0), 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_soft (&batch, &same, 1, 3.0, 1.0), 0.0, 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_loss_soft (&batch, &other, 1, 1.0, 1.0), log (4.0), 1e-12);
+}
+
+/* Helpers */
+
+static void
+test_invert (void)
+{
+  double m[] = { 1, 2, 3, 0, 1, 4, 5, 6, 0 };
+  double expected[] = { -24, 18, 5, 20, -15, -4, -5, 4, 1 };
+  double inv[9];
+  double singular[] = { 1, 2, 2, 4 };
+  double out[4];
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (veto_loss_matrix_invert (m, 3, inv, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 9; i++)
+    g_assert_cmpfloat_with_epsilon (inv[i], expected[i], 1e-10);
+
+  g_assert_false (veto_loss_matrix_invert (singular, 2, out, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_SINGULAR);
+}
+
+static void
+test_estimate_transition (void)
+{
+  guint gold[] = { 0, 0, 0, 1 };
+  guint cls[] = { 1, 1, 2, 0 };
+  /* Q_hat: row 0 (0, 2/3, 1/3), row 1 (1, 0, 0), row 2 unseen = U (1/2, 1/2, 0);
+   * U row 1 is (1/2, 0, 1/2). */
+  double expected_half[] = { 0, 0.25 + 1 / 3.0, 0.25 + 1 / 6.0, 0.75, 0, 0.25, 0.5, 0.5, 0 };
+  double expected_raw[] = { 0, 2 / 3.0, 1 / 3.0, 1, 0, 0, 0.5, 0.5, 0 };
+  double q[9];
+  guint bad[] = { 3 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (veto_loss_estimate_transition (gold, cls, 4, 3, 0.5, q, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 9; i++)
+    g_assert_cmpfloat_with_epsilon (q[i], expected_half[i], 1e-12);
+  g_assert_true (veto_loss_estimate_transition (gold, cls, 4, 3, 0.0, q, &error));
+  for (guint i = 0; i < 9; i++)
+    g_assert_cmpfloat_with_epsilon (q[i], expected_raw[i], 1e-12);
+
+  g_assert_false (veto_loss_estimate_transition (bad, cls, 1, 3, 0.5, q, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (veto_loss_estimate_transition (gold, cls, 4, 3, 1.5, q, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+}
+
+static void
+test_ece (void)
+{
+  /* Row 0 right and row 1 wrong share bin 13 (confidences 0.90, 0.92): |1 - 1.82|;
+   * row 2 right in bin 9 (0.65): 0.35; row 3 right in bin 8 (0.55): 0.45. */
+  float probs[] = { 0.90f, 0.10f, 0.08f, 0.92f, 0.35f, 0.65f, 0.55f, 0.45f };
+  guint gold[] = { 0, 0, 1, 0 };
+  double accuracy = -1;
+
+  g_assert_cmpfloat_with_epsilon (veto_loss_ece (probs, 4, 2, gold, &accuracy),
+                                  (0.82 + 0.35 + 0.45) / 4, 1e-6);
+  g_assert_cmpfloat_with_epsilon (accuracy, 0.75, 1e-12);
+}
+
+static void
+test_validation_scores (void)
+{
+  float probs[] = { 0.7f, 0.1f, 0.1f, 0.1f, 0.1f, 0.2f, 0.3f, 0.4f, 0.25f, 0.25f, 0.4f, 0.1f };
+  guint cls[] = { 0, 1, 2 };
+  guint decoded[3];
+  double uniform_q[16], q_inv[16];
+  g_autoptr (GError) error = NULL;
+  /* uniform Q: (p^T Q)_cl = (1 - p_cl) / 3 */
+  double scel = -(log (0.3 / 3) + log (0.8 / 3) + log (0.6 / 3)) / 3;
+
+  g_assert_cmpfloat_with_epsilon (veto_loss_scel (probs, 3, 4, cls, NULL), scel, 1e-6);
+  /* argmax = 0, 3, 2: rows 0 and 2 predict their CL, so the risk is 3 * 2/3 */
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_risk (probs, 3, 4, cls, NULL), 2.0, 1e-12);
+
+  for (guint y = 0; y < 4; y++)
+    for (guint c = 0; c < 4; c++)
+      uniform_q[y * 4 + c] = y == c ? 0 : 1 / 3.0;
+  g_assert_true (veto_loss_matrix_invert (uniform_q, 4, q_inv, &error));
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_risk (probs, 3, 4, cls, q_inv), 2.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_scel (probs, 3, 4, cls, uniform_q), scel, 1e-6);
+
+  /* with the uniform Q, CPE decoding is the argmax */
+  veto_loss_cpe_decode (probs, 3, 4, NULL, decoded);
+  g_assert_cmpuint (decoded[0], ==, 0);
+  g_assert_cmpuint (decoded[1], ==, 3);
+  g_assert_cmpuint (decoded[2], ==, 2);
+}
+
+static void
+test_names (void)
+{
+  g_autoptr (GError) error = NULL;
+  VetoLossComplementary loss;
+
+  for (guint i = 0; i <= VETO_LOSS_COMPLEMENTARY_CANDIDATE; i++)
+    {
+      const char *name = veto_loss_complementary_to_string ((VetoLossComplementary) i);
+
+      g_assert_nonnull (name);
+      g_assert_true (veto_loss_complementary_from_string (name, &loss, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (loss, ==, i);
+    }
+  g_assert_false (veto_loss_complementary_from_string ("nope", &loss, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+}
+
+/* The objective */
+
+#define OBJ_UNITS 10
+#define OBJ_K 4
+
+static VetoObjective *
+mixed_objective (void)
+{
+  g_autoptr (VetoObjective) obj = veto_objective_new (OBJ_UNITS, OBJ_K, N_HEADS);
+  g_autoptr (GError) error = NULL;
+  guint shown0[] = { 1, 3, 0 };
+  guint shown1[] = { 2, 0, 3 };
+  guint shown1b[] = { 0, 1, 2 };
+  guint shown4[] = { 1, 2, 3 };
+  guint bag_a[] = { 2, 7, 9 };
+  guint bag_b[] = { 4, 5 };
+  double pi_a[] = { 0.5, 0.25, 0.25, 0 };
+  double pi_b[] = { 0, 1, 1, 0 };
+  float teacher0[] = { 0.25f, 0.25f, 0.25f, 0.25f };
+  float teacher3[] = { 0.7f, 0.1f, 0.1f, 0.1f };
+
+  g_assert_true (veto_objective_add_ordinary (obj, 0, 2, &error));
+  g_assert_true (veto_objective_add_ordinary (obj, 3, 1, &error));
+  g_assert_true (veto_objective_add_ordinary (obj, 7, 0, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 0, 1, shown0, 3, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 1, 2, shown1, 3, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 1, 0, shown1b, 3, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 2, 3, NULL, 0, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 4, 1, shown4, 3, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 8, 2, NULL, 0, &error));
+  g_assert_true (veto_objective_add_complementary (obj, 3, 0, shown1b, 3, &error));
+  g_assert_true (veto_objective_add_preference (obj, 0, 6, 0, 1.0, 2, &error));
+  g_assert_true (veto_objective_add_preference (obj, 2, 9, 1, 0.0, -1, &error));
+  g_assert_true (veto_objective_add_preference (obj, 1, 3, 0, 0.5, 1, &error));
+  g_assert_true (veto_objective_add_preference (obj, 3, 8, 1, 0.0, 0, &error));
+  g_assert_true (veto_objective_add_bag (obj, bag_a, 3, pi_a, &error));
+  g_assert_true (veto_objective_add_bag (obj, bag_b, 2, pi_b, &error));
+  g_assert_true (veto_objective_add_soft (obj, 0, teacher0, &error));
+  g_assert_true (veto_objective_add_soft (obj, 3, teacher3, &error));
+  g_assert_no_error (error);
+  veto_objective_set_margin (obj, 0.3);
+  veto_objective_set_temperature (obj, 1.5);
+  veto_objective_set_weight (obj, VETO_LOSS_KIND_SOFT, 0.5);
+  return g_steal_pointer (&obj);
+}
+
+static const guint minibatch[] = { 0, 1, 2, 3 };
+
+static void
+test_objective_gather (void)
+{
+  g_autoptr (VetoObjective) obj = mixed_objective ();
+  guint rows[OBJ_UNITS];
+  guint n = veto_objective_gather (obj, minibatch, 4, rows, OBJ_UNITS);
+  guint seen[OBJ_UNITS] = { 0 };
+  /* 0..3 themselves, pair partners 6, 9, 8 (3 is already in), bag member 7 */
+  gboolean expected[OBJ_UNITS] = { 1, 1, 1, 1, 0, 0, 1, 1, 1, 1 };
+
+  g_assert_cmpuint (n, ==, 8);
+  for (guint i = 0; i < 4; i++)
+    g_assert_cmpuint (rows[i], ==, minibatch[i]);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_true (expected[rows[i]]);
+      g_assert_cmpuint (seen[rows[i]]++, ==, 0);
+    }
+  g_assert_cmpuint (veto_objective_gather (obj, minibatch, 4, rows, 5), ==, 5);
+  /* unit 6 is only ever a partner */
+  g_assert_cmpuint (veto_objective_gather (obj, (const guint[]) { 6 }, 1, rows, OBJ_UNITS), ==, 1);
+  g_assert_cmpuint (veto_objective_get_n_terms (obj, VETO_LOSS_KIND_COMPLEMENTARY), ==, 7);
+  g_assert_cmpuint (veto_objective_get_n_terms (obj, VETO_LOSS_KIND_CONSISTENCY), ==, 2);
+  g_assert_cmpuint (veto_objective_get_n_outputs (obj), ==, OBJ_K + N_HEADS);
+}
+
+typedef struct
+{
+  VetoObjective *obj;
+  const guint *units;
+  guint n_units;
+  const guint *rows;
+  guint n_rows;
+} ObjectiveCase;
+
+static double
+eval_objective (gconstpointer data, const VetoLossBatch *batch)
+{
+  const ObjectiveCase *oc = data;
+
+  return veto_objective_loss (oc->obj, oc->units, oc->n_units, oc->rows, oc->n_rows,
+                              batch->outputs, batch->n_outputs, batch->grad);
+}
+
+static void
+random_outputs (float *outputs, guint n, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+
+  for (guint i = 0; i < n; i++)
+    outputs[i] = (float) g_rand_double_range (rand, -2.0, 2.0);
+}
+
+static void
+test_objective_gradient (void)
+{
+  double q[OBJ_K * OBJ_K], a[OBJ_K * OBJ_K];
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+
+  for (guint i = 0; i < OBJ_K * OBJ_K; i++)
+    {
+      q[i] = i % (OBJ_K + 1) == 0 ? 0.02 : g_rand_double_range (rand, 0.1, 1.0);
+      a[i] = g_rand_double_range (rand, 0.0, 2.0);
+    }
+
+  for (guint loss = 0; loss <= VETO_LOSS_COMPLEMENTARY_CANDIDATE; loss++)
+    for (guint uniform = 0; uniform < 2; uniform++)
+      {
+        g_autoptr (VetoObjective) obj = mixed_objective ();
+        g_autoptr (GError) error = NULL;
+        guint rows[OBJ_UNITS];
+        float outputs[OBJ_UNITS * (OBJ_K + N_HEADS)];
+        ObjectiveCase oc = { obj, minibatch, 4, rows, 0 };
+
+        if (!uniform)
+          {
+            g_assert_true (veto_objective_set_transition (obj, q, &error));
+            g_assert_true (veto_objective_set_annotator (obj, a, &error));
+          }
+        g_assert_true (veto_objective_set_complementary_loss (obj, loss, &error));
+        g_assert_no_error (error);
+        oc.n_rows = veto_objective_gather (obj, minibatch, 4, rows, OBJ_UNITS);
+        random_outputs (outputs, oc.n_rows * (OBJ_K + N_HEADS), 100 + loss);
+        if (g_test_verbose ())
+          g_test_message ("objective with %s, %s matrices",
+                          veto_loss_complementary_to_string (loss),
+                          uniform ? "uniform" : "random");
+        check_gradient (eval_objective, &oc, outputs, oc.n_rows, OBJ_K + N_HEADS, OBJ_K);
+      }
+}
+
+static void
+test_objective_ownership (void)
+{
+  g_autoptr (VetoObjective) obj = mixed_objective ();
+  guint rows[OBJ_UNITS], shuffled[OBJ_UNITS];
+  float outputs[OBJ_UNITS * (OBJ_K + N_HEADS)], reordered[OBJ_UNITS * (OBJ_K + N_HEADS)];
+  float grad[OBJ_UNITS * (OBJ_K + N_HEADS)];
+  guint width = OBJ_K + N_HEADS;
+  guint n = veto_objective_gather (obj, minibatch, 4, rows, OBJ_UNITS);
+  double value;
+
+  random_outputs (outputs, n * width, 3);
+  value = veto_objective_loss (obj, minibatch, 4, rows, n, outputs, width, NULL);
+  g_assert_true (isfinite (value) && value > 0);
+
+  /* The same rows in another order give the same loss. */
+  for (guint r = 0; r < n; r++)
+    {
+      shuffled[r] = rows[n - 1 - r];
+      memcpy (reordered + r * width, outputs + (n - 1 - r) * width, width * sizeof (float));
+    }
+  g_assert_cmpfloat_with_epsilon (
+    veto_objective_loss (obj, minibatch, 4, shuffled, n, reordered, width, NULL), value, 1e-9);
+
+  /* Unit 6 owns nothing (it is only a partner): zero loss, zeroed gradient. */
+  for (guint i = 0; i < width; i++)
+    grad[i] = 5.0f;
+  g_assert_cmpfloat (
+    veto_objective_loss (obj, (const guint[]) { 6 }, 1, (const guint[]) { 6 }, 1, outputs, width,
+                         grad),
+    ==, 0.0);
+  for (guint i = 0; i < width; i++)
+    g_assert_cmpfloat (grad[i], ==, 0.0f);
+}
+
+static void
+test_objective_normalisation (void)
+{
+  g_autoptr (VetoObjective) obj = veto_objective_new (3, 3, 0);
+  g_autoptr (GError) error = NULL;
+  guint units[] = { 0, 1, 2 };
+  float outputs[] = { 0.5f, -1.0f, 0.0f, 2.0f, 0.0f, 1.0f, 0.0f, 0.0f, 0.0f };
+  VetoLossBatch batch = { outputs, NULL, 3, 3, 3 };
+  VetoLossLabel labels[] = { { 0, 2 }, { 1, 1 } };
+
+  g_assert_true (veto_objective_add_ordinary (obj, 0, 2, &error));
+  g_assert_true (veto_objective_add_ordinary (obj, 1, 1, &error));
+  veto_objective_set_weight (obj, VETO_LOSS_KIND_ORDINARY, 3.0);
+  /* Unit 2 has no answer: the sum of the two CE terms over 3 units. */
+  g_assert_cmpfloat_with_epsilon (veto_objective_loss (obj, units, 3, units, 3, outputs, 3, NULL),
+                                  3.0 * veto_loss_cross_entropy (&batch, labels, 2, 1.0) * 2 / 3,
+                                  1e-9);
+}
+
+static void
+test_objective_errors (void)
+{
+  g_autoptr (VetoObjective) obj = veto_objective_new (4, 3, 1);
+  g_autoptr (GError) error = NULL;
+  guint shown[] = { 0, 1 };
+  guint twice[] = { 0, 0, 2 };
+  double singular[] = { 0, 0.5, 0.5, 0, 0.5, 0.5, 1, 0, 0 };
+  double dead_column[] = { 0, 1, 0, 1, 0, 0, 1, 0, 0 };
+  double zeros[] = { 0, 0, 0 };
+
+  g_assert_false (veto_objective_add_complementary (obj, 0, 2, shown, 2, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (veto_objective_add_complementary (obj, 0, 2, twice, 3, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (veto_objective_add_ordinary (obj, 4, 0, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (veto_objective_add_preference (obj, 0, 1, 1, 1.0, -1, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (veto_objective_add_bag (obj, (const guint[]) { 0 }, 1, zeros, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+
+  g_assert_false (veto_objective_set_transition (obj, dead_column, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* A singular Q is fine for FWD, and then blocks the URE losses. */
+  g_assert_true (veto_objective_set_complementary_loss (obj, VETO_LOSS_COMPLEMENTARY_FWD, &error));
+  g_assert_true (veto_objective_set_transition (obj, singular, &error));
+  g_assert_false (veto_objective_set_complementary_loss (obj, VETO_LOSS_COMPLEMENTARY_URE_NN,
+                                                         &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_SINGULAR);
+  g_clear_error (&error);
+  g_assert_true (veto_objective_set_transition (obj, NULL, &error));
+  g_assert_true (veto_objective_set_complementary_loss (obj, VETO_LOSS_COMPLEMENTARY_URE, &error));
+  g_assert_false (veto_objective_set_transition (obj, singular, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_SINGULAR);
+  g_assert_cmpint (veto_objective_get_complementary_loss (obj), ==, VETO_LOSS_COMPLEMENTARY_URE);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (gradient_cases); i++)
+    g_test_add_data_func (gradient_cases[i].path, &gradient_cases[i], test_gradient);
+  g_test_add_func ("/loss/known/uniform-logits", test_uniform_logits);
+  g_test_add_func ("/loss/known/gradient-accumulates", test_gradient_accumulates);
+  g_test_add_func ("/loss/known/fwd-identity", test_fwd_identity);
+  g_test_add_func ("/loss/known/ure-identity", test_ure_identity);
+  g_test_add_func ("/loss/known/ure-corrections", test_ure_corrections);
+  g_test_add_func ("/loss/known/candidate-absent", test_candidate_absent);
+  g_test_add_func ("/loss/known/candidate-by-hand", test_candidate_by_hand);
+  g_test_add_func ("/loss/known/bradley-terry", test_preference_known);
+  g_test_add_func ("/loss/known/consistency", test_consistency_known);
+  g_test_add_func ("/loss/known/proportion-soft", test_proportion_soft_known);
+  g_test_add_func ("/loss/helpers/invert", test_invert);
+  g_test_add_func ("/loss/helpers/estimate-transition", test_estimate_transition);
+  g_test_add_func ("/loss/helpers/ece", test_ece);
+  g_test_add_func ("/loss/helpers/validation-scores", test_validation_scores);
+  g_test_add_func ("/loss/helpers/names", test_names);
+  g_test_add_func ("/loss/objective/gather", test_objective_gather);
+  g_test_add_func ("/loss/objective/gradient", test_objective_gradient);
+  g_test_add_func ("/loss/objective/ownership", test_objective_ownership);
+  g_test_add_func ("/loss/objective/normalisation", test_objective_normalisation);
+  g_test_add_func ("/loss/objective/errors", test_objective_errors);
+
+  return g_test_run ();
+}
