@@ -1,4 +1,4 @@
-/* veto-features: feature extractors (pixels, HOG, k-means single-layer, npy) and their cache blobs. */
+/* veto-features: extractors (pixels, HOG, k-means single-layer, npy) and their cache blobs. */
 #include "veto-features.h"
 
 #include <cblas.h>
@@ -534,10 +534,10 @@ typedef struct
 static void
 run_advance (Run *run)
 {
-  run->done++;
-  if (run->progress != NULL
-      && (run->done == run->total
-          || (guint64) run->done * 100 / run->total != (guint64) (run->done - 1) * 100 / run->total))
+  guint64 before = (guint64) run->done * 100 / run->total;
+  guint64 percent = (guint64) ++run->done * 100 / run->total;
+
+  if (run->progress != NULL && (run->done == run->total || percent != before))
     run->progress (run->progress_data, run->done, run->total);
 }
 

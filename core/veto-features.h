@@ -1,4 +1,4 @@
-/* veto-features: feature extractors (pixels, HOG, k-means single-layer, npy) and their cache blobs. */
+/* veto-features: extractors (pixels, HOG, k-means single-layer, npy) and their cache blobs. */
 #pragma once
 
 #include <gio/gio.h>

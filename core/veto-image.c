@@ -50,7 +50,11 @@ on_size_prepared (GdkPixbufLoader *loader, int width, int height, gpointer user_
 
   if (width <= 0 || height <= 0 || width > VETO_IMAGE_MAX_SIDE || height > VETO_IMAGE_MAX_SIDE
       || (gint64) width * height > VETO_IMAGE_MAX_PIXELS)
-    *too_large = TRUE;
+    {
+      *too_large = TRUE;
+      /* A requested size of 0×0 makes the decoders stop before allocating the claimed one. */
+      gdk_pixbuf_loader_set_size (loader, 0, 0);
+    }
 }
 
 static VetoImage *

@@ -1,4 +1,4 @@
-/* veto-npy: NumPy .npy (format 1.0, 2.0, 3.0) encoding and strictly validated decoding, on bytes. */
+/* veto-npy: NumPy .npy (versions 1.0, 2.0, 3.0) encoding and strictly validated decoding. */
 #pragma once
 
 #include <glib.h>

@@ -431,7 +431,6 @@ static gboolean
 backup_before_migration (VetoStore *store, int version, GError **error)
 {
   g_autofree char *backup = g_strdup_printf ("%s.v%d.bak", store->path, version);
-  g_autofree char *sql = NULL;
   g_autoptr (Statement) stmt = NULL;
 
   if (g_file_test (backup, G_FILE_TEST_EXISTS))

@@ -522,7 +522,8 @@ test_numpy (void)
                                           g_bytes_get_size (b), &error));
       out = run_python ("import sys, numpy as np\n"
                         "a = np.load(sys.argv[1])\n"
-                        "s = a.astype(np.float64).sum() if a.dtype.kind == 'f' else int(a.astype(object).sum())\n"
+                        "f = a.dtype.kind == 'f'\n"
+                        "s = a.astype(np.float64).sum() if f else int(a.astype(object).sum())\n"
                         "print(a.dtype, a.shape, s)", path);
       g_assert_cmpstr (out, ==, cases[c].expect);
     }

@@ -1,0 +1,264 @@
+/* Tests of the composition store + features + model + loss on a small generated project. */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "veto-import.h"
+#include "veto-sim.h"
+
+#define SIDE 4
+#define K 3
+
+typedef struct
+{
+  char *dir;
+  VetoStore *store;
+  gint64 classes[K];
+} Fixture;
+
+/* Class c lights up its own third of a 4×4 image; noise makes the problem not quite trivial. */
+static void
+make_image (GRand *rand, guint c, guint8 *pixels)
+{
+  for (guint i = 0; i < SIDE * SIDE; i++)
+    {
+      double v = (i % K == c ? 170 : 60) + g_rand_double_range (rand, -50, 50);
+
+      pixels[i] = (guint8) CLAMP (v, 0, 255);
+    }
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (3);
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  gint64 import_id;
+  guint index = 0;
+
+  f->dir = g_dir_make_tmp ("veto-sim-XXXXXX", NULL);
+  path = g_build_filename (f->dir, "p.veto", NULL);
+  f->store = veto_store_create (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (veto_store_begin (f->store, &error));
+  for (guint c = 0; c < K; c++)
+    {
+      const char *names[] = { "left", "middle", "right" };
+
+      g_assert_true (veto_store_ensure_class (f->store, names[c], &f->classes[c], NULL, &error));
+    }
+  g_assert_true (veto_store_add_import (f->store, "generated", "idx", VETO_SPLIT_POOL, &import_id,
+                                        &error));
+  for (guint s = 0; s < 2; s++)
+    for (guint i = 0; i < (s == 0 ? 300 : 90); i++)
+      {
+        guint8 pixels[SIDE * SIDE];
+        VetoItemRecord record = {
+          .pixels = pixels, .width = SIDE, .height = SIDE, .channels = 1,
+          .split = s == 0 ? VETO_SPLIT_POOL : VETO_SPLIT_TEST,
+          .gold_class = f->classes[i % K], .import_id = import_id, .import_index = index++,
+        };
+
+        make_image (rand, i % K, pixels);
+        g_checksum_reset (sum);
+        g_checksum_update (sum, pixels, sizeof pixels);
+        record.sha256 = g_checksum_get_string (sum);
+        g_assert_true (veto_store_add_item (f->store, &record, NULL, &error));
+      }
+  g_assert_true (veto_store_commit (f->store, &error));
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+
+  veto_store_close (f->store);
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->dir);
+}
+
+static double
+train_and_score (Fixture *f, VetoDataset *ds, VetoTrainSpec *spec, VetoModel **out_model)
+{
+  g_autoptr (GError) error = NULL;
+  VetoTrainResult result = { 0 };
+  VetoEvaluation eval = { 0 };
+  VetoModel *model = veto_sim_train (f->store, ds, spec, &result, NULL, &error);
+  double accuracy;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (model);
+  g_assert_true (veto_sim_evaluate (ds, model, VETO_SPLIT_TEST, NULL, &eval, &error));
+  g_assert_cmpuint (eval.n, ==, 90);
+  accuracy = eval.accuracy;
+  veto_evaluation_clear (&eval);
+  veto_train_result_clear (&result);
+  if (out_model)
+    *out_model = model;
+  else
+    veto_model_free (model);
+  return accuracy;
+}
+
+static void
+test_dataset_and_cache (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) first = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                     &error);
+  g_autoptr (VetoDataset) again = NULL;
+  guint n_pool, n_test;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (veto_dataset_get_n (first), ==, 390);
+  g_assert_cmpuint (veto_dataset_get_dim (first), ==, SIDE * SIDE);
+  g_assert_cmpuint (veto_dataset_get_n_classes (first), ==, K);
+  veto_dataset_get_split (first, VETO_SPLIT_POOL, &n_pool);
+  veto_dataset_get_split (first, VETO_SPLIT_TEST, &n_test);
+  g_assert_cmpuint (n_pool, ==, 300);
+  g_assert_cmpuint (n_test, ==, 90);
+  g_assert_cmpint (veto_dataset_get_gold (first, 4), ==, 1);
+  /* The second load reads the cache the first one wrote: the same matrix. */
+  again = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (veto_dataset_get_features (first), 390 * SIDE * SIDE * sizeof (float),
+                   veto_dataset_get_features (again), 390 * SIDE * SIDE * sizeof (float));
+}
+
+static void
+test_train_gold_and_synthetic (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  VetoTrainSpec spec;
+
+  veto_train_spec_init (&spec);
+  spec.train.max_epochs = 30;
+  g_assert_cmpfloat (train_and_score (f, ds, &spec, NULL), >=, 0.95);
+
+  /* Two uniform complementary labels per item still teach the classes. */
+  spec.supervision = VETO_SUPERVISION_SYNTHETIC_CL;
+  spec.per_item = 2;
+  spec.train.max_epochs = 60;
+  g_assert_cmpfloat (train_and_score (f, ds, &spec, NULL), >=, 0.9);
+
+  /* K - 1 complementary labels name the class: an error to ask for K. */
+  spec.per_item = K;
+  g_assert_null (veto_sim_train (f->store, ds, &spec, NULL, NULL, &error));
+  g_assert_nonnull (error);
+}
+
+static void
+test_train_answers_and_round (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  g_autoptr (VetoModel) model = NULL;
+  g_autoptr (VetoModel) loaded = NULL;
+  g_autoptr (GBytes) weights = NULL;
+  g_autoptr (GBytes) stored = NULL;
+  g_autofree char *features = NULL;
+  VetoEvaluation a = { 0 }, b = { 0 };
+  VetoTrainSpec spec;
+  gint64 annotator, version, got_version;
+  guint n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+
+  g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  /* 60 ordinary answers and 120 complementary ones (shown 2 of the 3 classes). */
+  for (guint i = 0; i < 180; i++)
+    {
+      guint row = pool[i];
+      guint y = veto_dataset_get_gold (ds, row);
+      gint64 shown[2] = { f->classes[(y + 1) % K], f->classes[(y + 2) % K] };
+      VetoAnswer answer = {
+        .kind = i < 60 ? VETO_KIND_ORDINARY : VETO_KIND_COMPLEMENTARY,
+        .item = veto_dataset_item_of_row (ds, row),
+        .annotator = annotator,
+        .answer_class = i < 60 ? f->classes[y] : shown[i % 2],
+        .candidates = shown,
+        .n_candidates = i < 60 ? 0 : 2,
+        .score = NAN,
+      };
+
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+    }
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+  spec.train.max_epochs = 60;
+  g_assert_cmpfloat (train_and_score (f, ds, &spec, &model), >=, 0.9);
+
+  /* A saved round loads back into the same predictions. */
+  weights = veto_model_save (model);
+  g_assert_true (veto_store_add_round (f->store, "pixels", "softmax", 180, "{}", 0.1, weights,
+                                       &version, &error));
+  g_assert_true (veto_store_get_round (f->store, 0, &got_version, &features, &stored, &error));
+  g_assert_cmpint (got_version, ==, version);
+  g_assert_cmpstr (features, ==, "pixels");
+  g_assert_true (veto_model_load (stored, &loaded, &error));
+  g_assert_true (veto_sim_evaluate (ds, model, VETO_SPLIT_TEST, NULL, &a, &error));
+  g_assert_true (veto_sim_evaluate (ds, loaded, VETO_SPLIT_TEST, NULL, &b, &error));
+  g_assert_cmpfloat (a.accuracy, ==, b.accuracy);
+  g_assert_cmpmem (a.confusion, K * K * sizeof (guint), b.confusion, K * K * sizeof (guint));
+  veto_evaluation_clear (&a);
+  veto_evaluation_clear (&b);
+}
+
+static char *
+write_text (Fixture *f, const char *name, const char *text)
+{
+  char *path = g_build_filename (f->dir, name, NULL);
+
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+static void
+test_transition_files (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *torch = write_text (f, "t.txt",
+      "Transition Matrix tensor([\n    [0.0, 0.5, 0.5],\n    [0.2, 0.2, 0.6],\n"
+      "    [1.0, 3.0, 0.0]])\n");
+  g_autofree char *square = write_text (f, "bad1.txt", "0.5 0.5\n0.1 0.4 0.5\n");
+  g_autofree char *negative = write_text (f, "bad2.txt", "0.5 0.5\n-0.1 1.1\n");
+  g_autofree char *zero = write_text (f, "bad3.txt", "0 0\n0.5 0.5\n");
+  g_autofree double *q = NULL;
+  guint k = 0;
+
+  q = veto_import_read_transition (torch, &k, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (k, ==, 3);
+  g_assert_cmpfloat_with_epsilon (q[1], 0.5, 1e-12);
+  /* Rows are normalised: 1 3 0 becomes 0.25 0.75 0. */
+  g_assert_cmpfloat_with_epsilon (q[6], 0.25, 1e-12);
+  g_assert_cmpfloat_with_epsilon (q[7], 0.75, 1e-12);
+  g_assert_null (veto_import_read_transition (square, &k, &error));
+  g_assert_nonnull (strstr (error->message, "bad1.txt"));
+  g_clear_error (&error);
+  g_assert_null (veto_import_read_transition (negative, &k, &error));
+  g_assert_nonnull (strstr (error->message, "bad2.txt"));
+  g_clear_error (&error);
+  g_assert_null (veto_import_read_transition (zero, &k, &error));
+  g_assert_nonnull (strstr (error->message, "bad3.txt"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("/sim/dataset-cache", test_dataset_and_cache);
+  ADD ("/sim/train-gold-synthetic", test_train_gold_and_synthetic);
+  ADD ("/sim/train-answers-round", test_train_answers_and_round);
+  ADD ("/sim/transition-files", test_transition_files);
+#undef ADD
+  return g_test_run ();
+}
