@@ -85,7 +85,7 @@ veto_cmd_train (int argc, char **argv)
   g_autofree char *loss_name = NULL;
   g_autofree char *q_name = NULL;
   gint per_item = 1, estimate_q = 0, hidden = 0, epochs = 0, batch = 0, seed = 1;
-  double lr = 0, weight_decay = -1;
+  double lr = 0, weight_decay = -1, q_smoothing = -1;
   gboolean as_json = FALSE, no_save = FALSE;
   GOptionEntry entries[] = {
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features,
@@ -104,9 +104,11 @@ veto_cmd_train (int argc, char **argv)
     { "estimate-q", 0, 0, G_OPTION_ARG_INT, &estimate_q,
       "fwd/ure/cpe-f: estimate Q from N pool items' gold labels and CLs instead of using --q",
       "N" },
-    { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "most epochs (default 50)", "N" },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "minibatch size (default 128)", "N" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam learning rate (default 0.001)", "X" },
+    { "q-smoothing", 0, 0, G_OPTION_ARG_DOUBLE, &q_smoothing,
+      "with --estimate-q: α of Q = αU + (1−α)Q̂ (default 0.5)", "A" },
+    { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "most epochs (default: about 1,500 steps, 5 to 200 epochs)", "N" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "minibatch size (default 256)", "N" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam learning rate, cosine-annealed (default 0.002)", "X" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay, "AdamW weight decay", "X" },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "random seed (default 1)", "N" },
     { "no-save", 0, 0, G_OPTION_ARG_NONE, &no_save,
@@ -153,6 +155,10 @@ veto_cmd_train (int argc, char **argv)
   spec.hidden = hidden;
   spec.per_item = per_item;
   spec.estimate_q_from = estimate_q;
+  if (q_smoothing > 1)
+    return veto_cli_usage (context, "--q-smoothing must be between 0 and 1");
+  if (q_smoothing >= 0)
+    spec.q_smoothing = q_smoothing;
   spec.seed = seed;
   if (epochs)
     spec.train.max_epochs = epochs;

@@ -1,4 +1,4 @@
-/* Softmax regression and one-hidden-layer MLP on float32 features: sgemm forward and backward, AdamW trainer, save/load. */
+/* Softmax regression and MLP on float32 features: sgemm forward/backward, AdamW, save/load. */
 #include "veto-model.h"
 
 #include <cblas.h>
@@ -832,29 +832,41 @@ adam_range (float       *p,
     }
 }
 
-/* One AdamW step at step number t (from 1); weight decay is decoupled and spares the biases. */
+/* One AdamW step at step number t (from 1) with learning rate lr_t; weight decay is decoupled
+ * and spares the biases. */
 static void
 adamw_step (VetoModel                   *model,
             const VetoModelTrainOptions *options,
+            double                       lr_t,
             const float                 *grad,
             float                       *m,
             float                       *v,
             guint64                      t)
 {
   Layout layout = model_layout (model);
-  float lr = (float) options->learning_rate;
+  float lr = (float) lr_t;
   float beta1 = (float) options->beta1;
   float beta2 = (float) options->beta2;
   float eps = (float) options->epsilon;
   float c1 = (float) (1.0 - pow (options->beta1, (double) t));
   float c2 = (float) (1.0 - pow (options->beta2, (double) t));
-  float decay = (float) (1.0 - options->learning_rate * options->weight_decay);
+  float decay = (float) (1.0 - lr_t * options->weight_decay);
   float *p = model->params;
 
   adam_range (p, grad, m, v, layout.w1, layout.b1, lr, beta1, beta2, eps, c1, c2, decay);
   adam_range (p, grad, m, v, layout.b1, layout.w2, lr, beta1, beta2, eps, c1, c2, 1.0f);
   adam_range (p, grad, m, v, layout.w2, layout.b2, lr, beta1, beta2, eps, c1, c2, decay);
   adam_range (p, grad, m, v, layout.b2, model->n_params, lr, beta1, beta2, eps, c1, c2, 1.0f);
+}
+
+/* The rate of step `step` (from 0) of `total`: constant, or cosine-annealed towards 0 over the
+ * whole run (Loshchilov & Hutter 2017), which settles a short run at a better minimum. */
+static double
+learning_rate_at (const VetoModelTrainOptions *options, guint64 step, guint64 total)
+{
+  if (options->schedule == VETO_LR_CONSTANT || total == 0)
+    return options->learning_rate;
+  return options->learning_rate * 0.5 * (1.0 + cos (G_PI * (double) step / (double) total));
 }
 
 static gboolean
@@ -893,7 +905,7 @@ veto_model_train (VetoModel                   *model,
   g_auto (Workspace) ws = { 0 };
   double best_score = INFINITY;
   guint since_best = 0;
-  guint64 step = 0;
+  guint64 step = 0, total_steps;
   Rng rng;
 
   g_return_val_if_fail (model != NULL, FALSE);
@@ -934,6 +946,8 @@ veto_model_train (VetoModel                   *model,
   if (options->validate != NULL)
     best = g_new (float, model->n_params);
 
+  total_steps = (guint64) options->max_epochs
+                * ((n_units + options->batch_size - 1) / options->batch_size);
   for (guint epoch = 1; epoch <= options->max_epochs && n_units > 0; epoch++)
     {
       double loss_sum = 0.0;
@@ -958,7 +972,9 @@ veto_model_train (VetoModel                   *model,
           if (!batch_gradients (model, &ws, X, n, objective, gather, batch_loss, order + start, nb,
                                 grad, &loss, error))
             goto failed;
-          adamw_step (model, options, grad, adam_m, adam_v, ++step);
+          adamw_step (model, options, learning_rate_at (options, step, total_steps), grad, adam_m,
+                      adam_v, step + 1);
+          step++;
           loss_sum += loss * nb;
         }
 

@@ -1,4 +1,4 @@
-/* Classifiers on feature matrices: softmax regression and a one-hidden-layer MLP, AdamW trainer, save/load. */
+/* Classifiers on feature matrices: softmax regression and MLP, AdamW trainer, save/load. */
 #pragma once
 
 #include <gio/gio.h>
@@ -40,9 +40,16 @@ typedef double (*VetoValidateFunc) (gpointer user_data, VetoModel *model);
  * a validate callback). */
 typedef void (*VetoTrainProgressFunc) (gpointer user_data, guint epoch, double loss, double score);
 
+typedef enum
+{
+  VETO_LR_CONSTANT,
+  VETO_LR_COSINE, /* annealed from learning_rate to 0 over max_epochs */
+} VetoLearningRateSchedule;
+
 typedef struct
 {
   double learning_rate;
+  VetoLearningRateSchedule schedule; /* default constant */
   double beta1;
   double beta2;
   double epsilon;

@@ -286,10 +286,25 @@ veto_train_spec_init (VetoTrainSpec *spec)
     .supervision = VETO_SUPERVISION_GOLD,
     .cl_loss = VETO_LOSS_COMPLEMENTARY_SCL_NL,
     .per_item = 1,
+    .q_smoothing = 0.5,
     .loss_uses_true_q = TRUE,
     .seed = 1,
   };
   veto_model_train_options_init (&spec->train);
+  spec->train.schedule = VETO_LR_COSINE;
+  spec->train.learning_rate = 2e-3;
+  spec->train.batch_size = 256;
+  spec->train.max_epochs = 0;
+}
+
+/* With max_epochs 0 the run is sized by steps: about 1,500 Adam steps, at least 5 and at most
+ * 200 epochs, so that 60,000 items take 7 short epochs and 500 items get enough updates. */
+static guint
+auto_epochs (guint n_units, guint batch_size)
+{
+  guint steps_per_epoch = (n_units + batch_size - 1) / batch_size;
+
+  return CLAMP ((1500 + steps_per_epoch - 1) / steps_per_epoch, 5, 200);
 }
 
 void
@@ -422,9 +437,9 @@ estimate_q (const VetoDataset *ds, const VetoTrainSpec *spec, GArray *drawn, GEr
       g_array_append_val (gold, y);
       g_array_append_val (cls, d->cl);
     }
-  /* A light pull towards uniform keeps rows with few samples invertible. */
+  /* A pull towards uniform keeps rows with few samples invertible. */
   if (!veto_loss_estimate_transition ((guint *) gold->data, (guint *) cls->data, gold->len, k,
-                                      0.1, q, error))
+                                      spec->q_smoothing, q, error))
     return NULL;
   return g_steal_pointer (&q);
 }
@@ -701,6 +716,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       train.validate_data = &validation;
     }
   train.seed = spec->seed;
+  if (train.max_epochs == 0)
+    train.max_epochs = auto_epochs (units.rows->len, train.batch_size);
   model = spec->warm_start ? veto_model_copy (spec->warm_start)
                            : veto_model_new (spec->model, d, k, g_hash_table_size (heads),
                                              spec->hidden);

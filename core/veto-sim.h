@@ -54,9 +54,10 @@ typedef struct
   const double *q;        /* K×K transition used to draw synthetic CLs; NULL: uniform */
   guint per_item;         /* synthetic CLs per pool item (distinct) */
   guint estimate_q_from;  /* > 0: estimate Q for the loss from this many pool items' gold + CLs */
+  double q_smoothing;     /* α of Q = αU + (1−α)Q̂ when estimating (default 0.5) */
   gboolean loss_uses_true_q; /* FWD / URE / CPE-F use q itself (when not estimating) */
   guint64 seed;
-  VetoModelTrainOptions train;
+  VetoModelTrainOptions train; /* max_epochs 0: sized from the number of items */
   VetoModel *warm_start;  /* optional: weights to continue from (copied) */
 } VetoTrainSpec;
 
@@ -95,6 +96,41 @@ void veto_evaluation_clear (VetoEvaluation *evaluation);
 gboolean veto_sim_evaluate (const VetoDataset *dataset, const VetoModel *model, VetoSplit split,
                             const double *cpe_q, VetoEvaluation *out_evaluation, GError **error);
 
+/* --- simulated annotators (veto-sim-annotator.c) --- */
+
+typedef enum
+{
+  VETO_SIM_ORDINARY,  /* answers the true class, or a uniformly wrong one at rate noise */
+  VETO_SIM_UNIFORM,   /* complementary: a uniformly chosen shown class other than the true one */
+  VETO_SIM_NOISY,     /* complementary: like uniform, but answers the true class (when shown) at
+                         rate rho */
+  VETO_SIM_BIASED,    /* complementary: follows a measured transition matrix */
+  VETO_SIM_TEACHER,   /* soft labels: a teacher's probabilities */
+} VetoSimKind;
+
+typedef struct _VetoSimAnnotator VetoSimAnnotator;
+
+/* PROFILE is "ordinary[:noise=R]", "uniform", "noisy[:rho=R]", "biased:FILE" (a K×K matrix
+ * T[true][answer] measured under the CLImage protocol: n_candidates uniform candidates) or
+ * "teacher". */
+VetoSimAnnotator *veto_sim_annotator_new (const char *profile, guint n_classes,
+                                          guint n_candidates, GError **error);
+/* A biased annotator from a matrix already in memory (K×K, rows = true class). */
+VetoSimAnnotator *veto_sim_annotator_new_biased (const double *t, guint n_classes,
+                                                 guint n_candidates, GError **error);
+void veto_sim_annotator_free (VetoSimAnnotator *annotator);
+VetoSimKind veto_sim_annotator_get_kind (const VetoSimAnnotator *annotator);
+const char *veto_sim_annotator_get_profile (const VetoSimAnnotator *annotator);
+/* Its preference matrix A (K×K): P(answer c | true y, shown S) = A[y][c] / Σ_{s∈S} A[y][s]. For
+ * a biased annotator A is fitted so that, under the protocol T was measured with, its answers
+ * reproduce T; under any other candidate rule it answers from the same A restricted to S. */
+const double *veto_sim_annotator_get_preferences (const VetoSimAnnotator *annotator);
+
+guint veto_sim_annotator_answer_ordinary (VetoSimAnnotator *annotator, GRand *rand, guint truth);
+guint veto_sim_annotator_answer_complementary (VetoSimAnnotator *annotator, GRand *rand,
+                                               guint truth, const guint *shown, guint n_shown);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoSimAnnotator, veto_sim_annotator_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoDataset, veto_dataset_free)
 
 G_END_DECLS

@@ -1,4 +1,4 @@
-/* Tests for core/veto-model: gradients, toy problems solved by hand, determinism, warm start, save/load. */
+/* Tests for core/veto-model: gradients, toy problems, determinism, warm start, save/load. */
 #include "veto-model.h"
 
 #include <math.h>
@@ -267,7 +267,7 @@ test_gradients_mlp (void)
   check_gradients (VETO_MODEL_KIND_MLP);
 }
 
-/* Points around `centers` with Gaussian noise, `per_class` per center; label = center % n_classes. */
+/* Points around `centers` with Gaussian noise, `per_center` each; label = center % n_classes. */
 typedef struct
 {
   guint n;

@@ -250,6 +250,83 @@ test_transition_files (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "bad3.txt"));
 }
 
+/* Draws m distinct classes of k uniformly (the CLImage protocol). */
+static void
+uniform_candidates (GRand *rand, guint k, guint m, guint *out)
+{
+  guint pool[16];
+
+  for (guint i = 0; i < k; i++)
+    pool[i] = i;
+  for (guint i = 0; i < m; i++)
+    {
+      guint j = g_rand_int_range (rand, i, k);
+      guint t = pool[i];
+
+      pool[i] = pool[j];
+      pool[j] = t;
+      out[i] = pool[i];
+    }
+}
+
+static void
+test_biased_annotator_reproduces_matrix (void)
+{
+  enum { KK = 6, M = 4, DRAWS = 60000 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoSimAnnotator) annotator = NULL;
+  double t[KK * KK], counts[KK * KK] = { 0 };
+
+  /* A noisy, biased profile: a small diagonal (noise) and uneven wrong classes. */
+  for (guint y = 0; y < KK; y++)
+    {
+      double sum = 0;
+
+      for (guint c = 0; c < KK; c++)
+        sum += t[y * KK + c] = c == y ? 0.3 : 1.0 + 0.8 * ((y * 7 + c * 3) % 5);
+      for (guint c = 0; c < KK; c++)
+        t[y * KK + c] /= sum;
+    }
+  annotator = veto_sim_annotator_new_biased (t, KK, M, &error);
+  g_assert_no_error (error);
+  for (guint y = 0; y < KK; y++)
+    for (guint i = 0; i < DRAWS; i++)
+      {
+        guint shown[M];
+
+        uniform_candidates (rand, KK, M, shown);
+        counts[y * KK + veto_sim_annotator_answer_complementary (annotator, rand, y, shown, M)]++;
+      }
+  /* Under the protocol the matrix was measured with, the answers reproduce it. */
+  for (guint i = 0; i < KK * KK; i++)
+    g_assert_cmpfloat_with_epsilon (counts[i] / DRAWS, t[i], 0.01);
+}
+
+static void
+test_simple_annotators (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoSimAnnotator) uniform = veto_sim_annotator_new ("uniform", 10, 4, &error);
+  g_autoptr (VetoSimAnnotator) noisy = veto_sim_annotator_new ("noisy:rho=0.25", 10, 4, &error);
+  g_autoptr (VetoSimAnnotator) ordinary = veto_sim_annotator_new ("ordinary:noise=0.2", 10, 4,
+                                                                  &error);
+  guint shown[4] = { 7, 2, 5, 9 }, hits = 0, wrong = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 20000; i++)
+    {
+      g_assert_cmpuint (veto_sim_annotator_answer_complementary (uniform, rand, 2, shown, 4), !=, 2);
+      hits += veto_sim_annotator_answer_complementary (noisy, rand, 2, shown, 4) == 2;
+      wrong += veto_sim_annotator_answer_ordinary (ordinary, rand, 3) != 3;
+    }
+  g_assert_cmpfloat_with_epsilon (hits / 20000.0, 0.25, 0.015);
+  g_assert_cmpfloat_with_epsilon (wrong / 20000.0, 0.2, 0.015);
+  g_assert_null (veto_sim_annotator_new ("sloppy", 10, 4, &error));
+  g_assert_nonnull (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -260,5 +337,7 @@ main (int argc, char **argv)
   ADD ("/sim/train-answers-round", test_train_answers_and_round);
   ADD ("/sim/transition-files", test_transition_files);
 #undef ADD
+  g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
+  g_test_add_func ("/sim/annotator/simple", test_simple_annotators);
   return g_test_run ();
 }
