@@ -78,6 +78,12 @@ veto_cli_progress_update (gpointer user_data, guint64 done, guint64 total)
 }
 
 void
+veto_cli_progress_update_count (gpointer progress, guint done, guint total)
+{
+  veto_cli_progress_update (progress, done, total);
+}
+
+void
 veto_cli_progress_free (VetoCliProgress *progress)
 {
   if (progress == NULL)

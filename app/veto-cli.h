@@ -26,6 +26,8 @@ gboolean veto_cli_parse (GOptionContext *context, int *argc, char ***argv, int *
 typedef struct _VetoCliProgress VetoCliProgress;
 VetoCliProgress *veto_cli_progress_new (const char *label);
 void veto_cli_progress_update (gpointer progress, guint64 done, guint64 total);
+/* The same, with the signature of feature extraction's progress callback. */
+void veto_cli_progress_update_count (gpointer progress, guint done, guint total);
 void veto_cli_progress_free (VetoCliProgress *progress);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoCliProgress, veto_cli_progress_free)
@@ -37,5 +39,6 @@ int veto_cmd_export (int argc, char **argv);
 int veto_cmd_demo (int argc, char **argv);
 int veto_cmd_train (int argc, char **argv);
 int veto_cmd_eval (int argc, char **argv);
+int veto_cmd_simulate (int argc, char **argv);
 
 G_END_DECLS

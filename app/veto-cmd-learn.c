@@ -7,19 +7,13 @@
 #include "veto-import.h"
 #include "veto-sim.h"
 
-static void
-progress_features (gpointer user_data, guint done, guint total)
-{
-  veto_cli_progress_update (user_data, done, total);
-}
-
 static VetoDataset *
 load_dataset (VetoStore *store, const char *features, gboolean cache, double *out_seconds,
               GError **error)
 {
   g_autoptr (VetoCliProgress) progress = veto_cli_progress_new ("Features");
   gint64 started = g_get_monotonic_time ();
-  VetoDataset *ds = veto_dataset_load (store, features, cache, progress_features, progress, NULL,
+  VetoDataset *ds = veto_dataset_load (store, features, cache, veto_cli_progress_update_count, progress, NULL,
                                        error);
 
   *out_seconds = (g_get_monotonic_time () - started) / 1e6;

@@ -19,6 +19,7 @@ static const Command commands[] = {
   { "export", veto_cmd_export, "Write every answer as JSONL or CSV" },
   { "train", veto_cmd_train, "Train a classifier (features, model, loss) and evaluate it" },
   { "eval", veto_cmd_eval, "Evaluate a saved model on a split's gold labels" },
+  { "simulate", veto_cmd_simulate, "Active learning with simulated annotators: learning curves" },
   { "demo", veto_cmd_demo, "Build (once) and open the Fashion-MNIST demo project" },
 };
 

@@ -77,7 +77,8 @@ void     veto_agcd_cluster_options_init       (VetoAgcdClusterOptions *options);
  * while its centroid moves; every known cluster needs at least one labeled row. The other
  * clusters are seeded by k-means++ over the unlabeled rows, then Lloyd iterations with
  * distances from cblas_sgemm. Fills out_clusters (n), and optionally out_centroids (K × d),
- * out_soft (n × K, see temperature) and out_report. Deterministic for a seed on one machine. */
+ * out_soft (n × K, see temperature) and out_report. Deterministic for a seed on one machine.
+ * The cancellable is checked between iterations (G_IO_ERROR_CANCELLED). */
 gboolean veto_agcd_cluster                    (const float                  *X,
                                                guint                         n,
                                                guint                         d,

@@ -891,6 +891,9 @@ import_csv (Importer *im, const char *path, GError **error)
       return FALSE;
     }
   csv.text = text;
+  /* Spreadsheets write a UTF-8 byte-order mark before the header. */
+  if (csv.length >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
+    csv.pos = 3;
   if (!g_utf8_validate (text, csv.length, NULL))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
@@ -949,7 +952,8 @@ import_csv (Importer *im, const char *path, GError **error)
                        csv.line, split_name);
           return FALSE;
         }
-      file = manifest_path (dir, fields->pdata[col_path], path, csv.line, error);
+      file = manifest_path (dir, g_strstrip ((char *) fields->pdata[col_path]), path, csv.line,
+                            error);
       if (file == NULL || (*label && !ensure_class (im, label, &gold, error))
           || !add_image_file (im, file, gold, split, error))
         return FALSE;

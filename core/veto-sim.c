@@ -460,6 +460,7 @@ typedef struct
   VetoObjective *objective;
   Units *units;
   GHashTable *heads;       /* criterion -> head + 1 */
+  const char *annotator;   /* NULL: every annotator's answers */
   GError *error;
 } AnswerLoad;
 
@@ -471,7 +472,7 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
   gint cls = class_by_name (al->ds, a->answer_class);
   guint unit;
 
-  if (row < 0)
+  if (row < 0 || (al->annotator && g_strcmp0 (al->annotator, a->annotator) != 0))
     return TRUE;
   /* The first pass only numbers the units, so that the objective can be sized. */
   if (al->objective == NULL)
@@ -643,7 +644,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else
     {
-      AnswerLoad numbering = { ds, NULL, &units, heads, NULL };
+      AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, NULL };
 
       if (!veto_store_foreach_annotation (store, FALSE, add_answer, &numbering, error))
         goto out;
@@ -671,7 +672,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else
     {
-      AnswerLoad al = { ds, objective, &units, heads, NULL };
+      AnswerLoad al = { ds, objective, &units, heads, spec->annotator, NULL };
 
       if (!veto_store_foreach_annotation (store, FALSE, add_answer, &al, error))
         goto out;

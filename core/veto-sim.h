@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "veto-active.h"
 #include "veto-features.h"
 #include "veto-loss.h"
 #include "veto-model.h"
@@ -59,6 +60,7 @@ typedef struct
   guint64 seed;
   VetoModelTrainOptions train; /* max_epochs 0: sized from the number of items */
   VetoModel *warm_start;  /* optional: weights to continue from (copied) */
+  const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -129,6 +131,58 @@ const double *veto_sim_annotator_get_preferences (const VetoSimAnnotator *annota
 guint veto_sim_annotator_answer_ordinary (VetoSimAnnotator *annotator, GRand *rand, guint truth);
 guint veto_sim_annotator_answer_complementary (VetoSimAnnotator *annotator, GRand *rand,
                                                guint truth, const guint *shown, guint n_shown);
+
+/* --- the headless active-learning loop (veto-sim-loop.c) --- */
+
+typedef enum
+{
+  VETO_SIM_MODE_ORDINARY,
+  VETO_SIM_MODE_COMPLEMENTARY,
+  VETO_SIM_MODE_PREFERENCE,
+  VETO_SIM_MODE_AGCD,
+  VETO_SIM_MODE_DISTILL,
+} VetoSimMode;
+
+gboolean veto_sim_mode_from_string (const char *text, VetoSimMode *out_mode);
+const char *veto_sim_mode_to_string (VetoSimMode mode);
+
+typedef struct
+{
+  VetoSimMode mode;
+  VetoActiveStrategy strategy;
+  VetoActiveOptions active;        /* seed is set per run */
+  guint budget;                    /* answers in all, init included */
+  guint batch;
+  guint init;                      /* random answers before the first model */
+  guint64 seed;
+  const char *annotator;           /* profile, see veto_sim_annotator_new () */
+  VetoActiveCandidateRule candidates;
+  guint n_candidates;              /* K shown in a complementary question (CLImage: 4) */
+  guint novel;                     /* agcd: classes hidden at the start */
+  gboolean agcd_rule;              /* agcd: select by the AGCD rule rather than strategy */
+  VetoTrainSpec train;             /* model, loss, epochs; supervision is set by the loop */
+} VetoSimConfig;
+
+void veto_sim_config_init (VetoSimConfig *config);
+
+/* One evaluation point of a run, after a round. */
+typedef struct
+{
+  guint round;
+  guint answers;
+  double test_accuracy;
+  double seconds;        /* since the run started */
+  double metric[3];      /* the mode's own: agcd All / Old / New; distill teacher-wrong share */
+  double coverage;       /* agcd: share of novel classes hit by a query so far */
+} VetoSimPoint;
+
+typedef void (*VetoSimPointFunc) (gpointer user_data, const VetoSimPoint *point);
+
+/* Runs one strategy for one seed on the project, writing every simulated answer to the store
+ * under an annotator of kind "simulated" named after the run. */
+gboolean veto_sim_run (VetoStore *store, const VetoDataset *dataset, const VetoSimConfig *config,
+                       VetoSimPointFunc on_point, gpointer user_data, GCancellable *cancellable,
+                       GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoSimAnnotator, veto_sim_annotator_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoDataset, veto_dataset_free)

@@ -426,21 +426,27 @@ veto_store_create (const char *path, GError **error)
   return g_steal_pointer (&store);
 }
 
+gboolean
+veto_store_copy_to (VetoStore *store, const char *path, GError **error)
+{
+  /* VACUUM INTO writes a consistent copy even while the file has a WAL beside it. */
+  g_autoptr (Statement) stmt = prepare (store, "VACUUM INTO ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, path, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "copying the project", error);
+}
+
 /* Copies the file before a migration, so that a failed or unwanted upgrade can be undone. */
 static gboolean
 backup_before_migration (VetoStore *store, int version, GError **error)
 {
   g_autofree char *backup = g_strdup_printf ("%s.v%d.bak", store->path, version);
-  g_autoptr (Statement) stmt = NULL;
 
   if (g_file_test (backup, G_FILE_TEST_EXISTS))
     return TRUE;
-  /* VACUUM INTO writes a consistent copy even while the file has a WAL beside it. */
-  stmt = prepare (store, "VACUUM INTO ?", error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_text (stmt, 1, backup, -1, SQLITE_STATIC);
-  return step_done (store, stmt, "keeping a backup before the upgrade", error);
+  return veto_store_copy_to (store, backup, error);
 }
 
 VetoStore *

@@ -236,6 +236,9 @@ gboolean veto_store_add_round (VetoStore *store, const char *features, const cha
                                guint train_size, const char *metrics_json, double seconds,
                                GBytes *weights, gint64 *out_version, GError **error);
 
+/* Writes a consistent copy of the project to PATH (which must not exist). */
+gboolean veto_store_copy_to (VetoStore *store, const char *path, GError **error);
+
 /* A saved round: version 0 asks for the latest. Fails with INVALID when there is none. */
 gboolean veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version,
                                char **out_features, GBytes **out_weights, GError **error);

@@ -1,0 +1,210 @@
+/* veto-active.h: which items to ask about next, which candidates to show, which pairs to rank. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Pure computation on matrices: probabilities, embeddings and features in, indices and scores
+ * out. Every matrix is row-major float with one row per pool item. Every random choice comes
+ * from a seed, so the same inputs and seed give the same answer on every platform. Ties are
+ * broken towards the lower index.
+ */
+
+#define VETO_ACTIVE_ERROR (veto_active_error_quark ())
+
+typedef enum
+{
+  VETO_ACTIVE_ERROR_INVALID, /* a bad argument: a size, a dimension, a probability */
+  VETO_ACTIVE_ERROR_MISSING, /* the strategy needs an input the pool does not have */
+} VetoActiveError;
+
+GQuark veto_active_error_quark (void);
+
+/* Query strategies. Each names the score it reports for a chosen item (out_scores). */
+typedef enum
+{
+  VETO_ACTIVE_RANDOM,           /* uniform without replacement; score 0 */
+  VETO_ACTIVE_LEAST_CONFIDENCE, /* largest 1 - max p first; score 1 - max p */
+  VETO_ACTIVE_MARGIN,           /* smallest p1 - p2 (two largest p) first; score p1 - p2 */
+  VETO_ACTIVE_ENTROPY,          /* largest -sum p log p (nats) first; score the entropy */
+  /* Largest u * s^beta first, u the uncertainty of density_base scaled to [0, 1] (1 - p1,
+   * 1 - (p1 - p2) or entropy / log K) and s the item's mean cosine similarity to the pool
+   * (itself included), clamped at 0: s = x̂ · mean(x̂), so O(n d), never O(n²). An outlier
+   * is as uncertain as anything but teaches the model little about the rest of the pool.
+   * Score u * s^beta. */
+  VETO_ACTIVE_DENSITY,
+  /* k-center greedy (Sener & Savarese 2018): repeatedly the item farthest (Euclidean, in the
+   * chosen space) from every labeled item and every earlier pick. With nothing labeled the
+   * first pick is a seeded random item. Score: that distance (0 for a random first pick). */
+  VETO_ACTIVE_CORESET,
+  /* BADGE (Ash et al. 2020): k-means++ seeding over the gradient embeddings
+   * g = (p - onehot(argmax p)) ⊗ h, h the item's row in the chosen space. The first pick is
+   * the largest ‖g‖, each next one is drawn with probability ∝ D², the squared distance to
+   * the nearest earlier pick. g is never formed: ‖g_i - g_j‖² = ‖p̃_i‖²‖h_i‖² + ‖p̃_j‖²‖h_j‖²
+   * - 2 (p̃_i · p̃_j)(h_i · h_j), and D² is kept as a lazily refreshed upper bound with
+   * rejection sampling, which draws from exactly the same distribution with far fewer passes
+   * over h. When every remaining D² is 0 the batch is filled by largest ‖g‖. Score: D² at
+   * the pick (‖g‖² for the first). */
+  VETO_ACTIVE_BADGE,
+  /* Active distillation, in the spirit of Robust Active Distillation (Baykal et al. 2023):
+   * the teacher's soft label costs a query and is often wrong exactly where the student is
+   * unsure, so a point is worth asking only if it is informative AND the teacher is likely
+   * right on it. Rule: gain_i = 1 - (p1 - p2) of the student; w_i = c_i^gamma * gain_i with
+   * c_i = pool->correctness[i]; the window is the factor * batch items with w_i > 0 of
+   * largest gain; batch items are drawn from it without replacement with probability ∝ w_i
+   * (successive sampling). The window keeps the queries informative, c^gamma keeps the
+   * expected number of wrong teacher labels, sum (1 - c_i), low, and sampling rather than
+   * taking the top spreads the batch so no single kind of hard point (where an adversarial
+   * teacher would place its mistakes) takes all of it. gamma = 0 ignores the teacher;
+   * large gamma asks only where it is surest. When fewer than batch items have w_i > 0 the
+   * rest are the most informative of the others. Score w_i. */
+  VETO_ACTIVE_DISTILL,
+} VetoActiveStrategy;
+
+/* Stable names ("random", "least-confidence", "margin", "entropy", "density", "coreset",
+ * "badge", "distill") for command lines and project files. */
+const char        *veto_active_strategy_to_string   (VetoActiveStrategy strategy);
+gboolean           veto_active_strategy_from_string (const char         *name,
+                                                     VetoActiveStrategy *out_strategy,
+                                                     GError            **error);
+/* Every name, in enum order, NULL-terminated (static). */
+const char *const *veto_active_strategy_names       (void);
+
+/* The space of coreset, BADGE's h, density and diversity. AUTO: the embedding when the pool
+ * has one, else the features. */
+typedef enum
+{
+  VETO_ACTIVE_SPACE_AUTO,
+  VETO_ACTIVE_SPACE_EMBEDDING,
+  VETO_ACTIVE_SPACE_FEATURES,
+} VetoActiveSpace;
+
+/* The pool to choose from: n items. Only what a strategy uses must be set: probabilities for
+ * all but random and coreset, a space for coreset, BADGE, density and diversity, correctness
+ * for distill. Rows of probs sum to 1. Labeled rows (items already answered, not in the
+ * pool) are only used by coreset and diversity, in the same space and dimension. */
+typedef struct
+{
+  guint n;
+  const float *probs;             /* n × n_classes */
+  guint n_classes;
+  const float *embedding;         /* n × embedding_dim: the model's penultimate layer */
+  guint embedding_dim;
+  const float *features;          /* n × n_features */
+  guint n_features;
+  const float *labeled_embedding; /* n_labeled × embedding_dim */
+  const float *labeled_features;  /* n_labeled × n_features */
+  guint n_labeled;
+  const float *correctness;       /* n, in [0, 1]: how likely the teacher is right (distill) */
+} VetoActivePool;
+
+#define VETO_ACTIVE_DEFAULT_FACTOR 10
+
+typedef struct
+{
+  guint64 seed;
+  VetoActiveSpace space;
+  /* > 0 and smaller than n: score only a seeded random subsample of this many items (the
+   * indices returned still index the whole pool). Random ignores it. */
+  guint max_pool;
+  /* least-confidence, margin, entropy and density: take the factor * batch best-scored items,
+   * then batch of them by k-center greedy in the chosen space (from the labeled rows when
+   * there are some, else from the best-scored item), so one batch does not spend every
+   * query on near-duplicates. The scores reported stay the strategy's own. */
+  gboolean diversity;
+  guint factor;                    /* diversity and distill window: factor * batch; default 10 */
+  VetoActiveStrategy density_base; /* least-confidence, margin or entropy; default margin */
+  double density_beta;             /* default 1 */
+  double distill_gamma;            /* default 1 */
+} VetoActiveOptions;
+
+void     veto_active_options_init (VetoActiveOptions *options);
+
+/* Writes batch distinct pool indices, most wanted first (for k-center and k-means++ based
+ * choices: in pick order), and their scores (out_scores may be NULL). options NULL: the
+ * defaults. Fails on a batch of 0 or more than the pool (or than max_pool), on sizes that do
+ * not match, on probabilities that are not a distribution, and when an input is missing. */
+gboolean veto_active_select       (VetoActiveStrategy       strategy,
+                                   const VetoActivePool    *pool,
+                                   guint                    batch,
+                                   const VetoActiveOptions *options,
+                                   guint                   *out_indices,
+                                   double                  *out_scores,
+                                   GError                 **error);
+
+/* Candidate sets for a complementary question ("which of these is NOT the class?"). */
+typedef enum
+{
+  /* k distinct classes uniformly at random: the CLImage protocol. Every class has the same
+   * chance k/K to be shown whatever the item, so the complementary label it yields follows
+   * the uniform transition that SCL, URE and FWD assume, and answers stay comparable across
+   * annotators and projects. */
+  VETO_ACTIVE_CANDIDATES_UNIFORM,
+  /* k distinct classes drawn without replacement with probability ∝ max(p_c, floor), p the
+   * model's probabilities for the item. "Not this one" then removes probability mass the
+   * model really holds, which a class it already rules out cannot do: with peaked p the top
+   * class is nearly always shown, and the answer either confirms it (by naming another) or
+   * refutes the model's belief. The floor keeps every class's chance to be shown above zero,
+   * so answers can still reach classes the model has written off and any reweighting by
+   * inclusion probability stays bounded. The labels no longer follow a uniform transition:
+   * train them with the candidate-aware loss, which conditions on the set shown. */
+  VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+} VetoActiveCandidateRule;
+
+/* Weight floor of the proportional rule. Classes below it are all equally likely: once the
+ * classes holding the mass are drawn, the rest of a set comes uniformly from them. With
+ * p = (.85, .06, .04, .02, .01, .01, .005, .005, 0, 0) and k = 4, a class with p = 0 is
+ * shown in 3% of the sets and the top class in all but 0.01%. */
+#define VETO_ACTIVE_DEFAULT_FLOOR 1e-3
+
+/* Stable names ("uniform", "proportional"). */
+const char        *veto_active_candidate_rule_to_string   (VetoActiveCandidateRule rule);
+gboolean           veto_active_candidate_rule_from_string (const char              *name,
+                                                           VetoActiveCandidateRule *out_rule,
+                                                           GError                 **error);
+const char *const *veto_active_candidate_rule_names       (void);
+
+/* One candidate set of k distinct classes for each of n items: out_classes is n × k, in a
+ * random display order (never the draw order, which would leak the model's belief).
+ * probs (n × n_classes) is only read by the proportional rule (NULL allowed for uniform);
+ * weight_floor in (0, 1]. */
+gboolean veto_active_candidates   (VetoActiveCandidateRule rule,
+                                   const float            *probs,
+                                   guint                   n,
+                                   guint                   n_classes,
+                                   guint                   k,
+                                   double                  weight_floor,
+                                   guint64                 seed,
+                                   guint                  *out_classes,
+                                   GError                **error);
+
+/* Items for preference questions: r_i the model's scalar score (its preference head). */
+typedef struct
+{
+  guint n;
+  const float *scores;    /* n */
+  const float *variances; /* n, optional: the uncertainty of each score (0 when NULL) */
+  const gint *labels;     /* n, optional: task class, -1 unknown; pairs then share a class */
+} VetoActivePairPool;
+
+/* The batch distinct pairs whose order the model is least sure of: smallest
+ * |P(a before b) - 1/2|, with P(a before b) = σ((r_a - r_b) / sqrt(1 + π (v_a + v_b) / 8))
+ * (Bradley-Terry with the probit approximation to the expected sigmoid: uncertain scores
+ * make an order less sure). The pairs examined are every eligible pair when there are at
+ * most 4 * max_candidates of them, else max_candidates distinct pairs drawn uniformly
+ * (max_candidates 0: 20 * batch). With labels, both items of a pair have the same known
+ * class, and items with -1 are never used. out_a is shown on the left; which of the two is
+ * left is random. An item may appear in several pairs. Score |P - 1/2| (out_scores may be
+ * NULL). Fails when fewer than batch pairs are eligible. */
+gboolean veto_active_pairs        (const VetoActivePairPool *pool,
+                                   guint                     batch,
+                                   guint                     max_candidates,
+                                   guint64                   seed,
+                                   guint                    *out_a,
+                                   guint                    *out_b,
+                                   double                   *out_scores,
+                                   GError                  **error);
+
+G_END_DECLS

@@ -1,0 +1,721 @@
+/* veto-sim-loop: the headless active-learning loop with simulated annotators, one run at a time. */
+#include "veto-sim.h"
+
+#include "veto-agcd.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const mode_names[] = { "ordinary", "complementary", "preference", "agcd",
+                                          "distill" };
+
+gboolean
+veto_sim_mode_from_string (const char *text, VetoSimMode *out_mode)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (mode_names); i++)
+    if (g_strcmp0 (text, mode_names[i]) == 0)
+      {
+        *out_mode = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+veto_sim_mode_to_string (VetoSimMode mode)
+{
+  return mode_names[mode];
+}
+
+void
+veto_sim_config_init (VetoSimConfig *config)
+{
+  *config = (VetoSimConfig) {
+    .mode = VETO_SIM_MODE_ORDINARY,
+    .strategy = VETO_ACTIVE_MARGIN,
+    .budget = 1000,
+    .batch = 100,
+    .init = 100,
+    .seed = 1,
+    .candidates = VETO_ACTIVE_CANDIDATES_UNIFORM,
+    .n_candidates = 4,
+    .novel = 3,
+  };
+  veto_active_options_init (&config->active);
+  veto_train_spec_init (&config->train);
+}
+
+/* The state of one run. Pool indices (0..n_pool-1) name the pool items with a gold label. */
+typedef struct
+{
+  VetoStore *store;
+  const VetoDataset *ds;
+  const VetoSimConfig *config;
+  guint k, d, n_pool;
+  GArray *pool;             /* dataset row of each pool index */
+  float *x_pool;            /* n_pool × d */
+  gboolean *asked;
+  guint n_asked;
+  GRand *rand;
+  VetoSimAnnotator *annotator;
+  char *annotator_name;
+  gint64 annotator_id;
+  guint answers;
+  /* distill */
+  float *teacher_probs;     /* n_pool × k */
+  float *teacher_confidence;
+  guint teacher_wrong;
+  gint64 started_us;
+} Run;
+
+static void
+run_clear (Run *run)
+{
+  g_clear_pointer (&run->pool, g_array_unref);
+  g_clear_pointer (&run->x_pool, g_free);
+  g_clear_pointer (&run->asked, g_free);
+  g_clear_pointer (&run->rand, g_rand_free);
+  g_clear_pointer (&run->annotator, veto_sim_annotator_free);
+  g_clear_pointer (&run->annotator_name, g_free);
+  g_clear_pointer (&run->teacher_probs, g_free);
+  g_clear_pointer (&run->teacher_confidence, g_free);
+}
+
+static guint
+pool_gold (Run *run, guint index)
+{
+  return veto_dataset_get_gold (run->ds, g_array_index (run->pool, guint, index));
+}
+
+/* A fresh annotator per run, so that runs sharing a project never train on each other. */
+static gboolean
+make_annotator (Run *run, GError **error)
+{
+  const VetoSimConfig *c = run->config;
+  VetoAnnotatorKind kind = c->mode == VETO_SIM_MODE_DISTILL ? VETO_ANNOTATOR_TEACHER
+                                                            : VETO_ANNOTATOR_SIMULATED;
+  g_autofree char *base = g_strdup_printf ("sim/%s/%s/%s/seed%" G_GUINT64_FORMAT,
+                                           veto_sim_mode_to_string (c->mode),
+                                           c->agcd_rule ? "agcd"
+                                           : veto_active_strategy_to_string (c->strategy),
+                                           veto_sim_annotator_get_profile (run->annotator),
+                                           c->seed);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%S");
+
+  run->annotator_name = g_strdup_printf ("%s/%s-%06x", base, stamp,
+                                         g_random_int_range (0, 0xffffff));
+  return veto_store_ensure_annotator (run->store, run->annotator_name, kind, &run->annotator_id,
+                                      error);
+}
+
+static gboolean
+run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig *config,
+          GError **error)
+{
+  guint n_rows;
+  const guint *rows = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_rows);
+  const float *X = veto_dataset_get_features (ds);
+  const char *profile = config->annotator;
+
+  *run = (Run) { .store = store, .ds = ds, .config = config };
+  run->started_us = g_get_monotonic_time ();
+  run->k = veto_dataset_get_n_classes (ds);
+  run->d = veto_dataset_get_dim (ds);
+  run->pool = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < n_rows; i++)
+    if (veto_dataset_get_gold (ds, rows[i]) >= 0)
+      g_array_append_val (run->pool, rows[i]);
+  run->n_pool = run->pool->len;
+  if (run->n_pool < config->budget || config->batch == 0 || config->init > config->budget)
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "%s: a budget of %u answers (init %u, batches of %u) needs that many pool "
+                   "items with a gold label; the pool has %u", veto_store_get_path (store),
+                   config->budget, config->init, config->batch, run->n_pool);
+      return FALSE;
+    }
+  run->x_pool = g_new (float, (gsize) run->n_pool * run->d);
+  for (guint i = 0; i < run->n_pool; i++)
+    memcpy (run->x_pool + (gsize) i * run->d,
+            X + (gsize) g_array_index (run->pool, guint, i) * run->d, run->d * sizeof (float));
+  run->asked = g_new0 (gboolean, run->n_pool);
+  run->rand = g_rand_new_with_seed ((guint32) (config->seed * 7919 + 1));
+  if (profile == NULL)
+    profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? "uniform"
+              : config->mode == VETO_SIM_MODE_DISTILL     ? "teacher"
+                                                          : "ordinary";
+  run->annotator = veto_sim_annotator_new (profile, run->k, config->n_candidates, error);
+  return run->annotator != NULL && make_annotator (run, error);
+}
+
+static char *
+soft_json (const float *p, guint k)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_array (b);
+  for (guint c = 0; c < k; c++)
+    json_builder_add_double_value (b, p[c]);
+  json_builder_end_array (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* Puts the questions for pool indices to the simulated annotator and commits the answers in one
+ * transaction. candidates (n × n_candidates class indices) for complementary questions. */
+static gboolean
+ask (Run *run, const guint *indices, guint n, const guint *candidates, const double *scores,
+     const char *strategy, GError **error)
+{
+  const VetoSimConfig *c = run->config;
+  guint m = c->n_candidates;
+
+  if (!veto_store_begin (run->store, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      guint index = indices[i], y = pool_gold (run, index);
+      gint64 shown[64];
+      g_autofree char *soft = NULL;
+      VetoAnswer answer = {
+        .item = veto_dataset_item_of_row (run->ds, g_array_index (run->pool, guint, index)),
+        .annotator = run->annotator_id,
+        .strategy = strategy,
+        .score = scores ? scores[i] : NAN,
+        .shown_at_us = g_get_real_time (),
+      };
+
+      switch (c->mode)
+        {
+        case VETO_SIM_MODE_COMPLEMENTARY:
+          {
+            guint cl = veto_sim_annotator_answer_complementary (run->annotator, run->rand, y,
+                                                                candidates + (gsize) i * m, m);
+
+            for (guint j = 0; j < m; j++)
+              shown[j] = veto_dataset_class_id (run->ds, candidates[(gsize) i * m + j]);
+            answer.kind = VETO_KIND_COMPLEMENTARY;
+            answer.answer_class = veto_dataset_class_id (run->ds, cl);
+            answer.candidates = shown;
+            answer.n_candidates = m;
+          }
+          break;
+        case VETO_SIM_MODE_DISTILL:
+          soft = soft_json (run->teacher_probs + (gsize) index * run->k, run->k);
+          answer.kind = VETO_KIND_SOFT;
+          answer.soft_json = soft;
+          {
+            const float *p = run->teacher_probs + (gsize) index * run->k;
+            guint best = 0;
+
+            for (guint j = 1; j < run->k; j++)
+              if (p[j] > p[best])
+                best = j;
+            run->teacher_wrong += best != y;
+          }
+          break;
+        case VETO_SIM_MODE_ORDINARY:
+        case VETO_SIM_MODE_PREFERENCE:
+        case VETO_SIM_MODE_AGCD:
+        default:
+          answer.kind = VETO_KIND_ORDINARY;
+          answer.answer_class = veto_dataset_class_id (
+              run->ds, veto_sim_annotator_answer_ordinary (run->annotator, run->rand, y));
+          break;
+        }
+      answer.answered_at_us = g_get_real_time ();
+      if (!veto_store_add_annotation (run->store, &answer, NULL, error))
+        {
+          veto_store_rollback (run->store);
+          return FALSE;
+        }
+      run->asked[index] = TRUE;
+      run->n_asked++;
+      run->answers++;
+    }
+  return veto_store_commit (run->store, error);
+}
+
+/* Candidate sets for the chosen items, from the model's probabilities when the rule wants them. */
+static gboolean
+candidates_for (Run *run, const guint *indices, guint n, const float *probs, guint *out,
+                GError **error)
+{
+  g_autofree float *chosen = probs ? g_new (float, (gsize) n * run->k) : NULL;
+
+  for (guint i = 0; chosen && i < n; i++)
+    memcpy (chosen + (gsize) i * run->k, probs + (gsize) indices[i] * run->k,
+            run->k * sizeof (float));
+  return veto_active_candidates (chosen ? run->config->candidates
+                                        : VETO_ACTIVE_CANDIDATES_UNIFORM,
+                                 chosen, n, run->k, run->config->n_candidates,
+                                 VETO_ACTIVE_DEFAULT_FLOOR,
+                                 run->config->seed * 1000003 + run->answers, out, error);
+}
+
+static VetoModel *
+train_round (Run *run, GError **error)
+{
+  VetoTrainSpec spec = run->config->train;
+
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.annotator = run->annotator_name;
+  spec.seed = run->config->seed;
+  return veto_sim_train (run->store, run->ds, &spec, NULL, NULL, error);
+}
+
+/* Picks a batch among the pool items not asked yet; out_indices are pool indices. */
+static gboolean
+select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint *out_indices,
+              double *out_scores, GError **error)
+{
+  const VetoSimConfig *c = run->config;
+  guint n_free = run->n_pool - run->n_asked, e = run->d, j = 0, l = 0;
+  g_autofree guint *free_index = g_new (guint, MAX (n_free, 1));
+  g_autofree float *free_probs = g_new (float, (gsize) MAX (n_free, 1) * run->k);
+  g_autofree float *free_x = NULL;
+  g_autofree float *labeled_x = NULL;
+  g_autofree float *correctness = NULL;
+  gboolean needs_space = c->strategy == VETO_ACTIVE_CORESET || c->strategy == VETO_ACTIVE_BADGE
+                         || c->strategy == VETO_ACTIVE_DENSITY || c->active.diversity;
+  VetoActiveOptions options = c->active;
+  VetoActivePool pool = { 0 };
+
+  for (guint i = 0; i < run->n_pool; i++)
+    if (!run->asked[i])
+      {
+        free_index[j] = i;
+        memcpy (free_probs + (gsize) j * run->k, probs + (gsize) i * run->k,
+                run->k * sizeof (float));
+        j++;
+      }
+  pool.n = n_free;
+  pool.probs = free_probs;
+  pool.n_classes = run->k;
+  if (needs_space)
+    {
+      /* The penultimate layer is the space of coreset, BADGE and diversity. */
+      g_autofree float *embedding = g_new (float, (gsize) run->n_pool
+                                                   * veto_model_get_embedding_dim (model));
+
+      e = veto_model_get_embedding_dim (model);
+      veto_model_embed (model, run->x_pool, run->n_pool, run->d, embedding);
+      free_x = g_new (float, (gsize) MAX (n_free, 1) * e);
+      labeled_x = g_new (float, (gsize) MAX (run->n_asked, 1) * e);
+      for (guint i = 0, f = 0; i < run->n_pool; i++)
+        memcpy (run->asked[i] ? labeled_x + (gsize) l++ * e : free_x + (gsize) f++ * e,
+                embedding + (gsize) i * e, e * sizeof (float));
+      pool.embedding = free_x;
+      pool.embedding_dim = e;
+      pool.labeled_embedding = labeled_x;
+      pool.n_labeled = run->n_asked;
+    }
+  if (run->teacher_confidence)
+    {
+      correctness = g_new (float, MAX (n_free, 1));
+      for (guint i = 0; i < n_free; i++)
+        correctness[i] = run->teacher_confidence[free_index[i]];
+      pool.correctness = correctness;
+    }
+  options.seed = c->seed * 31 + run->answers;
+  if (!veto_active_select (c->strategy, &pool, batch, &options, out_indices, out_scores, error))
+    return FALSE;
+  for (guint i = 0; i < batch; i++)
+    out_indices[i] = free_index[out_indices[i]];
+  return TRUE;
+}
+
+/* The teacher of active distillation: an MLP trained on the gold labels of a disjoint half of
+ * the pool, so that it is good but wrong on hard points it never saw. Its soft labels cover the
+ * whole pool; the student may only ask about the other half. */
+static gboolean
+make_teacher (Run *run, GError **error)
+{
+  guint half = run->n_pool / 2, k = run->k, d = run->d;
+  g_autofree guint *order = g_new (guint, run->n_pool);
+  g_autofree float *x = g_new (float, (gsize) half * d);
+  g_autoptr (VetoObjective) objective = veto_objective_new (half, k, 0);
+  g_autoptr (VetoModel) teacher = veto_model_new (VETO_MODEL_KIND_MLP, d, k, 0, 0);
+  VetoModelTrainOptions options;
+
+  for (guint i = 0; i < run->n_pool; i++)
+    order[i] = i;
+  for (guint i = run->n_pool; i > 1; i--)
+    {
+      guint j = g_rand_int_range (run->rand, 0, i), t = order[i - 1];
+
+      order[i - 1] = order[j];
+      order[j] = t;
+    }
+  for (guint u = 0; u < half; u++)
+    {
+      memcpy (x + (gsize) u * d, run->x_pool + (gsize) order[u] * d, d * sizeof (float));
+      if (!veto_objective_add_ordinary (objective, u, pool_gold (run, order[u]), error))
+        return FALSE;
+      /* The teacher's own training half is never offered to the student. */
+      run->asked[order[u]] = TRUE;
+    }
+  run->n_asked = half;
+  veto_model_train_options_init (&options);
+  options.schedule = VETO_LR_COSINE;
+  options.learning_rate = 2e-3;
+  options.batch_size = 256;
+  options.max_epochs = 5;
+  options.seed = run->config->seed + 1000;
+  if (!veto_model_train (teacher, x, half, d, objective, veto_objective_gather,
+                         veto_objective_loss, half, &options, NULL, NULL, error))
+    return FALSE;
+  run->teacher_probs = g_new (float, (gsize) run->n_pool * k);
+  run->teacher_confidence = g_new (float, run->n_pool);
+  veto_model_predict_proba (teacher, run->x_pool, run->n_pool, d, run->teacher_probs);
+  for (guint i = 0; i < run->n_pool; i++)
+    {
+      float best = 0;
+
+      for (guint c = 0; c < k; c++)
+        best = MAX (best, run->teacher_probs[(gsize) i * k + c]);
+      run->teacher_confidence[i] = best;
+    }
+  return TRUE;
+}
+
+static gboolean
+ask_random (Run *run, guint n, GError **error)
+{
+  g_autofree guint *indices = g_new (guint, MAX (n, 1));
+  g_autofree guint *candidates = NULL;
+  guint got = 0;
+
+  while (got < n)
+    {
+      guint i = g_rand_int_range (run->rand, 0, run->n_pool);
+      gboolean dup = run->asked[i];
+
+      for (guint j = 0; j < got && !dup; j++)
+        dup = indices[j] == i;
+      if (!dup)
+        indices[got++] = i;
+    }
+  if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
+    {
+      candidates = g_new (guint, (gsize) n * run->config->n_candidates);
+      if (!candidates_for (run, indices, n, NULL, candidates, error))
+        return FALSE;
+    }
+  return ask (run, indices, n, candidates, NULL, "init", error);
+}
+
+static gboolean
+run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable *cancellable,
+            GError **error)
+{
+  const VetoSimConfig *c = run->config;
+  g_autofree float *probs = g_new (float, (gsize) run->n_pool * run->k);
+  g_autofree guint *chosen = g_new (guint, c->batch);
+  g_autofree double *scores = g_new (double, c->batch);
+  g_autofree guint *candidates = g_new (guint, (gsize) c->batch * c->n_candidates);
+  guint first_answers = run->answers;
+
+  if (c->init > 0 && !ask_random (run, c->init, error))
+    return FALSE;
+  for (guint round = 1;; round++)
+    {
+      g_autoptr (VetoModel) model = NULL;
+      VetoEvaluation eval = { 0 };
+      VetoSimPoint point = { .round = round };
+      guint batch;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      model = train_round (run, error);
+      if (model == NULL || !veto_sim_evaluate (run->ds, model, VETO_SPLIT_TEST, NULL, &eval,
+                                               error))
+        return FALSE;
+      point.answers = run->answers - first_answers;
+      point.test_accuracy = eval.accuracy;
+      point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
+      if (c->mode == VETO_SIM_MODE_DISTILL)
+        point.metric[0] = run->answers > first_answers
+                              ? (double) run->teacher_wrong / (run->answers - first_answers)
+                              : 0;
+      veto_evaluation_clear (&eval);
+      on_point (user_data, &point);
+      if (point.answers >= c->budget)
+        return TRUE;
+      batch = MIN (c->batch, c->budget - point.answers);
+      batch = MIN (batch, run->n_pool - run->n_asked);
+      if (batch == 0)
+        return TRUE;
+      veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
+      if (!select_batch (run, model, probs, batch, chosen, scores, error))
+        return FALSE;
+      if (c->mode == VETO_SIM_MODE_COMPLEMENTARY
+          && !candidates_for (run, chosen, batch, probs, candidates, error))
+        return FALSE;
+      if (!ask (run, chosen, batch, candidates, scores,
+                veto_active_strategy_to_string (c->strategy), error))
+        return FALSE;
+    }
+}
+
+
+/* AGCD: some classes are hidden as novel; the model is a semi-supervised k-means of the pool and
+ * the test split together (the GCD protocol is transductive) into known + novel clusters, the
+ * oracle's labels reach it through a stable Hungarian mapping, and each round asks a batch. */
+typedef struct
+{
+  gboolean *novel;     /* per class */
+  guint *old_classes;
+  guint n_known;
+  guint n_rows;        /* pool + test rows clustered */
+  float *x;            /* n_rows × d: pool rows first, then test rows */
+  guint *test_gold;
+  guint n_test;
+  GArray *queried;     /* true classes of the rows queried after init */
+} Agcd;
+
+static void
+agcd_clear (Agcd *a)
+{
+  g_free (a->novel);
+  g_free (a->old_classes);
+  g_free (a->x);
+  g_free (a->test_gold);
+  g_clear_pointer (&a->queried, g_array_unref);
+}
+
+static void
+agcd_init (Run *run, Agcd *a)
+{
+  guint k = run->k, n_test_rows, hidden = 0;
+  const guint *test = veto_dataset_get_split (run->ds, VETO_SPLIT_TEST, &n_test_rows);
+  const float *X = veto_dataset_get_features (run->ds);
+
+  a->novel = g_new0 (gboolean, k);
+  while (hidden < MIN (run->config->novel, k - 1))
+    {
+      guint c = g_rand_int_range (run->rand, 0, k);
+
+      if (!a->novel[c])
+        {
+          a->novel[c] = TRUE;
+          hidden++;
+        }
+    }
+  a->old_classes = g_new (guint, k);
+  for (guint c = 0; c < k; c++)
+    if (!a->novel[c])
+      a->old_classes[a->n_known++] = c;
+  a->test_gold = g_new (guint, MAX (n_test_rows, 1));
+  a->x = g_new (float, (gsize) (run->n_pool + n_test_rows) * run->d);
+  memcpy (a->x, run->x_pool, (gsize) run->n_pool * run->d * sizeof (float));
+  for (guint i = 0; i < n_test_rows; i++)
+    if (veto_dataset_get_gold (run->ds, test[i]) >= 0)
+      {
+        memcpy (a->x + (gsize) (run->n_pool + a->n_test) * run->d,
+                X + (gsize) test[i] * run->d, run->d * sizeof (float));
+        a->test_gold[a->n_test++] = veto_dataset_get_gold (run->ds, test[i]);
+      }
+  a->n_rows = run->n_pool + a->n_test;
+  a->queried = g_array_new (FALSE, FALSE, sizeof (guint));
+}
+
+/* The labeled start: random pool items of known classes until every known class has one and
+ * there are init of them. */
+static gboolean
+agcd_ask_init (Run *run, Agcd *a, GError **error)
+{
+  guint want = MAX (run->config->init, a->n_known), got = 0, covered = 0;
+  g_autofree guint *indices = g_new (guint, want);
+  g_autofree gboolean *has = g_new0 (gboolean, run->k);
+
+  for (guint tries = 0; got < want && tries < 100 * run->n_pool; tries++)
+    {
+      guint i = g_rand_int_range (run->rand, 0, run->n_pool), y = pool_gold (run, i);
+      gboolean dup = a->novel[y];
+
+      for (guint j = 0; j < got && !dup; j++)
+        dup = indices[j] == i;
+      /* The last places go to classes still missing. */
+      if (dup || (!has[y] ? FALSE : want - got <= a->n_known - covered))
+        continue;
+      covered += !has[y];
+      has[y] = TRUE;
+      indices[got++] = i;
+    }
+  if (covered < a->n_known)
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "agcd: the pool lacks items of some known class");
+      return FALSE;
+    }
+  return ask (run, indices, got, NULL, NULL, "init", error);
+}
+
+static gboolean
+run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable *cancellable,
+          GError **error)
+{
+  const VetoSimConfig *c = run->config;
+  guint k = run->k;
+  Agcd a = { 0 };
+  g_autoptr (VetoAgcdMapping) mapping = veto_agcd_mapping_new (k, k);
+  g_autofree int *labels = NULL;
+  g_autofree guint *clusters = NULL;
+  g_autofree float *soft = NULL;
+  g_autofree guint *chosen = g_new (guint, c->batch);
+  gboolean ok = FALSE;
+
+  agcd_init (run, &a);
+  labels = g_new (int, a.n_rows);
+  clusters = g_new (guint, a.n_rows);
+  soft = g_new (float, (gsize) a.n_rows * k);
+  if (!agcd_ask_init (run, &a, error))
+    goto out;
+  for (guint round = 1;; round++)
+    {
+      VetoAgcdClusterOptions options;
+      VetoAgcdMetrics metrics;
+      VetoSimPoint point = { .round = round };
+      g_autoptr (GArray) lab_clusters = g_array_new (FALSE, FALSE, sizeof (guint));
+      g_autoptr (GArray) lab_classes = g_array_new (FALSE, FALSE, sizeof (guint));
+      guint batch, n_free = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        goto out;
+      /* Known classes own clusters 0..n_known-1; revealed novel classes reach theirs through
+       * last round's mapping. */
+      for (guint i = 0; i < a.n_rows; i++)
+        {
+          labels[i] = -1;
+          if (i < run->n_pool && run->asked[i])
+            {
+              guint y = pool_gold (run, i);
+
+              if (!a.novel[y])
+                for (guint j = 0; j < a.n_known; j++)
+                  labels[i] = a.old_classes[j] == y ? (int) j : labels[i];
+              else
+                labels[i] = veto_agcd_mapping_get_cluster (mapping, y) >= (int) a.n_known
+                                ? veto_agcd_mapping_get_cluster (mapping, y)
+                                : -1;
+            }
+        }
+      veto_agcd_cluster_options_init (&options);
+      options.n_known = a.n_known;
+      options.n_novel = k - a.n_known;
+      options.max_iterations = 30;
+      options.seed = c->seed * 101 + round;
+      if (!veto_agcd_cluster (a.x, a.n_rows, run->d, labels, &options, clusters, NULL, soft, NULL,
+                              cancellable, error))
+        goto out;
+      /* The mapping: known classes are fixed to their clusters; it is rebuilt from every
+       * labeled row so that novel classes find the clusters that hold them. */
+      for (guint i = 0; i < run->n_pool; i++)
+        if (run->asked[i])
+          {
+            guint y = pool_gold (run, i);
+
+            g_array_append_val (lab_clusters, clusters[i]);
+            g_array_append_val (lab_classes, y);
+          }
+      if (!veto_agcd_mapping_update (mapping, (guint *) lab_clusters->data,
+                                     (guint *) lab_classes->data, lab_clusters->len, error)
+          || !veto_agcd_evaluate (clusters + run->n_pool, a.test_gold, a.n_test, k, k,
+                                  a.old_classes, a.n_known, (guint *) a.queried->data,
+                                  a.queried->len, &metrics, error))
+        goto out;
+      point.answers = run->answers;
+      point.test_accuracy = metrics.acc_all;
+      point.metric[0] = metrics.acc_all;
+      point.metric[1] = metrics.acc_old;
+      point.metric[2] = metrics.acc_new;
+      point.coverage = isnan (metrics.novel_coverage) ? 0 : metrics.novel_coverage;
+      point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
+      on_point (user_data, &point);
+      if (run->answers >= c->budget)
+        break;
+      batch = MIN (c->batch, c->budget - run->answers);
+      batch = MIN (batch, run->n_pool - run->n_asked);
+      if (batch == 0)
+        break;
+      {
+        g_autofree guint *free_index = g_new (guint, run->n_pool);
+        g_autofree float *free_soft = g_new (float, (gsize) run->n_pool * k);
+
+        for (guint i = 0; i < run->n_pool; i++)
+          if (!run->asked[i])
+            {
+              free_index[n_free] = i;
+              memcpy (free_soft + (gsize) n_free * k, soft + (gsize) i * k, k * sizeof (float));
+              n_free++;
+            }
+        if (c->agcd_rule)
+          ok = veto_agcd_select (free_soft, n_free, k, a.n_known, batch, round, 2, chosen, error);
+        else
+          {
+            VetoActivePool pool = { .n = n_free, .probs = free_soft, .n_classes = k };
+            VetoActiveOptions active = c->active;
+
+            active.seed = c->seed * 31 + run->answers;
+            ok = veto_active_select (c->strategy, &pool, batch, &active, chosen, NULL, error);
+          }
+        if (!ok)
+          goto out;
+        ok = FALSE;
+        for (guint i = 0; i < batch; i++)
+          {
+            guint y;
+
+            chosen[i] = free_index[chosen[i]];
+            y = pool_gold (run, chosen[i]);
+            g_array_append_val (a.queried, y);
+          }
+      }
+      if (!ask (run, chosen, batch, NULL, NULL,
+                c->agcd_rule ? "agcd" : veto_active_strategy_to_string (c->strategy), error))
+        goto out;
+    }
+  ok = TRUE;
+
+out:
+  agcd_clear (&a);
+  return ok;
+}
+
+gboolean
+veto_sim_run (VetoStore *store, const VetoDataset *ds, const VetoSimConfig *config,
+              VetoSimPointFunc on_point, gpointer user_data, GCancellable *cancellable,
+              GError **error)
+{
+  Run run;
+  gboolean ok;
+
+  ok = run_init (&run, store, ds, config, error);
+  if (ok && config->mode == VETO_SIM_MODE_DISTILL)
+    ok = make_teacher (&run, error);
+  if (ok)
+    switch (config->mode)
+      {
+      case VETO_SIM_MODE_ORDINARY:
+      case VETO_SIM_MODE_COMPLEMENTARY:
+      case VETO_SIM_MODE_DISTILL:
+        ok = run_active (&run, on_point, user_data, cancellable, error);
+        break;
+      case VETO_SIM_MODE_AGCD:
+        ok = run_agcd (&run, on_point, user_data, cancellable, error);
+        break;
+      case VETO_SIM_MODE_PREFERENCE:
+      default:
+        g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                     "simulate --mode %s is not available in this build",
+                     veto_sim_mode_to_string (config->mode));
+        ok = FALSE;
+        break;
+      }
+  run_clear (&run);
+  return ok;
+}
