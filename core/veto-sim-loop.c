@@ -475,7 +475,26 @@ typedef struct
   guint *test_gold;
   guint n_test;
   GArray *queried;     /* true classes of the rows queried after init */
+  gint *cluster_of_class;/* per class: its cluster, -1 while a novel class is unseen */
+  gboolean *cluster_taken;
 } Agcd;
+
+/* Gives a newly revealed novel class a cluster of its own, for good (a stable mapping). */
+static void
+agcd_adopt_class (Agcd *a, const VetoAgcdMapping *mapping, guint y, guint k)
+{
+  int proposed = veto_agcd_mapping_get_cluster (mapping, y);
+
+  if (a->cluster_of_class[y] >= 0)
+    return;
+  if (proposed < (int) a->n_known || a->cluster_taken[proposed])
+    for (proposed = a->n_known; proposed < (int) k && a->cluster_taken[proposed]; proposed++)
+      ;
+  if (proposed >= (int) k)
+    return;
+  a->cluster_of_class[y] = proposed;
+  a->cluster_taken[proposed] = TRUE;
+}
 
 static void
 agcd_clear (Agcd *a)
@@ -484,6 +503,8 @@ agcd_clear (Agcd *a)
   g_free (a->old_classes);
   g_free (a->x);
   g_free (a->test_gold);
+  g_free (a->cluster_of_class);
+  g_free (a->cluster_taken);
   g_clear_pointer (&a->queried, g_array_unref);
 }
 
@@ -506,9 +527,18 @@ agcd_init (Run *run, Agcd *a)
         }
     }
   a->old_classes = g_new (guint, k);
+  a->cluster_of_class = g_new (gint, k);
+  a->cluster_taken = g_new0 (gboolean, k);
   for (guint c = 0; c < k; c++)
-    if (!a->novel[c])
-      a->old_classes[a->n_known++] = c;
+    {
+      a->cluster_of_class[c] = -1;
+      if (!a->novel[c])
+        {
+          a->cluster_of_class[c] = a->n_known;
+          a->cluster_taken[a->n_known] = TRUE;
+          a->old_classes[a->n_known++] = c;
+        }
+    }
   a->test_gold = g_new (guint, MAX (n_test_rows, 1));
   a->x = g_new (float, (gsize) (run->n_pool + n_test_rows) * run->d);
   memcpy (a->x, run->x_pool, (gsize) run->n_pool * run->d * sizeof (float));
@@ -586,24 +616,11 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         goto out;
-      /* Known classes own clusters 0..n_known-1; revealed novel classes reach theirs through
-       * last round's mapping. */
+      /* Known classes own clusters 0..n_known-1; a revealed novel class owns the cluster the
+       * mapping gave it when it was first seen, and its labeled rows anchor that cluster. */
       for (guint i = 0; i < a.n_rows; i++)
-        {
-          labels[i] = -1;
-          if (i < run->n_pool && run->asked[i])
-            {
-              guint y = pool_gold (run, i);
-
-              if (!a.novel[y])
-                for (guint j = 0; j < a.n_known; j++)
-                  labels[i] = a.old_classes[j] == y ? (int) j : labels[i];
-              else
-                labels[i] = veto_agcd_mapping_get_cluster (mapping, y) >= (int) a.n_known
-                                ? veto_agcd_mapping_get_cluster (mapping, y)
-                                : -1;
-            }
-        }
+        labels[i] = i < run->n_pool && run->asked[i] ? a.cluster_of_class[pool_gold (run, i)]
+                                                     : -1;
       veto_agcd_cluster_options_init (&options);
       options.n_known = a.n_known;
       options.n_novel = k - a.n_known;
@@ -612,8 +629,8 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
       if (!veto_agcd_cluster (a.x, a.n_rows, run->d, labels, &options, clusters, NULL, soft, NULL,
                               cancellable, error))
         goto out;
-      /* The mapping: known classes are fixed to their clusters; it is rebuilt from every
-       * labeled row so that novel classes find the clusters that hold them. */
+      /* The Hungarian mapping over every labeled row proposes a cluster for each class; a novel
+       * class seen for the first time takes its proposal (or a free novel cluster) for good. */
       for (guint i = 0; i < run->n_pool; i++)
         if (run->asked[i])
           {
@@ -623,10 +640,13 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
             g_array_append_val (lab_classes, y);
           }
       if (!veto_agcd_mapping_update (mapping, (guint *) lab_clusters->data,
-                                     (guint *) lab_classes->data, lab_clusters->len, error)
-          || !veto_agcd_evaluate (clusters + run->n_pool, a.test_gold, a.n_test, k, k,
-                                  a.old_classes, a.n_known, (guint *) a.queried->data,
-                                  a.queried->len, &metrics, error))
+                                     (guint *) lab_classes->data, lab_clusters->len, error))
+        goto out;
+      for (guint i = 0; i < lab_classes->len; i++)
+        agcd_adopt_class (&a, mapping, g_array_index (lab_classes, guint, i), k);
+      if (!veto_agcd_evaluate (clusters + run->n_pool, a.test_gold, a.n_test, k, k,
+                               a.old_classes, a.n_known, (guint *) a.queried->data,
+                               a.queried->len, &metrics, error))
         goto out;
       point.answers = run->answers;
       point.test_accuracy = metrics.acc_all;
@@ -686,6 +706,108 @@ out:
   return ok;
 }
 
+/* Preference mode (after P2C, "Prefer to Classify"): after a few ordinary answers, every question
+ * is a pair of pool items the model puts in the same class c, asked as "which of these two is
+ * more clearly a c?". The simulated annotator answers from gold labels (the one that is a c;
+ * a tie when both or neither are). Pairs are those whose order the model is least sure of
+ * (random pairs for the random strategy). */
+static gboolean
+ask_pairs (Run *run, const guint *left, const guint *right, const guint *criterion, guint n,
+           const double *scores, const char *strategy, GError **error)
+{
+  if (!veto_store_begin (run->store, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      gboolean l = pool_gold (run, left[i]) == criterion[i];
+      gboolean r = pool_gold (run, right[i]) == criterion[i];
+      VetoAnswer answer = {
+        .kind = VETO_KIND_PREFERENCE,
+        .item = veto_dataset_item_of_row (run->ds, g_array_index (run->pool, guint, left[i])),
+        .right_item = veto_dataset_item_of_row (run->ds,
+                                                g_array_index (run->pool, guint, right[i])),
+        .criterion = veto_dataset_get_class_name (run->ds, criterion[i]),
+        .preferred = l == r ? VETO_PREFER_TIE : l ? VETO_PREFER_LEFT : VETO_PREFER_RIGHT,
+        .annotator = run->annotator_id,
+        .strategy = strategy,
+        .score = scores ? scores[i] : NAN,
+        .shown_at_us = g_get_real_time (),
+        .answered_at_us = g_get_real_time (),
+      };
+
+      if (!veto_store_add_annotation (run->store, &answer, NULL, error))
+        {
+          veto_store_rollback (run->store);
+          return FALSE;
+        }
+      run->answers++;
+    }
+  return veto_store_commit (run->store, error);
+}
+
+static gboolean
+run_preference (Run *run, VetoSimPointFunc on_point, gpointer user_data,
+                GCancellable *cancellable, GError **error)
+{
+  const VetoSimConfig *c = run->config;
+  guint k = run->k;
+  g_autofree float *probs = g_new (float, (gsize) run->n_pool * k);
+  g_autofree float *scores = g_new (float, run->n_pool);
+  g_autofree gint *labels = g_new (gint, run->n_pool);
+  g_autofree guint *left = g_new (guint, c->batch);
+  g_autofree guint *right = g_new (guint, c->batch);
+  g_autofree guint *criterion = g_new (guint, c->batch);
+  g_autofree double *pair_scores = g_new (double, c->batch);
+
+  if (c->init > 0 && !ask_random (run, c->init, error))
+    return FALSE;
+  for (guint round = 1;; round++)
+    {
+      g_autoptr (VetoModel) model = NULL;
+      VetoEvaluation eval = { 0 };
+      VetoSimPoint point = { .round = round };
+      VetoActivePairPool pool = { .n = run->n_pool, .scores = scores, .labels = labels };
+      gboolean random = c->strategy == VETO_ACTIVE_RANDOM;
+      guint batch;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      model = train_round (run, error);
+      if (model == NULL || !veto_sim_evaluate (run->ds, model, VETO_SPLIT_TEST, NULL, &eval,
+                                               error))
+        return FALSE;
+      point.answers = run->answers;
+      point.test_accuracy = eval.accuracy;
+      point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
+      veto_evaluation_clear (&eval);
+      on_point (user_data, &point);
+      if (run->answers >= c->budget)
+        return TRUE;
+      batch = MIN (c->batch, c->budget - run->answers);
+      veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
+      /* Each item's score is the log-odds of its predicted class: how surely it is a c. */
+      for (guint i = 0; i < run->n_pool; i++)
+        {
+          const float *p = probs + (gsize) i * k;
+          guint best = 0;
+
+          for (guint j = 1; j < k; j++)
+            if (p[j] > p[best])
+              best = j;
+          labels[i] = best;
+          scores[i] = logf (MAX (p[best], 1e-7f)) - logf (MAX (1 - p[best], 1e-7f));
+        }
+      if (!veto_active_pairs (&pool, batch, random ? batch : 20 * batch,
+                              c->seed * 131 + run->answers, left, right, pair_scores, error))
+        return FALSE;
+      for (guint i = 0; i < batch; i++)
+        criterion[i] = labels[left[i]];
+      if (!ask_pairs (run, left, right, criterion, batch, random ? NULL : pair_scores,
+                      random ? "random" : "least-sure-pair", error))
+        return FALSE;
+    }
+}
+
 gboolean
 veto_sim_run (VetoStore *store, const VetoDataset *ds, const VetoSimConfig *config,
               VetoSimPointFunc on_point, gpointer user_data, GCancellable *cancellable,
@@ -710,10 +832,7 @@ veto_sim_run (VetoStore *store, const VetoDataset *ds, const VetoSimConfig *conf
         break;
       case VETO_SIM_MODE_PREFERENCE:
       default:
-        g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
-                     "simulate --mode %s is not available in this build",
-                     veto_sim_mode_to_string (config->mode));
-        ok = FALSE;
+        ok = run_preference (&run, on_point, user_data, cancellable, error);
         break;
       }
   run_clear (&run);

@@ -525,9 +525,11 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
         if (right < 0 || head == 0)
           break;
         unit = unit_for_row (al->units, row);
+        /* A criterion named after a class ("which is more clearly a Coat?") is a task label the
+         * pair shares, which lets P2C's consistency term teach the classifier too. */
         return veto_objective_add_preference (al->objective, unit,
                                               unit_for_row (al->units, right), head - 1, target,
-                                              -1, &al->error);
+                                              class_by_name (al->ds, a->criterion), &al->error);
       }
     case VETO_KIND_SOFT:
       {

@@ -1065,17 +1065,34 @@ test_errors (void)
   g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_MISSING);
 }
 
-/* Timings (-m perf): margin over 60,000 × 10, BADGE over 60,000 × 784, batches of 100. */
+/* Timings (-m perf): margin over 60,000 × 10, BADGE over 60,000 × 784, batches of 100; the
+ * best of three runs after a first one that pays for page faults and BLAS threads. */
+static double
+best_time (VetoActiveStrategy    strategy,
+           const VetoActivePool *pool)
+{
+  double best = INFINITY;
+  guint out[100];
+
+  for (guint run = 0; run < 4; run++)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      select_ok (strategy, pool, 100, NULL, out, NULL);
+      if (run > 0)
+        best = MIN (best, (g_get_monotonic_time () - start) / 1e6);
+    }
+  return best;
+}
+
 static void
 test_perf (void)
 {
-  const guint n = 60000, k = 10, e = 784, batch = 100;
+  const guint n = 60000, k = 10, e = 784;
   g_autofree float *p = NULL;
   g_autofree float *h = NULL;
   VetoActivePool pool;
-  guint out[100];
-  double scores[100];
-  gint64 start;
+  double seconds;
 
   if (!g_test_perf ())
     {
@@ -1089,16 +1106,10 @@ test_perf (void)
   pool = (VetoActivePool) { .n = n, .probs = p, .n_classes = k, .embedding = h,
                             .embedding_dim = e };
 
-  start = g_get_monotonic_time ();
-  select_ok (VETO_ACTIVE_MARGIN, &pool, batch, NULL, out, scores);
-  g_test_minimized_result ((g_get_monotonic_time () - start) / 1e6,
-                           "margin, 60000 x 10, batch 100: %.2f ms",
-                           (g_get_monotonic_time () - start) / 1e3);
-  start = g_get_monotonic_time ();
-  select_ok (VETO_ACTIVE_BADGE, &pool, batch, NULL, out, scores);
-  g_test_minimized_result ((g_get_monotonic_time () - start) / 1e6,
-                           "badge, 60000 x 784, batch 100: %.0f ms",
-                           (g_get_monotonic_time () - start) / 1e3);
+  seconds = best_time (VETO_ACTIVE_MARGIN, &pool);
+  g_test_minimized_result (seconds, "margin, 60000 x 10, batch 100: %.2f ms", seconds * 1e3);
+  seconds = best_time (VETO_ACTIVE_BADGE, &pool);
+  g_test_minimized_result (seconds, "badge, 60000 x 784, batch 100: %.0f ms", seconds * 1e3);
 }
 
 int
