@@ -242,7 +242,7 @@ veto_cmd_simulate (int argc, char **argv)
   g_autofree char *features = NULL;
   g_autofree char *model_name = NULL;
   g_autofree char *loss_name = NULL;
-  gint budget = 1000, batch = 100, init = 100, seeds = 3, novel = 3, k_shown = 4, max_pool = 0;
+  gint budget = 1000, batch = 100, init = 100, seeds = 3, novel = 3, k_shown = 0, max_pool = 0;
   gint epochs = 0;
   double target = 0;
   gboolean scratch = FALSE, diversity = FALSE, quiet = FALSE;
@@ -262,7 +262,7 @@ veto_cmd_simulate (int argc, char **argv)
       "PROFILE" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
       "complementary: uniform (CLImage, default) or proportional (∝ the model's p)", "RULE" },
-    { "shown", 'k', 0, G_OPTION_ARG_INT, &k_shown, "complementary: candidates shown (4)", "K" },
+    { "shown", 'k', 0, G_OPTION_ARG_INT, &k_shown, "complementary: candidates shown (4, or K when there are fewer classes)", "K" },
     { "loss", 'l', 0, G_OPTION_ARG_STRING, &loss_name,
       "complementary loss (default scl-nl for uniform candidates, candidate otherwise)", "NAME" },
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features, "as for train (pixels)", "SPEC" },
@@ -314,7 +314,7 @@ veto_cmd_simulate (int argc, char **argv)
   if (mode_name && !veto_sim_mode_from_string (mode_name, &config.mode))
     return veto_cli_usage (context,
                            "--mode must be ordinary, complementary, preference, agcd or distill");
-  if (budget <= 0 || batch <= 0 || init < 0 || seeds <= 0 || novel < 0 || k_shown < 2
+  if (budget <= 0 || batch <= 0 || init < 0 || seeds <= 0 || novel < 0 || k_shown == 1 || k_shown < 0
       || max_pool < 0 || epochs < 0)
     return veto_cli_usage (context, "numbers must be positive");
   strategies = g_strsplit (strategy_list ? strategy_list
@@ -345,7 +345,6 @@ veto_cmd_simulate (int argc, char **argv)
   config.batch = batch;
   config.init = init;
   config.novel = novel;
-  config.n_candidates = k_shown;
   config.annotator = annotator;
   config.active.diversity = diversity;
   config.active.max_pool = max_pool;
@@ -384,6 +383,7 @@ veto_cmd_simulate (int argc, char **argv)
   }
   if (ds == NULL)
     return veto_cli_fail (error);
+  config.n_candidates = k_shown ? (guint) k_shown : MIN (4, veto_dataset_get_n_classes (ds));
   for (guint s = 0; strategies[s]; s++)
     for (gint seed = 1; seed <= seeds; seed++)
       {

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# End-to-end tests of training, evaluation and simulation: the veto binary on a generated project.
+set -u
+VETO=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+failed=0
+
+check() { # description command...
+  local what=$1
+  shift
+  n=$((n + 1))
+  if "$@" >"$T/out" 2>"$T/err"; then
+    echo "ok $n - $what"
+  else
+    echo "not ok $n - $what"
+    sed 's/^/# /' "$T/err" | head -20
+    failed=$((failed + 1))
+  fi
+}
+
+# Three classes of 4×4 images, each lighting its own third of the pixels, with noise.
+/usr/bin/python3 - "$T" <<'PY'
+import random, struct, sys
+d = sys.argv[1]
+rng = random.Random(5)
+def write(name, count):
+    imgs, labs = bytearray(), bytearray()
+    for i in range(count):
+        c = i % 3
+        labs.append(c)
+        for p in range(16):
+            v = (170 if p % 3 == c else 60) + rng.randint(-50, 50)
+            imgs.append(max(0, min(255, v)))
+    open(f"{d}/{name}-images", "wb").write(struct.pack(">IIII", 0x803, count, 4, 4) + imgs)
+    open(f"{d}/{name}-labels", "wb").write(struct.pack(">II", 0x801, count) + labs)
+write("pool", 600)
+write("test", 90)
+open(f"{d}/q.txt", "w").write("Transition Matrix tensor([\n [0.02, 0.49, 0.49],\n [0.49, 0.02, 0.49],\n [0.49, 0.49, 0.02]])\n")
+open(f"{d}/bad-q.txt", "w").write("0.5 0.5\n0.2 0.3 0.5\n")
+PY
+P=$T/p.veto
+"$VETO" init "$P" --classes left,middle,right >/dev/null
+"$VETO" import "$P" "$T/pool-images" --labels "$T/pool-labels" >/dev/null
+"$VETO" import "$P" "$T/test-images" --labels "$T/test-labels" --split test >/dev/null
+
+json_number() { # key file
+  sed -n "s/.*\"$1\" : \([0-9.eE+-]*\).*/\1/p" "$2" | head -1
+}
+at_least() { # value minimum
+  awk -v v="$1" -v m="$2" 'BEGIN { exit !(v + 0 >= m + 0) }'
+}
+
+check "train on gold labels" "$VETO" train "$P" --json
+cp "$T/out" "$T/train.json"
+check "gold accuracy at least 0.95" at_least "$(json_number test_accuracy "$T/train.json")" 0.95
+check "train JSON has the documented fields" grep -q '"per_class_accuracy"' "$T/train.json"
+check "eval of the saved round" "$VETO" eval "$P" --json
+check "eval agrees with train" test "$(json_number test_accuracy "$T/out")" = "$(json_number test_accuracy "$T/train.json")"
+check "synthetic CLs through a PyTorch-printed matrix, FWD" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --q "$T/q.txt" --loss fwd
+check "FWD accuracy at least 0.9" at_least "$(json_number test_accuracy "$T/out")" 0.9
+
+n=$((n + 1))
+if "$VETO" train "$P" --no-save --supervision synthetic-complementary --q "$T/bad-q.txt" 2>"$T/err"; then
+  echo "not ok $n - a non-square matrix is refused"; failed=$((failed + 1))
+elif grep -q "bad-q.txt" "$T/err"; then echo "ok $n - a non-square matrix is refused, naming the file"
+else echo "not ok $n - the message names the matrix file"; failed=$((failed + 1)); fi
+
+n=$((n + 1))
+"$VETO" simulate "$P" --out "$T/s" --strategy bogus >/dev/null 2>&1
+if [ $? -eq 2 ]; then echo "ok $n - an unknown strategy is a usage error"
+else echo "not ok $n - an unknown strategy is a usage error"; failed=$((failed + 1)); fi
+
+"$VETO" info "$P" --json >"$T/info-before"
+check "simulate --scratch, two strategies, two seeds" "$VETO" simulate "$P" --scratch -q \
+  --out "$T/sim" --budget 60 --batch 20 --init 20 --seeds 2 --strategy margin,random --target 0.5
+check "curve.csv has a row per round, strategy and seed" test "$(wc -l <"$T/sim/curve.csv")" -eq 13
+check "summary.json gives each strategy's final accuracy" grep -q '"final_accuracy"' "$T/sim/summary.json"
+check "curve.png is a PNG" sh -c "head -c 8 '$T/sim/curve.png' | od -An -c | grep -q 'P   N   G'"
+"$VETO" info "$P" --json >"$T/info-after"
+check "--scratch leaves the project as it was" cmp -s "$T/info-before" "$T/info-after"
+
+for mode in complementary preference agcd distill; do
+  extra=""
+  [ "$mode" = agcd ] && extra="--novel 1 --strategy agcd,random"
+  [ "$mode" = distill ] && extra="--strategy distill,margin,random"
+  check "simulate --mode $mode" "$VETO" simulate "$P" --scratch -q --mode "$mode" \
+    --out "$T/sim-$mode" --budget 60 --batch 20 --init 20 --seeds 1 $extra
+  check "simulate --mode $mode wrote its curve" test -s "$T/sim-$mode/curve.png"
+done
+check "agcd reports novel coverage" grep -q '"novel_coverage"' "$T/sim-agcd/summary.json"
+
+check "simulate without --scratch records simulated answers" "$VETO" simulate "$P" -q \
+  --out "$T/sim-kept" --budget 40 --batch 20 --init 20 --seeds 1 --strategy random
+check "the answers are in the project" grep -q '"ordinary" : 40' <("$VETO" info "$P" --json)
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
