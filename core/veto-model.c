@@ -532,6 +532,115 @@ veto_model_outputs_to_proba (const VetoModel *model,
                  out_probs + i * model->n_classes);
 }
 
+/* Scoring a pool with a linear model is one pass over X with K ≤ 16 outputs: a shape where a
+ * general sgemm spends its time packing. This kernel keeps W (padded to 16 columns) in L1, reads
+ * four rows of X at a time, and is compiled for AVX-512, AVX2 and the baseline, picked at run
+ * time; rows are split across the cores. It reaches the memory bandwidth (bench/bench-rescore). */
+#define THIN_WIDTH 16
+#define THIN_MIN_ROWS 4096
+
+typedef struct
+{
+  const VetoModel *model;
+  const float *x;
+  const float *w16;       /* n_features × THIN_WIDTH, zero-padded */
+  guint begin, end;
+  float *out_probs;
+} ThinJob;
+
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static void
+thin_logits (const float *x, guint n, guint d, const float *w16, float *out)
+{
+  guint i = 0;
+
+  for (; i + 4 <= n; i += 4)
+    {
+      float a0[THIN_WIDTH] = { 0 }, a1[THIN_WIDTH] = { 0 };
+      float a2[THIN_WIDTH] = { 0 }, a3[THIN_WIDTH] = { 0 };
+      const float *x0 = x + (gsize) i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+
+      for (guint j = 0; j < d; j++)
+        {
+          const float *wr = w16 + (gsize) j * THIN_WIDTH;
+          float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
+
+          for (guint c = 0; c < THIN_WIDTH; c++)
+            {
+              a0[c] += v0 * wr[c];
+              a1[c] += v1 * wr[c];
+              a2[c] += v2 * wr[c];
+              a3[c] += v3 * wr[c];
+            }
+        }
+      memcpy (out + (gsize) i * THIN_WIDTH, a0, sizeof a0);
+      memcpy (out + (gsize) (i + 1) * THIN_WIDTH, a1, sizeof a1);
+      memcpy (out + (gsize) (i + 2) * THIN_WIDTH, a2, sizeof a2);
+      memcpy (out + (gsize) (i + 3) * THIN_WIDTH, a3, sizeof a3);
+    }
+  for (; i < n; i++)
+    {
+      float a[THIN_WIDTH] = { 0 };
+
+      for (guint j = 0; j < d; j++)
+        for (guint c = 0; c < THIN_WIDTH; c++)
+          a[c] += x[(gsize) i * d + j] * w16[(gsize) j * THIN_WIDTH + c];
+      memcpy (out + (gsize) i * THIN_WIDTH, a, sizeof a);
+    }
+}
+
+static gpointer
+thin_job_run (gpointer data)
+{
+  ThinJob *job = data;
+  const VetoModel *model = job->model;
+  Layout layout = model_layout (model);
+  const float *b = model->params + layout.b1;
+  guint d = model->n_features, k = model->n_classes;
+  g_autofree float *logits = g_new (float, (gsize) BLOCK_ROWS * THIN_WIDTH);
+
+  for (guint start = job->begin; start < job->end; start += BLOCK_ROWS)
+    {
+      guint nb = MIN (BLOCK_ROWS, job->end - start);
+
+      thin_logits (job->x + (gsize) start * d, nb, d, job->w16, logits);
+      for (guint i = 0; i < nb; i++)
+        {
+          float *z = logits + (gsize) i * THIN_WIDTH;
+
+          for (guint c = 0; c < k; c++)
+            z[c] += b[c];
+          softmax_row (z, k, job->out_probs + (gsize) (start + i) * k);
+        }
+    }
+  return NULL;
+}
+
+static void
+predict_proba_thin (const VetoModel *model, const float *X, guint n, float *out_probs)
+{
+  Layout layout = model_layout (model);
+  guint d = model->n_features, o = model->n_outputs;
+  guint n_threads = CLAMP (g_get_num_processors (), 1, 8);
+  g_autofree float *w16 = g_new0 (float, (gsize) d * THIN_WIDTH);
+  g_autofree ThinJob *jobs = g_new (ThinJob, n_threads);
+  g_autofree GThread **threads = g_new0 (GThread *, n_threads);
+
+  for (guint j = 0; j < d; j++)
+    memcpy (w16 + (gsize) j * THIN_WIDTH, model->params + layout.w1 + (gsize) j * o,
+            o * sizeof (float));
+  for (guint t = 0; t < n_threads; t++)
+    {
+      jobs[t] = (ThinJob) { model, X, w16, (guint) ((guint64) n * t / n_threads),
+                            (guint) ((guint64) n * (t + 1) / n_threads), out_probs };
+      if (t > 0)
+        threads[t] = g_thread_new ("veto-score", thin_job_run, &jobs[t]);
+    }
+  thin_job_run (&jobs[0]);
+  for (guint t = 1; t < n_threads; t++)
+    g_thread_join (threads[t]);
+}
+
 void
 veto_model_predict_proba (const VetoModel *model,
                           const float     *X,
@@ -550,6 +659,12 @@ veto_model_predict_proba (const VetoModel *model,
   g_return_if_fail (model->n_classes > 0);
   g_return_if_fail (n == 0 || (X != NULL && out_probs != NULL));
 
+  if (model->kind == VETO_MODEL_KIND_SOFTMAX && model->n_outputs <= THIN_WIDTH
+      && n >= THIN_MIN_ROWS)
+    {
+      predict_proba_thin (model, X, n, out_probs);
+      return;
+    }
   n_classes = model->n_classes;
   n_outputs = model->n_outputs;
   block = MIN (n, BLOCK_ROWS);

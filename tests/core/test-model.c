@@ -867,6 +867,34 @@ test_kind_strings (void)
   g_assert_false (veto_model_kind_from_string ("svm", &kind));
 }
 
+/* A pool large enough for the threaded thin kernel scores exactly as forward + softmax. */
+static void
+test_predict_proba_large_pool (void)
+{
+  const guint n = 5003, d = 37, k = 7;
+  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_SOFTMAX, d, k, 2, 0);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (9);
+  g_autofree float *X = g_new (float, (gsize) n * d);
+  g_autofree float *outputs = g_new (float, (gsize) n * (k + 2));
+  g_autofree float *expected = g_new (float, (gsize) n * k);
+  g_autofree float *probs = g_new (float, (gsize) n * k);
+  g_autofree float *params = NULL;
+
+  for (gsize i = 0; i < (gsize) n * d; i++)
+    X[i] = (float) g_rand_double_range (rand, -2, 2);
+  veto_model_init_weights (model, 3);
+  /* Softmax weights start at zero: give them values so that the check can fail. */
+  params = g_new (float, veto_model_get_n_params (model));
+  for (gsize i = 0; i < veto_model_get_n_params (model); i++)
+    params[i] = (float) g_rand_double_range (rand, -0.5, 0.5);
+  veto_model_set_params (model, params, veto_model_get_n_params (model));
+  veto_model_forward (model, X, n, d, outputs);
+  veto_model_outputs_to_proba (model, outputs, n, expected);
+  veto_model_predict_proba (model, X, n, d, probs);
+  for (gsize i = 0; i < (gsize) n * k; i++)
+    g_assert_cmpfloat_with_epsilon (probs[i], expected[i], 1e-5);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -884,6 +912,7 @@ main (int   argc,
   g_test_add_func ("/model/save-load/round-trip", test_save_load);
   g_test_add_func ("/model/save-load/fresh", test_save_fresh);
   g_test_add_func ("/model/predict-proba", test_predict_proba);
+  g_test_add_func ("/model/predict-proba/large-pool", test_predict_proba_large_pool);
   g_test_add_func ("/model/predict-proba/untrained-uniform", test_untrained_uniform);
   g_test_add_func ("/model/embedding", test_embedding);
   g_test_add_func ("/model/kind-strings", test_kind_strings);
