@@ -1,6 +1,8 @@
 /* veto-active.c: query strategies, candidate sets, preference pairs and active distillation. */
 #include "veto-active.h"
 
+#include "veto-rng.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,80 +23,16 @@ G_DEFINE_QUARK (veto-active-error-quark, veto_active_error)
 /* Below this many times the candidate cap, every eligible pair is examined. */
 #define PAIR_ENUMERATE_FACTOR 4
 
-/* xoshiro256**, seeded through splitmix64: small, fast and the same on every platform. */
-typedef struct
-{
-  guint64 s[4];
-} Rng;
-
-static guint64
-splitmix64 (guint64 *state)
-{
-  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void
-rng_init (Rng     *rng,
-          guint64  seed)
-{
-  guint64 state = seed;
-
-  for (guint i = 0; i < 4; i++)
-    rng->s[i] = splitmix64 (&state);
-}
-
-static inline guint64
-rotl64 (guint64 x,
-        int     k)
-{
-  return (x << k) | (x >> (64 - k));
-}
-
-static guint64
-rng_next (Rng *rng)
-{
-  guint64 *s = rng->s;
-  guint64 result = rotl64 (s[1] * 5, 7) * 9;
-  guint64 t = s[1] << 17;
-
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl64 (s[3], 45);
-  return result;
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_uniform (Rng *rng)
-{
-  return (double) (rng_next (rng) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform in [0, bound); the bias of the multiply-shift is below bound / 2^32. */
-static guint
-rng_below (Rng   *rng,
-           guint  bound)
-{
-  return (guint) (((rng_next (rng) >> 32) * bound) >> 32);
-}
-
 /* Moves a uniform choice of k of the n entries to the front, in a uniformly random order. */
 static void
-rng_partial_shuffle (Rng   *rng,
+rng_partial_shuffle (VetoRng   *rng,
                      guint *items,
                      guint  n,
                      guint  k)
 {
   for (guint j = 0; j < k && j + 1 < n; j++)
     {
-      guint r = j + rng_below (rng, n - j);
+      guint r = j + veto_rng_below (rng, n - j);
       guint t = items[j];
 
       items[j] = items[r];
@@ -285,10 +223,10 @@ top_ranked (const double *keys,
 /* Efraimidis-Spirakis key of an item of weight w > 0: the items of the k largest keys are a
  * draw of k without replacement with probability ∝ w, in the order successive draws take. */
 static double
-weighted_key (Rng    *rng,
+weighted_key (VetoRng    *rng,
               double  weight)
 {
-  return log (1.0 - rng_uniform (rng)) / weight;
+  return log (1.0 - veto_rng_uniform (rng)) / weight;
 }
 
 /* Probabilities */
@@ -617,9 +555,9 @@ sum_tree_set (SumTree *tree,
 /* Needs a positive total; never lands on a zero weight, whatever the rounding. */
 static guint
 sum_tree_draw (const SumTree *tree,
-               Rng           *rng)
+               VetoRng           *rng)
 {
-  double u = rng_uniform (rng) * tree->sum[1];
+  double u = veto_rng_uniform (rng) * tree->sum[1];
   guint j = 1;
 
   while (j < tree->size)
@@ -770,7 +708,7 @@ static gboolean
 badge_draw (Badge       *b,
             const guint *picks,
             guint        n_picks,
-            Rng         *rng,
+            VetoRng         *rng,
             guint       *out_row)
 {
   gboolean all_fresh = FALSE;
@@ -795,7 +733,7 @@ badge_draw (Badge       *b,
           if (b->d2[i] < bound)
             sum_tree_set (&b->tree, i, b->d2[i]);
         }
-      if (b->d2[i] >= bound || rng_uniform (rng) * bound < b->d2[i])
+      if (b->d2[i] >= bound || veto_rng_uniform (rng) * bound < b->d2[i])
         {
           *out_row = i;
           return TRUE;
@@ -810,7 +748,7 @@ select_badge (const float *probs,
               guint        e,
               guint        n,
               guint        batch,
-              Rng         *rng,
+              VetoRng         *rng,
               guint       *out,
               double      *out_scores)
 {
@@ -932,7 +870,7 @@ compare_guint (gconstpointer a,
 static void
 view_subsample (View  *view,
                 guint  m,
-                Rng   *rng)
+                VetoRng   *rng)
 {
   g_autofree guint *perm = g_new (guint, view->n);
 
@@ -1098,7 +1036,7 @@ check_correctness (const float  *c,
 static void
 select_random (guint  n,
                guint  batch,
-               Rng   *rng,
+               VetoRng   *rng,
                guint *out,
                double *out_scores)
 {
@@ -1197,7 +1135,7 @@ static void
 select_distill (const View              *view,
                 const VetoActiveOptions *options,
                 guint                    batch,
-                Rng                     *rng,
+                VetoRng                     *rng,
                 guint                   *out,
                 double                  *out_scores)
 {
@@ -1274,7 +1212,7 @@ veto_active_select (VetoActiveStrategy       strategy,
   VetoActiveOptions defaults;
   g_auto (View) view = { 0 };
   g_autofree double *scores = NULL;
-  Rng rng;
+  VetoRng rng;
 
   g_return_val_if_fail (pool != NULL && out_indices != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1286,7 +1224,7 @@ veto_active_select (VetoActiveStrategy       strategy,
     }
   if (!check_options (strategy, options, error) || !check_batch (batch, pool->n, error))
     return FALSE;
-  rng_init (&rng, options->seed);
+  veto_rng_init (&rng, options->seed);
   scores = g_new (double, batch);
 
   if (strategy == VETO_ACTIVE_RANDOM)
@@ -1315,7 +1253,7 @@ veto_active_select (VetoActiveStrategy       strategy,
         {
         case VETO_ACTIVE_CORESET:
           kcenter_greedy (view.space, view.n, view.dim, view.labeled, view.n_labeled,
-                          view.n_labeled == 0 ? rng_below (&rng, view.n) : 0, batch,
+                          view.n_labeled == 0 ? veto_rng_below (&rng, view.n) : 0, batch,
                           out_indices, scores);
           break;
         case VETO_ACTIVE_BADGE:
@@ -1355,7 +1293,7 @@ veto_active_candidates (VetoActiveCandidateRule rule,
   g_autofree guint *perm = NULL;
   g_autofree double *keys = NULL;
   g_autofree Ranked *top = NULL;
-  Rng rng;
+  VetoRng rng;
 
   g_return_val_if_fail (out_classes != NULL || n == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1390,7 +1328,7 @@ veto_active_candidates (VetoActiveCandidateRule rule,
         return FALSE;
     }
 
-  rng_init (&rng, seed);
+  veto_rng_init (&rng, seed);
   perm = g_new (guint, n_classes);
   keys = g_new (double, n_classes);
   top = g_new (Ranked, k);
@@ -1515,7 +1453,7 @@ veto_active_pairs (const VetoActivePairPool *pool,
   g_autofree Ranked *best = NULL;
   guint64 cap, total = 0;
   guint n_items = 0;
-  Rng rng;
+  VetoRng rng;
 
   g_return_val_if_fail (pool != NULL && out_a != NULL && out_b != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1571,7 +1509,7 @@ veto_active_pairs (const VetoActivePairPool *pool,
       return FALSE;
     }
 
-  rng_init (&rng, seed);
+  veto_rng_init (&rng, seed);
   if (total <= PAIR_ENUMERATE_FACTOR * cap)
     for (guint g = 0; g < groups->len; g++)
       {
@@ -1582,7 +1520,7 @@ veto_active_pairs (const VetoActivePairPool *pool,
             {
               Pair pair = { items[x], items[y] };
 
-              if (rng_below (&rng, 2) == 1)
+              if (veto_rng_below (&rng, 2) == 1)
                 pair = (Pair) { items[y], items[x] };
               g_array_append_val (candidates, pair);
             }
@@ -1595,7 +1533,7 @@ veto_active_pairs (const VetoActivePairPool *pool,
 
       while (candidates->len < cap)
         {
-          guint64 r = rng_next (&rng) % total;
+          guint64 r = veto_rng_next (&rng) % total;
           guint lo = 0, hi = groups->len - 1;
           const Group *group;
           gint64 *key = &seen_keys[candidates->len];
@@ -1613,8 +1551,8 @@ veto_active_pairs (const VetoActivePairPool *pool,
                 hi = mid - 1;
             }
           group = &g_array_index (groups, Group, lo);
-          x = rng_below (&rng, group->size);
-          y = rng_below (&rng, group->size - 1);
+          x = veto_rng_below (&rng, group->size);
+          y = veto_rng_below (&rng, group->size - 1);
           y += y >= x;
           pair = (Pair) { items[group->start + x], items[group->start + y] };
           *key = (gint64) ((guint64) MIN (pair.a, pair.b) << 32 | MAX (pair.a, pair.b));

@@ -1,6 +1,8 @@
 /* AGCD: Hungarian matching, semi-supervised k-means on sgemm, label mapping, queries, metrics. */
 #include "veto-agcd.h"
 
+#include "veto-rng.h"
+
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -19,32 +21,6 @@
 #define SEED_MAX_TRIALS 16
 
 G_DEFINE_QUARK (veto-agcd-error-quark, veto_agcd_error)
-
-/* splitmix64 as the generator itself: one word of state, and the same stream everywhere. */
-static guint64
-rng_next (guint64 *state)
-{
-  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_uniform (guint64 *state)
-{
-  return (double) (rng_next (state) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform in [0, bound); the bias of the multiply-shift is below bound / 2^32. */
-static guint
-rng_below (guint64 *state,
-           guint    bound)
-{
-  return (guint) (((rng_next (state) >> 32) * bound) >> 32);
-}
 
 /* Hungarian algorithm */
 
@@ -420,9 +396,9 @@ static guint
 draw_candidate (const float *nearest,
                 guint        n_candidates,
                 double       total,
-                guint64     *state)
+                VetoRng     *state)
 {
-  double target = rng_uniform (state) * total;
+  double target = veto_rng_uniform (state) * total;
   double acc = 0.0;
 
   /* Summed in the same order as total, acc ends at total > target, so it first passes target
@@ -458,7 +434,9 @@ seed_centroids (KMeans  *km,
   guint n_candidates = 0;
   guint n_labeled = 0;
   guint width;
-  guint64 state = seed;
+  VetoRng state;
+
+  veto_rng_init (&state, seed);
 
   for (guint i = 0; i < km->n; i++)
     {
@@ -538,7 +516,7 @@ seed_centroids (KMeans  *km,
         }
       else
         {
-          memcpy (trials, km->X + (gsize) candidates[rng_below (&state, n_candidates)] * km->d,
+          memcpy (trials, km->X + (gsize) candidates[veto_rng_below (&state, n_candidates)] * km->d,
                   km->d * sizeof (float));
         }
       candidate_distances (km, trials, m, candidates, n_candidates, dots, trial_dist);

@@ -1,6 +1,8 @@
 /* Softmax regression and MLP on float32 features: sgemm forward/backward, AdamW, save/load. */
 #include "veto-model.h"
 
+#include "veto-rng.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -42,79 +44,6 @@ typedef struct
 } Layout;
 
 G_DEFINE_QUARK (veto-model-error-quark, veto_model_error)
-
-/* xoshiro256**, seeded through splitmix64: small, fast and the same on every platform. */
-typedef struct
-{
-  guint64 s[4];
-} Rng;
-
-static guint64
-splitmix64 (guint64 *state)
-{
-  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void
-rng_init (Rng     *rng,
-          guint64  seed)
-{
-  guint64 state = seed;
-
-  for (guint i = 0; i < 4; i++)
-    rng->s[i] = splitmix64 (&state);
-}
-
-static inline guint64
-rotl64 (guint64 x,
-        int     k)
-{
-  return (x << k) | (x >> (64 - k));
-}
-
-static guint64
-rng_next (Rng *rng)
-{
-  guint64 *s = rng->s;
-  guint64 result = rotl64 (s[1] * 5, 7) * 9;
-  guint64 t = s[1] << 17;
-
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl64 (s[3], 45);
-  return result;
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_uniform (Rng *rng)
-{
-  return (double) (rng_next (rng) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform in [0, bound); the bias of the multiply-shift is below bound / 2^32. */
-static guint
-rng_below (Rng   *rng,
-           guint  bound)
-{
-  return (guint) (((rng_next (rng) >> 32) * bound) >> 32);
-}
-
-static double
-rng_normal (Rng *rng)
-{
-  double u1 = 1.0 - rng_uniform (rng);
-  double u2 = rng_uniform (rng);
-
-  return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
-}
 
 const char *
 veto_model_kind_to_string (VetoModelKind kind)
@@ -325,7 +254,7 @@ veto_model_set_params (VetoModel   *model,
  * mlp's hidden layer gets He init for the ReLU; its output layer is linear, so LeCun (1/fan-in). */
 static void
 init_weights_rng (VetoModel *model,
-                  Rng       *rng)
+                  VetoRng       *rng)
 {
   Layout layout = model_layout (model);
 
@@ -336,9 +265,9 @@ init_weights_rng (VetoModel *model,
       double scale2 = sqrt (1.0 / model->hidden);
 
       for (gsize i = layout.w1; i < layout.b1; i++)
-        model->params[i] = (float) (scale1 * rng_normal (rng));
+        model->params[i] = (float) (scale1 * veto_rng_normal (rng));
       for (gsize i = layout.w2; i < layout.b2; i++)
-        model->params[i] = (float) (scale2 * rng_normal (rng));
+        model->params[i] = (float) (scale2 * veto_rng_normal (rng));
     }
   model->has_weights = TRUE;
 }
@@ -347,11 +276,11 @@ void
 veto_model_init_weights (VetoModel *model,
                          guint64    seed)
 {
-  Rng rng;
+  VetoRng rng;
 
   g_return_if_fail (model != NULL);
 
-  rng_init (&rng, seed);
+  veto_rng_init (&rng, seed);
   init_weights_rng (model, &rng);
 }
 
@@ -1021,7 +950,7 @@ veto_model_train (VetoModel                   *model,
   double best_score = INFINITY;
   guint since_best = 0;
   guint64 step = 0, total_steps;
-  Rng rng;
+  VetoRng rng;
 
   g_return_val_if_fail (model != NULL, FALSE);
   g_return_val_if_fail (d == model->n_features, FALSE);
@@ -1046,7 +975,7 @@ veto_model_train (VetoModel                   *model,
   had_weights = model->has_weights;
   initial = g_memdup2 (model->params, param_bytes);
 
-  rng_init (&rng, options->seed);
+  veto_rng_init (&rng, options->seed);
   if (!model->has_weights)
     init_weights_rng (model, &rng);
 
@@ -1070,7 +999,7 @@ veto_model_train (VetoModel                   *model,
 
       for (guint i = n_units - 1; i > 0; i--)
         {
-          guint j = rng_below (&rng, i + 1);
+          guint j = veto_rng_below (&rng, i + 1);
           guint tmp = order[i];
 
           order[i] = order[j];
