@@ -138,16 +138,28 @@ veto_split_to_string (VetoSplit split)
   return split_names[split];
 }
 
-gboolean
-veto_split_from_string (const char *text, VetoSplit *out_split)
+/* The index of text in names, for the enums stored as text. */
+static gboolean
+index_of_name (const char *const *names, guint n, const char *text, guint *out_index)
 {
-  for (guint i = 0; i < VETO_N_SPLITS; i++)
-    if (g_strcmp0 (text, split_names[i]) == 0)
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (text, names[i]) == 0)
       {
-        *out_split = i;
+        *out_index = i;
         return TRUE;
       }
   return FALSE;
+}
+
+gboolean
+veto_split_from_string (const char *text, VetoSplit *out_split)
+{
+  guint index;
+
+  if (!index_of_name (split_names, VETO_N_SPLITS, text, &index))
+    return FALSE;
+  *out_split = index;
+  return TRUE;
 }
 
 const char *
@@ -160,13 +172,12 @@ veto_answer_kind_to_string (VetoAnswerKind kind)
 gboolean
 veto_answer_kind_from_string (const char *text, VetoAnswerKind *out_kind)
 {
-  for (guint i = 0; i < VETO_N_KINDS; i++)
-    if (g_strcmp0 (text, kind_names[i]) == 0)
-      {
-        *out_kind = i;
-        return TRUE;
-      }
-  return FALSE;
+  guint index;
+
+  if (!index_of_name (kind_names, VETO_N_KINDS, text, &index))
+    return FALSE;
+  *out_kind = index;
+  return TRUE;
 }
 
 const char *
