@@ -950,6 +950,7 @@ veto_model_train (VetoModel                   *model,
   double best_score = INFINITY;
   guint since_best = 0;
   guint64 step = 0, total_steps;
+  int blas_threads;
   VetoRng rng;
 
   g_return_val_if_fail (model != NULL, FALSE);
@@ -969,6 +970,11 @@ veto_model_train (VetoModel                   *model,
   g_return_val_if_fail (options->beta1 >= 0.0 && options->beta1 < 1.0, FALSE);
   g_return_val_if_fail (options->beta2 >= 0.0 && options->beta2 < 1.0, FALSE);
   g_return_val_if_fail (options->epsilon > 0.0 && options->weight_decay >= 0.0, FALSE);
+
+  /* Minibatches of a few hundred rows are too small for BLAS threads to pay for their
+   * synchronisation (one thread trains 1.5x faster here); scoring keeps them. */
+  blas_threads = openblas_get_num_threads ();
+  openblas_set_num_threads (1);
 
   /* A failed or cancelled run leaves the model exactly as it came. */
   param_bytes = model->n_params * sizeof (float);
@@ -1061,11 +1067,13 @@ veto_model_train (VetoModel                   *model,
     report.best_epoch = report.epochs;
   if (out_report != NULL)
     *out_report = report;
+  openblas_set_num_threads (blas_threads);
   return TRUE;
 
 failed:
   memcpy (model->params, initial, param_bytes);
   model->has_weights = had_weights;
+  openblas_set_num_threads (blas_threads);
   return FALSE;
 }
 
