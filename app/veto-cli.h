@@ -40,5 +40,9 @@ int veto_cmd_demo (int argc, char **argv);
 int veto_cmd_train (int argc, char **argv);
 int veto_cmd_eval (int argc, char **argv);
 int veto_cmd_simulate (int argc, char **argv);
+int veto_cmd_drive (int argc, char **argv);
+int veto_cmd_campaign (int argc, char **argv);
+int veto_cmd_merge (int argc, char **argv);
+int veto_cmd_stats (int argc, char **argv);
 
 G_END_DECLS

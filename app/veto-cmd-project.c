@@ -249,14 +249,51 @@ veto_cmd_info (int argc, char **argv)
   return VETO_EXIT_OK;
 }
 
+/* climage and imagefolder: a dataset in a folder, of one campaign's answers or of all. */
+static int
+export_dataset (const char *project, const char *format_name, const char *campaign_name,
+                const char *dir)
+{
+  g_autoptr (VetoStore) store = NULL;
+  g_autoptr (VetoCampaign) campaign = NULL;
+  g_autoptr (GError) error = NULL;
+  VetoExportSummary summary = { 0 };
+  gboolean climage = g_str_equal (format_name, "climage");
+  gboolean ok;
+
+  store = veto_store_open (project, TRUE, &error);
+  if (store == NULL
+      || (campaign_name && !(campaign = veto_store_get_campaign (store, campaign_name, &error))))
+    return veto_cli_fail (error);
+  if (climage)
+    ok = veto_export_climage (store, campaign ? campaign->id : 0, dir, &summary, &error);
+  else
+    ok = veto_export_imagefolder (store, campaign ? campaign->id : 0, dir, &summary, &error);
+  if (!ok)
+    return veto_cli_fail (error);
+  if (climage)
+    g_print ("Wrote %u items with %u complementary labels (up to %u each, %u candidates) to %s\n",
+             summary.items, summary.answers, summary.per_item, summary.n_candidates, dir);
+  else
+    g_print ("Wrote %u images labelled by the majority of %u ordinary answers to %s (%u items "
+             "without a majority left out)\n", summary.items, summary.answers, dir,
+             summary.skipped);
+  return VETO_EXIT_OK;
+}
+
 int
 veto_cmd_export (int argc, char **argv)
 {
   g_autofree char *format_name = NULL;
   g_autofree char *out = NULL;
+  g_autofree char *campaign_name = NULL;
   GOptionEntry entries[] = {
-    { "format", 'f', 0, G_OPTION_ARG_STRING, &format_name, "jsonl or csv", "FORMAT" },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The file to write", "PATH" },
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &format_name, "jsonl, csv, climage or imagefolder",
+      "FORMAT" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+      "The file (jsonl, csv) or folder (climage, imagefolder) to write", "PATH" },
+    { "campaign", 'c', 0, G_OPTION_ARG_STRING, &campaign_name,
+      "climage, imagefolder: only this campaign's answers", "NAME" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new (
@@ -269,17 +306,22 @@ veto_cmd_export (int argc, char **argv)
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
-      "Formats are documented in docs/export.md. The file appears whole or not at all.\n"
+      "Formats are documented in docs/export.md. The file appears whole or not at all;\n"
+      "climage and imagefolder fill the folder PATH (docs/campaigns.md).\n"
       "Exit status: 0 done, 1 the file cannot be written, 2 usage, 3 the project cannot be "
       "read.");
   if (!veto_cli_parse (context, &argc, &argv, &status))
     return status;
   if (argc != 2)
     return veto_cli_usage (context, "export takes one PROJECT");
-  if (format_name == NULL || !veto_export_format_from_string (format_name, &format))
-    return veto_cli_usage (context, "--format must be jsonl or csv");
   if (out == NULL)
     return veto_cli_usage (context, "--out PATH is required");
+  if (g_strcmp0 (format_name, "climage") == 0 || g_strcmp0 (format_name, "imagefolder") == 0)
+    return export_dataset (argv[1], format_name, campaign_name, out);
+  if (format_name == NULL || !veto_export_format_from_string (format_name, &format))
+    return veto_cli_usage (context, "--format must be jsonl, csv, climage or imagefolder");
+  if (campaign_name)
+    return veto_cli_usage (context, "--campaign goes with climage and imagefolder");
   store = veto_store_open (argv[1], TRUE, &error);
   if (store == NULL || !veto_export_annotations (store, format, out, &count, &error))
     return veto_cli_fail (error);

@@ -46,6 +46,9 @@ typedef struct
   guint64 seed;
 } VetoEngineOptions;
 
+/* The defaults: complementary questions (4 uniform candidates), margin, a retrain every 10
+ * answers, 20 questions ahead, pixels, softmax, seed 1. A NULL annotator is the login name. With
+ * a campaign, the campaign's protocol must be the kind, and its K replaces n_candidates. */
 void veto_engine_options_init (VetoEngineOptions *options);
 
 /* A question as it will be shown; everything needed to draw it and to record it. */

@@ -98,6 +98,99 @@ image_from_pixbuf (GdkPixbuf *pixbuf)
   return g_steal_pointer (&rgb);
 }
 
+/* The decoder for these bytes, by their magic number: only decoders of the common raster formats
+ * ever see outside bytes (text formats such as XPM or SVG can be made to crawl or to allocate
+ * gigabytes before any size check). NULL when the bytes are none of them. */
+static const char *
+sniff_format (const guint8 *data, gsize size)
+{
+  if (size >= 8 && memcmp (data, "\x89PNG\r\n\x1a\n", 8) == 0)
+    return "png";
+  if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
+    return "jpeg";
+  if (size >= 6 && (memcmp (data, "GIF87a", 6) == 0 || memcmp (data, "GIF89a", 6) == 0))
+    return "gif";
+  if (size >= 2 && data[0] == 'B' && data[1] == 'M')
+    return "bmp";
+  if (size >= 4 && (memcmp (data, "II*\0", 4) == 0 || memcmp (data, "MM\0*", 4) == 0))
+    return "tiff";
+  if (size >= 2 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6')
+    return "pnm";
+  if (size >= 4 && memcmp (data, "\0\0\1\0", 4) == 0)
+    return "ico";
+  if (size >= 12 && memcmp (data, "RIFF", 4) == 0 && memcmp (data + 8, "WEBP", 4) == 0)
+    return "webp";
+  return NULL;
+}
+
+static guint32
+be32 (const guint8 *p)
+{
+  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+/* The dimensions in a PNM header ("P6 640 480 255", comments allowed), or FALSE when there are
+ * none to read. Checked before decoding: GdkPixbuf's PNM loader cannot stop cleanly on a size. */
+static gboolean
+pnm_dimensions (const guint8 *data, gsize size, guint64 *out_width, guint64 *out_height)
+{
+  guint64 values[2] = { 0, 0 };
+  gsize at = 2;
+
+  for (guint v = 0; v < 2; v++)
+    {
+      while (at < size && (g_ascii_isspace (data[at]) || data[at] == '#'))
+        if (data[at] == '#')
+          while (at < size && data[at] != '\n')
+            at++;
+        else
+          at++;
+      if (at >= size || !g_ascii_isdigit (data[at]))
+        return FALSE;
+      while (at < size && g_ascii_isdigit (data[at]) && values[v] < G_MAXUINT32)
+        values[v] = values[v] * 10 + (data[at++] - '0');
+    }
+  *out_width = values[0];
+  *out_height = values[1];
+  return TRUE;
+}
+
+/* A PNG must end with IEND (GdkPixbuf fills in the rows of one cut short without a word), and
+ * its compressed data must be able to hold what IHDR claims: zlib never packs more than 1,032
+ * bytes into one. Returns the problem, or NULL. */
+static const char *
+png_problem (const guint8 *data, gsize size)
+{
+  guint64 idat = 0, raw = 0;
+  gboolean iend = FALSE;
+  gsize at = 8;
+
+  while (at + 12 <= size && !iend)
+    {
+      guint32 length = be32 (data + at);
+      const guint8 *type = data + at + 4;
+
+      if (length > size - at - 12)
+        return "a PNG chunk runs past the end of the file (truncated)";
+      if (memcmp (type, "IHDR", 4) == 0 && length >= 13)
+        {
+          const guint8 *h = data + at + 8;
+          static const guint channels[7] = { 1, 0, 3, 1, 2, 0, 4 };
+          guint bits = h[8] * (h[9] < 7 ? channels[h[9]] : 0);
+
+          raw = (guint64) be32 (h + 4) * (((guint64) be32 (h) * bits + 7) / 8 + 1);
+        }
+      idat += memcmp (type, "IDAT", 4) == 0 ? length : 0;
+      iend = memcmp (type, "IEND", 4) == 0;
+      at += 12 + (gsize) length;
+    }
+  if (!iend)
+    return "a truncated PNG (it has no IEND chunk)";
+  if (idat * 1032 + 1024 < raw)
+    return "a PNG whose header claims far more pixels than its data holds";
+  return NULL;
+}
+
 static void
 set_too_large (GError **error, const char *name)
 {
@@ -112,6 +205,8 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
   g_autoptr (GdkPixbufLoader) loader = NULL;
   g_autoptr (GError) local_error = NULL;
   gboolean too_large = FALSE, closed;
+  const char *format, *problem;
+  guint64 width, height;
   const guint8 *data;
   gsize size, chunk = 0;
   GdkPixbuf *pixbuf;
@@ -122,7 +217,32 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
       g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: empty file", name);
       return NULL;
     }
-  loader = gdk_pixbuf_loader_new ();
+  format = sniff_format (data, size);
+  if (format == NULL)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE,
+                   "%s: not an image Veto reads (PNG, JPEG, GIF, BMP, TIFF, PNM, ICO, WebP)", name);
+      return NULL;
+    }
+  if (g_str_equal (format, "pnm") && pnm_dimensions (data, size, &width, &height)
+      && (width == 0 || height == 0 || width > VETO_IMAGE_MAX_SIDE || height > VETO_IMAGE_MAX_SIDE
+          || width * height > VETO_IMAGE_MAX_PIXELS))
+    {
+      set_too_large (error, name);
+      return NULL;
+    }
+  if (g_str_equal (format, "png") && (problem = png_problem (data, size)))
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name, problem);
+      return NULL;
+    }
+  loader = gdk_pixbuf_loader_new_with_type (format, &local_error);
+  if (loader == NULL)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE,
+                   "%s: no %s decoder is installed (%s)", name, format, local_error->message);
+      return NULL;
+    }
   g_signal_connect (loader, "size-prepared", G_CALLBACK (on_size_prepared), &too_large);
   /* Feed the loader in chunks so that a header claiming absurd dimensions is caught before
    * any pixel is decoded into the (lazily committed) buffer it asked for. */

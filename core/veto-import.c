@@ -1,10 +1,12 @@
 /* veto-import: reads outside datasets (IDX, CIFAR binary, ImageFolder, CSV manifest) into a project. */
 #include "veto-import.h"
 
+#include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +181,51 @@ add_embedded (Importer *im, const guint8 *pixels, guint width, guint height, gui
 
 /* --- reading outside bytes --- */
 
+/* Sources must be regular files: a FIFO or a device would block the import forever. */
+static gboolean
+require_regular_file (const char *path, GError **error)
+{
+  g_autofree char *display = display_name (path);
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0)
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                   "%s: not a regular file (a folder, pipe or device)", display);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The gzip trailer's ISIZE is the uncompressed length modulo 2^32: a file that holds more after
+ * the first gzip member (appended bytes, or a second member) does not end with it. */
+static gboolean
+gzip_ends_at (const char *path, guint64 uncompressed, GError **error)
+{
+  g_autofree char *display = display_name (path);
+  guint8 tail[4];
+  FILE *file = g_fopen (path, "rb");
+  gboolean ok = file && fseek (file, -4, SEEK_END) == 0 && fread (tail, 1, 4, file) == 4;
+
+  if (file)
+    fclose (file);
+  if (!ok || (tail[0] | (guint32) tail[1] << 8 | (guint32) tail[2] << 16
+              | (guint32) tail[3] << 24) != (guint32) uncompressed)
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                   "%s: bytes after the end of the gzip stream (or a second gzip member)",
+                   display);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Opens a file for reading, transparently gunzipping it when it starts with the gzip magic. */
 static GInputStream *
 open_maybe_gzip (const char *path, gboolean *out_gzip, GError **error)
@@ -190,6 +237,8 @@ open_maybe_gzip (const char *path, gboolean *out_gzip, GError **error)
   guint8 magic[2] = { 0, 0 };
   gsize got = 0;
 
+  if (!require_regular_file (path, error))
+    return NULL;
   raw = g_file_read (file, NULL, &local_error);
   if (raw == NULL)
     {
@@ -351,6 +400,8 @@ read_idx_labels (const char *path, GError **error)
                    "%s: more bytes than the header's %u labels", display, header.count);
       return NULL;
     }
+  if (gzip && !gzip_ends_at (path, 8 + (guint64) header.count, error))
+    return NULL;
   g_byte_array_set_size (labels, got);
   return g_steal_pointer (&labels);
 }
@@ -438,7 +489,9 @@ import_idx (Importer *im, const char *path, GError **error)
                    "%s: more bytes than the header's %u images", display, header.count);
       return FALSE;
     }
-  return TRUE;
+  return !gzip
+         || gzip_ends_at (path, 4 + 4 * (guint64) (header.n_dims + 1)
+                                    + (guint64) header.count * record_size, error);
 }
 
 /* --- CIFAR-10 / CIFAR-100 binary --- */
@@ -487,6 +540,8 @@ import_cifar_file (Importer *im, const char *path, gboolean hundred, GError **er
   guint8 pixels[CIFAR_PIXELS];
   guint max_label = 0;
 
+  if (!require_regular_file (path, error))
+    return FALSE;
   mapped = g_mapped_file_new (path, FALSE, &local_error);
   if (mapped == NULL)
     {
@@ -884,6 +939,8 @@ import_csv (Importer *im, const char *path, GError **error)
   int col_path = -1, col_label = -1, col_split = -1;
   CsvReader csv = { 0 };
 
+  if (!require_regular_file (path, error))
+    return FALSE;
   if (!g_file_get_contents (path, &text, &csv.length, &local_error))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
@@ -986,6 +1043,12 @@ detect_format (const char *source, GError **error)
 
       return g_file_test (batch, G_FILE_TEST_EXISTS) ? VETO_FORMAT_CIFAR10
                                                      : VETO_FORMAT_IMAGE_FOLDER;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
+                   "%s: not a regular file (a pipe or device)", display);
+      return VETO_FORMAT_AUTO;
     }
   if (st.st_size == 0)
     {
@@ -1123,6 +1186,8 @@ veto_import_read_npy (const char *path, GError **error)
   g_autoptr (GError) local_error = NULL;
   VetoNpy *npy;
 
+  if (!require_regular_file (path, error))
+    return NULL;
   mapped = g_mapped_file_new (path, FALSE, &local_error);
   if (mapped == NULL)
     {
@@ -1149,6 +1214,8 @@ veto_import_read_transition (const char *path, guint *out_k, GError **error)
   guint k = 0, n_rows = 0;
   gsize length;
 
+  if (!require_regular_file (path, error))
+    return NULL;
   if (!g_file_get_contents (path, &text, &length, &local_error))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
@@ -1223,10 +1290,11 @@ veto_import_read_transition (const char *path, guint *out_k, GError **error)
 
       for (guint c = 0; c < k; c++)
         sum += row[c];
-      if (sum <= 0)
+      if (!(sum > 0) || !isfinite (sum))
         {
           g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
-                       "%s: row %u sums to zero", display, r + 1);
+                       "%s: row %u %s", display, r + 1,
+                       sum > 0 ? "sums past the largest number" : "sums to zero");
           return NULL;
         }
       for (guint c = 0; c < k; c++)

@@ -273,55 +273,35 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
               double *out_scores, GError **error)
 {
   const VetoSimConfig *c = run->config;
-  guint n_free = run->n_pool - run->n_asked, e = run->d, j = 0, l = 0;
+  guint n_free = run->n_pool - run->n_asked, f = 0, l = 0;
   g_autofree guint *free_index = g_new (guint, MAX (n_free, 1));
+  g_autofree guint *free_rows = g_new (guint, MAX (n_free, 1));
+  g_autofree guint *labeled_rows = g_new (guint, MAX (run->n_asked, 1));
   g_autofree float *free_probs = g_new (float, (gsize) MAX (n_free, 1) * run->k);
-  g_autofree float *free_x = NULL;
-  g_autofree float *labeled_x = NULL;
-  g_autofree float *correctness = NULL;
-  gboolean needs_space = c->strategy == VETO_ACTIVE_CORESET || c->strategy == VETO_ACTIVE_BADGE
-                         || c->strategy == VETO_ACTIVE_DENSITY || c->active.diversity;
+  g_autofree float *correctness = run->teacher_confidence ? g_new (float, MAX (n_free, 1)) : NULL;
   VetoActiveOptions options = c->active;
-  VetoActivePool pool = { 0 };
 
   for (guint i = 0; i < run->n_pool; i++)
-    if (!run->asked[i])
-      {
-        free_index[j] = i;
-        memcpy (free_probs + (gsize) j * run->k, probs + (gsize) i * run->k,
-                run->k * sizeof (float));
-        j++;
-      }
-  pool.n = n_free;
-  pool.probs = free_probs;
-  pool.n_classes = run->k;
-  if (needs_space)
     {
-      /* The penultimate layer is the space of coreset, BADGE and diversity. */
-      g_autofree float *embedding = g_new (float, (gsize) run->n_pool
-                                                   * veto_model_get_embedding_dim (model));
+      guint row = g_array_index (run->pool, guint, i);
 
-      e = veto_model_get_embedding_dim (model);
-      veto_model_embed (model, run->x_pool, run->n_pool, run->d, embedding);
-      free_x = g_new (float, (gsize) MAX (n_free, 1) * e);
-      labeled_x = g_new (float, (gsize) MAX (run->n_asked, 1) * e);
-      for (guint i = 0, f = 0; i < run->n_pool; i++)
-        memcpy (run->asked[i] ? labeled_x + (gsize) l++ * e : free_x + (gsize) f++ * e,
-                embedding + (gsize) i * e, e * sizeof (float));
-      pool.embedding = free_x;
-      pool.embedding_dim = e;
-      pool.labeled_embedding = labeled_x;
-      pool.n_labeled = run->n_asked;
-    }
-  if (run->teacher_confidence)
-    {
-      correctness = g_new (float, MAX (n_free, 1));
-      for (guint i = 0; i < n_free; i++)
-        correctness[i] = run->teacher_confidence[free_index[i]];
-      pool.correctness = correctness;
+      if (run->asked[i])
+        {
+          labeled_rows[l++] = row;
+          continue;
+        }
+      free_index[f] = i;
+      free_rows[f] = row;
+      memcpy (free_probs + (gsize) f * run->k, probs + (gsize) i * run->k,
+              run->k * sizeof (float));
+      if (correctness)
+        correctness[f] = run->teacher_confidence[i];
+      f++;
     }
   options.seed = c->seed * 31 + run->answers;
-  if (!veto_active_select (c->strategy, &pool, batch, &options, out_indices, out_scores, error))
+  if (!veto_sim_select_batch (run->ds, model, c->strategy, &options, free_rows, n_free,
+                              free_probs, correctness, labeled_rows, l, batch, out_indices,
+                              out_scores, error))
     return FALSE;
   for (guint i = 0; i < batch; i++)
     out_indices[i] = free_index[out_indices[i]];

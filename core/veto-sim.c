@@ -227,6 +227,18 @@ veto_dataset_class_index (const VetoDataset *ds, gint64 class_id)
   return -1;
 }
 
+gboolean
+veto_dataset_refresh_classes (VetoDataset *ds, VetoStore *store, GError **error)
+{
+  GPtrArray *classes = veto_store_list_classes (store, error);
+
+  if (classes == NULL)
+    return FALSE;
+  g_ptr_array_unref (ds->classes);
+  ds->classes = classes;
+  return TRUE;
+}
+
 const float *
 veto_dataset_get_features (const VetoDataset *ds)
 {
@@ -554,6 +566,29 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
   return TRUE;
 }
 
+/* A copy that outlives the walk over the store. */
+static gboolean
+collect_annotation (const VetoAnnotation *a, gpointer user_data)
+{
+  VetoAnnotation *copy = g_new (VetoAnnotation, 1);
+
+  *copy = *a;
+  copy->item_sha256 = g_strdup (a->item_sha256);
+  copy->annotator = g_strdup (a->annotator);
+  copy->annotator_kind = g_strdup (a->annotator_kind);
+  copy->answer_class = g_strdup (a->answer_class);
+  copy->candidates = a->candidates ? g_ptr_array_ref (a->candidates) : NULL;
+  copy->criterion = g_strdup (a->criterion);
+  copy->preferred = g_strdup (a->preferred);
+  copy->soft_json = g_strdup (a->soft_json);
+  copy->question_json = g_strdup (a->question_json);
+  copy->strategy = g_strdup (a->strategy);
+  copy->shown_at = g_strdup (a->shown_at);
+  copy->answered_at = g_strdup (a->answered_at);
+  g_ptr_array_add (user_data, copy);
+  return TRUE;
+}
+
 static gboolean
 count_criteria (const VetoAnnotation *a, gpointer user_data)
 {
@@ -599,6 +634,20 @@ validation_error (gpointer user_data, VetoModel *model)
   return v->n ? (double) wrong / v->n : 0.0;
 }
 
+/* A warm start only continues a model of the shape this round needs. */
+static gboolean
+warm_start_fits (const VetoTrainSpec *spec, guint d, guint k, guint n_heads)
+{
+  const VetoModel *m = spec->warm_start;
+
+  return m != NULL && veto_model_get_kind (m) == spec->model
+         && veto_model_get_n_features (m) == d && veto_model_get_n_classes (m) == k
+         && veto_model_get_n_heads (m) == n_heads
+         && (spec->model != VETO_MODEL_KIND_MLP
+             || veto_model_get_hidden (m) == (spec->hidden ? spec->hidden
+                                                           : VETO_MODEL_DEFAULT_HIDDEN));
+}
+
 VetoModel *
 veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
                 VetoTrainResult *out_result, GCancellable *cancellable, GError **error)
@@ -610,6 +659,10 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   g_autoptr (GHashTable) heads = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GArray) drawn = g_array_new (FALSE, FALSE, sizeof (DrawnCl));
   g_autoptr (GArray) val_gold_rows = g_array_new (FALSE, FALSE, sizeof (guint));
+  /* The answers are read once: the passes below must see the same ones even while someone
+   * answers (the engine's worker reads while the window writes). */
+  g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) veto_annotation_free);
   g_autoptr (VetoModel) model = NULL;
   g_autofree float *x_train = NULL;
   g_autofree double *q_loss = NULL;
@@ -631,8 +684,10 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       goto out;
     }
   if (spec->supervision == VETO_SUPERVISION_ANSWERS
-      && !veto_store_foreach_annotation (store, FALSE, count_criteria, heads, error))
+      && !veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
     goto out;
+  for (guint i = 0; i < answers->len; i++)
+    count_criteria (answers->pdata[i], heads);
   /* Units first (their number sizes the objective), then the terms. */
   if (spec->supervision == VETO_SUPERVISION_GOLD)
     {
@@ -649,8 +704,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     {
       AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, NULL };
 
-      if (!veto_store_foreach_annotation (store, FALSE, add_answer, &numbering, error))
-        goto out;
+      for (guint i = 0; i < answers->len; i++)
+        add_answer (answers->pdata[i], &numbering);
     }
   objective = veto_objective_new (MAX (units.rows->len, 1), k, g_hash_table_size (heads));
   if (spec->supervision == VETO_SUPERVISION_GOLD)
@@ -677,8 +732,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     {
       AnswerLoad al = { ds, objective, &units, heads, spec->annotator, NULL };
 
-      if (!veto_store_foreach_annotation (store, FALSE, add_answer, &al, error))
-        goto out;
+      for (guint i = 0; i < answers->len && add_answer (answers->pdata[i], &al); i++)
+        ;
       if (al.error)
         {
           g_propagate_error (error, al.error);
@@ -722,9 +777,9 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   train.seed = spec->seed;
   if (train.max_epochs == 0)
     train.max_epochs = auto_epochs (units.rows->len, train.batch_size);
-  model = spec->warm_start ? veto_model_copy (spec->warm_start)
-                           : veto_model_new (spec->model, d, k, g_hash_table_size (heads),
-                                             spec->hidden);
+  model = warm_start_fits (spec, d, k, g_hash_table_size (heads))
+              ? veto_model_copy (spec->warm_start)
+              : veto_model_new (spec->model, d, k, g_hash_table_size (heads), spec->hidden);
   if (!veto_model_train (model, x_train, units.rows->len, d, objective, veto_objective_gather,
                          veto_objective_loss, units.rows->len, &train, &report, cancellable,
                          error))
@@ -821,4 +876,58 @@ veto_sim_evaluate (const VetoDataset *ds, const VetoModel *model, VetoSplit spli
   out->accuracy = (double) correct / n;
   out->ece = veto_loss_ece (p, n, k, gold, NULL);
   return TRUE;
+}
+
+/* Rows are embedded a slice at a time, so that only the embedding is ever held whole. */
+#define EMBED_SLICE 4096
+
+static float *
+embed_rows (const VetoDataset *ds, const VetoModel *model, const guint *rows, guint n)
+{
+  guint d = veto_dataset_get_dim (ds), e = veto_model_get_embedding_dim (model);
+  const float *X = veto_dataset_get_features (ds);
+  float *out = g_new (float, (gsize) MAX (n, 1) * e);
+  g_autofree float *slice = g_new (float, (gsize) MIN (MAX (n, 1), EMBED_SLICE) * d);
+
+  for (guint start = 0; start < n; start += EMBED_SLICE)
+    {
+      guint m = MIN (EMBED_SLICE, n - start);
+
+      for (guint i = 0; i < m; i++)
+        memcpy (slice + (gsize) i * d, X + (gsize) rows[start + i] * d, d * sizeof (float));
+      veto_model_embed (model, slice, m, d, out + (gsize) start * e);
+    }
+  return out;
+}
+
+gboolean
+veto_sim_select_batch (const VetoDataset *ds, const VetoModel *model, VetoActiveStrategy strategy,
+                       const VetoActiveOptions *options, const guint *rows, guint n,
+                       const float *probs, const float *correctness, const guint *labeled,
+                       guint n_labeled, guint batch, guint *out_indices, double *out_scores,
+                       GError **error)
+{
+  VetoActivePool pool = { .n = n, .probs = probs, .n_classes = veto_model_get_n_classes (model),
+                          .correctness = correctness };
+  g_autofree float *embedding = NULL;
+  g_autofree float *labeled_embedding = NULL;
+
+  if (strategy == VETO_ACTIVE_DISTILL && correctness == NULL)
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_MISSING,
+                   "the distill strategy needs a teacher (veto simulate --mode distill)");
+      return FALSE;
+    }
+  /* The penultimate layer is the space of coreset, BADGE, density and diversity. */
+  if (strategy == VETO_ACTIVE_CORESET || strategy == VETO_ACTIVE_BADGE
+      || strategy == VETO_ACTIVE_DENSITY || (options && options->diversity))
+    {
+      embedding = embed_rows (ds, model, rows, n);
+      labeled_embedding = embed_rows (ds, model, labeled, n_labeled);
+      pool.embedding = embedding;
+      pool.embedding_dim = veto_model_get_embedding_dim (model);
+      pool.labeled_embedding = labeled_embedding;
+      pool.n_labeled = n_labeled;
+    }
+  return veto_active_select (strategy, &pool, batch, options, out_indices, out_scores, error);
 }

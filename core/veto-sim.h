@@ -36,6 +36,9 @@ gint veto_dataset_row_of_item (const VetoDataset *dataset, gint64 item_id);
 gint64 veto_dataset_item_of_row (const VetoDataset *dataset, guint row);
 gint64 veto_dataset_class_id (const VetoDataset *dataset, guint index);
 gint veto_dataset_class_index (const VetoDataset *dataset, gint64 class_id);
+/* Re-reads the project's classes after one was added (classes are only ever appended, so the
+ * class indexes of the gold labels stay valid); the features are kept. */
+gboolean veto_dataset_refresh_classes (VetoDataset *dataset, VetoStore *store, GError **error);
 
 typedef enum
 {
@@ -59,7 +62,8 @@ typedef struct
   gboolean loss_uses_true_q; /* FWD / URE / CPE-F use q itself (when not estimating) */
   guint64 seed;
   VetoModelTrainOptions train; /* max_epochs 0: sized from the number of items */
-  VetoModel *warm_start;  /* optional: weights to continue from (copied) */
+  VetoModel *warm_start;  /* optional: weights to continue from (copied); ignored when its
+                             shape no longer fits (a class or a criterion was added since) */
   const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
 } VetoTrainSpec;
 
@@ -97,6 +101,19 @@ void veto_evaluation_clear (VetoEvaluation *evaluation);
  * ||pᵀQ − Q_k||₁) instead of argmax. */
 gboolean veto_sim_evaluate (const VetoDataset *dataset, const VetoModel *model, VetoSplit split,
                             const double *cpe_q, VetoEvaluation *out_evaluation, GError **error);
+
+/* Chooses batch of the n dataset rows `rows` by strategy. probs (n × K) are the model's
+ * probabilities for those rows; labeled (n_labeled dataset rows) are the rows answered already,
+ * which coreset and diversity keep away from. The model's penultimate layer is computed when
+ * the strategy (or options->diversity) needs a space. correctness (n, or NULL) is how likely a
+ * teacher is right on each row: distill needs it and is refused without. out_indices (batch)
+ * index `rows`, most wanted first; out_scores may be NULL. */
+gboolean veto_sim_select_batch (const VetoDataset *dataset, const VetoModel *model,
+                                VetoActiveStrategy strategy, const VetoActiveOptions *options,
+                                const guint *rows, guint n, const float *probs,
+                                const float *correctness, const guint *labeled, guint n_labeled,
+                                guint batch, guint *out_indices, double *out_scores,
+                                GError **error);
 
 /* --- simulated annotators (veto-sim-annotator.c) --- */
 

@@ -480,6 +480,13 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
                    "%s: is a folder, not a Veto project", display);
       return NULL;
     }
+  /* SQLite would block forever opening a pipe. */
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
+                   "%s: not a regular file (a pipe or device), not a Veto project", display);
+      return NULL;
+    }
   /* Identify the file before anything could write to it (WAL mode would change its header). */
   if (!open_connection (store, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, error)
       || !pragma_int (store, "PRAGMA application_id", &application_id, error)

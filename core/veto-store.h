@@ -248,4 +248,182 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotation, veto_annotation_free)
 
+/* --- statistics for the dashboard (veto-store-stats.c) --- */
+/* These read through a short-lived read-only connection of their own: they see what has been
+ * committed, and never hold up the writing connection. */
+
+/* A standing (not undone) answer touching an item; a preference answer touches both items. */
+typedef struct
+{
+  gint64 item;
+  VetoAnswerKind kind;
+  gint64 answer_class; /* ordinary: the class; complementary: the class it is NOT; else 0 */
+} VetoItemAnswer;
+
+/* Every standing answer, by item then in answer order (VetoItemAnswer elements). */
+GArray *veto_store_list_item_answers (VetoStore *store, GError **error);
+/* Every answer to one item, undone ones included, either side of a pair, in answer order
+ * (VetoAnnotation elements). */
+GPtrArray *veto_store_list_item_annotations (VetoStore *store, gint64 item, GError **error);
+
+/* A round as listed (its weights left out). */
+typedef struct
+{
+  gint64 version;
+  char *model;
+  guint train_size;
+  char *metrics_json;
+  double seconds;
+  char *trained_at;
+} VetoRoundInfo;
+
+void veto_round_info_free (VetoRoundInfo *round);
+/* Every round in version order (VetoRoundInfo elements). */
+GPtrArray *veto_store_list_rounds (VetoStore *store, GError **error);
+
+/* A standing complementary answer on an item with a gold label, as class ids. */
+typedef struct
+{
+  gint64 gold_class;
+  gint64 answer_class;
+} VetoGoldAnswer;
+
+/* In answer order (VetoGoldAnswer elements): the counts behind a transition-matrix estimate. */
+GArray *veto_store_list_complementary_gold (VetoStore *store, GError **error);
+
+typedef struct
+{
+  char *name;
+  VetoAnnotatorKind kind;
+  guint answers;       /* standing */
+  double mean_seconds; /* shown → answered over standing answers with a shown time; NAN: none */
+} VetoAnnotatorStats;
+
+void veto_annotator_stats_free (VetoAnnotatorStats *stats);
+/* Every annotator in creation order (VetoAnnotatorStats elements). */
+GPtrArray *veto_store_list_annotator_stats (VetoStore *store, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoRoundInfo, veto_round_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotatorStats, veto_annotator_stats_free)
+
+/* --- campaigns and merging (veto-store-campaign.c) --- */
+/* These work through a short-lived connection of their own (read-only when they only read): call
+ * them outside a write transaction of the store's; they see what has been committed. */
+
+/* A collection campaign: every item answered m times, by m distinct annotators. */
+typedef struct
+{
+  gint64 id;
+  char *name;
+  VetoAnswerKind protocol; /* ordinary, complementary or preference */
+  guint per_item;          /* m: answers per item, each from a different annotator */
+  guint n_candidates;      /* complementary: K classes shown, drawn uniformly for every answer */
+  double anchor_rate;      /* share of the campaign's items that are gold anchors */
+  gboolean closed;
+  char *created_at;
+  char *closed_at;         /* NULL while open */
+} VetoCampaign;
+
+void veto_campaign_free (VetoCampaign *campaign);
+
+typedef struct
+{
+  const char *name;
+  VetoAnswerKind protocol;
+  guint per_item;
+  guint n_candidates;     /* complementary: 2 ≤ K ≤ number of classes; ignored otherwise */
+  double anchor_rate;     /* in [0, 1) */
+  VetoSplit split;        /* the items of this split (VETO_N_SPLITS: of every split) */
+  guint limit;            /* only the first limit of them in import order (0: all) */
+  guint64 seed;           /* draws the anchors */
+} VetoCampaignSpec;
+
+/* Creates an open campaign over the items spec selects, plus round (rate · n / (1 − rate))
+ * anchors (at least one when rate > 0): items with a gold label outside the selection, drawn
+ * uniformly, so that anchors make up rate of the campaign's items. Annotators are not told
+ * which items are anchors. */
+gboolean veto_store_campaign_create (VetoStore *store, const VetoCampaignSpec *spec,
+                                     gint64 *out_id, GError **error);
+/* Fails with INVALID when there is no campaign of that name. */
+VetoCampaign *veto_store_get_campaign (VetoStore *store, const char *name, GError **error);
+/* Every campaign in creation order (VetoCampaign elements). */
+GPtrArray *veto_store_list_campaigns (VetoStore *store, GError **error);
+/* Closes an open campaign: veto_store_campaign_next then refuses it. */
+gboolean veto_store_campaign_close (VetoStore *store, gint64 campaign, GError **error);
+
+typedef struct
+{
+  gint64 item;
+  gboolean anchor;
+} VetoCampaignItem;
+
+/* The campaign's items in id order (VetoCampaignItem elements). */
+GArray *veto_store_campaign_list_items (VetoStore *store, gint64 campaign, GError **error);
+
+/* The next item to put to annotator: one it has no standing (not undone) answer to in this
+ * campaign and that has fewer than m standing answers there, the least-covered first (ties in a
+ * pseudo-random order of its own for each annotator name, so anchors come mixed in). Sets
+ * *out_item to 0 when nothing is left for this annotator. Answers count towards a campaign
+ * through VetoAnswer.campaign; a preference answer counts for its left item. Fails on a closed
+ * campaign. */
+gboolean veto_store_campaign_next (VetoStore *store, gint64 campaign, gint64 annotator,
+                                   gint64 *out_item, gboolean *out_is_anchor, GError **error);
+/* The first max_items of those items, in that order (VetoCampaignItem elements; empty when
+ * nothing is left): one pass over the campaign for many questions. Coverage stays exact when
+ * they are all answered before anyone asks again. */
+GArray *veto_store_campaign_next_items (VetoStore *store, gint64 campaign, gint64 annotator,
+                                        guint max_items, GError **error);
+
+typedef struct
+{
+  char *name;
+  VetoAnnotatorKind kind;
+  guint answers;        /* standing answers in the campaign */
+  guint anchor_answers; /* of which on anchors */
+} VetoCampaignAnnotator;
+
+typedef struct
+{
+  guint items;          /* anchors included */
+  guint anchors;
+  guint answers;        /* standing answers in the campaign */
+  guint complete;       /* items with at least m standing answers */
+  guint over;           /* items with more than m (copies that overlapped, merged) */
+  guint missing;        /* answers still needed: Σ max(0, m − answers) over items */
+  GPtrArray *annotators; /* VetoCampaignAnnotator, in annotator creation order */
+} VetoCampaignCoverage;
+
+void veto_campaign_coverage_clear (VetoCampaignCoverage *coverage);
+gboolean veto_store_campaign_coverage (VetoStore *store, gint64 campaign,
+                                       VetoCampaignCoverage *out_coverage, GError **error);
+
+/* What a merge did, or would have done. */
+typedef struct
+{
+  guint answers_added;
+  guint answers_present;  /* already in the target: merging the same source again adds nothing */
+  guint undos_added;      /* answers in both, undone (or flagged) only in a source: marked so */
+  guint classes_added;
+  guint annotators_added;
+  guint campaigns_added;
+  guint campaigns_closed; /* open in the target, closed in a source */
+  guint items_unused;     /* source items the target lacks that no answer or campaign uses */
+  guint items_over;       /* campaign items with more than m standing answers afterwards */
+  GPtrArray *conflicts;   /* one sentence each; any conflict means nothing was written */
+} VetoMergeReport;
+
+void veto_merge_report_clear (VetoMergeReport *report);
+/* Merges what annotators added to copies of a project (sources, opened read-only) into store,
+ * all in one transaction. Items are matched by sha256 (equal digests pair in id order), classes,
+ * annotators (same name: same person) and campaigns by name; an answer is the same answer when
+ * (annotator, item, kind, answered_at, question) are equal. Source classes, annotators and
+ * campaigns the target lacks are added. Conflicts (a used item the target lacks, gold labels,
+ * annotator kinds or campaign settings or items that differ, the same answer with another
+ * answer) are all listed in out_report, and the merge is then refused with INVALID: the target
+ * is left unchanged. */
+gboolean veto_store_merge (VetoStore *store, VetoStore *const *sources, guint n_sources,
+                           VetoMergeReport *out_report, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoCampaign, veto_campaign_free)
+
 G_END_DECLS

@@ -1,0 +1,821 @@
+/* test-gallery: the gallery's filters and sorting, the dashboard's data, screenshots of both. */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <math.h>
+
+#include "veto-dashboard.h"
+#include "veto-gallery-item.h"
+#include "veto-gallery.h"
+#include "veto-plot.h"
+
+#define N_CLASSES 4
+#define N_POOL 40
+#define N_TEST 12
+#define SIDE 20
+#define MODEL_TIMEOUT_MS 120000
+
+static const char *const class_names[N_CLASSES] = { "circle", "square", "stripes", "cross" };
+
+typedef struct
+{
+  char *dir;
+  char *path;
+  char *shots;                /* where the screenshots and exported charts go */
+  gint64 classes[N_CLASSES];
+  gint64 pool[N_POOL];        /* item ids; the gold class of pool[i] is i % N_CLASSES */
+  gint64 missing;             /* a file item added late, whose file does not exist */
+  VetoEngine *engine;
+} Fixture;
+
+static Fixture fx;
+
+/* A small RGB picture of its class: a disc, a square, stripes or a cross, in a colour that
+ * says nothing of the class, of a random size and place, on a speckled background; hard enough
+ * for the model to stay unsure of some. */
+static void
+draw_item (guint8 *rgb, guint klass, GRand *rng)
+{
+  static const guint8 colors[N_CLASSES][3] = {
+    { 213, 62, 79 }, { 50, 160, 90 }, { 50, 110, 200 }, { 240, 150, 30 },
+  };
+  const guint8 *color = colors[g_rand_int_range (rng, 0, N_CLASSES)];
+  int dx = g_rand_int_range (rng, -3, 4), dy = g_rand_int_range (rng, -3, 4);
+  int size = g_rand_int_range (rng, 3, 8), phase = g_rand_int_range (rng, 0, 3);
+
+  for (int y = 0; y < SIDE; y++)
+    for (int x = 0; x < SIDE; x++)
+      {
+        guint8 *p = rgb + (y * SIDE + x) * 3;
+        int u = x - SIDE / 2 - dx, v = y - SIDE / 2 - dy;
+        int grey = 236 - g_rand_int_range (rng, 0, 48);
+        gboolean in;
+
+        switch (klass)
+          {
+          case 0:
+            in = u * u + v * v <= size * size;
+            break;
+          case 1:
+            in = ABS (u) <= size - 1 && ABS (v) <= size - 1;
+            break;
+          case 2:
+            in = ((y + phase) / 2) % 2 == 0;
+            break;
+          default:
+            in = ABS (u) <= size / 4 || ABS (v) <= size / 4;
+            break;
+          }
+        for (int c = 0; c < 3; c++)
+          p[c] = in ? CLAMP (color[c] + g_rand_int_range (rng, -24, 25), 0, 255) : grey;
+      }
+}
+
+static void
+add_answer (VetoStore *store, VetoAnswerKind kind, gint64 item, gint64 annotator,
+            gint64 answer_class, double seconds, gint64 *out_id)
+{
+  g_autoptr (GError) error = NULL;
+  static gint64 clock_us = 1767225600000000; /* 2026-01-01, one answer a minute after it */
+  VetoAnswer a = { 0 };
+
+  clock_us += 60 * G_USEC_PER_SEC;
+  a.kind = kind;
+  a.item = item;
+  a.annotator = annotator;
+  a.answer_class = answer_class;
+  a.candidates = fx.classes;
+  a.n_candidates = kind == VETO_KIND_COMPLEMENTARY ? N_CLASSES : 0;
+  a.strategy = "random";
+  a.score = NAN;
+  a.shown_at_us = isnan (seconds) ? 0 : clock_us - (gint64) (seconds * G_USEC_PER_SEC);
+  a.answered_at_us = clock_us;
+  g_assert_true (veto_store_add_annotation (store, &a, out_id, &error));
+  g_assert_no_error (error);
+}
+
+/* 40 pool items (10 per class) and 12 test items, all with gold labels, and these answers:
+ *   alice, ordinary:       pool 0..7 with their gold class (2, 4, 2, 4 … seconds)
+ *   bob, complementary (all four classes shown), 5 s each:
+ *     gold circle:  8 → not square, 12 → not square, 16 → not stripes, 20 → not cross,
+ *                   0 → not stripes (and 0 → not cross, undone, 100 s)
+ *     gold square:  9 → not circle, 13, 17, 21 → not cross
+ *     gold stripes: 10, 14 → not circle
+ *   sim, preference:       pool 22 (left, preferred) against pool 23, never timed */
+static void
+make_project (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = NULL;
+  g_autoptr (GRand) rng = g_rand_new_with_seed (7);
+  gint64 import_id, alice, bob, sim, undone, pref;
+  guint8 rgb[SIDE * SIDE * 3];
+
+  fx.path = g_build_filename (fx.dir, "gallery.veto", NULL);
+  store = veto_store_create (fx.path, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < N_CLASSES; c++)
+    g_assert_true (veto_store_ensure_class (store, class_names[c], &fx.classes[c], NULL, &error));
+  for (VetoSplit split = VETO_SPLIT_POOL; split <= VETO_SPLIT_TEST; split++)
+    {
+      guint n = split == VETO_SPLIT_POOL ? N_POOL : N_TEST;
+
+      g_assert_true (veto_store_add_import (store, "generated", "folder", split, &import_id,
+                                            &error));
+      g_assert_true (veto_store_begin (store, &error));
+      for (guint i = 0; i < n; i++)
+        {
+          g_autofree char *sha = NULL;
+          VetoItemRecord record = { 0 };
+          gint64 id;
+
+          draw_item (rgb, i % N_CLASSES, rng);
+          sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
+          record.pixels = rgb;
+          record.sha256 = sha;
+          record.width = record.height = SIDE;
+          record.channels = 3;
+          record.split = split;
+          record.gold_class = fx.classes[i % N_CLASSES];
+          record.import_id = import_id;
+          record.import_index = i;
+          g_assert_true (veto_store_add_item (store, &record, &id, &error));
+          if (split == VETO_SPLIT_POOL)
+            fx.pool[i] = id;
+        }
+      g_assert_true (veto_store_commit (store, &error));
+      g_assert_true (veto_store_finish_import (store, import_id, n, &error));
+    }
+  g_assert_true (veto_store_ensure_annotator (store, "alice", VETO_ANNOTATOR_HUMAN, &alice,
+                                              &error));
+  g_assert_true (veto_store_ensure_annotator (store, "bob", VETO_ANNOTATOR_HUMAN, &bob, &error));
+  g_assert_true (veto_store_ensure_annotator (store, "sim", VETO_ANNOTATOR_SIMULATED, &sim,
+                                              &error));
+  for (guint i = 0; i < 8; i++)
+    add_answer (store, VETO_KIND_ORDINARY, fx.pool[i], alice, fx.classes[i % N_CLASSES],
+                i % 2 ? 4 : 2, NULL);
+  {
+    static const struct
+    {
+      guint item, not_class;
+    } cl[] = {
+      { 8, 1 }, { 12, 1 }, { 16, 2 }, { 20, 3 }, { 0, 2 },
+      { 9, 0 }, { 13, 3 }, { 17, 3 }, { 21, 3 },
+      { 10, 0 }, { 14, 0 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cl); i++)
+      add_answer (store, VETO_KIND_COMPLEMENTARY, fx.pool[cl[i].item], bob,
+                  fx.classes[cl[i].not_class], 5, NULL);
+  }
+  add_answer (store, VETO_KIND_COMPLEMENTARY, fx.pool[0], bob, fx.classes[3], 100, &undone);
+  g_assert_true (veto_store_undo_annotation (store, undone, &error));
+  {
+    VetoAnswer a = { 0 };
+
+    a.kind = VETO_KIND_PREFERENCE;
+    a.item = fx.pool[22];
+    a.right_item = fx.pool[23];
+    a.annotator = sim;
+    a.criterion = "brighter";
+    a.preferred = VETO_PREFER_LEFT;
+    a.strategy = "random";
+    a.score = NAN;
+    g_assert_true (veto_store_add_annotation (store, &a, &pref, &error));
+  }
+  g_assert_no_error (error);
+}
+
+/* Adds a file item (in a pool import of its own) through the engine's writing connection. */
+static gint64
+add_file_item (VetoStore *store, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sha = g_compute_checksum_for_string (G_CHECKSUM_SHA256, path, -1);
+  VetoItemRecord record = { 0 };
+  gint64 import_id, id;
+
+  g_assert_true (veto_store_add_import (store, path, "folder", VETO_SPLIT_POOL, &import_id,
+                                        &error));
+  record.path = path;
+  record.sha256 = sha;
+  record.width = record.height = SIDE;
+  record.channels = 3;
+  record.split = VETO_SPLIT_POOL;
+  record.import_id = import_id;
+  g_assert_true (veto_store_begin (store, &error));
+  g_assert_true (veto_store_add_item (store, &record, &id, &error));
+  g_assert_true (veto_store_commit (store, &error));
+  g_assert_true (veto_store_finish_import (store, import_id, 1, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
+static VetoEngine *
+start_engine (gboolean agcd)
+{
+  g_autoptr (GError) error = NULL;
+  VetoEngineOptions options;
+  VetoEngine *engine;
+
+  veto_engine_options_init (&options);
+  options.annotator = "tester";
+  options.agcd = agcd;
+  options.retrain_every = 1000;
+  engine = veto_engine_new (fx.path, &options, &error);
+  g_assert_no_error (error);
+  g_assert_true (veto_engine_wait_for_model (engine, 1, MODEL_TIMEOUT_MS));
+  return engine;
+}
+
+static void
+iterate (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (5000);
+    }
+}
+
+static GtkWidget *
+show_in_window (GtkWidget *child, const char *title)
+{
+  GtkWidget *window = adw_window_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *header = adw_header_bar_new ();
+
+  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title, NULL));
+  gtk_box_append (GTK_BOX (box), header);
+  gtk_widget_set_vexpand (child, TRUE);
+  gtk_box_append (GTK_BOX (box), child);
+  adw_window_set_content (ADW_WINDOW (window), box);
+  /* The content, not the window with its frame, is what the screenshots show at 1280 × 800. */
+  gtk_widget_set_size_request (box, 1280, 800);
+  gtk_window_present (GTK_WINDOW (window));
+  iterate (300);
+  return window;
+}
+
+/* Waits until every thumbnail asked for is decoded, then for the frames that show them. */
+static void
+wait_for_thumbnails (VetoGallery *gallery)
+{
+  VetoThumbnailer *thumbnailer = veto_gallery_get_thumbnailer (gallery);
+  gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  iterate (100);
+  while (veto_thumbnailer_get_n_pending (thumbnailer) > 0 && g_get_monotonic_time () < end)
+    iterate (20);
+  g_assert_cmpuint (veto_thumbnailer_get_n_pending (thumbnailer), ==, 0);
+  g_assert_cmpuint (veto_thumbnailer_get_n_cached (thumbnailer), >, 0);
+  iterate (200);
+}
+
+/* Renders a window's content (an AdwWindow's, else the whole window) as it is on screen. */
+static void
+save_screenshot (GtkWidget *window, const char *name)
+{
+  GtkWidget *content = ADW_IS_WINDOW (window) ? adw_window_get_content (ADW_WINDOW (window))
+                                              : window;
+  int width = gtk_widget_get_width (content), height = gtk_widget_get_height (content);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (content);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autofree char *path = g_build_filename (fx.shots, name, NULL);
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot %s (%d×%d)", path, width, height);
+}
+
+static guint
+n_shown (GtkWidget *gallery)
+{
+  return g_list_model_get_n_items (veto_gallery_get_items (VETO_GALLERY (gallery)));
+}
+
+static void
+filter (GtkWidget *gallery, const char *kind, int klass)
+{
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.kind-filter", "s", kind));
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.class-filter", "i", klass));
+}
+
+static void
+test_gallery_filters (void)
+{
+  GtkWidget *gallery = veto_gallery_new (fx.engine);
+  GtkWidget *window = show_in_window (gallery, "Gallery");
+  g_autoptr (VetoEngineScores) scores = veto_engine_get_scores (fx.engine);
+  guint predicted[N_CLASSES] = { 0 };
+
+  g_assert_cmpuint (n_shown (gallery), ==, N_POOL + N_TEST);
+  filter (gallery, "ordinary", -1);
+  g_assert_cmpuint (n_shown (gallery), ==, 8);
+  filter (gallery, "ordinary", 0);
+  g_assert_cmpuint (n_shown (gallery), ==, 2);
+  filter (gallery, "complementary", -1);
+  g_assert_cmpuint (n_shown (gallery), ==, 11);
+  /* "not cross": four standing answers; item 0's was undone. */
+  filter (gallery, "complementary", 3);
+  g_assert_cmpuint (n_shown (gallery), ==, 4);
+  filter (gallery, "complementary", 2);
+  g_assert_cmpuint (n_shown (gallery), ==, 2);
+  /* Any kind of answer naming circle: two "circle" and three "not circle". */
+  filter (gallery, "all", 0);
+  g_assert_cmpuint (n_shown (gallery), ==, 5);
+  filter (gallery, "preference", -1);
+  g_assert_cmpuint (n_shown (gallery), ==, 2);
+  filter (gallery, "answered", -1);
+  g_assert_cmpuint (n_shown (gallery), ==, 20);
+  filter (gallery, "unanswered", -1);
+  g_assert_cmpuint (n_shown (gallery), ==, N_POOL + N_TEST - 20);
+  filter (gallery, "unanswered", 1);
+  g_assert_cmpuint (n_shown (gallery), ==, 0);
+  filter (gallery, "all", -1);
+
+  /* By predicted class, as the engine's newest scores say. */
+  g_assert_nonnull (scores);
+  g_assert_cmpuint (scores->n, ==, N_POOL);
+  for (guint i = 0; i < scores->n; i++)
+    {
+      const float *p = scores->probs + (gsize) i * scores->n_classes;
+      guint best = 0;
+
+      for (guint k = 1; k < scores->n_classes; k++)
+        if (p[k] > p[best])
+          best = k;
+      predicted[best]++;
+    }
+  for (int k = 0; k < N_CLASSES; k++)
+    {
+      g_assert_true (gtk_widget_activate_action (gallery, "gallery.predicted-filter", "i", k));
+      g_assert_cmpuint (n_shown (gallery), ==, predicted[k]);
+    }
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.predicted-filter", "i", -1));
+  g_assert_cmpuint (n_shown (gallery), ==, N_POOL + N_TEST);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_gallery_sort (void)
+{
+  GtkWidget *gallery = veto_gallery_new (fx.engine);
+  GtkWidget *window = show_in_window (gallery, "Gallery");
+  g_autoptr (VetoEngineScores) scores = veto_engine_get_scores (fx.engine);
+  g_autoptr (VetoGalleryItem) first = NULL;
+  g_autoptr (VetoGalleryItem) last = NULL;
+  gint64 most_uncertain = 0;
+  double smallest = INFINITY;
+
+  for (guint i = 0; i < scores->n; i++)
+    {
+      const float *p = scores->probs + (gsize) i * scores->n_classes;
+      double top = 0, second = 0;
+
+      for (guint k = 0; k < scores->n_classes; k++)
+        if (p[k] > top)
+          {
+            second = top;
+            top = p[k];
+          }
+        else if (p[k] > second)
+          second = p[k];
+      if (top - second < smallest
+          || (top - second == smallest && scores->items[i] < most_uncertain))
+        {
+          smallest = top - second;
+          most_uncertain = scores->items[i];
+        }
+    }
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.sort", "s", "uncertainty"));
+  first = g_list_model_get_item (veto_gallery_get_items (VETO_GALLERY (gallery)), 0);
+  g_assert_cmpint (veto_gallery_item_get_id (first), ==, most_uncertain);
+  g_assert_cmpfloat_with_epsilon (veto_gallery_item_get_margin (first), smallest, 1e-6);
+  /* Margins never decrease down the list; unscored (test) items come last. */
+  for (guint i = 1; i < scores->n; i++)
+    {
+      g_autoptr (VetoGalleryItem) a = g_list_model_get_item (
+          veto_gallery_get_items (VETO_GALLERY (gallery)), i - 1);
+      g_autoptr (VetoGalleryItem) b = g_list_model_get_item (
+          veto_gallery_get_items (VETO_GALLERY (gallery)), i);
+
+      g_assert_cmpfloat (veto_gallery_item_get_margin (a), <=, veto_gallery_item_get_margin (b));
+    }
+  last = g_list_model_get_item (veto_gallery_get_items (VETO_GALLERY (gallery)),
+                                N_POOL + N_TEST - 1);
+  g_assert_true (isnan (veto_gallery_item_get_margin (last)));
+
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.sort", "s", "id"));
+  g_clear_object (&first);
+  first = g_list_model_get_item (veto_gallery_get_items (VETO_GALLERY (gallery)), 0);
+  g_assert_cmpint (veto_gallery_item_get_id (first), ==, fx.pool[0]);
+
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.sort", "s", "uncertainty"));
+  wait_for_thumbnails (VETO_GALLERY (gallery));
+  save_screenshot (window, "gallery-1280x800.png");
+
+  /* The answers of item 0: an ordinary one, a complementary one and an undone one. */
+  {
+    guint before = g_list_model_get_n_items (gtk_window_get_toplevels ());
+    GtkWidget *dialog = NULL;
+
+    g_assert_true (gtk_widget_activate_action (gallery, "gallery.show-item", "x", fx.pool[0]));
+    iterate (300);
+    g_assert_cmpuint (g_list_model_get_n_items (gtk_window_get_toplevels ()), ==, before + 1);
+    for (guint i = 0; i < g_list_model_get_n_items (gtk_window_get_toplevels ()); i++)
+      {
+        g_autoptr (GtkWindow) w = g_list_model_get_item (gtk_window_get_toplevels (), i);
+
+        if (gtk_window_get_transient_for (w) == GTK_WINDOW (window))
+          dialog = GTK_WIDGET (w);
+      }
+    g_assert_nonnull (dialog);
+    save_screenshot (dialog, "gallery-item-answers.png");
+    gtk_window_destroy (GTK_WINDOW (dialog));
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* Answers the engine's complementary questions truthfully (the first candidate that is not the
+ * item's gold class), n_rounds times per_round answers, each followed by a new model. */
+static void
+answer_rounds (guint n_rounds, guint per_round)
+{
+  for (guint r = 0; r < n_rounds; r++)
+    {
+      VetoEngineStatus status;
+
+      for (guint a = 0; a < per_round; a++)
+        {
+          g_autoptr (GError) error = NULL;
+          const VetoQuestion *q = veto_engine_current (fx.engine);
+          gint64 gold = 0, answer = 0;
+
+          g_assert_nonnull (q);
+          g_assert_cmpint (q->kind, ==, VETO_KIND_COMPLEMENTARY);
+          for (guint i = 0; i < N_POOL; i++)
+            if (fx.pool[i] == q->item)
+              gold = fx.classes[i % N_CLASSES];
+          for (guint c = 0; c < q->n_candidates && answer == 0; c++)
+            if (q->candidates[c] != gold)
+              answer = q->candidates[c];
+          g_assert_true (veto_engine_answer (fx.engine, answer, VETO_PREFER_LEFT, NULL, &error));
+          g_assert_no_error (error);
+        }
+      veto_engine_get_status (fx.engine, &status);
+      g_assert_true (veto_engine_wait_for_model (fx.engine, status.model_version + 1,
+                                                 MODEL_TIMEOUT_MS));
+    }
+}
+
+static void
+test_dashboard (void)
+{
+  GtkWidget *dashboard = veto_dashboard_new (fx.engine);
+  GtkWidget *window = show_in_window (dashboard, "Dashboard");
+  static const char *const exports[] = { "curve", "answers", "confusion", "transition",
+                                         "seconds" };
+  /* Rows: gold circle, square, stripes, cross; columns: the complementary label. */
+  const double expected[N_CLASSES * N_CLASSES] = {
+    0.00, 0.40, 0.40, 0.20,
+    0.25, 0.00, 0.00, 0.75,
+    1.00, 0.00, 0.00, 0.00,
+    NAN, NAN, NAN, NAN,
+  };
+  const double *q;
+  guint k = 0;
+
+  veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  q = veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k);
+  g_assert_nonnull (q);
+  g_assert_cmpuint (k, ==, N_CLASSES);
+  for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
+    if (isnan (expected[i]))
+      g_assert_true (isnan (q[i]));
+    else
+      g_assert_cmpfloat_with_epsilon (q[i], expected[i], 1e-12);
+
+  /* More rounds for the learning curve, then every chart is exported. */
+  answer_rounds (4, 6);
+  {
+    /* A round as `veto train` records it: test accuracy and the test split's confusion. */
+    static const char metrics[] = "{\"test_accuracy\": 0.75, \"confusion\": "
+                                  "[[3, 0, 0, 0], [0, 2, 1, 0], [1, 0, 2, 0], [0, 0, 1, 2]]}";
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (veto_store_add_round (veto_engine_get_store (fx.engine), "pixels", "softmax",
+                                         40, metrics, 0.5, NULL, NULL, &error));
+    g_assert_no_error (error);
+  }
+  veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  for (guint i = 0; i < G_N_ELEMENTS (exports); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = g_strdup_printf ("%s.%s", exports[i], i % 2 ? "svg" : "png");
+      g_autofree char *path = g_build_filename (fx.shots, name, NULL);
+
+      g_assert_true (veto_dashboard_export (VETO_DASHBOARD (dashboard), exports[i], path, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+    }
+  iterate (200);
+  save_screenshot (window, "dashboard-1280x800.png");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* Before any answer there is no round: every chart says why it is empty, nothing exports. */
+static void
+test_dashboard_empty (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (fx.dir, "empty.veto", NULL);
+  g_autofree char *png = g_build_filename (fx.dir, "nothing.png", NULL);
+  g_autoptr (GRand) rng = g_rand_new_with_seed (3);
+  VetoEngineOptions options;
+  g_autoptr (VetoEngine) engine = NULL;
+  GtkWidget *dashboard, *window;
+  guint8 rgb[SIDE * SIDE * 3];
+  guint k = 1;
+
+  {
+    g_autoptr (VetoStore) store = veto_store_create (path, &error);
+    gint64 import_id, klass;
+
+    g_assert_no_error (error);
+    for (guint c = 0; c < N_CLASSES; c++)
+      g_assert_true (veto_store_ensure_class (store, class_names[c], &klass, NULL, &error));
+    g_assert_true (veto_store_add_import (store, "generated", "folder", VETO_SPLIT_POOL,
+                                          &import_id, &error));
+    g_assert_true (veto_store_begin (store, &error));
+    for (guint i = 0; i < 8; i++)
+      {
+        g_autofree char *sha = NULL;
+        VetoItemRecord record = { 0 };
+
+        draw_item (rgb, i % N_CLASSES, rng);
+        sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
+        record.pixels = rgb;
+        record.sha256 = sha;
+        record.width = record.height = SIDE;
+        record.channels = 3;
+        record.import_id = import_id;
+        record.import_index = i;
+        g_assert_true (veto_store_add_item (store, &record, NULL, &error));
+      }
+    g_assert_true (veto_store_commit (store, &error));
+  }
+  veto_engine_options_init (&options);
+  options.annotator = "tester";
+  engine = veto_engine_new (path, &options, &error);
+  g_assert_no_error (error);
+
+  dashboard = veto_dashboard_new (engine);
+  window = show_in_window (dashboard, "Dashboard");
+  veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  g_assert_null (veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k));
+  g_assert_cmpuint (k, ==, 0);
+  g_assert_false (veto_dashboard_export (VETO_DASHBOARD (dashboard), "curve", png, &error));
+  g_assert_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT);
+  g_assert_false (g_file_test (png, G_FILE_TEST_EXISTS));
+  save_screenshot (window, "dashboard-empty-1280x800.png");
+  gtk_window_destroy (GTK_WINDOW (window));
+  veto_engine_shutdown (engine);
+}
+
+/* The answers per annotator and their timings, read back as the dashboard reads them. */
+static void
+test_annotator_stats (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) stats = veto_store_list_annotator_stats (
+      veto_engine_get_store (fx.engine), &error);
+  guint seen = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < stats->len; i++)
+    {
+      const VetoAnnotatorStats *s = stats->pdata[i];
+
+      if (g_str_equal (s->name, "alice"))
+        {
+          g_assert_cmpuint (s->answers, ==, 8);
+          g_assert_cmpfloat_with_epsilon (s->mean_seconds, 3.0, 1e-3);
+          seen++;
+        }
+      else if (g_str_equal (s->name, "bob"))
+        {
+          g_assert_cmpuint (s->answers, ==, 11);
+          g_assert_cmpfloat_with_epsilon (s->mean_seconds, 5.0, 1e-3);
+          seen++;
+        }
+      else if (g_str_equal (s->name, "sim"))
+        {
+          g_assert_cmpuint (s->answers, ==, 1);
+          g_assert_true (isnan (s->mean_seconds));
+          seen++;
+        }
+    }
+  g_assert_cmpuint (seen, ==, 3);
+}
+
+static void
+test_gallery_agcd (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoEngineScores) scores = NULL;
+  GtkWidget *gallery, *window;
+  guint before;
+  int cluster = -1;
+  guint in_cluster = 0;
+
+  veto_engine_shutdown (fx.engine);
+  g_clear_object (&fx.engine);
+  fx.engine = start_engine (TRUE);
+  scores = veto_engine_get_scores (fx.engine);
+  g_assert_nonnull (scores->clusters);
+  for (guint i = 0; i < scores->n; i++)
+    if (scores->clusters[i] >= 0 && (cluster < 0 || scores->clusters[i] < cluster))
+      cluster = scores->clusters[i];
+  g_assert_cmpint (cluster, >=, 0);
+  for (guint i = 0; i < scores->n; i++)
+    in_cluster += scores->clusters[i] == cluster;
+
+  gallery = veto_gallery_new (fx.engine);
+  window = show_in_window (gallery, "Gallery");
+  /* Naming needs one cluster shown: the action is disabled until then. */
+  before = g_list_model_get_n_items (gtk_window_get_toplevels ());
+  gtk_widget_activate_action (gallery, "gallery.name-cluster", NULL);
+  iterate (100);
+  g_assert_cmpuint (g_list_model_get_n_items (gtk_window_get_toplevels ()), ==, before);
+  /* Grouped by cluster: the first item is of the lowest cluster. */
+  {
+    g_autoptr (VetoGalleryItem) first = g_list_model_get_item (
+        veto_gallery_get_items (VETO_GALLERY (gallery)), 0);
+
+    g_assert_cmpint (veto_gallery_item_get_cluster (first), ==, cluster);
+  }
+  wait_for_thumbnails (VETO_GALLERY (gallery));
+  save_screenshot (window, "gallery-agcd-1280x800.png");
+
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.cluster-filter", "i", cluster));
+  g_assert_cmpuint (n_shown (gallery), ==, in_cluster);
+  before = g_list_model_get_n_items (gtk_window_get_toplevels ());
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.name-cluster", NULL));
+  iterate (300);
+  g_assert_cmpuint (g_list_model_get_n_items (gtk_window_get_toplevels ()), ==, before + 1);
+  for (guint i = 0; i < g_list_model_get_n_items (gtk_window_get_toplevels ()); i++)
+    {
+      g_autoptr (GtkWindow) w = g_list_model_get_item (gtk_window_get_toplevels (), i);
+
+      if (ADW_IS_MESSAGE_DIALOG (w))
+        save_screenshot (GTK_WIDGET (w), "gallery-name-cluster.png");
+    }
+  before = veto_engine_get_classes (fx.engine)->len;
+  g_assert_true (veto_gallery_name_cluster (VETO_GALLERY (gallery), "  ring ", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (veto_engine_get_classes (fx.engine)->len, ==, before + 1);
+  g_assert_cmpstr (((VetoClass *) veto_engine_get_classes (fx.engine)->pdata[before])->name, ==,
+                   "ring");
+  g_assert_false (veto_gallery_name_cluster (VETO_GALLERY (gallery), " ", &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  wait_for_thumbnails (VETO_GALLERY (gallery));
+  save_screenshot (window, "gallery-agcd-cluster-1280x800.png");
+
+  /* An item imported while the gallery is open appears on the next refresh. */
+  g_assert_true (gtk_widget_activate_action (gallery, "gallery.cluster-filter", "i", -1));
+  fx.missing = add_file_item (veto_engine_get_store (fx.engine), "missing.png");
+  veto_gallery_refresh (VETO_GALLERY (gallery));
+  g_assert_cmpuint (n_shown (gallery), ==, N_POOL + N_TEST + 1);
+
+  for (guint i = g_list_model_get_n_items (gtk_window_get_toplevels ()); i > 0; i--)
+    {
+      g_autoptr (GtkWindow) w = g_list_model_get_item (gtk_window_get_toplevels (), i - 1);
+
+      gtk_window_destroy (w);
+    }
+  iterate (100);
+}
+
+static void
+wait_for_decodes (VetoThumbnailer *thumbnailer)
+{
+  gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (veto_thumbnailer_get_n_pending (thumbnailer) > 0 && g_get_monotonic_time () < end)
+    iterate (5);
+  g_assert_cmpuint (veto_thumbnailer_get_n_pending (thumbnailer), ==, 0);
+}
+
+/* The LRU keeps the most recently used; tiny images are enlarged pixel for pixel; an image that
+ * cannot be read is cached as NULL. */
+static void
+test_thumbnailer (void)
+{
+  g_autoptr (VetoThumbnailer) thumbnailer = veto_thumbnailer_new (fx.path, 3);
+  GdkTexture *texture = NULL;
+  g_autofree guint8 *pixels = NULL;
+  int factor = VETO_THUMBNAILER_SIZE / SIDE, width;
+
+  for (guint i = 0; i < 5; i++)
+    {
+      veto_thumbnailer_request (thumbnailer, fx.pool[i]);
+      wait_for_decodes (thumbnailer);
+    }
+  g_assert_cmpuint (veto_thumbnailer_get_n_cached (thumbnailer), ==, 3);
+  g_assert_false (veto_thumbnailer_lookup (thumbnailer, fx.pool[1], &texture));
+  g_assert_true (veto_thumbnailer_lookup (thumbnailer, fx.pool[2], &texture));
+  g_assert_true (veto_thumbnailer_lookup (thumbnailer, fx.pool[4], &texture));
+  veto_thumbnailer_request (thumbnailer, fx.missing);
+  wait_for_decodes (thumbnailer);
+  g_assert_cmpuint (veto_thumbnailer_get_n_cached (thumbnailer), ==, 3);
+  g_assert_false (veto_thumbnailer_lookup (thumbnailer, fx.pool[3], &texture));
+  g_assert_true (veto_thumbnailer_lookup (thumbnailer, fx.missing, &texture));
+  g_assert_null (texture);
+
+  /* 20 × 20 enlarged 5 times: every 5 × 5 block is one source pixel. */
+  g_assert_true (veto_thumbnailer_lookup (thumbnailer, fx.pool[4], &texture));
+  g_assert_nonnull (texture);
+  width = gdk_texture_get_width (texture);
+  g_assert_cmpint (width, ==, SIDE * factor);
+  g_assert_cmpint (gdk_texture_get_height (texture), ==, SIDE * factor);
+  pixels = g_malloc ((gsize) width * width * 4);
+  gdk_texture_download (texture, pixels, width * 4);
+  for (int y = 0; y < width; y++)
+    for (int x = 0; x < width; x++)
+      {
+        const guint8 *p = pixels + (y * width + x) * 4;
+        const guint8 *corner = pixels + ((y / factor * factor) * width + x / factor * factor) * 4;
+
+        g_assert_cmpmem (p, 4, corner, 4);
+      }
+
+  /* A cancelled request is no longer waited for. */
+  veto_thumbnailer_request (thumbnailer, fx.pool[3]);
+  veto_thumbnailer_cancel (thumbnailer, fx.pool[3]);
+  g_assert_cmpuint (veto_thumbnailer_get_n_pending (thumbnailer), ==, 0);
+}
+
+/* The project and whatever the engine kept beside it. */
+static void
+remove_dir (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_dir (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+  g_autoptr (GError) error = NULL;
+
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  fx.dir = g_dir_make_tmp ("veto-gallery-XXXXXX", &error);
+  g_assert_no_error (error);
+  fx.shots = g_strdup (g_getenv ("VETO_SCREENSHOT_DIR"));
+  if (fx.shots == NULL)
+    fx.shots = g_test_build_filename (G_TEST_BUILT, "screenshots", NULL);
+  g_mkdir_with_parents (fx.shots, 0755);
+  make_project ();
+  fx.engine = start_engine (FALSE);
+
+  g_test_add_func ("/gallery/filters", test_gallery_filters);
+  g_test_add_func ("/gallery/sort", test_gallery_sort);
+  g_test_add_func ("/dashboard/transition-and-export", test_dashboard);
+  g_test_add_func ("/dashboard/annotators", test_annotator_stats);
+  g_test_add_func ("/dashboard/empty", test_dashboard_empty);
+  g_test_add_func ("/gallery-agcd/name-cluster", test_gallery_agcd);
+  g_test_add_func ("/thumbnailer/lru", test_thumbnailer);
+  status = g_test_run ();
+
+  veto_engine_shutdown (fx.engine);
+  g_clear_object (&fx.engine);
+  remove_dir (fx.dir);
+  g_free (fx.path);
+  g_free (fx.shots);
+  g_free (fx.dir);
+  return status;
+}

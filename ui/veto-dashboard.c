@@ -1,0 +1,725 @@
+/* veto-dashboard: the learning curve, confusion and transition matrices and annotator charts. */
+#include "veto-dashboard.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+
+#include "veto-loss.h"
+#include "veto-plot.h"
+
+/* Engine signals arrive after every answer; the charts catch up at most this often. */
+#define REFRESH_DELAY_MS 1000
+
+typedef enum
+{
+  CHART_CURVE,
+  CHART_ANSWERS,
+  CHART_CONFUSION,
+  CHART_TRANSITION,
+  CHART_SECONDS,
+  N_CHARTS
+} Chart;
+
+static const struct
+{
+  const char *name;      /* as the export action names it, and the template's ids begin */
+  const char *file_name; /* suggested when exporting */
+  int width, height;     /* exported size in pixels */
+} charts[N_CHARTS] = {
+  { "curve", "learning-curve", 1200, 750 },
+  { "answers", "answers-per-annotator", 1000, 600 },
+  { "confusion", "confusion-matrix", 900, 800 },
+  { "transition", "transition-matrix", 900, 800 },
+  { "seconds", "seconds-per-answer", 1000, 600 },
+};
+
+struct _VetoDashboard
+{
+  GtkWidget parent_instance;
+
+  VetoEngine *engine;
+  guint refresh_source;
+  gboolean refresh_when_mapped;
+  GtkNativeDialog *chooser;
+
+  VetoPlotCurves *curves;
+  VetoPlotBars *answers;
+  VetoPlotMatrix *confusion;
+  VetoPlotMatrix *transition;
+  VetoPlotBars *seconds;
+  double *transition_values;
+  guint transition_k;
+
+  AdwToastOverlay *toast_overlay;
+  AdwStatusPage *confusion_status;
+  GtkStack *stacks[N_CHARTS];
+  GtkDrawingArea *areas[N_CHARTS];
+  GtkWidget *exports[N_CHARTS];
+};
+
+G_DEFINE_FINAL_TYPE (VetoDashboard, veto_dashboard, GTK_TYPE_WIDGET)
+
+enum
+{
+  PROP_0,
+  PROP_ENGINE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static gboolean
+has_chart (VetoDashboard *self, Chart chart)
+{
+  switch (chart)
+    {
+    case CHART_CURVE:
+      return self->curves != NULL;
+    case CHART_ANSWERS:
+      return self->answers != NULL;
+    case CHART_CONFUSION:
+      return self->confusion != NULL;
+    case CHART_TRANSITION:
+      return self->transition != NULL;
+    case CHART_SECONDS:
+    case N_CHARTS:
+    default:
+      return self->seconds != NULL;
+    }
+}
+
+static gboolean
+draw_chart (VetoDashboard *self, Chart chart, cairo_t *cr, double width, double height,
+            GError **error)
+{
+  switch (chart)
+    {
+    case CHART_CURVE:
+      return veto_plot_curves_draw (self->curves, cr, width, height, error);
+    case CHART_ANSWERS:
+      return veto_plot_bars_draw (self->answers, cr, width, height, error);
+    case CHART_CONFUSION:
+      return veto_plot_matrix_draw (self->confusion, cr, width, height, error);
+    case CHART_TRANSITION:
+      return veto_plot_matrix_draw (self->transition, cr, width, height, error);
+    case CHART_SECONDS:
+    case N_CHARTS:
+    default:
+      return veto_plot_bars_draw (self->seconds, cr, width, height, error);
+    }
+}
+
+static gboolean
+save_chart (VetoDashboard *self, Chart chart, const char *path, GError **error)
+{
+  int width = charts[chart].width, height = charts[chart].height;
+
+  switch (chart)
+    {
+    case CHART_CURVE:
+      return veto_plot_curves_save (self->curves, path, width, height, error);
+    case CHART_ANSWERS:
+      return veto_plot_bars_save (self->answers, path, width, height, error);
+    case CHART_CONFUSION:
+      return veto_plot_matrix_save (self->confusion, path, width, height, error);
+    case CHART_TRANSITION:
+      return veto_plot_matrix_save (self->transition, path, width, height, error);
+    case CHART_SECONDS:
+    case N_CHARTS:
+    default:
+      return veto_plot_bars_save (self->seconds, path, width, height, error);
+    }
+}
+
+static void
+draw_area (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer user_data)
+{
+  VetoDashboard *self = VETO_DASHBOARD (gtk_widget_get_ancestor (GTK_WIDGET (area),
+                                                                 VETO_TYPE_DASHBOARD));
+  Chart chart = GPOINTER_TO_INT (user_data);
+  g_autoptr (GError) error = NULL;
+
+  /* A card squeezed below what the chart needs stays blank until it grows again. */
+  if (has_chart (self, chart) && !draw_chart (self, chart, cr, width, height, &error))
+    g_debug ("Dashboard: %s: %s", charts[chart].name, error->message);
+}
+
+/* --- data --- */
+
+/* Class names in model order, for labels; the strings are borrowed from the engine. */
+static GPtrArray *
+class_labels (VetoDashboard *self)
+{
+  GPtrArray *classes = veto_engine_get_classes (self->engine);
+  GPtrArray *labels = g_ptr_array_new_null_terminated (classes->len, NULL, TRUE);
+
+  for (guint i = 0; i < classes->len; i++)
+    g_ptr_array_add (labels, ((VetoClass *) classes->pdata[i])->name);
+  return labels;
+}
+
+static gboolean
+json_member_number (JsonObject *object, const char *name, double *out_value)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || (json_node_get_value_type (node) != G_TYPE_DOUBLE
+          && json_node_get_value_type (node) != G_TYPE_INT64))
+    return FALSE;
+  *out_value = json_node_get_double (node);
+  return isfinite (*out_value);
+}
+
+/* Adds (x, y) to a series, the newer round replacing an older one of the same size. */
+static void
+add_point (GArray *xs, GArray *ys, double x, double y)
+{
+  for (guint i = 0; i < xs->len; i++)
+    if (g_array_index (xs, double, i) == x)
+      {
+        g_array_index (ys, double, i) = y;
+        return;
+      }
+  g_array_append_val (xs, x);
+  g_array_append_val (ys, y);
+}
+
+/* A k × k matrix of counts; FALSE when node is not one. */
+static gboolean
+read_confusion (JsonNode *node, double **out_values, guint *out_k)
+{
+  JsonArray *rows;
+  guint k;
+  g_autofree double *values = NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return FALSE;
+  rows = json_node_get_array (node);
+  k = json_array_get_length (rows);
+  if (k == 0)
+    return FALSE;
+  values = g_new (double, (gsize) k * k);
+  for (guint r = 0; r < k; r++)
+    {
+      JsonNode *row = json_array_get_element (rows, r);
+
+      if (!JSON_NODE_HOLDS_ARRAY (row) || json_array_get_length (json_node_get_array (row)) != k)
+        return FALSE;
+      for (guint c = 0; c < k; c++)
+        {
+          JsonNode *cell = json_array_get_element (json_node_get_array (row), c);
+
+          if (!JSON_NODE_HOLDS_VALUE (cell))
+            return FALSE;
+          values[(gsize) r * k + c] = json_node_get_double (cell);
+        }
+    }
+  *out_values = g_steal_pointer (&values);
+  *out_k = k;
+  return TRUE;
+}
+
+static void
+refresh_rounds (VetoDashboard *self, GPtrArray *labels)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rounds = veto_store_list_rounds (veto_engine_get_store (self->engine),
+                                                         &error);
+  g_autoptr (GArray) test_x = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) test_y = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) estimate_x = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) estimate_y = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autofree double *confusion = NULL;
+  g_autofree char *confusion_title = NULL;
+  guint k = 0;
+
+  g_clear_pointer (&self->curves, veto_plot_curves_free);
+  g_clear_pointer (&self->confusion, veto_plot_matrix_free);
+  if (rounds == NULL)
+    {
+      g_warning ("Dashboard: %s", error->message);
+      return;
+    }
+  if (rounds->len == 0)
+    {
+      adw_status_page_set_title (self->confusion_status, _("No Model Yet"));
+      adw_status_page_set_description (self->confusion_status,
+                                       _("The confusion matrix is that of the newest round"));
+    }
+  else
+    {
+      adw_status_page_set_title (self->confusion_status, _("No Confusion Matrix"));
+      adw_status_page_set_description (self->confusion_status,
+                                       _("The newest round has not been scored on a labelled "
+                                         "test split"));
+    }
+  for (guint i = 0; i < rounds->len; i++)
+    {
+      const VetoRoundInfo *round = rounds->pdata[i];
+      g_autoptr (JsonNode) root = json_from_string (round->metrics_json, NULL);
+      JsonObject *metrics = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root)
+                                                                  : NULL;
+      double accuracy;
+
+      if (metrics == NULL)
+        continue;
+      /* `veto train` scores the test split; the engine writes its own best estimate. */
+      if (json_member_number (metrics, "test_accuracy", &accuracy))
+        add_point (test_x, test_y, round->train_size, accuracy);
+      else if (json_member_number (metrics, "estimated_accuracy", &accuracy))
+        add_point (estimate_x, estimate_y, round->train_size, accuracy);
+      if (i == rounds->len - 1)
+        {
+          g_clear_pointer (&confusion, g_free);
+          if (read_confusion (json_object_get_member (metrics, "confusion"), &confusion, &k))
+            /* Translators: the title of the confusion matrix of a round of training. */
+            confusion_title = g_strdup_printf (_("Confusion matrix, round %lld"),
+                                               (long long) round->version);
+        }
+    }
+
+  if (test_x->len > 0 || estimate_x->len > 0)
+    {
+      self->curves = veto_plot_curves_new (_("Learning curve"), _("items with answers"),
+                                           _("accuracy"));
+      veto_plot_curves_set_y_range (self->curves, 0, 1);
+      if (test_x->len > 0
+          && !veto_plot_curves_add_run (self->curves, _("test accuracy"),
+                                        (double *) test_x->data, (double *) test_y->data,
+                                        test_x->len, &error))
+        g_warning ("Dashboard: %s", error->message);
+      g_clear_error (&error);
+      if (estimate_x->len > 0
+          && !veto_plot_curves_add_run (self->curves, _("estimated accuracy"),
+                                        (double *) estimate_x->data, (double *) estimate_y->data,
+                                        estimate_x->len, &error))
+        g_warning ("Dashboard: %s", error->message);
+    }
+  if (confusion != NULL)
+    {
+      self->confusion = veto_plot_matrix_new (confusion, k,
+                                              k == labels->len
+                                                  ? (const char *const *) labels->pdata
+                                                  : NULL);
+      veto_plot_matrix_set_titles (self->confusion, confusion_title, _("true class"),
+                                   _("predicted class"));
+      veto_plot_matrix_set_value_format (self->confusion, VETO_PLOT_VALUES_INTEGER);
+    }
+}
+
+static void
+refresh_transition (VetoDashboard *self, GPtrArray *labels)
+{
+  GPtrArray *classes = veto_engine_get_classes (self->engine);
+  guint k = classes->len, n = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) pairs = veto_store_list_complementary_gold (
+      veto_engine_get_store (self->engine), &error);
+  g_autoptr (GHashTable) index = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autofree guint *gold = NULL, *cls = NULL, *per_row = NULL;
+  g_autofree double *q = NULL;
+
+  g_clear_pointer (&self->transition, veto_plot_matrix_free);
+  g_clear_pointer (&self->transition_values, g_free);
+  self->transition_k = 0;
+  if (pairs == NULL)
+    {
+      g_warning ("Dashboard: %s", error->message);
+      return;
+    }
+  if (pairs->len == 0 || k < 2)
+    return;
+  for (guint i = 0; i < k; i++)
+    g_hash_table_insert (index, &((VetoClass *) classes->pdata[i])->id, GUINT_TO_POINTER (i + 1));
+  gold = g_new (guint, pairs->len);
+  cls = g_new (guint, pairs->len);
+  per_row = g_new0 (guint, k);
+  for (guint i = 0; i < pairs->len; i++)
+    {
+      const VetoGoldAnswer *pair = &g_array_index (pairs, VetoGoldAnswer, i);
+      guint g = GPOINTER_TO_UINT (g_hash_table_lookup (index, &pair->gold_class));
+      guint c = GPOINTER_TO_UINT (g_hash_table_lookup (index, &pair->answer_class));
+
+      if (g == 0 || c == 0)
+        continue;
+      gold[n] = g - 1;
+      cls[n] = c - 1;
+      per_row[g - 1]++;
+      n++;
+    }
+  if (n == 0)
+    return;
+  q = g_new (double, (gsize) k * k);
+  if (!veto_loss_estimate_transition (gold, cls, n, k, 0.0, q, &error))
+    {
+      g_warning ("Dashboard: %s", error->message);
+      return;
+    }
+  /* A class no gold item of which was answered is unknown, not uniform. */
+  for (guint r = 0; r < k; r++)
+    if (per_row[r] == 0)
+      for (guint c = 0; c < k; c++)
+        q[(gsize) r * k + c] = NAN;
+  self->transition = veto_plot_matrix_new (q, k, (const char *const *) labels->pdata);
+  veto_plot_matrix_set_titles (self->transition, _("Complementary-label transition matrix"),
+                               _("true class"), _("complementary label"));
+  veto_plot_matrix_set_value_format (self->transition, VETO_PLOT_VALUES_DECIMAL);
+  self->transition_values = g_steal_pointer (&q);
+  self->transition_k = k;
+}
+
+static void
+refresh_annotators (VetoDashboard *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) stats = veto_store_list_annotator_stats (
+      veto_engine_get_store (self->engine), &error);
+  gboolean any_time = FALSE;
+
+  g_clear_pointer (&self->answers, veto_plot_bars_free);
+  g_clear_pointer (&self->seconds, veto_plot_bars_free);
+  if (stats == NULL)
+    {
+      g_warning ("Dashboard: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < stats->len; i++)
+    {
+      const VetoAnnotatorStats *s = stats->pdata[i];
+
+      if (s->answers == 0)
+        continue;
+      if (self->answers == NULL)
+        {
+          self->answers = veto_plot_bars_new (_("Answers per annotator"), _("answers"));
+          veto_plot_bars_set_value_format (self->answers, VETO_PLOT_VALUES_INTEGER);
+          self->seconds = veto_plot_bars_new (_("Seconds per answer"), _("mean seconds"));
+          veto_plot_bars_set_value_format (self->seconds, VETO_PLOT_VALUES_DECIMAL);
+        }
+      veto_plot_bars_add (self->answers, s->name, s->answers);
+      veto_plot_bars_add (self->seconds, s->name, s->mean_seconds);
+      any_time = any_time || !isnan (s->mean_seconds);
+    }
+  if (!any_time)
+    g_clear_pointer (&self->seconds, veto_plot_bars_free);
+}
+
+void
+veto_dashboard_refresh (VetoDashboard *self)
+{
+  g_autoptr (GPtrArray) labels = NULL;
+
+  g_return_if_fail (VETO_IS_DASHBOARD (self));
+
+  g_clear_handle_id (&self->refresh_source, g_source_remove);
+  self->refresh_when_mapped = FALSE;
+  labels = class_labels (self);
+  refresh_rounds (self, labels);
+  refresh_transition (self, labels);
+  refresh_annotators (self);
+  for (Chart chart = 0; chart < N_CHARTS; chart++)
+    {
+      gboolean shown = has_chart (self, chart);
+
+      gtk_stack_set_visible_child_name (self->stacks[chart], shown ? "chart" : "empty");
+      gtk_widget_set_visible (self->exports[chart], shown);
+      gtk_widget_queue_draw (GTK_WIDGET (self->areas[chart]));
+    }
+}
+
+static void
+refresh_timeout (gpointer user_data)
+{
+  VetoDashboard *self = user_data;
+
+  self->refresh_source = 0;
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    veto_dashboard_refresh (self);
+  else
+    self->refresh_when_mapped = TRUE;
+}
+
+static void
+schedule_refresh (VetoDashboard *self)
+{
+  if (self->refresh_source == 0)
+    self->refresh_source = g_timeout_add_once (REFRESH_DELAY_MS, refresh_timeout, self);
+}
+
+/* --- export --- */
+
+static gboolean
+find_chart (const char *name, Chart *out_chart)
+{
+  for (Chart chart = 0; chart < N_CHARTS; chart++)
+    if (g_strcmp0 (name, charts[chart].name) == 0)
+      {
+        *out_chart = chart;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+veto_dashboard_export (VetoDashboard *self, const char *chart_name, const char *path,
+                       GError **error)
+{
+  Chart chart;
+
+  g_return_val_if_fail (VETO_IS_DASHBOARD (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!find_chart (chart_name, &chart))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, _("No chart called “%s”"),
+                   chart_name);
+      return FALSE;
+    }
+  if (!has_chart (self, chart))
+    {
+      g_set_error_literal (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT,
+                           _("This chart has nothing to show yet"));
+      return FALSE;
+    }
+  return save_chart (self, chart, path, error);
+}
+
+static void
+on_export_response (GtkNativeDialog *chooser, int response, VetoDashboard *self)
+{
+  g_autoptr (GFile) file = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *message = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *chart = g_object_get_data (G_OBJECT (chooser), "chart");
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+  if (file != NULL)
+    {
+      path = g_file_get_path (file);
+      /* A name without a known extension takes that of the filter chosen. */
+      if (!g_str_has_suffix (path, ".png") && !g_str_has_suffix (path, ".PNG")
+          && !g_str_has_suffix (path, ".svg") && !g_str_has_suffix (path, ".SVG"))
+        {
+          gboolean svg = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (chooser))
+                         == g_object_get_data (G_OBJECT (chooser), "svg-filter");
+          char *with_extension = g_strconcat (path, svg ? ".svg" : ".png", NULL);
+
+          g_free (path);
+          path = with_extension;
+        }
+      if (veto_dashboard_export (self, chart, path, &error))
+        {
+          g_autofree char *name = g_filename_display_basename (path);
+
+          /* Translators: a toast once a chart was written to a file. */
+          message = g_strdup_printf (_("Saved “%s”"), name);
+        }
+      else
+        message = g_strdup (error->message);
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+    }
+  if (self->chooser == chooser)
+    g_clear_object (&self->chooser);
+}
+
+static void
+export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VetoDashboard *self = VETO_DASHBOARD (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  const char *name = g_variant_get_string (parameter, NULL);
+  g_autofree char *file_name = NULL;
+  GtkFileFilter *png, *svg;
+  Chart chart;
+
+  if (!find_chart (name, &chart))
+    {
+      g_warning ("Dashboard: no chart called “%s”", name);
+      return;
+    }
+  if (self->chooser != NULL)
+    {
+      gtk_native_dialog_destroy (self->chooser);
+      g_clear_object (&self->chooser);
+    }
+  self->chooser = GTK_NATIVE_DIALOG (gtk_file_chooser_native_new (
+      _("Export Chart"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+      GTK_FILE_CHOOSER_ACTION_SAVE, _("_Export"), _("_Cancel")));
+  gtk_native_dialog_set_modal (self->chooser, TRUE);
+  png = gtk_file_filter_new ();
+  gtk_file_filter_set_name (png, _("PNG image"));
+  gtk_file_filter_add_suffix (png, "png");
+  svg = gtk_file_filter_new ();
+  gtk_file_filter_set_name (svg, _("SVG image"));
+  gtk_file_filter_add_suffix (svg, "svg");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), png);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), svg);
+  g_object_set_data_full (G_OBJECT (self->chooser), "svg-filter", svg, g_object_unref);
+  g_object_unref (png);
+  file_name = g_strconcat (charts[chart].file_name, ".png", NULL);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), file_name);
+  g_object_set_data (G_OBJECT (self->chooser), "chart", (gpointer) charts[chart].name);
+  g_signal_connect_object (self->chooser, "response", G_CALLBACK (on_export_response), self, 0);
+  gtk_native_dialog_show (self->chooser);
+}
+
+/* --- GObject --- */
+
+const double *
+veto_dashboard_get_transition (VetoDashboard *self, guint *out_k)
+{
+  g_return_val_if_fail (VETO_IS_DASHBOARD (self), NULL);
+
+  *out_k = self->transition_k;
+  return self->transition_values;
+}
+
+static void
+veto_dashboard_map (GtkWidget *widget)
+{
+  VetoDashboard *self = VETO_DASHBOARD (widget);
+
+  GTK_WIDGET_CLASS (veto_dashboard_parent_class)->map (widget);
+  if (self->refresh_when_mapped)
+    veto_dashboard_refresh (self);
+}
+
+static void
+veto_dashboard_constructed (GObject *object)
+{
+  VetoDashboard *self = VETO_DASHBOARD (object);
+
+  G_OBJECT_CLASS (veto_dashboard_parent_class)->constructed (object);
+
+  for (Chart chart = 0; chart < N_CHARTS; chart++)
+    gtk_drawing_area_set_draw_func (self->areas[chart], draw_area, GINT_TO_POINTER (chart), NULL);
+  g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (schedule_refresh), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (schedule_refresh), self,
+                           G_CONNECT_SWAPPED);
+  veto_dashboard_refresh (self);
+}
+
+static void
+veto_dashboard_dispose (GObject *object)
+{
+  VetoDashboard *self = VETO_DASHBOARD (object);
+
+  g_clear_handle_id (&self->refresh_source, g_source_remove);
+  if (self->chooser != NULL)
+    {
+      gtk_native_dialog_destroy (self->chooser);
+      g_clear_object (&self->chooser);
+    }
+  gtk_widget_dispose_template (GTK_WIDGET (self), VETO_TYPE_DASHBOARD);
+
+  G_OBJECT_CLASS (veto_dashboard_parent_class)->dispose (object);
+}
+
+static void
+veto_dashboard_finalize (GObject *object)
+{
+  VetoDashboard *self = VETO_DASHBOARD (object);
+
+  g_clear_pointer (&self->curves, veto_plot_curves_free);
+  g_clear_pointer (&self->answers, veto_plot_bars_free);
+  g_clear_pointer (&self->confusion, veto_plot_matrix_free);
+  g_clear_pointer (&self->transition, veto_plot_matrix_free);
+  g_clear_pointer (&self->seconds, veto_plot_bars_free);
+  g_free (self->transition_values);
+  g_clear_object (&self->engine);
+
+  G_OBJECT_CLASS (veto_dashboard_parent_class)->finalize (object);
+}
+
+static void
+veto_dashboard_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VetoDashboard *self = VETO_DASHBOARD (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENGINE:
+      g_value_set_object (value, self->engine);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+veto_dashboard_set_property (GObject *object, guint prop_id, const GValue *value,
+                             GParamSpec *pspec)
+{
+  VetoDashboard *self = VETO_DASHBOARD (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENGINE:
+      self->engine = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+veto_dashboard_class_init (VetoDashboardClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = veto_dashboard_constructed;
+  object_class->dispose = veto_dashboard_dispose;
+  object_class->finalize = veto_dashboard_finalize;
+  object_class->get_property = veto_dashboard_get_property;
+  object_class->set_property = veto_dashboard_set_property;
+  widget_class->map = veto_dashboard_map;
+
+  properties[PROP_ENGINE] = g_param_spec_object ("engine", NULL, NULL, VETO_TYPE_ENGINE,
+                                                 G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
+                                                     | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/veto/Veto/ui/veto-dashboard.ui");
+  gtk_widget_class_bind_template_child (widget_class, VetoDashboard, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, VetoDashboard, confusion_status);
+  for (Chart chart = 0; chart < N_CHARTS; chart++)
+    {
+      g_autofree char *stack = g_strconcat (charts[chart].name, "_stack", NULL);
+      g_autofree char *area = g_strconcat (charts[chart].name, "_area", NULL);
+      g_autofree char *export = g_strconcat (charts[chart].name, "_export", NULL);
+
+      gtk_widget_class_bind_template_child_full (widget_class, stack, FALSE,
+                                                 G_STRUCT_OFFSET (VetoDashboard, stacks)
+                                                     + chart * sizeof (gpointer));
+      gtk_widget_class_bind_template_child_full (widget_class, area, FALSE,
+                                                 G_STRUCT_OFFSET (VetoDashboard, areas)
+                                                     + chart * sizeof (gpointer));
+      gtk_widget_class_bind_template_child_full (widget_class, export, FALSE,
+                                                 G_STRUCT_OFFSET (VetoDashboard, exports)
+                                                     + chart * sizeof (gpointer));
+    }
+  gtk_widget_class_install_action (widget_class, "dashboard.export", "s", export_action);
+
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+}
+
+static void
+veto_dashboard_init (VetoDashboard *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWidget *
+veto_dashboard_new (VetoEngine *engine)
+{
+  g_return_val_if_fail (VETO_IS_ENGINE (engine), NULL);
+
+  return g_object_new (VETO_TYPE_DASHBOARD, "engine", engine, NULL);
+}
