@@ -26,6 +26,34 @@ ensure_demo (const char *path, const char *data_dir, GError **error)
   }
 }
 
+/* Without a display: what the project holds, then a simulated annotator answering complementary
+ * questions chosen by margin against random ones (on a scratch copy), with its learning curve
+ * written beside the project. */
+static int
+run_headless (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *out = g_build_filename (dir, "demo-run", NULL);
+  char *info_argv[] = { (char *) "info", (char *) path, NULL };
+  char *simulate_argv[] = {
+    (char *) "simulate", (char *) path, (char *) "--scratch", (char *) "--quiet",
+    (char *) "--mode", (char *) "complementary", (char *) "--strategy", (char *) "margin,random",
+    (char *) "--budget", (char *) "1000", (char *) "--batch", (char *) "100",
+    (char *) "--init", (char *) "100", (char *) "--seeds", (char *) "1",
+    (char *) "--out", out, NULL,
+  };
+  int status = veto_cmd_info (2, info_argv);
+
+  if (status != VETO_EXIT_OK)
+    return status;
+  g_print ("\nNo display: a simulated annotator answers 1,000 complementary questions (\"which of "
+           "these 4 classes is this image NOT?\"), chosen by margin and at random...\n");
+  status = veto_cmd_simulate (G_N_ELEMENTS (simulate_argv) - 1, simulate_argv);
+  if (status == VETO_EXIT_OK)
+    g_print ("Learning curve: %s/curve.png (data in curve.csv and summary.json)\n", out);
+  return status;
+}
+
 int
 veto_cmd_demo (int argc, char **argv)
 {
@@ -42,14 +70,14 @@ veto_cmd_demo (int argc, char **argv)
   g_autoptr (GOptionContext) context = g_option_context_new (
       "— build (once) and open the Fashion-MNIST demo project");
   g_autoptr (GError) error = NULL;
-  g_autofree char *info_argv0 = g_strdup ("info");
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
       "Needs Debian's dataset-fashion-mnist package: 60,000 pool items and 10,000 test items,\n"
       "their gold labels kept for evaluation only. With a display, the window opens on it\n"
-      "(complementary questions); without one, it prints what the project holds.\n"
+      "(complementary questions); without one, it prints what the project holds and runs a\n"
+      "short simulated annotation session, writing its learning curve to DIR/demo-run/.\n"
       "Exit status: 0 done, 1 the data cannot be read, 2 usage, 3 the project cannot be made.");
   if (!veto_cli_parse (context, &argc, &argv, &status))
     return status;
@@ -67,9 +95,5 @@ veto_cmd_demo (int argc, char **argv)
 
       return veto_application_run (projects, "complementary");
     }
-  {
-    char *info_argv[] = { info_argv0, path, NULL };
-
-    return veto_cmd_info (2, info_argv);
-  }
+  return run_headless (path);
 }
