@@ -100,7 +100,7 @@ veto_cmd_train (int argc, char **argv)
       "N" },
     { "q-smoothing", 0, 0, G_OPTION_ARG_DOUBLE, &q_smoothing,
       "with --estimate-q: α of Q = αU + (1−α)Q̂ (default 0.5)", "A" },
-    { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "most epochs (default: about 400 steps, 5 to 200 epochs)", "N" },
+    { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "most epochs (default: about 250 steps, 5 to 200 epochs)", "N" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "minibatch size (default 256)", "N" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam learning rate, cosine-annealed (default 0.002)", "X" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay, "AdamW weight decay", "X" },
