@@ -1,5 +1,6 @@
 /* veto-store-campaign: collection campaigns (items, anchors, assignment) and merging projects. */
 #include "veto-store.h"
+#include "veto-store-private.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -29,52 +30,10 @@ conn_free (Conn *conn)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_free)
 
-typedef sqlite3_stmt Statement;
-static void
-statement_free (Statement *stmt)
-{
-  sqlite3_finalize (stmt);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_free)
-
 static void
 conn_error (Conn *conn, GError **error, int rc, const char *doing)
 {
-  VetoStoreError code = VETO_STORE_ERROR_FAILED;
-  const char *why = conn->db ? sqlite3_errmsg (conn->db) : sqlite3_errstr (rc);
-
-  switch (rc & 0xff)
-    {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = VETO_STORE_ERROR_BUSY;
-      why = "the project is in use by another process (it holds the write lock)";
-      break;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      code = VETO_STORE_ERROR_READ_ONLY;
-      why = "the project cannot be written (read-only file, folder or file system)";
-      break;
-    case SQLITE_FULL:
-      code = VETO_STORE_ERROR_FULL;
-      why = "the disk is full (nothing was written)";
-      break;
-    case SQLITE_NOTADB:
-      code = VETO_STORE_ERROR_NOT_A_PROJECT;
-      break;
-    case SQLITE_CORRUPT:
-      code = VETO_STORE_ERROR_CORRUPT;
-      break;
-    case SQLITE_CANTOPEN:
-      code = VETO_STORE_ERROR_NOT_FOUND;
-      break;
-    case SQLITE_CONSTRAINT:
-      code = VETO_STORE_ERROR_INVALID;
-      break;
-    default:
-      break;
-    }
-  g_set_error (error, VETO_STORE_ERROR, code, "%s: %s: %s", conn->display, doing, why);
+  veto_store_set_sqlite_error (conn->db, conn->display, rc, doing, error);
 }
 
 static void invalid (GError **error, const char *display, const char *format, ...)
@@ -126,7 +85,7 @@ conn_open (const char *path, gboolean write, GError **error)
   return g_steal_pointer (&conn);
 }
 
-static Statement *
+static VetoStoreStatement *
 conn_prepare (Conn *conn, const char *sql, GError **error)
 {
   sqlite3_stmt *stmt = NULL;
@@ -237,7 +196,7 @@ campaign_by (Conn *conn, const char *where, gint64 id, const char *name, GError 
 {
   g_autofree char *sql = g_strconcat ("SELECT " CAMPAIGN_COLUMNS " FROM campaigns WHERE ", where,
                                       NULL);
-  g_autoptr (Statement) stmt = conn_prepare (conn, sql, error);
+  g_autoptr (VetoStoreStatement) stmt = conn_prepare (conn, sql, error);
   int rc;
 
   if (stmt == NULL)
@@ -272,7 +231,7 @@ GPtrArray *
 veto_store_list_campaigns (VetoStore *store, GError **error)
 {
   g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GPtrArray) campaigns = g_ptr_array_new_with_free_func (
       (GDestroyNotify) veto_campaign_free);
   int rc;
@@ -290,7 +249,7 @@ veto_store_list_campaigns (VetoStore *store, GError **error)
 static gboolean
 count_classes (Conn *conn, guint *out_count, GError **error)
 {
-  g_autoptr (Statement) stmt = conn_prepare (conn, "SELECT COUNT(*) FROM classes", error);
+  g_autoptr (VetoStoreStatement) stmt = conn_prepare (conn, "SELECT COUNT(*) FROM classes", error);
   int rc;
 
   if (stmt == NULL)
@@ -335,7 +294,7 @@ check_spec (Conn *conn, const VetoCampaignSpec *spec, GError **error)
 static GArray *
 select_item_ids (Conn *conn, VetoSplit split, gboolean with_gold, GError **error)
 {
-  g_autoptr (Statement) stmt = conn_prepare (conn,
+  g_autoptr (VetoStoreStatement) stmt = conn_prepare (conn,
       with_gold ? "SELECT id FROM items WHERE gold_class_id IS NOT NULL ORDER BY id"
       : split == VETO_N_SPLITS ? "SELECT id FROM items ORDER BY id"
                                : "SELECT id FROM items WHERE split = ? ORDER BY id", error);
@@ -405,7 +364,7 @@ draw_anchors (Conn *conn, GArray *selected, guint n_anchors, guint64 seed, GErro
 static gboolean
 insert_campaign_items (Conn *conn, gint64 campaign, GArray *ids, gboolean anchor, GError **error)
 {
-  g_autoptr (Statement) stmt = conn_prepare (conn,
+  g_autoptr (VetoStoreStatement) stmt = conn_prepare (conn,
       "INSERT INTO campaign_items (campaign_id, item_id, anchor) VALUES (?, ?, ?)", error);
 
   if (stmt == NULL)
@@ -425,9 +384,9 @@ insert_campaign_items (Conn *conn, gint64 campaign, GArray *ids, gboolean anchor
 static gboolean
 create_in_transaction (Conn *conn, const VetoCampaignSpec *spec, gint64 *out_id, GError **error)
 {
-  g_autoptr (Statement) find = conn_prepare (conn, "SELECT id FROM campaigns WHERE name = ?",
+  g_autoptr (VetoStoreStatement) find = conn_prepare (conn, "SELECT id FROM campaigns WHERE name = ?",
                                              error);
-  g_autoptr (Statement) insert = NULL;
+  g_autoptr (VetoStoreStatement) insert = NULL;
   g_autoptr (GArray) selected = NULL;
   g_autoptr (GArray) anchors = NULL;
   g_autofree char *now = now_iso ();
@@ -514,7 +473,7 @@ gboolean
 veto_store_campaign_close (VetoStore *store, gint64 campaign, GError **error)
 {
   g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), TRUE, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autofree char *now = now_iso ();
 
   if (conn == NULL || !(stmt = conn_prepare (conn,
@@ -538,7 +497,7 @@ GArray *
 veto_store_campaign_list_items (VetoStore *store, gint64 campaign, GError **error)
 {
   g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (VetoCampaignItem));
   int rc;
 
@@ -590,8 +549,8 @@ veto_store_campaign_next_items (VetoStore *store, gint64 campaign, gint64 annota
     " LIMIT ?";
   g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
   g_autoptr (VetoCampaign) c = NULL;
-  g_autoptr (Statement) who = NULL;
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) who = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (VetoCampaignItem));
   guint32 salt;
   int rc;
@@ -680,8 +639,8 @@ veto_store_campaign_coverage (VetoStore *store, gint64 campaign,
 {
   g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
   g_autoptr (VetoCampaign) c = NULL;
-  g_autoptr (Statement) items = NULL;
-  g_autoptr (Statement) people = NULL;
+  g_autoptr (VetoStoreStatement) items = NULL;
+  g_autoptr (VetoStoreStatement) people = NULL;
   VetoCampaignCoverage cov = { 0 };
   int rc;
 
@@ -805,8 +764,8 @@ typedef struct
   GHashTable *annotators; /* name → TargetAnnotator */
   GHashTable *campaigns;  /* name → TargetCampaign */
   GHashTable *answers;    /* answer key → TargetAnswer */
-  Statement *insert_answer;
-  Statement *insert_candidate;
+  VetoStoreStatement *insert_answer;
+  VetoStoreStatement *insert_candidate;
 } Merge;
 
 /* One source being merged: its ids mapped onto the target's. */
@@ -872,17 +831,17 @@ answer_value (const char *answer_class, const char *preferred, const char *soft,
 static gboolean
 load_target (Merge *m, GError **error)
 {
-  g_autoptr (Statement) classes = conn_prepare (m->w, "SELECT id, name FROM classes", error);
-  g_autoptr (Statement) items = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) classes = conn_prepare (m->w, "SELECT id, name FROM classes", error);
+  g_autoptr (VetoStoreStatement) items = conn_prepare (m->w,
       "SELECT id, sha256, gold_class_id FROM items ORDER BY sha256, id", error);
-  g_autoptr (Statement) people = conn_prepare (m->w, "SELECT id, name, kind FROM annotators",
+  g_autoptr (VetoStoreStatement) people = conn_prepare (m->w, "SELECT id, name, kind FROM annotators",
                                                error);
-  g_autoptr (Statement) campaigns = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) campaigns = conn_prepare (m->w,
       "SELECT id, name, protocol, answers_per_item, n_candidates, anchor_rate, state"
       " FROM campaigns", error);
-  g_autoptr (Statement) members = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) members = conn_prepare (m->w,
       "SELECT item_id, anchor FROM campaign_items WHERE campaign_id = ?", error);
-  g_autoptr (Statement) answers = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) answers = conn_prepare (m->w,
       "SELECT a.id, n.name, a.item_id, a.right_item_id, a.kind, a.answered_at, a.question,"
       " c.name, a.preferred, a.soft_labels, p.name, a.undone, a.flagged"
       " FROM annotations a JOIN annotators n ON n.id = a.annotator_id"
@@ -969,9 +928,9 @@ load_target (Merge *m, GError **error)
 static gboolean
 merge_classes (Merge *m, Source *s, GError **error)
 {
-  g_autoptr (Statement) read = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) read = conn_prepare (s->r,
       "SELECT id, name, description, novel, created_at FROM classes ORDER BY id", error);
-  g_autoptr (Statement) insert = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) insert = conn_prepare (m->w,
       "INSERT INTO classes (name, description, novel, created_at) VALUES (?, ?, ?, ?)", error);
   int rc;
 
@@ -1011,7 +970,7 @@ map_id (GHashTable *table, gint64 id)
 static gboolean
 merge_items (Merge *m, Source *s, GError **error)
 {
-  g_autoptr (Statement) read = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) read = conn_prepare (s->r,
       "SELECT id, sha256, gold_class_id FROM items ORDER BY sha256, id", error);
   g_autofree char *last_sha = NULL;
   guint occurrence = 0;
@@ -1068,9 +1027,9 @@ used_item (Merge *m, Source *s, gint64 source_id)
 static gboolean
 merge_annotators (Merge *m, Source *s, GError **error)
 {
-  g_autoptr (Statement) read = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) read = conn_prepare (s->r,
       "SELECT name, kind, created_at FROM annotators ORDER BY id", error);
-  g_autoptr (Statement) insert = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) insert = conn_prepare (m->w,
       "INSERT INTO annotators (name, kind, created_at) VALUES (?, ?, ?)", error);
   int rc;
 
@@ -1105,7 +1064,7 @@ merge_annotators (Merge *m, Source *s, GError **error)
 static GHashTable *
 source_campaign_items (Merge *m, Source *s, gint64 campaign, GError **error)
 {
-  g_autoptr (Statement) read = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) read = conn_prepare (s->r,
       "SELECT item_id, anchor FROM campaign_items WHERE campaign_id = ?", error);
   g_autoptr (GHashTable) items = int64_table_new (NULL);
   int rc;
@@ -1155,10 +1114,10 @@ static gboolean
 add_campaign (Merge *m, sqlite3_stmt *read, GHashTable *items, TargetCampaign **out_campaign,
               GError **error)
 {
-  g_autoptr (Statement) insert = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) insert = conn_prepare (m->w,
       "INSERT INTO campaigns (name, protocol, answers_per_item, n_candidates, anchor_rate, state,"
       " created_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", error);
-  g_autoptr (Statement) member = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) member = conn_prepare (m->w,
       "INSERT INTO campaign_items (campaign_id, item_id, anchor) VALUES (?, ?, ?)", error);
   TargetCampaign *c = g_new0 (TargetCampaign, 1);
   GHashTableIter iter;
@@ -1196,10 +1155,10 @@ add_campaign (Merge *m, sqlite3_stmt *read, GHashTable *items, TargetCampaign **
 static gboolean
 merge_campaigns (Merge *m, Source *s, GError **error)
 {
-  g_autoptr (Statement) read = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) read = conn_prepare (s->r,
       "SELECT id, name, protocol, answers_per_item, n_candidates, anchor_rate, state, created_at,"
       " closed_at FROM campaigns ORDER BY id", error);
-  g_autoptr (Statement) closing = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) closing = conn_prepare (m->w,
       "UPDATE campaigns SET state = 'closed', closed_at = ? WHERE id = ?", error);
   int rc;
 
@@ -1305,7 +1264,7 @@ carry_marks (Merge *m, sqlite3_stmt *read, TargetAnswer *mine, GError **error)
 {
   gboolean undone = sqlite3_column_int (read, A_UNDONE) != 0;
   gboolean flagged = sqlite3_column_int (read, A_FLAGGED) != 0;
-  g_autoptr (Statement) update = NULL;
+  g_autoptr (VetoStoreStatement) update = NULL;
 
   if ((!undone || mine->undone) && (!flagged || mine->flagged))
     return TRUE;
@@ -1330,14 +1289,14 @@ carry_marks (Merge *m, sqlite3_stmt *read, TargetAnswer *mine, GError **error)
 static gboolean
 merge_answers (Merge *m, Source *s, GError **error)
 {
-  g_autoptr (Statement) read = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) read = conn_prepare (s->r,
       "SELECT a.id, a.item_id, a.right_item_id, n.name, a.kind, a.answer_class_id, c.name,"
       " a.criterion, a.preferred, a.soft_labels, a.question, a.strategy, a.score, a.campaign_id,"
       " p.name, a.shown_at, a.answered_at, a.undone, a.undone_at, a.flagged"
       " FROM annotations a JOIN annotators n ON n.id = a.annotator_id"
       " LEFT JOIN classes c ON c.id = a.answer_class_id"
       " LEFT JOIN campaigns p ON p.id = a.campaign_id ORDER BY a.answered_at, a.id", error);
-  g_autoptr (Statement) shown = conn_prepare (s->r,
+  g_autoptr (VetoStoreStatement) shown = conn_prepare (s->r,
       "SELECT position, class_id FROM annotation_candidates WHERE annotation_id = ?"
       " ORDER BY position", error);
   int rc;
@@ -1442,7 +1401,7 @@ merge_source (Merge *m, VetoStore *source, GError **error)
 static gboolean
 count_over (Merge *m, GError **error)
 {
-  g_autoptr (Statement) stmt = conn_prepare (m->w,
+  g_autoptr (VetoStoreStatement) stmt = conn_prepare (m->w,
       "SELECT COUNT(*) FROM (SELECT ci.item_id FROM campaign_items ci"
       " JOIN campaigns c ON c.id = ci.campaign_id"
       " JOIN annotations a ON a.campaign_id = ci.campaign_id AND a.item_id = ci.item_id"

@@ -1,5 +1,6 @@
 /* veto-store-stats: the read-only queries behind the gallery and the dashboard. */
 #include "veto-store.h"
+#include "veto-store-private.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -23,39 +24,10 @@ reader_free (Reader *reader)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Reader, reader_free)
 
-typedef sqlite3_stmt Statement;
-static void
-statement_free (Statement *stmt)
-{
-  sqlite3_finalize (stmt);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_free)
-
 static void
 set_error (Reader *reader, GError **error, int rc, const char *doing)
 {
-  VetoStoreError code = VETO_STORE_ERROR_FAILED;
-  const char *why = reader->db ? sqlite3_errmsg (reader->db) : sqlite3_errstr (rc);
-
-  switch (rc & 0xff)
-    {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = VETO_STORE_ERROR_BUSY;
-      break;
-    case SQLITE_NOTADB:
-      code = VETO_STORE_ERROR_NOT_A_PROJECT;
-      break;
-    case SQLITE_CORRUPT:
-      code = VETO_STORE_ERROR_CORRUPT;
-      break;
-    case SQLITE_CANTOPEN:
-      code = VETO_STORE_ERROR_NOT_FOUND;
-      break;
-    default:
-      break;
-    }
-  g_set_error (error, VETO_STORE_ERROR, code, "%s: %s: %s", reader->display, doing, why);
+  veto_store_set_sqlite_error (reader->db, reader->display, rc, doing, error);
 }
 
 static Reader *
@@ -101,7 +73,7 @@ GArray *
 veto_store_list_item_answers (VetoStore *store, GError **error)
 {
   g_autoptr (Reader) reader = reader_open (store, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoItemAnswer));
   int rc;
 
@@ -141,8 +113,8 @@ GPtrArray *
 veto_store_list_item_annotations (VetoStore *store, gint64 item, GError **error)
 {
   g_autoptr (Reader) reader = reader_open (store, error);
-  g_autoptr (Statement) stmt = NULL;
-  g_autoptr (Statement) cand = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) cand = NULL;
   g_autoptr (GPtrArray) list = NULL;
   int rc;
 
@@ -221,7 +193,7 @@ GPtrArray *
 veto_store_list_rounds (VetoStore *store, GError **error)
 {
   g_autoptr (Reader) reader = reader_open (store, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GPtrArray) rounds = NULL;
   int rc;
 
@@ -257,7 +229,7 @@ GArray *
 veto_store_list_complementary_gold (VetoStore *store, GError **error)
 {
   g_autoptr (Reader) reader = reader_open (store, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GArray) pairs = g_array_new (FALSE, FALSE, sizeof (VetoGoldAnswer));
   int rc;
 
@@ -300,7 +272,7 @@ GPtrArray *
 veto_store_list_annotator_stats (VetoStore *store, GError **error)
 {
   g_autoptr (Reader) reader = reader_open (store, error);
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GPtrArray) list = NULL;
   int rc;
 

@@ -1,5 +1,6 @@
 /* veto-store: the project file (SQLite): schema, migrations, transactions and every query. */
 #include "veto-store.h"
+#include "veto-store-private.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -207,16 +208,14 @@ now_iso (void)
   return iso_time (g_get_real_time ());
 }
 
-/* Turns an SQLite failure into the store's error domain with a message for people. */
-static void
-set_sqlite_error (VetoStore *store, GError **error, int rc, const char *doing)
+void
+veto_store_set_sqlite_error (sqlite3 *db, const char *display, int rc, const char *doing,
+                             GError **error)
 {
-  int primary = rc & 0xff;
   VetoStoreError code = VETO_STORE_ERROR_FAILED;
-  const char *why = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
-  g_autofree char *display = g_filename_display_name (store->path);
+  const char *why = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
 
-  switch (primary)
+  switch (rc & 0xff)
     {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -240,6 +239,9 @@ set_sqlite_error (VetoStore *store, GError **error, int rc, const char *doing)
       code = VETO_STORE_ERROR_CORRUPT;
       why = "the project file is damaged";
       break;
+    case SQLITE_CANTOPEN:
+      code = VETO_STORE_ERROR_NOT_FOUND;
+      break;
     case SQLITE_CONSTRAINT:
       code = VETO_STORE_ERROR_INVALID;
       break;
@@ -247,6 +249,14 @@ set_sqlite_error (VetoStore *store, GError **error, int rc, const char *doing)
       break;
     }
   g_set_error (error, VETO_STORE_ERROR, code, "%s: %s: %s", display, doing, why);
+}
+
+static void
+set_sqlite_error (VetoStore *store, GError **error, int rc, const char *doing)
+{
+  g_autofree char *display = g_filename_display_name (store->path);
+
+  veto_store_set_sqlite_error (store->db, display, rc, doing, error);
 }
 
 static sqlite3_stmt *
@@ -264,13 +274,11 @@ prepare (VetoStore *store, const char *sql, GError **error)
   return stmt;
 }
 
-typedef sqlite3_stmt Statement;
-static void
-statement_free (Statement *stmt)
+void
+veto_store_statement_free (VetoStoreStatement *stmt)
 {
   sqlite3_finalize (stmt);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Statement, statement_free)
 
 /* Runs a statement to completion, expecting no rows. */
 static gboolean
@@ -302,7 +310,7 @@ exec_sql (VetoStore *store, const char *sql, const char *doing, GError **error)
 static gboolean
 pragma_int (VetoStore *store, const char *sql, int *out_value, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store, sql, error);
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, sql, error);
   int rc;
 
   if (stmt == NULL)
@@ -410,7 +418,7 @@ veto_store_create (const char *path, GError **error)
   g_autoptr (VetoStore) store = store_new (path);
   g_autofree char *display = g_filename_display_name (path);
   g_autofree char *now = now_iso ();
-  g_autoptr (Statement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
 
   if (g_file_test (path, G_FILE_TEST_EXISTS))
     {
@@ -441,7 +449,7 @@ gboolean
 veto_store_copy_to (VetoStore *store, const char *path, GError **error)
 {
   /* VACUUM INTO writes a consistent copy even while the file has a WAL beside it. */
-  g_autoptr (Statement) stmt = prepare (store, "VACUUM INTO ?", error);
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, "VACUUM INTO ?", error);
 
   if (stmt == NULL)
     return FALSE;
@@ -565,8 +573,8 @@ gboolean
 veto_store_ensure_class (VetoStore *store, const char *name, gint64 *out_id,
                          gboolean *out_created, GError **error)
 {
-  g_autoptr (Statement) find = NULL;
-  g_autoptr (Statement) insert = NULL;
+  g_autoptr (VetoStoreStatement) find = NULL;
+  g_autoptr (VetoStoreStatement) insert = NULL;
   g_autofree char *now = NULL;
   g_autofree char *display = g_filename_display_name (store->path);
   int rc;
@@ -611,7 +619,7 @@ veto_store_ensure_class (VetoStore *store, const char *name, gint64 *out_id,
 GPtrArray *
 veto_store_list_classes (VetoStore *store, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "SELECT id, name, description, novel FROM classes ORDER BY id", error);
   g_autoptr (GPtrArray) classes = g_ptr_array_new_with_free_func ((GDestroyNotify) veto_class_free);
   int rc;
@@ -642,7 +650,7 @@ gboolean
 veto_store_add_import (VetoStore *store, const char *source, const char *format, VetoSplit split,
                        gint64 *out_id, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "INSERT INTO imports (source, format, split, imported_at) VALUES (?, ?, ?, ?)", error);
   g_autofree char *now = now_iso ();
 
@@ -661,7 +669,7 @@ veto_store_add_import (VetoStore *store, const char *source, const char *format,
 gboolean
 veto_store_finish_import (VetoStore *store, gint64 import_id, guint n_items, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store, "UPDATE imports SET n_items = ? WHERE id = ?",
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, "UPDATE imports SET n_items = ? WHERE id = ?",
                                         error);
 
   if (stmt == NULL)
@@ -725,7 +733,7 @@ gboolean
 veto_store_find_item_by_sha256 (VetoStore *store, const char *sha256, gint64 *out_id,
                                 GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "SELECT id FROM items WHERE sha256 = ? ORDER BY id LIMIT 1", error);
   int rc;
 
@@ -784,7 +792,7 @@ item_clear (VetoItem *item)
 VetoItem *
 veto_store_get_item (VetoStore *store, gint64 id, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store, "SELECT " ITEM_COLUMNS " FROM items WHERE id = ?",
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, "SELECT " ITEM_COLUMNS " FROM items WHERE id = ?",
                                         error);
   g_autoptr (VetoItem) item = g_new0 (VetoItem, 1);
   int rc;
@@ -810,7 +818,7 @@ gboolean
 veto_store_foreach_item (VetoStore *store, VetoSplit split, VetoItemFunc func,
                          gpointer user_data, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       split == VETO_N_SPLITS ? "SELECT " ITEM_COLUMNS " FROM items ORDER BY id"
                              : "SELECT " ITEM_COLUMNS " FROM items WHERE split = ? ORDER BY id",
       error);
@@ -842,7 +850,7 @@ veto_store_foreach_item (VetoStore *store, VetoSplit split, VetoItemFunc func,
 GArray *
 veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       split == VETO_N_SPLITS ? "SELECT id FROM items ORDER BY id"
                              : "SELECT id FROM items WHERE split = ? ORDER BY id", error);
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -872,8 +880,8 @@ gboolean
 veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKind kind,
                              gint64 *out_id, GError **error)
 {
-  g_autoptr (Statement) find = prepare (store, "SELECT id FROM annotators WHERE name = ?", error);
-  g_autoptr (Statement) insert = NULL;
+  g_autoptr (VetoStoreStatement) find = prepare (store, "SELECT id FROM annotators WHERE name = ?", error);
+  g_autoptr (VetoStoreStatement) insert = NULL;
   g_autofree char *now = now_iso ();
   int rc;
 
@@ -909,7 +917,7 @@ veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKi
 static char *
 class_name (VetoStore *store, gint64 id)
 {
-  g_autoptr (Statement) stmt = prepare (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, "SELECT name FROM classes WHERE id = ?", NULL);
 
   if (stmt == NULL)
     return NULL;
@@ -1025,8 +1033,8 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
     " criterion, preferred, soft_labels, question, model_version, strategy, score, campaign_id,"
     " shown_at, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   gboolean own_transaction = sqlite3_get_autocommit (store->db);
-  g_autoptr (Statement) stmt = NULL;
-  g_autoptr (Statement) cand = NULL;
+  g_autoptr (VetoStoreStatement) stmt = NULL;
+  g_autoptr (VetoStoreStatement) cand = NULL;
   g_autofree char *question = NULL;
   g_autofree char *shown_at = NULL;
   g_autofree char *answered_at = NULL;
@@ -1125,7 +1133,7 @@ update_one_annotation (VetoStore *store, sqlite3_stmt *stmt, int id_param, gint6
 gboolean
 veto_store_undo_annotation (VetoStore *store, gint64 annotation_id, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "UPDATE annotations SET undone = 1, undone_at = ? WHERE id = ? AND undone = 0", error);
   g_autofree char *now = now_iso ();
 
@@ -1139,7 +1147,7 @@ gboolean
 veto_store_flag_annotation (VetoStore *store, gint64 annotation_id, gboolean flagged,
                             GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store, "UPDATE annotations SET flagged = ? WHERE id = ?",
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, "UPDATE annotations SET flagged = ? WHERE id = ?",
                                         error);
 
   if (stmt == NULL)
@@ -1172,7 +1180,7 @@ gboolean
 veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
                                VetoAnnotationFunc func, gpointer user_data, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "SELECT a.id, a.kind, a.item_id, i.sha256, n.name, n.kind, c.name, a.right_item_id,"
       " a.criterion, a.preferred, a.soft_labels, a.question, a.model_version, a.strategy,"
       " a.score, a.campaign_id, a.shown_at, a.answered_at, a.undone, a.flagged"
@@ -1180,7 +1188,7 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
       " JOIN annotators n ON n.id = a.annotator_id"
       " LEFT JOIN classes c ON c.id = a.answer_class_id"
       " WHERE a.undone = 0 OR ? ORDER BY a.id", error);
-  g_autoptr (Statement) cand = prepare (store,
+  g_autoptr (VetoStoreStatement) cand = prepare (store,
       "SELECT c.name FROM annotation_candidates ac JOIN classes c ON c.id = ac.class_id"
       " WHERE ac.annotation_id = ? ORDER BY ac.position", error);
   int rc;
@@ -1237,7 +1245,7 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
 static gboolean
 count_rows (VetoStore *store, const char *sql, guint64 *out_count, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store, sql, error);
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, sql, error);
   int rc;
 
   if (stmt == NULL)
@@ -1256,8 +1264,8 @@ gboolean
 veto_store_summarize (VetoStore *store, VetoStoreSummary *out_summary, GError **error)
 {
   VetoStoreSummary s = { 0 };
-  g_autoptr (Statement) splits = NULL;
-  g_autoptr (Statement) kinds = NULL;
+  g_autoptr (VetoStoreStatement) splits = NULL;
+  g_autoptr (VetoStoreStatement) kinds = NULL;
   int rc, version = 0;
 
   splits = prepare (store, "SELECT split, COUNT(*) FROM items GROUP BY split", error);
@@ -1311,8 +1319,8 @@ veto_store_summarize (VetoStore *store, VetoStoreSummary *out_summary, GError **
 gboolean
 veto_store_put_blob (VetoStore *store, const char *key, GBytes *bytes, GError **error)
 {
-  g_autoptr (Statement) del = prepare (store, "DELETE FROM cache WHERE key = ?", error);
-  g_autoptr (Statement) ins = prepare (store,
+  g_autoptr (VetoStoreStatement) del = prepare (store, "DELETE FROM cache WHERE key = ?", error);
+  g_autoptr (VetoStoreStatement) ins = prepare (store,
       "INSERT INTO cache (key, value, written_at) VALUES (?, ?, ?)", error);
   g_autofree char *now = now_iso ();
   gboolean own_transaction = sqlite3_get_autocommit (store->db);
@@ -1341,7 +1349,7 @@ veto_store_put_blob (VetoStore *store, const char *key, GBytes *bytes, GError **
 GBytes *
 veto_store_get_blob (VetoStore *store, const char *key, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store, "SELECT value FROM cache WHERE key = ?", error);
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, "SELECT value FROM cache WHERE key = ?", error);
   int rc;
 
   if (stmt == NULL)
@@ -1362,7 +1370,7 @@ veto_store_add_round (VetoStore *store, const char *features, const char *model_
                       guint train_size, const char *metrics_json, double seconds,
                       GBytes *weights, gint64 *out_version, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "INSERT INTO rounds (features, model, train_size, metrics, seconds, weights, trained_at)"
       " VALUES (?,?,?,?,?,?,?)", error);
   g_autofree char *now = now_iso ();
@@ -1393,7 +1401,7 @@ gboolean
 veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version, char **out_features,
                       GBytes **out_weights, GError **error)
 {
-  g_autoptr (Statement) stmt = prepare (store,
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "SELECT version, features, weights FROM rounds WHERE weights IS NOT NULL"
       " AND (version = ? OR ? = 0) ORDER BY version DESC LIMIT 1", error);
   g_autofree char *display = g_filename_display_name (store->path);
