@@ -189,7 +189,7 @@ veto_cmd_drive (int argc, char **argv)
     { "queue", 'q', 0, G_OPTION_ARG_INT, &queue, "questions prepared ahead (20)", "N" },
     { "shown", 0, 0, G_OPTION_ARG_INT, &shown, "complementary: candidates shown (4)", "K" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
-      "complementary: uniform (CLImage, default) or proportional (∝ the model's p)", "RULE" },
+      "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
     { "model", 0, 0, G_OPTION_ARG_STRING, &model_name, "softmax (default) or mlp", "MODEL" },
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features, "as for train (pixels)", "SPEC" },
     { "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign_name,

@@ -122,7 +122,7 @@ veto_engine_options_init (VetoEngineOptions *options)
     .annotator_kind = VETO_ANNOTATOR_HUMAN,
     .kind = VETO_KIND_COMPLEMENTARY,
     .strategy = VETO_ACTIVE_MARGIN,
-    .candidates = VETO_ACTIVE_CANDIDATES_UNIFORM,
+    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
     .n_candidates = 4,
     .retrain_every = 10,
     .queue_size = 20,

@@ -38,7 +38,7 @@ veto_sim_config_init (VetoSimConfig *config)
     .batch = 100,
     .init = 100,
     .seed = 1,
-    .candidates = VETO_ACTIVE_CANDIDATES_UNIFORM,
+    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
     .n_candidates = 4,
     .novel = 3,
   };
