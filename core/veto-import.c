@@ -24,8 +24,9 @@ G_DEFINE_QUARK (veto-import-error-quark, veto_import_error)
 
 static const char *const format_names[] = { "auto", "idx", "cifar10", "cifar100", "folder", "csv" };
 
+/* NULL-terminated: copied with g_strdupv. */
 static const char *const cifar10_names[] = {
-  "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+  "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck", NULL,
 };
 
 static const char *const image_suffixes[] = {
