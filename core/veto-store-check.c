@@ -212,7 +212,7 @@ static const RowRule row_rules[] = {
     " WHEN source = 'file' AND pixels IS NOT NULL THEN 'a file item with embedded pixels'"
     " WHEN source = 'file' AND (typeof (path) <> 'text' OR path = '') THEN"
     "  'a file item without a path'"
-    " WHEN source = 'file' AND (substr (path, 1, 1) = '/' OR instr (path, char (92)) > 0) THEN"
+    " WHEN source = 'file' AND substr (path, 1, 1) = '/' THEN"
     "  printf ('the path %Q is not relative to the project''s folder', path)"
     " END FROM items" },
   { "annotators",
