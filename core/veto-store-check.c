@@ -380,9 +380,8 @@ candidates_agree (JsonObject *question, sqlite3_stmt *names)
 
 /* A soft answer: a JSON array of n_classes probabilities. */
 static const char *
-soft_problem (const char *text, guint n_classes)
+soft_problem (JsonParser *parser, const char *text, guint n_classes)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root;
   JsonArray *array;
 
@@ -410,9 +409,8 @@ soft_problem (const char *text, guint n_classes)
 
 /* What the question JSON of one answer says against its columns; NULL when they agree. */
 static const char *
-question_problem (sqlite3_stmt *row, sqlite3_stmt *names, guint n_classes)
+question_problem (JsonParser *parser, sqlite3_stmt *row, sqlite3_stmt *names, guint n_classes)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
   const char *kind = (const char *) sqlite3_column_text (row, 1);
   gint64 item = sqlite3_column_int64 (row, 2);
   JsonNode *root;
@@ -443,7 +441,7 @@ question_problem (sqlite3_stmt *row, sqlite3_stmt *names, guint n_classes)
         return "the question's items or criterion are not the answer's";
     }
   else if (g_strcmp0 (kind, "soft") == 0)
-    return soft_problem ((const char *) sqlite3_column_text (row, 5), n_classes);
+    return soft_problem (parser, (const char *) sqlite3_column_text (row, 5), n_classes);
   return NULL;
 }
 
@@ -461,6 +459,8 @@ check_text (sqlite3 *db, const char *display, ProblemFunc func, gpointer data, G
   g_autoptr (VetoStoreStatement) rows = NULL;
   g_autoptr (VetoStoreStatement) cand = NULL;
   g_autoptr (VetoStoreStatement) count = NULL;
+  /* One parser for every answer: its root is replaced by each load. */
+  g_autoptr (JsonParser) parser = json_parser_new ();
   guint n_classes = 0;
   int rc = SQLITE_OK;
 
@@ -500,7 +500,7 @@ check_text (sqlite3 *db, const char *display, ProblemFunc func, gpointer data, G
   if (rc == SQLITE_OK)
     while ((rc = sqlite3_step (rows)) == SQLITE_ROW)
       {
-        const char *problem = question_problem (rows, cand, n_classes);
+        const char *problem = question_problem (parser, rows, cand, n_classes);
 
         if (problem && !func ("annotations", sqlite3_column_int64 (rows, 0), problem, data))
           return TRUE;
