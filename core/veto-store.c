@@ -8,7 +8,9 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
 
@@ -24,6 +26,7 @@ struct _VetoStore
   gboolean read_only;
   sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
   char *transaction_time;    /* when the open write transaction began */
+  char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -334,11 +337,14 @@ store_new (const char *path)
   return store;
 }
 
+static void forget_checked (VetoStore *store);
+
 void
 veto_store_close (VetoStore *store)
 {
   if (store == NULL)
     return;
+  forget_checked (store);
   sqlite3_finalize (store->insert_item);
   sqlite3_close_v2 (store->db);
   g_free (store->transaction_time);
@@ -568,6 +574,95 @@ veto_store_open_untrusted (const char *path, sqlite3 **out_db, int *out_version,
   return TRUE;
 }
 
+/* While a store of a file is open in this process, another open of the same file does not check
+ * its rows again as long as the file is as it was when they were checked: the window opens a
+ * project on several connections at once (the engine's, the worker's, the thumbnailer's). What
+ * stat says of the file and of its WAL is its signature; a write by anyone changes it. */
+typedef struct
+{
+  guint open_stores;
+  char *signature; /* when its rows were last checked */
+} CheckedFile;
+
+static GMutex checked_lock;
+static GHashTable *checked_files; /* "dev:inode" → CheckedFile */
+
+static void
+checked_file_free (CheckedFile *file)
+{
+  g_free (file->signature);
+  g_free (file);
+}
+
+/* "dev:inode" in out_key, and the signature; FALSE when the file cannot be stat'ed. */
+static gboolean
+file_signature (const char *path, char **out_key, char **out_signature)
+{
+  g_autofree char *wal_path = g_strconcat (path, "-wal", NULL);
+  struct stat st, wal;
+
+  if (stat (path, &st) != 0)
+    return FALSE;
+  if (stat (wal_path, &wal) != 0)
+    memset (&wal, 0, sizeof wal);
+  *out_key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
+  *out_signature = g_strdup_printf ("%jd:%jd.%09ld:%jd.%09ld:%jd:%jd.%09ld",
+                                    (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec,
+                                    st.st_mtim.tv_nsec, (intmax_t) st.st_ctim.tv_sec,
+                                    st.st_ctim.tv_nsec, (intmax_t) wal.st_size,
+                                    (intmax_t) wal.st_mtim.tv_sec, wal.st_mtim.tv_nsec);
+  return TRUE;
+}
+
+static gboolean
+validate_rows_once (VetoStore *store, const char *display, GError **error)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *signature = NULL;
+  CheckedFile *file;
+  gboolean known = FALSE, stated = file_signature (store->path, &key, &signature);
+
+  g_mutex_lock (&checked_lock);
+  if (stated && checked_files && (file = g_hash_table_lookup (checked_files, key)))
+    known = file->open_stores > 0 && g_strcmp0 (file->signature, signature) == 0;
+  g_mutex_unlock (&checked_lock);
+  if (!known && !veto_store_validate_rows (store->db, display, error))
+    return FALSE;
+  if (!stated)
+    return TRUE;
+  g_mutex_lock (&checked_lock);
+  if (checked_files == NULL)
+    checked_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) checked_file_free);
+  file = g_hash_table_lookup (checked_files, key);
+  if (file == NULL)
+    {
+      file = g_new0 (CheckedFile, 1);
+      g_hash_table_insert (checked_files, g_strdup (key), file);
+    }
+  file->open_stores++;
+  g_free (file->signature);
+  file->signature = g_steal_pointer (&signature);
+  g_mutex_unlock (&checked_lock);
+  store->checked_key = g_steal_pointer (&key);
+  return TRUE;
+}
+
+static void
+forget_checked (VetoStore *store)
+{
+  CheckedFile *file;
+
+  if (store->checked_key == NULL)
+    return;
+  g_mutex_lock (&checked_lock);
+  file = g_hash_table_lookup (checked_files, store->checked_key);
+  if (file && --file->open_stores == 0)
+    g_hash_table_remove (checked_files, store->checked_key);
+  g_mutex_unlock (&checked_lock);
+  g_clear_pointer (&store->checked_key, g_free);
+}
+
 VetoStore *
 veto_store_open (const char *path, gboolean read_only, GError **error)
 {
@@ -605,7 +700,7 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
         return NULL;
     }
   /* Every row the rest of Veto will be handed is what Veto itself would have written. */
-  if (!veto_store_validate_rows (store->db, display, error))
+  if (!validate_rows_once (store, display, error))
     return NULL;
   return g_steal_pointer (&store);
 }
