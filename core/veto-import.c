@@ -17,7 +17,7 @@ G_DEFINE_QUARK (veto-import-error-quark, veto_import_error)
 /* Limits that keep a lying header from costing memory or time. */
 #define MAX_IDX_SIDE 10000
 #define MAX_RECORD_BYTES (64u * 1024 * 1024)
-#define MAX_IMAGE_FILE_BYTES (256u * 1024 * 1024)
+#define MAX_IMAGE_FILE_BYTES VETO_IMAGE_MAX_FILE_BYTES
 #define MAX_CSV_FIELD 65536
 #define MAX_CLASSES 100000
 #define READ_STEP 65536

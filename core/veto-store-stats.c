@@ -45,6 +45,8 @@ reader_open (VetoStore *store, GError **error)
       return NULL;
     }
   sqlite3_busy_timeout (reader->db, STATS_BUSY_TIMEOUT_MS);
+  if (!veto_store_harden (reader->db, reader->display, error))
+    return NULL;
   return g_steal_pointer (&reader);
 }
 
