@@ -123,8 +123,22 @@ static const char schema_v1[] =
   "  value BLOB NOT NULL,"
   "  written_at TEXT NOT NULL);";
 
+/* Version 2: the lab server's access tokens (only a hash of each is kept) and the answer id a
+ * client makes, unique so that a retried request never records an answer twice. */
+static const char schema_v2[] =
+  "CREATE TABLE tokens ("
+  "  id INTEGER PRIMARY KEY,"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  hash TEXT NOT NULL UNIQUE,"
+  "  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+  "  created_at TEXT NOT NULL,"
+  "  revoked_at TEXT);"
+  "ALTER TABLE annotations ADD COLUMN answer_uid TEXT;"
+  "CREATE UNIQUE INDEX annotations_answer_uid ON annotations (answer_uid);"
+  "CREATE INDEX annotations_campaign ON annotations (campaign_id);";
+
 /* migrations[v] takes a file from user_version v to v + 1. */
-static const char *const migrations[] = { schema_v1 };
+static const char *const migrations[] = { schema_v1, schema_v2 };
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == VETO_STORE_SCHEMA_VERSION);
 
 static const char *const split_names[] = { "pool", "test", "validation" };
@@ -376,7 +390,9 @@ open_connection (VetoStore *store, int flags, GError **error)
   return TRUE;
 }
 
-/* Settings of every connection, applied once the file is known to be ours. */
+/* Settings of every connection, applied once the file is known to be ours. synchronous = FULL
+ * syncs the WAL at every commit: an acknowledged answer survives an OS crash or a power cut, not
+ * only a killed process. */
 static gboolean
 configure_connection (VetoStore *store, GError **error)
 {
@@ -384,7 +400,7 @@ configure_connection (VetoStore *store, GError **error)
     return FALSE;
   if (store->read_only)
     return TRUE;
-  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
                    "configuring the project", error);
 }
 
@@ -1031,7 +1047,7 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   static const char sql[] =
     "INSERT INTO annotations (item_id, annotator_id, kind, answer_class_id, right_item_id,"
     " criterion, preferred, soft_labels, question, model_version, strategy, score, campaign_id,"
-    " shown_at, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    " shown_at, answered_at, answer_uid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   gboolean own_transaction = sqlite3_get_autocommit (store->db);
   g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (VetoStoreStatement) cand = NULL;
@@ -1079,6 +1095,8 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
     }
   answered_at = answer->answered_at_us > 0 ? iso_time (answer->answered_at_us) : now_iso ();
   sqlite3_bind_text (stmt, 15, answered_at, -1, SQLITE_STATIC);
+  if (answer->answer_uid)
+    sqlite3_bind_text (stmt, 16, answer->answer_uid, -1, SQLITE_STATIC);
   if (!step_done (store, stmt, "saving the answer", error))
     goto fail;
   id = sqlite3_last_insert_rowid (store->db);
@@ -1109,6 +1127,29 @@ fail:
   if (own_transaction)
     veto_store_rollback (store);
   return FALSE;
+}
+
+gboolean
+veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
+                            gint64 *out_annotator, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt
+    = prepare (store, "SELECT id, annotator_id FROM annotations WHERE answer_uid = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, answer_uid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  *out_id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (out_annotator)
+    *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 1) : 0;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading answers");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Runs an UPDATE of one annotation (bound as the last parameter) that must change one row. */
@@ -1238,6 +1279,96 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
       return FALSE;
     }
   return TRUE;
+}
+
+/* --- the lab server's access tokens --- */
+
+gboolean
+veto_store_add_token (VetoStore *store, gint64 annotator, const char *hash, gboolean admin,
+                      GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "INSERT INTO tokens (annotator_id, hash, admin, created_at) VALUES (?, ?, ?, ?)", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, annotator);
+  sqlite3_bind_text (stmt, 2, hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, admin ? 1 : 0);
+  sqlite3_bind_text (stmt, 4, now, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "adding a token", error);
+}
+
+gboolean
+veto_store_revoke_tokens (VetoStore *store, gint64 annotator, guint *out_revoked, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "UPDATE tokens SET revoked_at = ? WHERE annotator_id = ? AND revoked_at IS NULL", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, now, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, annotator);
+  if (!step_done (store, stmt, "revoking tokens", error))
+    return FALSE;
+  if (out_revoked)
+    *out_revoked = sqlite3_changes (store->db);
+  return TRUE;
+}
+
+gboolean
+veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
+                       char **out_annotator_name, gboolean *out_admin, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT t.annotator_id, a.name, t.admin FROM tokens t JOIN annotators a"
+      " ON a.id = t.annotator_id WHERE t.hash = ? AND t.revoked_at IS NULL", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading tokens");
+      return FALSE;
+    }
+  *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (out_annotator_name)
+    *out_annotator_name = rc == SQLITE_ROW
+                          ? g_strdup ((const char *) sqlite3_column_text (stmt, 1)) : NULL;
+  if (out_admin)
+    *out_admin = rc == SQLITE_ROW && sqlite3_column_int (stmt, 2) == 1;
+  return TRUE;
+}
+
+GArray *
+veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT item_id, annotator_id FROM annotations WHERE campaign_id = ? AND undone = 0"
+      " ORDER BY id", error);
+  g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoCampaignAnswer));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, campaign);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      VetoCampaignAnswer a = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+      g_array_append_val (answers, a);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the campaign's answers");
+      return NULL;
+    }
+  return g_steal_pointer (&answers);
 }
 
 /* --- summary --- */

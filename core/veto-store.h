@@ -23,7 +23,7 @@ typedef enum
 } VetoStoreError;
 
 /* The schema this build writes; files with a higher PRAGMA user_version are refused. */
-#define VETO_STORE_SCHEMA_VERSION 1
+#define VETO_STORE_SCHEMA_VERSION 2
 
 typedef enum
 {
@@ -167,11 +167,16 @@ typedef struct
   gint64 campaign;          /* 0 when outside a campaign */
   gint64 shown_at_us;       /* g_get_real_time () when the question appeared */
   gint64 answered_at_us;
+  const char *answer_uid;   /* the client's id for this answer, unique in the project; or NULL */
 } VetoAnswer;
 
 /* Commits one answer (its own transaction unless one is open). */
 gboolean veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *out_id,
                                     GError **error);
+/* The annotation that carries a client's answer id: *out_id is 0 when there is none;
+ * out_annotator (may be NULL) gets who gave it. Sees the store's own uncommitted writes. */
+gboolean veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
+                                     gint64 *out_annotator, GError **error);
 /* Marks an answer undone (the row stays). Fails if it is unknown or already undone. */
 gboolean veto_store_undo_annotation (VetoStore *store, gint64 annotation_id, GError **error);
 gboolean veto_store_flag_annotation (VetoStore *store, gint64 annotation_id, gboolean flagged,
@@ -242,6 +247,30 @@ gboolean veto_store_copy_to (VetoStore *store, const char *path, GError **error)
 /* A saved round: version 0 asks for the latest. Fails with INVALID when there is none. */
 gboolean veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version,
                                char **out_features, GBytes **out_weights, GError **error);
+
+/* --- the lab server's access tokens: only a hash of each is stored --- */
+/* Adds a token (its hash, as hex text) for an annotator; admin tokens may read progress and
+ * statistics. */
+gboolean veto_store_add_token (VetoStore *store, gint64 annotator, const char *hash,
+                               gboolean admin, GError **error);
+/* Revokes every live token of an annotator; out_revoked (may be NULL) counts them. */
+gboolean veto_store_revoke_tokens (VetoStore *store, gint64 annotator, guint *out_revoked,
+                                   GError **error);
+/* The live (not revoked) token with that hash: *out_annotator is 0 when there is none. */
+gboolean veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
+                                char **out_annotator_name, gboolean *out_admin, GError **error);
+
+/* A standing (not undone) answer of a campaign: who answered which item (for a preference
+ * answer, its left item). */
+typedef struct
+{
+  gint64 item;
+  gint64 annotator;
+} VetoCampaignAnswer;
+
+/* Every standing answer of a campaign (VetoCampaignAnswer elements), in answer order, through
+ * the store's own connection (its uncommitted writes included). */
+GArray *veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)

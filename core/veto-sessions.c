@@ -1,0 +1,704 @@
+/* veto-sessions: per-annotator sessions over one campaign, leased questions and grouped commits. */
+#include "veto-sessions.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define DEFAULT_LEASE_SECONDS 300
+#define UNDO_DEPTH 10
+#define MAX_CANDIDATES G_N_ELEMENTS (((VetoLease *) NULL)->candidates)
+
+G_DEFINE_QUARK (veto-sessions-error-quark, veto_sessions_error)
+
+/* A campaign item and how far it is covered: standing answers (pending ones included) and live
+ * leases. answers + leases never exceeds m through this server. */
+typedef struct
+{
+  gint64 item;
+  guint answers;
+  guint leases;
+} Slot;
+
+typedef struct
+{
+  gint64 annotation;
+  VetoLease lease;
+} Undo;
+
+typedef struct
+{
+  gint64 annotator;
+  GHashTable *done;    /* item id → standing answers of this person in the campaign */
+  VetoLease *current;  /* owned by VetoSessions.leases */
+  GArray *undo;        /* Undo, oldest first */
+  guint timed;
+  double seconds;
+} Session;
+
+struct _VetoSessions
+{
+  VetoStore *store;
+  VetoCampaign *campaign;
+  GPtrArray *classes;
+  guint lease_seconds;
+  char *criterion;
+  GRand *rand;
+  GArray *slots;            /* Slot, in the campaign's item order */
+  GHashTable *slot_of;      /* item id → index + 1 */
+  GHashTable *sessions;     /* annotator id → Session */
+  GHashTable *leases;       /* question id → VetoLease (owned) */
+  GHashTable *pending_uids; /* answer id → annotation id, written but not committed */
+  GHashTable *pending_by;   /* answer id → annotator id */
+  gboolean pending;
+};
+
+void
+veto_sessions_options_init (VetoSessionsOptions *options)
+{
+  *options = (VetoSessionsOptions) {
+    .lease_seconds = DEFAULT_LEASE_SECONDS,
+    .criterion = "clearer",
+    .seed = 1,
+  };
+}
+
+static void
+session_free (gpointer data)
+{
+  Session *s = data;
+
+  g_hash_table_unref (s->done);
+  g_array_unref (s->undo);
+  g_free (s);
+}
+
+static Session *
+session_get (VetoSessions *ss, gint64 annotator)
+{
+  Session *s = g_hash_table_lookup (ss->sessions, &annotator);
+
+  if (s == NULL)
+    {
+      s = g_new0 (Session, 1);
+      s->annotator = annotator;
+      s->done = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+      s->undo = g_array_new (FALSE, FALSE, sizeof (Undo));
+      g_hash_table_insert (ss->sessions, g_memdup2 (&annotator, sizeof annotator), s);
+    }
+  return s;
+}
+
+static guint
+done_count (Session *s, gint64 item)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (s->done, &item));
+}
+
+static void
+done_add (Session *s, gint64 item, int delta)
+{
+  guint n = done_count (s, item) + delta;
+
+  if (n == 0)
+    g_hash_table_remove (s->done, &item);
+  else
+    g_hash_table_insert (s->done, g_memdup2 (&item, sizeof item), GUINT_TO_POINTER (n));
+}
+
+static Slot *
+slot_of (VetoSessions *ss, gint64 item)
+{
+  guint index = GPOINTER_TO_UINT (g_hash_table_lookup (ss->slot_of, &item));
+
+  return index == 0 ? NULL : &g_array_index (ss->slots, Slot, index - 1);
+}
+
+/* Counts the campaign's standing answers again, from the store's own connection. */
+static gboolean
+load_answers (VetoSessions *ss, GError **error)
+{
+  g_autoptr (GArray) answers = veto_store_campaign_list_answers (ss->store, ss->campaign->id,
+                                                                 error);
+
+  if (answers == NULL)
+    return FALSE;
+  g_hash_table_remove_all (ss->leases);
+  g_hash_table_remove_all (ss->sessions);
+  for (guint i = 0; i < ss->slots->len; i++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, i);
+
+      slot->answers = slot->leases = 0;
+    }
+  for (guint i = 0; i < answers->len; i++)
+    {
+      const VetoCampaignAnswer *a = &g_array_index (answers, VetoCampaignAnswer, i);
+      Slot *slot = slot_of (ss, a->item);
+
+      if (slot)
+        slot->answers++;
+      done_add (session_get (ss, a->annotator), a->item, 1);
+    }
+  return TRUE;
+}
+
+static VetoCampaign *
+find_campaign (VetoStore *store, const char *name, GError **error)
+{
+  g_autoptr (GPtrArray) all = NULL;
+  VetoCampaign *open = NULL;
+
+  if (name)
+    return veto_store_get_campaign (store, name, error);
+  all = veto_store_list_campaigns (store, error);
+  if (all == NULL)
+    return NULL;
+  for (guint i = 0; i < all->len; i++)
+    {
+      VetoCampaign *c = g_ptr_array_index (all, i);
+
+      if (c->closed)
+        continue;
+      if (open)
+        {
+          g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                       "the project has several open campaigns (%s, %s…): name one",
+                       open->name, c->name);
+          return NULL;
+        }
+      open = c;
+    }
+  if (open == NULL)
+    {
+      g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                           "the project has no open campaign: create one with 'veto campaign "
+                           "create'");
+      return NULL;
+    }
+  g_ptr_array_set_free_func (all, NULL);
+  for (guint i = 0; i < all->len; i++)
+    if (g_ptr_array_index (all, i) != open)
+      veto_campaign_free (g_ptr_array_index (all, i));
+  return open;
+}
+
+VetoSessions *
+veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options, GError **error)
+{
+  g_autoptr (VetoSessions) ss = g_new0 (VetoSessions, 1);
+  g_autoptr (GArray) items = NULL;
+
+  ss->store = store;
+  ss->lease_seconds = options->lease_seconds > 0 ? options->lease_seconds
+                                                 : DEFAULT_LEASE_SECONDS;
+  ss->criterion = g_strdup (options->criterion ? options->criterion : "clearer");
+  ss->rand = g_rand_new_with_seed ((guint32) (options->seed ^ (options->seed >> 32)));
+  ss->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
+  ss->slot_of = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  ss->sessions = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, session_free);
+  ss->leases = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  ss->pending_uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ss->pending_by = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  ss->campaign = find_campaign (store, options->campaign, error);
+  if (ss->campaign == NULL)
+    return NULL;
+  if (ss->campaign->closed)
+    {
+      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                   "campaign %s is closed", ss->campaign->name);
+      return NULL;
+    }
+  ss->classes = veto_store_list_classes (store, error);
+  if (ss->classes == NULL)
+    return NULL;
+  if (ss->campaign->protocol != VETO_KIND_PREFERENCE
+      && (ss->classes->len < 2 || ss->classes->len > MAX_CANDIDATES))
+    {
+      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                   "the project has %u classes; the server shows between 2 and %u",
+                   ss->classes->len, (guint) MAX_CANDIDATES);
+      return NULL;
+    }
+  items = veto_store_campaign_list_items (store, ss->campaign->id, error);
+  if (items == NULL)
+    return NULL;
+  for (guint i = 0; i < items->len; i++)
+    {
+      Slot slot = { g_array_index (items, VetoCampaignItem, i).item, 0, 0 };
+
+      g_array_append_val (ss->slots, slot);
+      g_hash_table_insert (ss->slot_of, g_memdup2 (&slot.item, sizeof slot.item),
+                           GUINT_TO_POINTER (i + 1));
+    }
+  if (!load_answers (ss, error))
+    return NULL;
+  return g_steal_pointer (&ss);
+}
+
+void
+veto_sessions_free (VetoSessions *ss)
+{
+  if (ss == NULL)
+    return;
+  if (ss->pending)
+    veto_store_rollback (ss->store);
+  g_clear_pointer (&ss->campaign, veto_campaign_free);
+  g_clear_pointer (&ss->classes, g_ptr_array_unref);
+  g_clear_pointer (&ss->rand, g_rand_free);
+  g_clear_pointer (&ss->slots, g_array_unref);
+  g_clear_pointer (&ss->slot_of, g_hash_table_unref);
+  g_clear_pointer (&ss->sessions, g_hash_table_unref);
+  g_clear_pointer (&ss->leases, g_hash_table_unref);
+  g_clear_pointer (&ss->pending_uids, g_hash_table_unref);
+  g_clear_pointer (&ss->pending_by, g_hash_table_unref);
+  g_free (ss->criterion);
+  g_free (ss);
+}
+
+const VetoCampaign *
+veto_sessions_get_campaign (VetoSessions *ss)
+{
+  return ss->campaign;
+}
+
+GPtrArray *
+veto_sessions_get_classes (VetoSessions *ss)
+{
+  return ss->classes;
+}
+
+/* Question ids come from the kernel's random source: one annotator cannot guess another's. */
+static gint64
+new_question_id (VetoSessions *ss)
+{
+  for (;;)
+    {
+      guint64 bits = 0;
+      gint64 id;
+
+      if (getrandom (&bits, sizeof bits, 0) != sizeof bits)
+        bits = ((guint64) g_rand_int (ss->rand) << 32) ^ g_rand_int (ss->rand);
+      id = (gint64) (bits & ((G_GUINT64_CONSTANT (1) << 53) - 1));
+      if (id > 0 && !g_hash_table_contains (ss->leases, &id))
+        return id;
+    }
+}
+
+static void
+lease_end (VetoSessions *ss, VetoLease *lease)
+{
+  Session *s = session_get (ss, lease->annotator);
+  Slot *slot = slot_of (ss, lease->item);
+
+  if (slot && slot->leases > 0)
+    slot->leases--;
+  if (s->current == lease)
+    s->current = NULL;
+  g_hash_table_remove (ss->leases, &lease->id);
+}
+
+void
+veto_sessions_expire (VetoSessions *ss, gint64 now_us)
+{
+  GHashTableIter iter;
+  gpointer value;
+  g_autoptr (GPtrArray) ended = g_ptr_array_new ();
+
+  g_hash_table_iter_init (&iter, ss->leases);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((VetoLease *) value)->expires_us <= now_us)
+      g_ptr_array_add (ended, value);
+  for (guint i = 0; i < ended->len; i++)
+    lease_end (ss, g_ptr_array_index (ended, i));
+}
+
+/* K distinct classes drawn uniformly, in a random order (CLImage's protocol). */
+static void
+draw_candidates (VetoSessions *ss, VetoLease *lease)
+{
+  guint n = ss->classes->len;
+  guint k = ss->campaign->protocol == VETO_KIND_COMPLEMENTARY
+            ? MIN (MAX (ss->campaign->n_candidates, 2u), n) : n;
+  gint64 ids[MAX_CANDIDATES];
+
+  for (guint i = 0; i < n; i++)
+    ids[i] = ((VetoClass *) g_ptr_array_index (ss->classes, i))->id;
+  if (ss->campaign->protocol == VETO_KIND_COMPLEMENTARY)
+    for (guint i = 0; i < k; i++)
+      {
+        guint j = i + g_rand_int_range (ss->rand, 0, n - i);
+        gint64 t = ids[i];
+
+        ids[i] = ids[j];
+        ids[j] = t;
+      }
+  memcpy (lease->candidates, ids, k * sizeof ids[0]);
+  lease->n_candidates = k;
+}
+
+/* The least covered item this person may get, ties broken by a random starting point. */
+static Slot *
+choose_slot (VetoSessions *ss, Session *s)
+{
+  guint n = ss->slots->len;
+  guint m = ss->campaign->per_item;
+  guint start, best_cover = G_MAXUINT;
+  Slot *best = NULL;
+
+  if (n == 0)
+    return NULL;
+  start = g_rand_int_range (ss->rand, 0, n);
+  for (guint k = 0; k < n && best_cover > 0; k++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, (start + k) % n);
+      guint cover = slot->answers + slot->leases;
+
+      if (cover >= m || cover >= best_cover || done_count (s, slot->item) > 0)
+        continue;
+      best = slot;
+      best_cover = cover;
+    }
+  return best;
+}
+
+static VetoLease *
+lease_new (VetoSessions *ss, Session *s, gint64 item, gint64 now_us)
+{
+  VetoLease *lease = g_new0 (VetoLease, 1);
+  Slot *slot = slot_of (ss, item);
+
+  lease->id = new_question_id (ss);
+  lease->annotator = s->annotator;
+  lease->kind = ss->campaign->protocol;
+  lease->item = item;
+  lease->shown_at_us = now_us;
+  lease->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+  if (lease->kind == VETO_KIND_PREFERENCE)
+    {
+      guint n = ss->slots->len;
+      gint64 right = item;
+
+      for (guint tries = 0; tries < 16 && right == item && n > 1; tries++)
+        right = g_array_index (ss->slots, Slot, g_rand_int_range (ss->rand, 0, n)).item;
+      lease->right_item = right;
+      g_strlcpy (lease->criterion, ss->criterion, sizeof lease->criterion);
+    }
+  else
+    draw_candidates (ss, lease);
+  if (slot)
+    slot->leases++;
+  g_hash_table_insert (ss->leases, &lease->id, lease);
+  s->current = lease;
+  return lease;
+}
+
+const VetoLease *
+veto_sessions_question (VetoSessions *ss, gint64 annotator, gint64 now_us, GError **error)
+{
+  Session *s = session_get (ss, annotator);
+  Slot *slot;
+
+  veto_sessions_expire (ss, now_us);
+  if (s->current)
+    {
+      s->current->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+      return s->current;
+    }
+  if (ss->campaign->protocol == VETO_KIND_PREFERENCE && ss->slots->len < 2)
+    return NULL;
+  slot = choose_slot (ss, s);
+  if (slot == NULL)
+    return NULL;
+  return lease_new (ss, s, slot->item, now_us);
+}
+
+const VetoLease *
+veto_sessions_lookup (VetoSessions *ss, gint64 annotator, gint64 question, gint64 now_us,
+                      GError **error)
+{
+  VetoLease *lease = g_hash_table_lookup (ss->leases, &question);
+
+  if (lease && lease->expires_us <= now_us)
+    {
+      lease_end (ss, lease);
+      lease = NULL;
+    }
+  if (lease == NULL)
+    {
+      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_UNKNOWN,
+                   "no question %" G_GINT64_FORMAT " is open (answered, skipped or expired)",
+                   question);
+      return NULL;
+    }
+  if (lease->annotator != annotator)
+    {
+      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_FORBIDDEN,
+                   "question %" G_GINT64_FORMAT " was put to someone else", question);
+      return NULL;
+    }
+  lease->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+  return lease;
+}
+
+/* An answer id seen before, committed or waiting for the commit: the same answer again. */
+static gboolean
+known_uid (VetoSessions *ss, gint64 annotator, const char *uid, gint64 *out_annotation,
+           gboolean *out_known, GError **error)
+{
+  gint64 *pending = g_hash_table_lookup (ss->pending_uids, uid);
+  gint64 id = 0, by = 0;
+
+  if (pending)
+    {
+      id = *pending;
+      by = *(gint64 *) g_hash_table_lookup (ss->pending_by, uid);
+    }
+  else if (!veto_store_find_answer_uid (ss->store, uid, &id, &by, error))
+    return FALSE;
+  *out_known = id > 0;
+  if (id > 0 && by != annotator)
+    {
+      g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_FORBIDDEN,
+                           "that answer id belongs to someone else's answer");
+      return FALSE;
+    }
+  *out_annotation = id;
+  return TRUE;
+}
+
+static gboolean
+check_answer (VetoSessions *ss, const VetoLease *lease, const VetoSessionAnswer *answer,
+              GError **error)
+{
+  if (lease->kind == VETO_KIND_PREFERENCE)
+    {
+      if (answer->preferred != VETO_PREFER_LEFT && answer->preferred != VETO_PREFER_RIGHT
+          && answer->preferred != VETO_PREFER_TIE)
+        goto invalid;
+      return TRUE;
+    }
+  for (guint i = 0; i < lease->n_candidates; i++)
+    if (lease->candidates[i] == answer->answer_class)
+      return TRUE;
+
+invalid:
+  g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                       lease->kind == VETO_KIND_PREFERENCE
+                       ? "the answer must prefer left, right or neither"
+                       : "the class answered is not one of the candidates shown");
+  return FALSE;
+}
+
+static void
+forget_pending (VetoSessions *ss)
+{
+  g_hash_table_remove_all (ss->pending_uids);
+  g_hash_table_remove_all (ss->pending_by);
+  ss->pending = FALSE;
+}
+
+gboolean
+veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswer *answer,
+                      gint64 now_us, gint64 *out_annotation, gboolean *out_duplicate,
+                      GError **error)
+{
+  Session *s;
+  VetoLease *lease;
+  VetoAnswer record;
+  Slot *slot;
+  Undo undo;
+  gint64 id = 0;
+  gboolean known = FALSE;
+
+  *out_duplicate = FALSE;
+  if (answer->answer_uid && !known_uid (ss, annotator, answer->answer_uid, &id, &known, error))
+    return FALSE;
+  if (known)
+    {
+      *out_annotation = id;
+      *out_duplicate = TRUE;
+      return TRUE;
+    }
+  lease = (VetoLease *) veto_sessions_lookup (ss, annotator, answer->question, now_us, error);
+  if (lease == NULL || !check_answer (ss, lease, answer, error))
+    return FALSE;
+  record = (VetoAnswer) {
+    .kind = lease->kind,
+    .item = lease->item,
+    .annotator = annotator,
+    .answer_class = lease->kind == VETO_KIND_PREFERENCE ? 0 : answer->answer_class,
+    .candidates = lease->kind == VETO_KIND_COMPLEMENTARY ? lease->candidates : NULL,
+    .n_candidates = lease->kind == VETO_KIND_COMPLEMENTARY ? lease->n_candidates : 0,
+    .right_item = lease->right_item,
+    .criterion = lease->kind == VETO_KIND_PREFERENCE ? lease->criterion : NULL,
+    .preferred = answer->preferred,
+    .strategy = "campaign",
+    .score = NAN,
+    .campaign = ss->campaign->id,
+    .shown_at_us = lease->shown_at_us,
+    .answered_at_us = now_us,
+    .answer_uid = answer->answer_uid,
+  };
+  if (!ss->pending)
+    {
+      if (!veto_store_begin (ss->store, error))
+        return FALSE;
+      ss->pending = TRUE;
+    }
+  /* A failure inside the open transaction would leave it half written: roll everything back. */
+  if (!veto_store_add_annotation (ss->store, &record, &id, error)
+      || (lease->flagged && !veto_store_flag_annotation (ss->store, id, TRUE, error)))
+    {
+      veto_store_rollback (ss->store);
+      forget_pending (ss);
+      load_answers (ss, NULL);
+      return FALSE;
+    }
+  if (answer->answer_uid)
+    {
+      g_hash_table_insert (ss->pending_uids, g_strdup (answer->answer_uid),
+                           g_memdup2 (&id, sizeof id));
+      g_hash_table_insert (ss->pending_by, g_strdup (answer->answer_uid),
+                           g_memdup2 (&annotator, sizeof annotator));
+    }
+  s = session_get (ss, annotator);
+  slot = slot_of (ss, lease->item);
+  if (slot)
+    slot->answers++;
+  done_add (s, lease->item, 1);
+  s->timed++;
+  s->seconds += (now_us - lease->shown_at_us) / (double) G_USEC_PER_SEC;
+  undo = (Undo) { id, *lease };
+  g_array_append_val (s->undo, undo);
+  if (s->undo->len > UNDO_DEPTH)
+    g_array_remove_index (s->undo, 0);
+  lease_end (ss, lease);
+  *out_annotation = id;
+  return TRUE;
+}
+
+gboolean
+veto_sessions_pending (VetoSessions *ss)
+{
+  return ss->pending;
+}
+
+gboolean
+veto_sessions_commit (VetoSessions *ss, GError **error)
+{
+  if (!ss->pending)
+    return TRUE;
+  if (!veto_store_commit (ss->store, error))
+    {
+      veto_store_rollback (ss->store);
+      forget_pending (ss);
+      load_answers (ss, NULL);
+      return FALSE;
+    }
+  forget_pending (ss);
+  return TRUE;
+}
+
+gboolean
+veto_sessions_skip (VetoSessions *ss, gint64 annotator, gint64 question, GError **error)
+{
+  VetoLease *lease = (VetoLease *) veto_sessions_lookup (ss, annotator, question,
+                                                         g_get_real_time (), error);
+
+  if (lease == NULL)
+    return FALSE;
+  lease_end (ss, lease);
+  return TRUE;
+}
+
+gboolean
+veto_sessions_flag (VetoSessions *ss, gint64 annotator, gint64 question, GError **error)
+{
+  VetoLease *lease = (VetoLease *) veto_sessions_lookup (ss, annotator, question,
+                                                         g_get_real_time (), error);
+
+  if (lease == NULL)
+    return FALSE;
+  lease->flagged = TRUE;
+  return TRUE;
+}
+
+gboolean
+veto_sessions_undo (VetoSessions *ss, gint64 annotator, gint64 now_us, gint64 *out_undone,
+                    GError **error)
+{
+  Session *s = session_get (ss, annotator);
+  Undo undo;
+  VetoLease *lease;
+  Slot *slot;
+
+  if (s->undo->len == 0)
+    {
+      g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING,
+                           "nothing to undo");
+      return FALSE;
+    }
+  if (!veto_sessions_commit (ss, error))
+    return FALSE;
+  undo = g_array_index (s->undo, Undo, s->undo->len - 1);
+  if (!veto_store_undo_annotation (ss->store, undo.annotation, error))
+    return FALSE;
+  g_array_remove_index (s->undo, s->undo->len - 1);
+  slot = slot_of (ss, undo.lease.item);
+  if (slot && slot->answers > 0)
+    slot->answers--;
+  done_add (s, undo.lease.item, -1);
+  if (s->current)
+    lease_end (ss, s->current);
+  /* The same question again, under a new id and a fresh lease. */
+  lease = g_memdup2 (&undo.lease, sizeof undo.lease);
+  lease->id = new_question_id (ss);
+  lease->shown_at_us = now_us;
+  lease->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+  lease->flagged = FALSE;
+  if (slot)
+    slot->leases++;
+  g_hash_table_insert (ss->leases, &lease->id, lease);
+  s->current = lease;
+  *out_undone = undo.annotation;
+  return TRUE;
+}
+
+void
+veto_sessions_get_progress (VetoSessions *ss, VetoSessionsProgress *out)
+{
+  guint m = ss->campaign->per_item;
+
+  *out = (VetoSessionsProgress) { .items = ss->slots->len };
+  for (guint i = 0; i < ss->slots->len; i++)
+    {
+      const Slot *slot = &g_array_index (ss->slots, Slot, i);
+
+      out->answers += slot->answers;
+      out->leased += slot->leases;
+      if (slot->answers >= m)
+        out->complete++;
+      else
+        out->missing += m - slot->answers;
+    }
+}
+
+void
+veto_sessions_get_status (VetoSessions *ss, gint64 annotator, VetoSessionStatus *out)
+{
+  Session *s = session_get (ss, annotator);
+  guint m = ss->campaign->per_item;
+
+  *out = (VetoSessionStatus) { .mean_seconds = s->timed ? s->seconds / s->timed : NAN };
+  for (guint i = 0; i < ss->slots->len; i++)
+    {
+      const Slot *slot = &g_array_index (ss->slots, Slot, i);
+      guint mine = done_count (s, slot->item);
+
+      out->answers += mine;
+      if (mine == 0 && slot->answers < m)
+        out->remaining++;
+    }
+}
