@@ -690,15 +690,21 @@ veto_sessions_get_status (VetoSessions *ss, gint64 annotator, VetoSessionStatus 
 {
   Session *s = session_get (ss, annotator);
   guint m = ss->campaign->per_item;
+  GHashTableIter iter;
+  gpointer key, value;
 
   *out = (VetoSessionStatus) { .mean_seconds = s->timed ? s->seconds / s->timed : NAN };
   for (guint i = 0; i < ss->slots->len; i++)
+    if (g_array_index (ss->slots, Slot, i).answers < m)
+      out->remaining++;
+  /* The person's own items (a few hundred at most) rather than a lookup per campaign item. */
+  g_hash_table_iter_init (&iter, s->done);
+  while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      const Slot *slot = &g_array_index (ss->slots, Slot, i);
-      guint mine = done_count (s, slot->item);
+      Slot *slot = slot_of (ss, *(gint64 *) key);
 
-      out->answers += mine;
-      if (mine == 0 && slot->answers < m)
-        out->remaining++;
+      out->answers += GPOINTER_TO_UINT (value);
+      if (slot && slot->answers < m)
+        out->remaining--;
     }
 }

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
 
@@ -24,6 +26,7 @@ struct _VetoStore
   gboolean read_only;
   sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
   char *transaction_time;    /* when the open write transaction began */
+  GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -288,6 +291,35 @@ prepare (VetoStore *store, const char *sql, GError **error)
   return stmt;
 }
 
+/* A statement of the answer path, prepared once per connection (sql must be a static string):
+ * reset and unbound, owned by the store. A server answers hundreds of requests a second with
+ * these; preparing them each time costs more than running them. */
+static sqlite3_stmt *
+kept (VetoStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (store->kept == NULL)
+    store->kept = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                         (GDestroyNotify) sqlite3_finalize);
+  stmt = g_hash_table_lookup (store->kept, sql);
+  if (stmt)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+  if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL)
+      != SQLITE_OK)
+    {
+      set_sqlite_error (store, error, sqlite3_errcode (store->db), "reading the project");
+      sqlite3_finalize (stmt);
+      return NULL;
+    }
+  g_hash_table_insert (store->kept, (gpointer) sql, stmt);
+  return stmt;
+}
+
 void
 veto_store_statement_free (VetoStoreStatement *stmt)
 {
@@ -356,6 +388,7 @@ veto_store_close (VetoStore *store)
   if (store == NULL)
     return;
   sqlite3_finalize (store->insert_item);
+  g_clear_pointer (&store->kept, g_hash_table_unref);
   sqlite3_close_v2 (store->db);
   g_free (store->transaction_time);
   g_free (store->path);
@@ -550,6 +583,43 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
         return NULL;
     }
   return g_steal_pointer (&store);
+}
+
+gboolean
+veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error)
+{
+  return exec_sql (store, deferred ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+                   "configuring the project", error);
+}
+
+/* In WAL mode with synchronous = NORMAL, SQLite syncs the WAL before each checkpoint and the
+ * database after it; commits since the last checkpoint are only in the WAL. Syncing the WAL file
+ * (through a descriptor of our own: fsync is per file, not per descriptor) makes them durable as
+ * synchronous = FULL would have at each commit. */
+gboolean
+veto_store_sync (VetoStore *store, GError **error)
+{
+  g_autofree char *wal = g_strconcat (store->path, "-wal", NULL);
+  int fd = g_open (wal, O_RDONLY | O_CLOEXEC, 0);
+  int saved;
+
+  if (fd < 0 && errno == ENOENT)
+    return TRUE;
+  if (fd >= 0 && fdatasync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  {
+    g_autofree char *display = g_filename_display_name (store->path);
+
+    g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_FAILED, "%s: syncing the journal: %s",
+                 display, g_strerror (saved));
+  }
+  return FALSE;
 }
 
 gboolean
@@ -933,14 +1003,16 @@ veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKi
 static char *
 class_name (VetoStore *store, gint64 id)
 {
-  g_autoptr (VetoStoreStatement) stmt = prepare (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  sqlite3_stmt *stmt = kept (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  char *name = NULL;
 
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    return NULL;
-  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    name = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_reset (stmt);
+  return name;
 }
 
 /* The question exactly as it was put to the annotator, as one JSON object. */
@@ -1049,8 +1121,8 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
     " criterion, preferred, soft_labels, question, model_version, strategy, score, campaign_id,"
     " shown_at, answered_at, answer_uid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   gboolean own_transaction = sqlite3_get_autocommit (store->db);
-  g_autoptr (VetoStoreStatement) stmt = NULL;
-  g_autoptr (VetoStoreStatement) cand = NULL;
+  sqlite3_stmt *stmt = NULL;
+  sqlite3_stmt *cand = NULL;
   g_autofree char *question = NULL;
   g_autofree char *shown_at = NULL;
   g_autofree char *answered_at = NULL;
@@ -1063,7 +1135,7 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   question = question_json (store, answer, error);
   if (question == NULL)
     goto fail;
-  stmt = prepare (store, sql, error);
+  stmt = kept (store, sql, error);
   if (stmt == NULL)
     goto fail;
   sqlite3_bind_int64 (stmt, 1, answer->item);
@@ -1102,7 +1174,7 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   id = sqlite3_last_insert_rowid (store->db);
   if (answer->n_candidates > 0)
     {
-      cand = prepare (store,
+      cand = kept (store,
           "INSERT INTO annotation_candidates (annotation_id, position, class_id) VALUES (?,?,?)",
           error);
       if (cand == NULL)
@@ -1133,8 +1205,8 @@ gboolean
 veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
                             gint64 *out_annotator, GError **error)
 {
-  g_autoptr (VetoStoreStatement) stmt
-    = prepare (store, "SELECT id, annotator_id FROM annotations WHERE answer_uid = ?", error);
+  sqlite3_stmt *stmt
+    = kept (store, "SELECT id, annotator_id FROM annotations WHERE answer_uid = ?", error);
   int rc;
 
   if (stmt == NULL)
@@ -1144,6 +1216,7 @@ veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *ou
   *out_id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
   if (out_annotator)
     *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 1) : 0;
+  sqlite3_reset (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
       set_sqlite_error (store, error, rc, "reading answers");
@@ -1322,7 +1395,7 @@ gboolean
 veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
                        char **out_annotator_name, gboolean *out_admin, GError **error)
 {
-  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+  sqlite3_stmt *stmt = kept (store,
       "SELECT t.annotator_id, a.name, t.admin FROM tokens t JOIN annotators a"
       " ON a.id = t.annotator_id WHERE t.hash = ? AND t.revoked_at IS NULL", error);
   int rc;
@@ -1334,6 +1407,7 @@ veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
       set_sqlite_error (store, error, rc, "reading tokens");
+      sqlite3_reset (stmt);
       return FALSE;
     }
   *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
@@ -1342,6 +1416,7 @@ veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator
                           ? g_strdup ((const char *) sqlite3_column_text (stmt, 1)) : NULL;
   if (out_admin)
     *out_admin = rc == SQLITE_ROW && sqlite3_column_int (stmt, 2) == 1;
+  sqlite3_reset (stmt);
   return TRUE;
 }
 

@@ -75,6 +75,14 @@ const char *veto_store_get_path (VetoStore *store);
 /* The folder that file items' relative paths start from. */
 const char *veto_store_get_base_dir (VetoStore *store);
 
+/* Commits are durable when veto_store_commit returns (synchronous = FULL: they survive an OS
+ * crash or a power cut). A server that groups many commits may defer that: with deferred sync a
+ * commit survives a killed process at once, and an OS crash once veto_store_sync has returned. */
+gboolean veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error);
+/* Makes every commit so far durable. Touches only the files, never the connection: it may run
+ * on another thread while the store's thread goes on writing. */
+gboolean veto_store_sync (VetoStore *store, GError **error);
+
 /* Write transactions (BEGIN IMMEDIATE). Every failing call leaves the transaction open for the
  * caller to roll back; rollback never fails loudly. */
 gboolean veto_store_begin (VetoStore *store, GError **error);

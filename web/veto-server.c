@@ -38,6 +38,7 @@ typedef struct
 {
   SoupServerMessage *msg;
   Response response;
+  guint64 batch;     /* the commit it was in */
 } Waiting;
 
 struct _VetoServer
@@ -49,8 +50,21 @@ struct _VetoServer
   VetoSessions *sessions;
   GHashTable *buckets;  /* token hash → Bucket */
   GHashTable *images;   /* item id → GBytes (PNG) */
-  GArray *waiting;      /* Waiting: answers in the open transaction, acknowledged at commit */
+  GArray *waiting;      /* Waiting: answers in the open transaction */
+  GArray *syncing;      /* Waiting: committed, acknowledged once their batch is synced */
   guint commit_source;
+
+  /* The syncer thread makes committed batches durable (veto_store_sync) while the main thread
+   * goes on serving; batches grow by themselves while a sync runs. */
+  GThread *syncer;
+  GMutex lock;
+  GCond cond;
+  guint64 committed;    /* batches committed (main thread writes) */
+  guint64 synced;       /* batches synced (syncer writes) */
+  gboolean sync_ok;     /* the last sync worked */
+  gboolean stop;
+  GSource *notify;      /* the syncer's "synced" on the main context, or NULL */
+  GMainContext *context;
 };
 
 void
@@ -473,7 +487,8 @@ post_answer (VetoServer *server, const Caller *c, const char *body, gsize length
       return;
     }
   answer_response (r, annotation, duplicate);
-  r->deferred = veto_sessions_pending (server->sessions);
+  /* Even a duplicate waits: its first copy may be committed but not yet synced. */
+  r->deferred = TRUE;
 }
 
 /* skip and flag: {"question": ID}. */
@@ -853,28 +868,108 @@ send_response (SoupServerMessage *msg, Response *r)
     }
 }
 
-/* Acknowledges every answer written since the last commit, or none of them. */
+static void
+respond_waiting (Waiting *w, guint status, const char *problem)
+{
+  if (status != 200)
+    {
+      response_clear (&w->response);
+      set_error (&w->response, status, problem);
+    }
+  send_response (w->msg, &w->response);
+  soup_server_message_unpause (w->msg);
+  response_clear (&w->response);
+  g_object_unref (w->msg);
+}
+
+/* Commits the answers written since the last commit as one batch and hands it to the syncer;
+ * on failure none of them is acknowledged. */
 static void
 commit_waiting (VetoServer *server)
 {
   g_autoptr (GError) error = NULL;
   gboolean ok = veto_sessions_commit (server->sessions, &error);
+  guint64 batch;
 
-  for (guint i = 0; i < server->waiting->len; i++)
+  if (!ok)
     {
-      Waiting *w = &g_array_index (server->waiting, Waiting, i);
-
-      if (!ok)
-        {
-          response_clear (&w->response);
-          set_error (&w->response, 503, error->message);
-        }
-      send_response (w->msg, &w->response);
-      soup_server_message_unpause (w->msg);
-      response_clear (&w->response);
-      g_object_unref (w->msg);
+      for (guint i = 0; i < server->waiting->len; i++)
+        respond_waiting (&g_array_index (server->waiting, Waiting, i), 503, error->message);
+      g_array_set_size (server->waiting, 0);
+      return;
     }
+  if (server->waiting->len == 0)
+    return;
+  g_mutex_lock (&server->lock);
+  batch = ++server->committed;
+  g_cond_signal (&server->cond);
+  g_mutex_unlock (&server->lock);
+  for (guint i = 0; i < server->waiting->len; i++)
+    g_array_index (server->waiting, Waiting, i).batch = batch;
+  g_array_append_vals (server->syncing, server->waiting->data, server->waiting->len);
   g_array_set_size (server->waiting, 0);
+}
+
+/* Acknowledges every answer whose batch is on disk now. */
+static void
+acknowledge_synced (VetoServer *server, guint64 synced, gboolean ok)
+{
+  guint done = 0;
+
+  while (done < server->syncing->len
+         && g_array_index (server->syncing, Waiting, done).batch <= synced)
+    respond_waiting (&g_array_index (server->syncing, Waiting, done++), ok ? 200 : 503,
+                     "the answer could not be made durable; send it again");
+  g_array_remove_range (server->syncing, 0, done);
+}
+
+static gboolean
+synced_on_main (gpointer data)
+{
+  VetoServer *server = data;
+  guint64 synced;
+  gboolean ok;
+
+  g_mutex_lock (&server->lock);
+  synced = server->synced;
+  ok = server->sync_ok;
+  g_clear_pointer (&server->notify, g_source_unref);
+  g_mutex_unlock (&server->lock);
+  acknowledge_synced (server, synced, ok);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+syncer_main (gpointer data)
+{
+  VetoServer *server = data;
+
+  g_mutex_lock (&server->lock);
+  for (;;)
+    {
+      guint64 target;
+      gboolean ok;
+
+      while (!server->stop && server->synced >= server->committed)
+        g_cond_wait (&server->cond, &server->lock);
+      if (server->stop)
+        break;
+      target = server->committed;
+      g_mutex_unlock (&server->lock);
+      ok = veto_store_sync (server->store, NULL);
+      g_mutex_lock (&server->lock);
+      server->synced = target;
+      server->sync_ok = ok;
+      if (server->notify == NULL)
+        {
+          server->notify = g_idle_source_new ();
+          g_source_set_priority (server->notify, G_PRIORITY_DEFAULT);
+          g_source_set_callback (server->notify, synced_on_main, server, NULL);
+          g_source_attach (server->notify, server->context);
+        }
+    }
+  g_mutex_unlock (&server->lock);
+  return NULL;
 }
 
 static gboolean
@@ -959,7 +1054,8 @@ veto_server_handle (VetoServer *server, const char *method, const char *path,
     {
       g_autoptr (GError) error = NULL;
 
-      if (!veto_sessions_commit (server->sessions, &error))
+      if (!veto_sessions_commit (server->sessions, &error)
+          || !veto_store_sync (server->store, &error))
         {
           response_clear (&r);
           set_error (&r, 503, error->message);
@@ -989,8 +1085,12 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   server->images = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                           (GDestroyNotify) g_bytes_unref);
   server->waiting = g_array_new (FALSE, FALSE, sizeof (Waiting));
+  server->syncing = g_array_new (FALSE, FALSE, sizeof (Waiting));
+  g_mutex_init (&server->lock);
+  g_cond_init (&server->cond);
+  server->context = g_main_context_ref_thread_default ();
   server->store = veto_store_open (project_path, FALSE, error);
-  if (server->store == NULL)
+  if (server->store == NULL || !veto_store_set_deferred_sync (server->store, TRUE, error))
     return NULL;
   veto_sessions_options_init (&so);
   so.campaign = server->campaign;
@@ -1000,6 +1100,7 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   server->sessions = veto_sessions_new (server->store, &so, error);
   if (server->sessions == NULL)
     return NULL;
+  server->syncer = g_thread_new ("veto-sync", syncer_main, server);
   return g_steal_pointer (&server);
 }
 
@@ -1039,18 +1140,36 @@ veto_server_free (VetoServer *server)
 {
   if (server == NULL)
     return;
-  if (server->soup)
-    soup_server_disconnect (server->soup);
   if (server->commit_source)
     g_source_remove (server->commit_source);
-  if (server->sessions && server->waiting)
-    commit_waiting (server);
+  if (server->syncer)
+    {
+      g_mutex_lock (&server->lock);
+      server->stop = TRUE;
+      g_cond_signal (&server->cond);
+      g_mutex_unlock (&server->lock);
+      g_thread_join (server->syncer);
+      if (server->notify)
+        {
+          g_source_destroy (server->notify);
+          g_clear_pointer (&server->notify, g_source_unref);
+        }
+      /* What is still waiting is committed and synced here, then answered. */
+      commit_waiting (server);
+      acknowledge_synced (server, server->committed, veto_store_sync (server->store, NULL));
+    }
+  if (server->soup)
+    soup_server_disconnect (server->soup);
   g_clear_object (&server->soup);
   g_clear_pointer (&server->sessions, veto_sessions_free);
   g_clear_pointer (&server->store, veto_store_close);
   g_clear_pointer (&server->buckets, g_hash_table_unref);
   g_clear_pointer (&server->images, g_hash_table_unref);
   g_clear_pointer (&server->waiting, g_array_unref);
+  g_clear_pointer (&server->syncing, g_array_unref);
+  g_clear_pointer (&server->context, g_main_context_unref);
+  g_mutex_clear (&server->lock);
+  g_cond_clear (&server->cond);
   g_free (server->campaign);
   g_free (server);
 }
