@@ -569,6 +569,7 @@ get_progress (VetoServer *server, Response *r)
   const VetoCampaign *campaign = veto_sessions_get_campaign (server->sessions);
   VetoSessionsProgress p;
 
+  veto_sessions_expire (server->sessions, g_get_real_time ());
   veto_sessions_get_progress (server->sessions, &p);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "campaign");
