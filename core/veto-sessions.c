@@ -602,10 +602,10 @@ veto_sessions_commit (VetoSessions *ss, GError **error)
 }
 
 gboolean
-veto_sessions_skip (VetoSessions *ss, gint64 annotator, gint64 question, GError **error)
+veto_sessions_skip (VetoSessions *ss, gint64 annotator, gint64 question, gint64 now_us,
+                     GError **error)
 {
-  VetoLease *lease = (VetoLease *) veto_sessions_lookup (ss, annotator, question,
-                                                         g_get_real_time (), error);
+  VetoLease *lease = (VetoLease *) veto_sessions_lookup (ss, annotator, question, now_us, error);
 
   if (lease == NULL)
     return FALSE;
@@ -614,10 +614,10 @@ veto_sessions_skip (VetoSessions *ss, gint64 annotator, gint64 question, GError 
 }
 
 gboolean
-veto_sessions_flag (VetoSessions *ss, gint64 annotator, gint64 question, GError **error)
+veto_sessions_flag (VetoSessions *ss, gint64 annotator, gint64 question, gint64 now_us,
+                     GError **error)
 {
-  VetoLease *lease = (VetoLease *) veto_sessions_lookup (ss, annotator, question,
-                                                         g_get_real_time (), error);
+  VetoLease *lease = (VetoLease *) veto_sessions_lookup (ss, annotator, question, now_us, error);
 
   if (lease == NULL)
     return FALSE;

@@ -99,10 +99,10 @@ gboolean veto_sessions_pending (VetoSessions *sessions);
 
 /* Gives the question back (its item returns to the others; this person may get it again). */
 gboolean veto_sessions_skip (VetoSessions *sessions, gint64 annotator, gint64 question,
-                             GError **error);
+                             gint64 now_us, GError **error);
 /* Flags the question's item for review: recorded with its answer. */
 gboolean veto_sessions_flag (VetoSessions *sessions, gint64 annotator, gint64 question,
-                             GError **error);
+                             gint64 now_us, GError **error);
 /* Marks the annotator's most recent answer (committed first) undone and makes its question
  * current again; commits before returning. */
 gboolean veto_sessions_undo (VetoSessions *sessions, gint64 annotator, gint64 now_us,

@@ -510,8 +510,10 @@ post_question_action (VetoServer *server, const Caller *c, gboolean skip, const 
       set_error (r, 400, "\"question\" must be the question's id");
       return;
     }
-  ok = skip ? veto_sessions_skip (server->sessions, c->annotator, question, &error)
-            : veto_sessions_flag (server->sessions, c->annotator, question, &error);
+  ok = skip ? veto_sessions_skip (server->sessions, c->annotator, question, g_get_real_time (),
+                                  &error)
+            : veto_sessions_flag (server->sessions, c->annotator, question, g_get_real_time (),
+                                  &error);
   if (!ok)
     {
       set_gerror (r, error);
