@@ -1,6 +1,7 @@
 /* veto-sessions: per-annotator sessions over one campaign, leased questions and grouped commits. */
 #include "veto-sessions.h"
 
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 #include <sys/random.h>
@@ -52,6 +53,9 @@ struct _VetoSessions
   GHashTable *pending_by;   /* answer id → annotator id */
   gboolean pending;
 };
+
+static void lease_drop (VetoSessions *ss, VetoLease *lease);
+static gboolean load_leases (VetoSessions *ss, GError **error);
 
 void
 veto_sessions_options_init (VetoSessionsOptions *options)
@@ -114,7 +118,16 @@ slot_of (VetoSessions *ss, gint64 item)
   return index == 0 ? NULL : &g_array_index (ss->slots, Slot, index - 1);
 }
 
-/* Counts the campaign's standing answers again, from the store's own connection. */
+static void
+forget_pending (VetoSessions *ss)
+{
+  g_hash_table_remove_all (ss->pending_uids);
+  g_hash_table_remove_all (ss->pending_by);
+  ss->pending = FALSE;
+}
+
+/* Counts the campaign's standing answers again, from the store's own connection, and takes back
+ * the leases saved there. */
 static gboolean
 load_answers (VetoSessions *ss, GError **error)
 {
@@ -140,7 +153,7 @@ load_answers (VetoSessions *ss, GError **error)
         slot->answers++;
       done_add (session_get (ss, a->annotator), a->item, 1);
     }
-  return TRUE;
+  return load_leases (ss, error);
 }
 
 static VetoCampaign *
@@ -286,8 +299,111 @@ new_question_id (VetoSessions *ss)
     }
 }
 
+static gboolean
+ensure_transaction (VetoSessions *ss, GError **error)
+{
+  if (ss->pending)
+    return TRUE;
+  if (!veto_store_begin (ss->store, error))
+    return FALSE;
+  ss->pending = TRUE;
+  return TRUE;
+}
+
+static char *
+lease_to_json (const VetoLease *lease)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, lease->id);
+  json_builder_set_member_name (b, "annotator");
+  json_builder_add_int_value (b, lease->annotator);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, veto_answer_kind_to_string (lease->kind));
+  json_builder_set_member_name (b, "item");
+  json_builder_add_int_value (b, lease->item);
+  json_builder_set_member_name (b, "right_item");
+  json_builder_add_int_value (b, lease->right_item);
+  json_builder_set_member_name (b, "candidates");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < lease->n_candidates; i++)
+    json_builder_add_int_value (b, lease->candidates[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "criterion");
+  json_builder_add_string_value (b, lease->criterion);
+  json_builder_set_member_name (b, "shown_at_us");
+  json_builder_add_int_value (b, lease->shown_at_us);
+  json_builder_set_member_name (b, "flagged");
+  json_builder_add_boolean_value (b, lease->flagged);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* A lease as saved, or NULL when the text is not one (a damaged row is dropped, not trusted). */
+static VetoLease *
+lease_from_json (const char *text)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree VetoLease *lease = g_new0 (VetoLease, 1);
+  JsonObject *o;
+  JsonArray *candidates;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return NULL;
+  o = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (o, "candidates")
+      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "candidates")))
+    return NULL;
+  candidates = json_object_get_array_member (o, "candidates");
+  if (json_array_get_length (candidates) > MAX_CANDIDATES
+      || !veto_answer_kind_from_string (json_object_get_string_member_with_default (o, "kind",
+                                                                                    ""),
+                                        &lease->kind))
+    return NULL;
+  lease->id = json_object_get_int_member_with_default (o, "id", 0);
+  lease->annotator = json_object_get_int_member_with_default (o, "annotator", 0);
+  lease->item = json_object_get_int_member_with_default (o, "item", 0);
+  lease->right_item = json_object_get_int_member_with_default (o, "right_item", 0);
+  lease->n_candidates = json_array_get_length (candidates);
+  for (guint i = 0; i < lease->n_candidates; i++)
+    lease->candidates[i] = json_array_get_int_element (candidates, i);
+  g_strlcpy (lease->criterion, json_object_get_string_member_with_default (o, "criterion", ""),
+             sizeof lease->criterion);
+  lease->shown_at_us = json_object_get_int_member_with_default (o, "shown_at_us", 0);
+  lease->flagged = json_object_get_boolean_member_with_default (o, "flagged", FALSE);
+  if (lease->id <= 0 || lease->annotator <= 0 || lease->item <= 0)
+    return NULL;
+  return g_steal_pointer (&lease);
+}
+
+/* Leases are written in the open transaction, committed with the next batch. */
+static gboolean
+lease_save (VetoSessions *ss, const VetoLease *lease, GError **error)
+{
+  g_autofree char *text = lease_to_json (lease);
+
+  return ensure_transaction (ss, error)
+         && veto_store_put_lease (ss->store, lease->id, ss->campaign->id, lease->annotator, text,
+                                  error);
+}
+
+/* Ends a lease. Its row is deleted in the open transaction; should that fail, the row comes back
+ * at the next start and is dropped then if its item is no longer free. */
 static void
 lease_end (VetoSessions *ss, VetoLease *lease)
+{
+  if (ensure_transaction (ss, NULL))
+    veto_store_delete_lease (ss->store, lease->id, NULL);
+  lease_drop (ss, lease);
+}
+
+static void
+lease_drop (VetoSessions *ss, VetoLease *lease)
 {
   Session *s = session_get (ss, lease->annotator);
   Slot *slot = slot_of (ss, lease->item);
@@ -297,6 +413,39 @@ lease_end (VetoSessions *ss, VetoLease *lease)
   if (s->current == lease)
     s->current = NULL;
   g_hash_table_remove (ss->leases, &lease->id);
+}
+
+/* The leases a previous run handed out come back with a fresh term; those whose item is no
+ * longer free for their holder are ended. */
+static gboolean
+load_leases (VetoSessions *ss, GError **error)
+{
+  g_autoptr (GPtrArray) texts = veto_store_list_leases (ss->store, ss->campaign->id, error);
+  gint64 now = g_get_real_time ();
+
+  if (texts == NULL)
+    return FALSE;
+  for (guint i = 0; i < texts->len; i++)
+    {
+      VetoLease *lease = lease_from_json (g_ptr_array_index (texts, i));
+      Slot *slot = lease ? slot_of (ss, lease->item) : NULL;
+      Session *s = lease ? session_get (ss, lease->annotator) : NULL;
+
+      if (slot == NULL || s->current || done_count (s, lease->item) > 0
+          || slot->answers + slot->leases >= ss->campaign->per_item
+          || g_hash_table_contains (ss->leases, &lease->id))
+        {
+          if (lease && ensure_transaction (ss, NULL))
+            veto_store_delete_lease (ss->store, lease->id, NULL);
+          g_free (lease);
+          continue;
+        }
+      lease->expires_us = now + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+      slot->leases++;
+      g_hash_table_insert (ss->leases, &lease->id, lease);
+      s->current = lease;
+    }
+  return TRUE;
 }
 
 void
@@ -394,10 +543,19 @@ lease_new (VetoSessions *ss, Session *s, gint64 item, gint64 now_us)
   return lease;
 }
 
+static void
+fail_and_reload (VetoSessions *ss)
+{
+  veto_store_rollback (ss->store);
+  forget_pending (ss);
+  load_answers (ss, NULL);
+}
+
 const VetoLease *
 veto_sessions_question (VetoSessions *ss, gint64 annotator, gint64 now_us, GError **error)
 {
   Session *s = session_get (ss, annotator);
+  VetoLease *lease;
   Slot *slot;
 
   veto_sessions_expire (ss, now_us);
@@ -411,7 +569,13 @@ veto_sessions_question (VetoSessions *ss, gint64 annotator, gint64 now_us, GErro
   slot = choose_slot (ss, s);
   if (slot == NULL)
     return NULL;
-  return lease_new (ss, s, slot->item, now_us);
+  lease = lease_new (ss, s, slot->item, now_us);
+  if (!lease_save (ss, lease, error))
+    {
+      fail_and_reload (ss);
+      return NULL;
+    }
+  return lease;
 }
 
 const VetoLease *
@@ -491,14 +655,6 @@ invalid:
   return FALSE;
 }
 
-static void
-forget_pending (VetoSessions *ss)
-{
-  g_hash_table_remove_all (ss->pending_uids);
-  g_hash_table_remove_all (ss->pending_by);
-  ss->pending = FALSE;
-}
-
 gboolean
 veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswer *answer,
                       gint64 now_us, gint64 *out_annotation, gboolean *out_duplicate,
@@ -541,19 +697,13 @@ veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswe
     .answered_at_us = now_us,
     .answer_uid = answer->answer_uid,
   };
-  if (!ss->pending)
-    {
-      if (!veto_store_begin (ss->store, error))
-        return FALSE;
-      ss->pending = TRUE;
-    }
   /* A failure inside the open transaction would leave it half written: roll everything back. */
+  if (!ensure_transaction (ss, error))
+    return FALSE;
   if (!veto_store_add_annotation (ss->store, &record, &id, error)
       || (lease->flagged && !veto_store_flag_annotation (ss->store, id, TRUE, error)))
     {
-      veto_store_rollback (ss->store);
-      forget_pending (ss);
-      load_answers (ss, NULL);
+      fail_and_reload (ss);
       return FALSE;
     }
   if (answer->answer_uid)
@@ -592,9 +742,7 @@ veto_sessions_commit (VetoSessions *ss, GError **error)
     return TRUE;
   if (!veto_store_commit (ss->store, error))
     {
-      veto_store_rollback (ss->store);
-      forget_pending (ss);
-      load_answers (ss, NULL);
+      fail_and_reload (ss);
       return FALSE;
     }
   forget_pending (ss);
@@ -622,6 +770,11 @@ veto_sessions_flag (VetoSessions *ss, gint64 annotator, gint64 question, gint64 
   if (lease == NULL)
     return FALSE;
   lease->flagged = TRUE;
+  if (!lease_save (ss, lease, error))
+    {
+      fail_and_reload (ss);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -663,6 +816,11 @@ veto_sessions_undo (VetoSessions *ss, gint64 annotator, gint64 now_us, gint64 *o
   g_hash_table_insert (ss->leases, &lease->id, lease);
   s->current = lease;
   *out_undone = undo.annotation;
+  if (!lease_save (ss, lease, error))
+    {
+      fail_and_reload (ss);
+      return FALSE;
+    }
   return TRUE;
 }
 

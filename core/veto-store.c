@@ -126,8 +126,9 @@ static const char schema_v1[] =
   "  value BLOB NOT NULL,"
   "  written_at TEXT NOT NULL);";
 
-/* Version 2: the lab server's access tokens (only a hash of each is kept) and the answer id a
- * client makes, unique so that a retried request never records an answer twice. */
+/* Version 2: the lab server's access tokens (only a hash of each is kept), the answer id a
+ * client makes, unique so that a retried request never records an answer twice, and the
+ * questions handed out and not yet answered (leases), so that a restarted server keeps them. */
 static const char schema_v2[] =
   "CREATE TABLE tokens ("
   "  id INTEGER PRIMARY KEY,"
@@ -138,7 +139,12 @@ static const char schema_v2[] =
   "  revoked_at TEXT);"
   "ALTER TABLE annotations ADD COLUMN answer_uid TEXT;"
   "CREATE UNIQUE INDEX annotations_answer_uid ON annotations (answer_uid);"
-  "CREATE INDEX annotations_campaign ON annotations (campaign_id);";
+  "CREATE INDEX annotations_campaign ON annotations (campaign_id);"
+  "CREATE TABLE leases ("
+  "  question INTEGER PRIMARY KEY,"
+  "  campaign_id INTEGER NOT NULL REFERENCES campaigns (id),"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  lease TEXT NOT NULL);";
 
 /* migrations[v] takes a file from user_version v to v + 1. */
 static const char *const migrations[] = { schema_v1, schema_v2 };
@@ -1418,6 +1424,55 @@ veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator
     *out_admin = rc == SQLITE_ROW && sqlite3_column_int (stmt, 2) == 1;
   sqlite3_reset (stmt);
   return TRUE;
+}
+
+gboolean
+veto_store_put_lease (VetoStore *store, gint64 question, gint64 campaign, gint64 annotator,
+                      const char *lease, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store,
+      "INSERT OR REPLACE INTO leases (question, campaign_id, annotator_id, lease)"
+      " VALUES (?, ?, ?, ?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, question);
+  sqlite3_bind_int64 (stmt, 2, campaign);
+  sqlite3_bind_int64 (stmt, 3, annotator);
+  sqlite3_bind_text (stmt, 4, lease, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "saving a question handed out", error);
+}
+
+gboolean
+veto_store_delete_lease (VetoStore *store, gint64 question, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store, "DELETE FROM leases WHERE question = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, question);
+  return step_done (store, stmt, "ending a question handed out", error);
+}
+
+GPtrArray *
+veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT lease FROM leases WHERE campaign_id = ? ORDER BY question", error);
+  g_autoptr (GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, campaign);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (leases, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the questions handed out");
+      return NULL;
+    }
+  return g_steal_pointer (&leases);
 }
 
 GArray *

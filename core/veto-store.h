@@ -280,6 +280,14 @@ typedef struct
  * the store's own connection (its uncommitted writes included). */
 GArray *veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error);
 
+/* Questions of a campaign handed out and not yet answered (the lab server's leases), each kept
+ * as its holder's JSON text so that a restarted server hands the same questions back. */
+gboolean veto_store_put_lease (VetoStore *store, gint64 question, gint64 campaign,
+                               gint64 annotator, const char *lease, GError **error);
+gboolean veto_store_delete_lease (VetoStore *store, gint64 question, GError **error);
+/* The leases' texts, in question order. */
+GPtrArray *veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)

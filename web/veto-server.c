@@ -997,20 +997,21 @@ handle_message (SoupServer *soup, SoupServerMessage *msg, const char *path, GHas
   dispatch (server, soup_server_message_get_method (msg), path,
             soup_message_headers_get_one (h, "Authorization"), body ? body->data : NULL,
             body ? (gsize) body->length : 0, &r);
-  if (!r.deferred)
+  if (r.deferred)
+    {
+      Waiting w = { g_object_ref (msg), r };
+
+      g_array_append_val (server->waiting, w);
+      soup_server_message_pause (msg);
+    }
+  else
     {
       send_response (msg, &r);
       response_clear (&r);
-      return;
     }
-  /* Answers that arrive in the same turn of the main loop share one commit. */
-  {
-    Waiting w = { g_object_ref (msg), r };
-
-    g_array_append_val (server->waiting, w);
-  }
-  soup_server_message_pause (msg);
-  if (server->commit_source == 0)
+  /* Answers (and questions handed out) of the same turn of the main loop share one commit. */
+  if (server->commit_source == 0
+      && (server->waiting->len > 0 || veto_sessions_pending (server->sessions)))
     {
       GSource *idle = g_idle_source_new ();
 
@@ -1053,17 +1054,17 @@ veto_server_handle (VetoServer *server, const char *method, const char *path,
   guint status;
 
   dispatch (server, method, path, authorization, body, body_length, &r);
-  if (r.deferred)
-    {
-      g_autoptr (GError) error = NULL;
+  {
+    g_autoptr (GError) error = NULL;
 
-      if (!veto_sessions_commit (server->sessions, &error)
-          || !veto_store_sync (server->store, &error))
-        {
-          response_clear (&r);
-          set_error (&r, 503, error->message);
-        }
-    }
+    if ((!veto_sessions_commit (server->sessions, &error)
+         || (r.deferred && !veto_store_sync (server->store, &error)))
+        && r.deferred)
+      {
+        response_clear (&r);
+        set_error (&r, 503, error->message);
+      }
+  }
   status = r.status;
   if (out_body)
     *out_body = r.body ? g_bytes_ref (r.body) : g_bytes_new (NULL, 0);

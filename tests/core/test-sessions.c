@@ -195,6 +195,7 @@ test_forbidden (Fixture *f, gconstpointer data)
   gint64 id;
   gboolean duplicate;
   gint64 outside = 0;
+  VetoStoreSummary summary;
 
   g_assert_false (veto_sessions_answer (f->sessions, f->people[1], &a, SECOND, &id, &duplicate,
                                         &error));
@@ -207,7 +208,45 @@ test_forbidden (Fixture *f, gconstpointer data)
   g_assert_false (veto_sessions_answer (f->sessions, f->people[0], &a, SECOND, &id, &duplicate,
                                         &error));
   g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID);
-  g_assert_false (veto_sessions_pending (f->sessions));
+  g_clear_error (&error);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_true (veto_store_summarize (f->store, &summary, &error));
+  g_assert_cmpuint (summary.annotations[VETO_KIND_COMPLEMENTARY], ==, 0);
+}
+
+/* A restarted server hands the same questions back: leases are saved with the next commit. */
+static void
+test_leases_survive (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+  VetoSessionsProgress progress;
+  VetoLease q0 = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  VetoLease q1 = *veto_sessions_question (f->sessions, f->people[1], SECOND, &error);
+  const VetoLease *back;
+  gint64 id;
+
+  g_assert_true (veto_sessions_flag (f->sessions, f->people[1], q1.id, SECOND, &error));
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 2);
+  back = veto_sessions_question (f->sessions, f->people[0], g_get_real_time (), &error);
+  g_assert_cmpint (back->id, ==, q0.id);
+  g_assert_cmpmem (back->candidates, 3 * sizeof (gint64), q0.candidates, 3 * sizeof (gint64));
+  back = veto_sessions_lookup (f->sessions, f->people[1], q1.id, g_get_real_time (), &error);
+  g_assert_nonnull (back);
+  g_assert_true (back->flagged);
+  /* An answer sent before the restart to the question asked before it is taken. */
+  id = answer (f, f->people[0], &q0, "uid-00000002", g_get_real_time (), NULL);
+  g_assert_cmpint (id, >, 0);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 1);
+  g_assert_cmpuint (progress.answers, ==, 1);
 }
 
 /* The same answer id twice records one answer, before and after the commit, and across a
@@ -313,6 +352,7 @@ main (int argc, char **argv)
   ADD ("expiry", test_expiry);
   ADD ("forbidden", test_forbidden);
   ADD ("answer-id", test_answer_id);
+  ADD ("leases-survive", test_leases_survive);
   ADD ("undo-and-flag", test_undo_and_flag);
   ADD ("grouped-commit", test_grouped_commit);
   return g_test_run ();
