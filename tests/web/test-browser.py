@@ -134,6 +134,8 @@ def answers(project, annotator):
 def main():
     veto = sys.argv[1]
     shots = sys.argv[2] if len(sys.argv) > 2 else None
+    if shots:
+        os.makedirs(shots, exist_ok=True)
     chromium = shutil.which("chromium")
     tap = webtest.Tap()
     if chromium is None:
