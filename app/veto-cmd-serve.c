@@ -51,6 +51,7 @@ veto_cmd_serve (int argc, char **argv)
   g_autofree char *host = NULL;
   g_autofree char *uri = NULL;
   int lease = 0, burst = 0;
+  gboolean no_learner = FALSE;
   double rate = 0;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
@@ -64,6 +65,8 @@ veto_cmd_serve (int argc, char **argv)
       "Requests per second allowed to one token (default 50)", "R" },
     { "burst", 0, 0, G_OPTION_ARG_INT, &burst,
       "Requests one token may send at once before the rate applies (default 200)", "N" },
+    { "no-learner", 0, 0, G_OPTION_ARG_NONE, &no_learner,
+      "Hand items out in coverage order only, without retraining a model on the answers", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new (
@@ -93,6 +96,7 @@ veto_cmd_serve (int argc, char **argv)
   veto_server_options_init (&options);
   options.campaign = campaign;
   options.lease_seconds = lease;
+  options.learn = !no_learner;
   if (rate > 0)
     options.rate = rate;
   if (burst > 0)

@@ -19,6 +19,7 @@ typedef struct
   gint64 item;
   guint answers;
   guint leases;
+  float key;      /* the learner's priority (larger first); -1 without one */
 } Slot;
 
 typedef struct
@@ -52,6 +53,8 @@ struct _VetoSessions
   GHashTable *pending_uids; /* answer id → annotation id, written but not committed */
   GHashTable *pending_by;   /* answer id → annotator id */
   gboolean pending;
+  gboolean prioritized; /* the learner has given keys */
+  gint64 model_version; /* of its last round */
 };
 
 static void lease_drop (VetoSessions *ss, VetoLease *lease);
@@ -239,7 +242,7 @@ veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options, GError 
     return NULL;
   for (guint i = 0; i < items->len; i++)
     {
-      Slot slot = { g_array_index (items, VetoCampaignItem, i).item, 0, 0 };
+      Slot slot = { g_array_index (items, VetoCampaignItem, i).item, 0, 0, -1 };
 
       g_array_append_val (ss->slots, slot);
       g_hash_table_insert (ss->slot_of, g_memdup2 (&slot.item, sizeof slot.item),
@@ -338,6 +341,8 @@ lease_to_json (const VetoLease *lease)
   json_builder_add_int_value (b, lease->shown_at_us);
   json_builder_set_member_name (b, "flagged");
   json_builder_add_boolean_value (b, lease->flagged);
+  json_builder_set_member_name (b, "model_version");
+  json_builder_add_int_value (b, lease->model_version);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
@@ -376,6 +381,7 @@ lease_from_json (const char *text)
              sizeof lease->criterion);
   lease->shown_at_us = json_object_get_int_member_with_default (o, "shown_at_us", 0);
   lease->flagged = json_object_get_boolean_member_with_default (o, "flagged", FALSE);
+  lease->model_version = json_object_get_int_member_with_default (o, "model_version", 0);
   if (lease->id <= 0 || lease->annotator <= 0 || lease->item <= 0)
     return NULL;
   return g_steal_pointer (&lease);
@@ -487,7 +493,8 @@ draw_candidates (VetoSessions *ss, VetoLease *lease)
   lease->n_candidates = k;
 }
 
-/* The least covered item this person may get, ties broken by a random starting point. */
+/* The least covered item this person may get, the learner's first among those; remaining ties
+ * broken by a random starting point. */
 static Slot *
 choose_slot (VetoSessions *ss, Session *s)
 {
@@ -499,17 +506,37 @@ choose_slot (VetoSessions *ss, Session *s)
   if (n == 0)
     return NULL;
   start = g_rand_int_range (ss->rand, 0, n);
-  for (guint k = 0; k < n && best_cover > 0; k++)
+  /* Without keys the first uncovered item found will do; with them the whole campaign is read. */
+  for (guint k = 0; k < n && (best_cover > 0 || ss->prioritized); k++)
     {
       Slot *slot = &g_array_index (ss->slots, Slot, (start + k) % n);
       guint cover = slot->answers + slot->leases;
 
-      if (cover >= m || cover >= best_cover || done_count (s, slot->item) > 0)
+      if (cover >= m || cover > best_cover
+          || (cover == best_cover && slot->key <= best->key)
+          || done_count (s, slot->item) > 0)
         continue;
       best = slot;
       best_cover = cover;
     }
   return best;
+}
+
+void
+veto_sessions_set_priority (VetoSessions *ss, gint64 model_version, const gint64 *items,
+                            const float *keys, guint n)
+{
+  ss->model_version = model_version;
+  for (guint i = 0; i < ss->slots->len; i++)
+    g_array_index (ss->slots, Slot, i).key = -1;
+  for (guint i = 0; i < n; i++)
+    {
+      Slot *slot = slot_of (ss, items[i]);
+
+      if (slot)
+        slot->key = keys[i];
+    }
+  ss->prioritized = TRUE;
 }
 
 static VetoLease *
@@ -524,6 +551,7 @@ lease_new (VetoSessions *ss, Session *s, gint64 item, gint64 now_us)
   lease->item = item;
   lease->shown_at_us = now_us;
   lease->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+  lease->model_version = ss->model_version;
   if (lease->kind == VETO_KIND_PREFERENCE)
     {
       guint n = ss->slots->len;
@@ -690,7 +718,8 @@ veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswe
     .right_item = lease->right_item,
     .criterion = lease->kind == VETO_KIND_PREFERENCE ? lease->criterion : NULL,
     .preferred = answer->preferred,
-    .strategy = "campaign",
+    .model_version = lease->model_version,
+    .strategy = lease->model_version > 0 ? "campaign+margin" : "campaign",
     .score = NAN,
     .campaign = ss->campaign->id,
     .shown_at_us = lease->shown_at_us,

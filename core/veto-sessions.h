@@ -57,6 +57,7 @@ typedef struct
   gint64 shown_at_us;
   gint64 expires_us;
   gboolean flagged;
+  gint64 model_version;   /* the learner's round that ordered it (0: none) */
 } VetoLease;
 
 typedef struct _VetoSessions VetoSessions;
@@ -107,6 +108,12 @@ gboolean veto_sessions_flag (VetoSessions *sessions, gint64 annotator, gint64 qu
  * current again; commits before returning. */
 gboolean veto_sessions_undo (VetoSessions *sessions, gint64 annotator, gint64 now_us,
                              gint64 *out_undone, GError **error);
+
+/* The learner's order (round model_version): keys[i] (larger: ask sooner) for items[i]; among the items a person may
+ * get, the least covered still come first, and the highest key among those. Items without a key
+ * come after those with one. Keys may be a round stale: nobody waits for a retrain. */
+void veto_sessions_set_priority (VetoSessions *sessions, gint64 model_version,
+                                 const gint64 *items, const float *keys, guint n);
 
 /* Ends the leases that ran out; veto_sessions_question does it too. */
 void veto_sessions_expire (VetoSessions *sessions, gint64 now_us);

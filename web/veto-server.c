@@ -46,6 +46,7 @@ struct _VetoServer
   VetoServerOptions options;
   char *campaign;
   SoupServer *soup;
+  VetoEngine *learner;  /* owns store when there is one */
   VetoStore *store;
   VetoSessions *sessions;
   GHashTable *buckets;  /* token hash → Bucket */
@@ -70,7 +71,7 @@ struct _VetoServer
 void
 veto_server_options_init (VetoServerOptions *options)
 {
-  *options = (VetoServerOptions) { .rate = 50, .burst = 200 };
+  *options = (VetoServerOptions) { .rate = 50, .burst = 200, .learn = TRUE };
 }
 
 static void
@@ -588,6 +589,19 @@ get_progress (VetoServer *server, Response *r)
   json_builder_add_int_value (b, p.leased);
   json_builder_set_member_name (b, "missing");
   json_builder_add_int_value (b, p.missing);
+  if (server->learner)
+    {
+      VetoEngineStatus st;
+
+      veto_engine_get_status (server->learner, &st);
+      json_builder_set_member_name (b, "model_version");
+      json_builder_add_int_value (b, st.model_version);
+      json_builder_set_member_name (b, "estimated_accuracy");
+      if (isnan (st.estimated_accuracy))
+        json_builder_add_null_value (b);
+      else
+        json_builder_add_double_value (b, st.estimated_accuracy);
+    }
   json_builder_end_object (b);
   set_json (r, 200, b);
 }
@@ -903,6 +917,8 @@ commit_waiting (VetoServer *server)
     }
   if (server->waiting->len == 0)
     return;
+  if (server->learner)
+    veto_engine_note_answers (server->learner, server->waiting->len);
   g_mutex_lock (&server->lock);
   batch = ++server->committed;
   g_cond_signal (&server->cond);
@@ -1072,6 +1088,53 @@ veto_server_handle (VetoServer *server, const char *method, const char *path,
   return status;
 }
 
+/* A new round: the items it is least sure of (smallest margin between its two most probable
+ * classes) are handed out first. */
+static void
+model_updated (VetoEngine *learner, gint64 version, gpointer data)
+{
+  VetoServer *server = data;
+  g_autoptr (VetoEngineScores) scores = veto_engine_get_scores (learner);
+  g_autofree float *keys = NULL;
+
+  if (scores == NULL || scores->n_classes < 2)
+    return;
+  keys = g_new (float, scores->n);
+  for (guint i = 0; i < scores->n; i++)
+    {
+      const float *p = scores->probs + (gsize) i * scores->n_classes;
+      float p1 = 0, p2 = 0;
+
+      for (guint c = 0; c < scores->n_classes; c++)
+        if (p[c] > p1)
+          {
+            p2 = p1;
+            p1 = p[c];
+          }
+        else if (p[c] > p2)
+          p2 = p[c];
+      keys[i] = 1 - (p1 - p2);
+    }
+  veto_sessions_set_priority (server->sessions, version, scores->items, keys, scores->n);
+}
+
+/* The learner: the engine's worker, on the project's one writing connection (the engine's). */
+static gboolean
+start_learner (VetoServer *server, const char *project_path, GError **error)
+{
+  VetoEngineOptions eo;
+
+  veto_engine_options_init (&eo);
+  eo.annotator = "veto serve";
+  eo.n_candidates = 2;
+  eo.candidates = VETO_ACTIVE_CANDIDATES_UNIFORM;
+  server->learner = veto_engine_new (project_path, &eo, error);
+  if (server->learner == NULL)
+    return FALSE;
+  server->store = veto_engine_get_store (server->learner);
+  return TRUE;
+}
+
 VetoServer *
 veto_server_new (const char *project_path, const VetoServerOptions *options, GError **error)
 {
@@ -1093,8 +1156,10 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   g_mutex_init (&server->lock);
   g_cond_init (&server->cond);
   server->context = g_main_context_ref_thread_default ();
-  server->store = veto_store_open (project_path, FALSE, error);
-  if (server->store == NULL || !veto_store_set_deferred_sync (server->store, TRUE, error))
+  if (options->learn ? !start_learner (server, project_path, error)
+                     : (server->store = veto_store_open (project_path, FALSE, error)) == NULL)
+    return NULL;
+  if (!veto_store_set_deferred_sync (server->store, TRUE, error))
     return NULL;
   veto_sessions_options_init (&so);
   so.campaign = server->campaign;
@@ -1104,6 +1169,8 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   server->sessions = veto_sessions_new (server->store, &so, error);
   if (server->sessions == NULL)
     return NULL;
+  if (server->learner)
+    g_signal_connect (server->learner, "model-updated", G_CALLBACK (model_updated), server);
   server->syncer = g_thread_new ("veto-sync", syncer_main, server);
   return g_steal_pointer (&server);
 }
@@ -1166,6 +1233,13 @@ veto_server_free (VetoServer *server)
     soup_server_disconnect (server->soup);
   g_clear_object (&server->soup);
   g_clear_pointer (&server->sessions, veto_sessions_free);
+  if (server->learner)
+    {
+      g_signal_handlers_disconnect_by_data (server->learner, server);
+      veto_engine_shutdown (server->learner);
+      g_clear_object (&server->learner);
+      server->store = NULL;
+    }
   g_clear_pointer (&server->store, veto_store_close);
   g_clear_pointer (&server->buckets, g_hash_table_unref);
   g_clear_pointer (&server->images, g_hash_table_unref);

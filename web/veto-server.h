@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "veto-engine.h"
 #include "veto-sessions.h"
 #include "veto-store.h"
 
@@ -22,6 +23,8 @@ typedef struct
   guint lease_seconds;      /* 0: the default (300) */
   double rate;              /* requests per second per token (0: the default, 50) */
   guint burst;              /* requests a token may send at once (0: the default, 200) */
+  gboolean learn;           /* run the learner (default TRUE): one model retrained from
+                               everyone's answers orders the items handed out */
 } VetoServerOptions;
 
 void veto_server_options_init (VetoServerOptions *options);

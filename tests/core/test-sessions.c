@@ -316,6 +316,38 @@ test_undo_and_flag (Fixture *f, gconstpointer data)
   g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING);
 }
 
+/* With the learner's keys, the least covered items still come first, its favourite among them;
+ * the answers record the round that ordered their question. */
+static void
+test_priority (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) items = veto_store_campaign_list_items (f->store, 1, &error);
+  gint64 ids[N_ITEMS];
+  float keys[N_ITEMS];
+  VetoLease q;
+  g_autoptr (GPtrArray) annotations = NULL;
+
+  for (guint i = 0; i < N_ITEMS; i++)
+    {
+      ids[i] = g_array_index (items, VetoCampaignItem, i).item;
+      keys[i] = (float) ((i * 7) % N_ITEMS) / N_ITEMS;  /* item 5 first (key 11/12), then 10 */
+    }
+  veto_sessions_set_priority (f->sessions, 3, ids, keys, N_ITEMS);
+  q = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  g_assert_cmpint (q.item, ==, ids[5]);
+  g_assert_cmpint (q.model_version, ==, 3);
+  /* Item 5 is leased (covered once): person 1 gets the next favourite, uncovered. */
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[1], SECOND, &error)->item, ==,
+                   ids[10]);
+  answer (f, f->people[0], &q, NULL, 2 * SECOND, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  annotations = veto_store_list_item_annotations (f->store, ids[5], &error);
+  g_assert_cmpint (((VetoAnnotation *) g_ptr_array_index (annotations, 0))->model_version, ==, 3);
+  g_assert_cmpstr (((VetoAnnotation *) g_ptr_array_index (annotations, 0))->strategy, ==,
+                   "campaign+margin");
+}
+
 /* Answers wait in the open transaction until the commit: another connection sees none before. */
 static void
 test_grouped_commit (Fixture *f, gconstpointer data)
@@ -355,5 +387,6 @@ main (int argc, char **argv)
   ADD ("leases-survive", test_leases_survive);
   ADD ("undo-and-flag", test_undo_and_flag);
   ADD ("grouped-commit", test_grouped_commit);
+  ADD ("priority", test_priority);
   return g_test_run ();
 }

@@ -115,6 +115,8 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   veto_server_options_init (&options);
   options.rate = 1e9;
   options.burst = 1000000;
+  /* The request handlers, not the learner: no training thread beside the fuzzer. */
+  options.learn = FALSE;
   server = veto_server_new (path, &options, &error);
   if (server == NULL)
     die ("starting the server", error);

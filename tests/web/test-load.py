@@ -96,6 +96,16 @@ def main():
         acked = read_acked(acked_file)
         tap.check(len(acked) == ITEMS * M, "%d answers acknowledged (%d wanted)"
                   % (len(acked), ITEMS * M))
+        con = webtest.db(project)
+        rounds, largest = con.execute("SELECT count(*), max(train_size) FROM rounds").fetchone()
+        ordered = con.execute("SELECT count(*) FROM annotations WHERE model_version IS NOT NULL"
+                              ).fetchone()[0]
+        con.close()
+        tap.note("the learner retrained %d times during the load (largest round: %s answers); "
+                 "%d answers were to questions ordered by one of its rounds"
+                 % (rounds, largest, ordered))
+        tap.check(rounds >= 2 and ordered > 0,
+                  "the learner retrained on everyone's answers while they came in")
         check_project(tap, project, acked, "load", complete=True)
 
         # 2. A second project, and the server SIGKILLed under that load KILLS times.
