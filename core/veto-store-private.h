@@ -16,4 +16,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreStatement, veto_store_statement_free)
 void veto_store_set_sqlite_error (sqlite3 *db, const char *display, int rc, const char *doing,
                                   GError **error);
 
+/* The store's own connection: the store's other files read through it, so that whoever holds
+ * the store (the lab server: the project's only writer) sees its own uncommitted writes. */
+sqlite3 *veto_store_get_db (VetoStore *store);
+
 G_END_DECLS

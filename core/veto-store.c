@@ -402,6 +402,12 @@ veto_store_close (VetoStore *store)
   g_free (store);
 }
 
+sqlite3 *
+veto_store_get_db (VetoStore *store)
+{
+  return store->db;
+}
+
 const char *
 veto_store_get_path (VetoStore *store)
 {

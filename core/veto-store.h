@@ -294,8 +294,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotation, veto_annotation_free)
 
 /* --- statistics for the dashboard (veto-store-stats.c) --- */
-/* These read through a short-lived read-only connection of their own: they see what has been
- * committed, and never hold up the writing connection. */
+/* These read through the store's own connection, on its thread: they see what its holder has
+ * written, committed or not. */
 
 /* A standing (not undone) answer touching an item; a preference answer touches both items. */
 typedef struct
@@ -352,8 +352,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoRoundInfo, veto_round_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotatorStats, veto_annotator_stats_free)
 
 /* --- campaigns and merging (veto-store-campaign.c) --- */
-/* These work through a short-lived connection of their own (read-only when they only read): call
- * them outside a write transaction of the store's; they see what has been committed. */
+/* The reads go through the store's own connection (they see its uncommitted writes too); what
+ * writes (create, close, merge) goes through a short-lived connection of its own in one
+ * transaction: call those outside a write transaction of the store's. */
 
 /* A collection campaign: every item answered m times, by m distinct annotators. */
 typedef struct
