@@ -1010,6 +1010,9 @@ handle_message (SoupServer *soup, SoupServerMessage *msg, const char *path, GHas
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   Response r = { 0 };
 
+  /* Refused from its headers already (got_headers). */
+  if (soup_server_message_get_status (msg) != 0)
+    return;
   dispatch (server, soup_server_message_get_method (msg), path,
             soup_message_headers_get_one (h, "Authorization"), body ? body->data : NULL,
             body ? (gsize) body->length : 0, &r);
@@ -1038,21 +1041,25 @@ handle_message (SoupServer *soup, SoupServerMessage *msg, const char *path, GHas
     }
 }
 
-/* A declared body over the cap is refused before it is read. */
+/* A declared body over the cap is refused, and so is a body of unknown length (chunked): libsoup
+ * still reads what the client sends, but keeps none of it in memory. */
 static void
 got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  goffset length = soup_message_headers_get_content_length (h);
+  SoupEncoding encoding = soup_message_headers_get_encoding (h);
+  Response r = { 0 };
 
-  if (length > MAX_BODY)
-    {
-      Response r = { 0 };
-
-      set_error (&r, 413, "the request body is too large");
-      send_response (msg, &r);
-      response_clear (&r);
-    }
+  if (encoding == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (h) > MAX_BODY)
+    set_error (&r, 413, "the request body is too large");
+  else if (encoding != SOUP_ENCODING_CONTENT_LENGTH && encoding != SOUP_ENCODING_NONE)
+    set_error (&r, 411, "a request body needs a Content-Length");
+  else
+    return;
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  send_response (msg, &r);
+  response_clear (&r);
 }
 
 static void

@@ -119,6 +119,10 @@ def main():
             status = raw(port, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
             tap.check(status in (400, 404), "'..' in a static path is refused: %s" % path,
                       "status %d" % status)
+        status = raw(port, "POST /api/answer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n4\r\n{}{}\r\n0\r\n\r\n" % alice)
+        tap.check(status == 411, "a chunked body (no length to cap) is refused: 411",
+                  "status %d" % status)
         tap.check(snapshot(project) == before, "the project is unchanged by every refusal")
 
         # Headers every response carries.
