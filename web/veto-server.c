@@ -5,8 +5,12 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <math.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "veto-image.h"
 
@@ -66,6 +70,7 @@ struct _VetoServer
   gboolean stop;
   GSource *notify;      /* the syncer's "synced" on the main context, or NULL */
   GMainContext *context;
+  int lock_fd;          /* holds flock (LOCK_EX) on the project: one server per project */
 };
 
 void
@@ -1125,6 +1130,32 @@ model_updated (VetoEngine *learner, gint64 version, gpointer data)
   veto_sessions_set_priority (server->sessions, version, scores->items, keys, scores->n);
 }
 
+/* One server per project: a second `veto serve` on the same file is refused at once. (flock
+ * locks are apart from the POSIX locks SQLite takes on the same file.) */
+static gboolean
+lock_project (VetoServer *server, const char *project_path, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (project_path);
+
+  server->lock_fd = open (project_path, O_RDONLY | O_CLOEXEC);
+  if (server->lock_fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, VETO_STORE_ERROR,
+                   saved == ENOENT ? VETO_STORE_ERROR_NOT_FOUND : VETO_STORE_ERROR_FAILED,
+                   "%s: %s", display, g_strerror (saved));
+      return FALSE;
+    }
+  if (flock (server->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_BUSY,
+                   "%s: another veto serve is serving this project", display);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* The learner: the engine's worker, on the project's one writing connection (the engine's). */
 static gboolean
 start_learner (VetoServer *server, const char *project_path, GError **error)
@@ -1163,6 +1194,9 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   g_mutex_init (&server->lock);
   g_cond_init (&server->cond);
   server->context = g_main_context_ref_thread_default ();
+  server->lock_fd = -1;
+  if (!lock_project (server, project_path, error))
+    return NULL;
   if (options->learn ? !start_learner (server, project_path, error)
                      : (server->store = veto_store_open (project_path, FALSE, error)) == NULL)
     return NULL;
@@ -1255,6 +1289,8 @@ veto_server_free (VetoServer *server)
   g_clear_pointer (&server->context, g_main_context_unref);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->cond);
+  if (server->lock_fd >= 0)
+    close (server->lock_fd);
   g_free (server->campaign);
   g_free (server);
 }

@@ -6,6 +6,7 @@
 import hashlib
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -61,6 +62,11 @@ def main():
 
         server = webtest.Server(veto, project, "--rate", "20", "--burst", "40", "--lease", "2")
         port = server.port
+        second = subprocess.run([veto, "serve", project, "--listen", "127.0.0.1:0"],
+                                capture_output=True, text=True, timeout=60)
+        tap.check(second.returncode == 3 and "another veto serve" in second.stderr,
+                  "a second server on the same project is refused (exit 3)",
+                  "%d %s" % (second.returncode, second.stderr))
         a = webtest.Client(port, alice)
         status, qa = a.json("GET", "/api/question")
         tap.check(status == 200 and qa["kind"] == "complementary" and len(qa["candidates"]) == 4,
