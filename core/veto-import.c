@@ -17,7 +17,7 @@ G_DEFINE_QUARK (veto-import-error-quark, veto_import_error)
 /* Limits that keep a lying header from costing memory or time. */
 #define MAX_IDX_SIDE 10000
 #define MAX_RECORD_BYTES (64u * 1024 * 1024)
-#define MAX_IMAGE_FILE_BYTES (256u * 1024 * 1024)
+#define MAX_IMAGE_FILE_BYTES VETO_IMAGE_MAX_FILE_BYTES
 #define MAX_CSV_FIELD 65536
 #define MAX_CLASSES 100000
 #define READ_STEP 65536
@@ -177,6 +177,7 @@ add_embedded (Importer *im, const guint8 *pixels, guint width, guint height, gui
   if (!veto_store_add_item (im->store, &record, NULL, error))
     return FALSE;
   im->result->added++;
+  im->result->per_split[record.split]++;
   return TRUE;
 }
 
@@ -735,6 +736,7 @@ add_image_file (Importer *im, const char *path, gint64 gold, VetoSplit split, GE
   }
   g_hash_table_add (im->seen_sha256, g_steal_pointer (&sha));
   im->result->added++;
+  im->result->per_split[split]++;
   return TRUE;
 }
 

@@ -83,7 +83,8 @@ conn_open (const char *path, gboolean write, GError **error)
     }
   sqlite3_extended_result_codes (conn->db, 1);
   sqlite3_busy_timeout (conn->db, CAMPAIGN_BUSY_TIMEOUT_MS);
-  if (!conn_exec (conn, "PRAGMA foreign_keys = ON", "configuring the project", error))
+  if (!veto_store_harden (conn->db, conn->display, error)
+      || !conn_exec (conn, "PRAGMA foreign_keys = ON", "configuring the project", error))
     return NULL;
   return g_steal_pointer (&conn);
 }

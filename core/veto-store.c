@@ -8,9 +8,11 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
 
@@ -27,6 +29,7 @@ struct _VetoStore
   sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
   char *transaction_time;    /* when the open write transaction began */
   GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
+  char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -146,9 +149,7 @@ static const char schema_v2[] =
   "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
   "  lease TEXT NOT NULL);";
 
-/* migrations[v] takes a file from user_version v to v + 1. */
-static const char *const migrations[] = { schema_v1, schema_v2 };
-G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == VETO_STORE_SCHEMA_VERSION);
+const char *const veto_store_migrations[VETO_STORE_SCHEMA_VERSION] = { schema_v1, schema_v2 };
 
 static const char *const split_names[] = { "pool", "test", "validation" };
 static const char *const kind_names[] = { "ordinary", "complementary", "preference", "soft" };
@@ -388,11 +389,14 @@ store_new (const char *path)
   return store;
 }
 
+static void forget_checked (VetoStore *store);
+
 void
 veto_store_close (VetoStore *store)
 {
   if (store == NULL)
     return;
+  forget_checked (store);
   sqlite3_finalize (store->insert_item);
   g_clear_pointer (&store->kept, g_hash_table_unref);
   sqlite3_close_v2 (store->db);
@@ -420,19 +424,35 @@ veto_store_get_base_dir (VetoStore *store)
   return store->base_dir;
 }
 
+/* A connection, hardened before its first statement. */
 static gboolean
-open_connection (VetoStore *store, int flags, GError **error)
+connect_db (const char *path, int flags, sqlite3 **out_db, GError **error)
 {
-  int rc = sqlite3_open_v2 (store->path, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+  g_autofree char *display = g_filename_display_name (path);
+  int rc = sqlite3_open_v2 (path, out_db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 
   if (rc != SQLITE_OK)
     {
-      set_sqlite_error (store, error, rc, "opening the project");
+      veto_store_set_sqlite_error (*out_db, display, rc, "opening the project", error);
+      sqlite3_close_v2 (*out_db);
+      *out_db = NULL;
       return FALSE;
     }
-  sqlite3_extended_result_codes (store->db, 1);
-  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes (*out_db, 1);
+  sqlite3_busy_timeout (*out_db, BUSY_TIMEOUT_MS);
+  if (!veto_store_harden (*out_db, display, error))
+    {
+      sqlite3_close_v2 (*out_db);
+      *out_db = NULL;
+      return FALSE;
+    }
   return TRUE;
+}
+
+static gboolean
+open_connection (VetoStore *store, int flags, GError **error)
+{
+  return connect_db (store->path, flags, &store->db, error);
 }
 
 /* Settings of every connection, applied once the file is known to be ours. synchronous = FULL
@@ -455,7 +475,7 @@ migrate (VetoStore *store, int from_version, GError **error)
   if (!veto_store_begin (store, error))
     return FALSE;
   for (int v = from_version; v < VETO_STORE_SCHEMA_VERSION; v++)
-    if (!exec_sql (store, migrations[v], "upgrading the project", error))
+    if (!exec_sql (store, veto_store_migrations[v], "upgrading the project", error))
       goto fail;
   {
     g_autofree char *sql = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %d",
@@ -529,51 +549,197 @@ backup_before_migration (VetoStore *store, int version, GError **error)
   return veto_store_copy_to (store, backup, error);
 }
 
-VetoStore *
-veto_store_open (const char *path, gboolean read_only, GError **error)
+/* Refuses what is not a regular file: SQLite would block forever opening a pipe. */
+static gboolean
+check_file_kind (const char *path, const char *display, GError **error)
 {
-  g_autoptr (VetoStore) store = store_new (path);
-  g_autofree char *display = g_filename_display_name (path);
-  int application_id = 0, version = 0;
-
-  store->read_only = read_only;
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_FOUND,
                    "%s: no such project file", display);
-      return NULL;
+      return FALSE;
     }
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
                    "%s: is a folder, not a Veto project", display);
-      return NULL;
+      return FALSE;
     }
-  /* SQLite would block forever opening a pipe. */
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
                    "%s: not a regular file (a pipe or device), not a Veto project", display);
-      return NULL;
+      return FALSE;
     }
-  /* Identify the file before anything could write to it (WAL mode would change its header). */
-  if (!open_connection (store, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, error)
-      || !pragma_int (store, "PRAGMA application_id", &application_id, error)
-      || !pragma_int (store, "PRAGMA user_version", &version, error))
-    return NULL;
+  return TRUE;
+}
+
+static gboolean
+db_pragma_int (sqlite3 *db, const char *display, const char *sql, int *out_value,
+               GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = NULL;
+  int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      veto_store_set_sqlite_error (db, display, rc, "reading the project header", error);
+      return FALSE;
+    }
+  *out_value = sqlite3_column_int (stmt, 0);
+  return TRUE;
+}
+
+/* Reads the header only: whose file it is and its schema version. */
+static gboolean
+identify (sqlite3 *db, const char *display, int *out_version, GError **error)
+{
+  int application_id = 0;
+
+  if (!db_pragma_int (db, display, "PRAGMA application_id", &application_id, error)
+      || !db_pragma_int (db, display, "PRAGMA user_version", out_version, error))
+    return FALSE;
   if (application_id != VETO_APPLICATION_ID)
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
                    "%s: not a Veto project (an SQLite database of another program)", display);
-      return NULL;
+      return FALSE;
     }
-  if (version > VETO_STORE_SCHEMA_VERSION)
+  if (*out_version > VETO_STORE_SCHEMA_VERSION)
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_TOO_NEW,
                    "%s: written by a newer Veto (project schema %d, this Veto knows up to %d); "
-                   "left untouched", display, version, VETO_STORE_SCHEMA_VERSION);
-      return NULL;
+                   "left untouched", display, *out_version, VETO_STORE_SCHEMA_VERSION);
+      return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+veto_store_open_untrusted (const char *path, sqlite3 **out_db, int *out_version, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  *out_db = NULL;
+  if (!check_file_kind (path, display, error)
+      || !connect_db (path, SQLITE_OPEN_READONLY, out_db, error))
+    return FALSE;
+  if (!identify (*out_db, display, out_version, error))
+    {
+      sqlite3_close_v2 (*out_db);
+      *out_db = NULL;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* While a store of a file is open in this process, another open of the same file does not check
+ * its rows again as long as the file is as it was when they were checked: the window opens a
+ * project on several connections at once (the engine's, the worker's, the thumbnailer's). What
+ * stat says of the file and of its WAL is its signature; a write by anyone changes it. */
+typedef struct
+{
+  guint open_stores;
+  char *signature; /* when its rows were last checked */
+} CheckedFile;
+
+static GMutex checked_lock;
+static GHashTable *checked_files; /* "dev:inode" → CheckedFile */
+
+static void
+checked_file_free (CheckedFile *file)
+{
+  g_free (file->signature);
+  g_free (file);
+}
+
+/* "dev:inode" in out_key, and the signature; FALSE when the file cannot be stat'ed. */
+static gboolean
+file_signature (const char *path, char **out_key, char **out_signature)
+{
+  g_autofree char *wal_path = g_strconcat (path, "-wal", NULL);
+  struct stat st, wal;
+
+  if (stat (path, &st) != 0)
+    return FALSE;
+  if (stat (wal_path, &wal) != 0)
+    memset (&wal, 0, sizeof wal);
+  *out_key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
+  *out_signature = g_strdup_printf ("%jd:%jd.%09ld:%jd.%09ld:%jd:%jd.%09ld",
+                                    (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec,
+                                    st.st_mtim.tv_nsec, (intmax_t) st.st_ctim.tv_sec,
+                                    st.st_ctim.tv_nsec, (intmax_t) wal.st_size,
+                                    (intmax_t) wal.st_mtim.tv_sec, wal.st_mtim.tv_nsec);
+  return TRUE;
+}
+
+static gboolean
+validate_rows_once (VetoStore *store, const char *display, GError **error)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *signature = NULL;
+  CheckedFile *file;
+  gboolean known = FALSE, stated = file_signature (store->path, &key, &signature);
+
+  g_mutex_lock (&checked_lock);
+  if (stated && checked_files && (file = g_hash_table_lookup (checked_files, key)))
+    known = file->open_stores > 0 && g_strcmp0 (file->signature, signature) == 0;
+  g_mutex_unlock (&checked_lock);
+  if (!known && !veto_store_validate_rows (store->db, display, error))
+    return FALSE;
+  if (!stated)
+    return TRUE;
+  g_mutex_lock (&checked_lock);
+  if (checked_files == NULL)
+    checked_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) checked_file_free);
+  file = g_hash_table_lookup (checked_files, key);
+  if (file == NULL)
+    {
+      file = g_new0 (CheckedFile, 1);
+      g_hash_table_insert (checked_files, g_strdup (key), file);
+    }
+  file->open_stores++;
+  g_free (file->signature);
+  file->signature = g_steal_pointer (&signature);
+  g_mutex_unlock (&checked_lock);
+  store->checked_key = g_steal_pointer (&key);
+  return TRUE;
+}
+
+static void
+forget_checked (VetoStore *store)
+{
+  CheckedFile *file;
+
+  if (store->checked_key == NULL)
+    return;
+  g_mutex_lock (&checked_lock);
+  file = g_hash_table_lookup (checked_files, store->checked_key);
+  if (file && --file->open_stores == 0)
+    g_hash_table_remove (checked_files, store->checked_key);
+  g_mutex_unlock (&checked_lock);
+  g_clear_pointer (&store->checked_key, g_free);
+}
+
+VetoStore *
+veto_store_open (const char *path, gboolean read_only, GError **error)
+{
+  g_autoptr (VetoStore) store = store_new (path);
+  g_autofree char *display = g_filename_display_name (path);
+  int version = 0;
+
+  store->read_only = read_only;
+  if (!check_file_kind (path, display, error))
+    return NULL;
+  /* Identify the file before anything could write to it (WAL mode would change its header), and
+   * refuse a schema that is not Veto's before any query of ours runs on it. */
+  if (!open_connection (store, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, error)
+      || !identify (store->db, display, &version, error)
+      || !veto_store_validate_schema (store->db, display, version, error))
+    return NULL;
   if (!read_only && sqlite3_db_readonly (store->db, "main") == 1)
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_READ_ONLY,
@@ -594,6 +760,9 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
       if (!backup_before_migration (store, version, error) || !migrate (store, version, error))
         return NULL;
     }
+  /* Every row the rest of Veto will be handed is what Veto itself would have written. */
+  if (!validate_rows_once (store, display, error))
+    return NULL;
   return g_steal_pointer (&store);
 }
 
@@ -1695,4 +1864,29 @@ veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version, cha
   *out_features = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
   *out_weights = g_bytes_new (sqlite3_column_blob (stmt, 2), sqlite3_column_bytes (stmt, 2));
   return TRUE;
+}
+
+/* --- file items --- */
+
+char *
+veto_store_describe_item (VetoStore *store, const VetoItem *item)
+{
+  g_autofree char *display = g_filename_display_name (store->path);
+
+  return g_strdup_printf ("%s: items row %" G_GINT64_FORMAT " (%s)", display, item->id,
+                          item->path ? item->path : "embedded");
+}
+
+char *
+veto_store_item_file (VetoStore *store, const VetoItem *item, GError **error)
+{
+  if (item->path == NULL || g_path_is_absolute (item->path))
+    {
+      g_autofree char *what = veto_store_describe_item (store, item);
+
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
+                   "%s: not a path relative to the project's folder", what);
+      return NULL;
+    }
+  return g_build_filename (store->base_dir, item->path, NULL);
 }

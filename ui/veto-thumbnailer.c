@@ -96,14 +96,18 @@ load_image (VetoStore *store, gint64 id, GError **error)
 {
   g_autoptr (VetoItem) item = veto_store_get_item (store, id, error);
   g_autofree char *path = NULL;
+  g_autofree char *name = NULL;
 
   if (item == NULL)
     return NULL;
   if (item->pixels)
     return veto_image_new_from_data (item->width, item->height, item->channels,
                                      g_bytes_get_data (item->pixels, NULL));
-  path = g_build_filename (veto_store_get_base_dir (store), item->path, NULL);
-  return veto_image_load (path, error);
+  path = veto_store_item_file (store, item, error);
+  if (path == NULL)
+    return NULL;
+  name = veto_store_describe_item (store, item);
+  return veto_image_load_verified (path, item->sha256, name, error);
 }
 
 /* RGB pixels fitting VETO_THUMBNAILER_SIZE: large images box-filtered down, small ones
