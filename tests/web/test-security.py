@@ -76,6 +76,11 @@ def main():
         tap.check(status == 200 and qb["item"] != qa["item"],
                   "bob, asking meanwhile, gets another item", (qa, qb))
         before = snapshot(project)
+        con = webtest.db(project)
+        names = sorted(n for (n,) in con.execute("SELECT name FROM annotators"))
+        con.close()
+        tap.check(names == ["alice", "bob", "carol", "lead"],
+                  "the server adds no annotator of its own (the learner is nobody)", names)
 
         answer = {"question": qa["id"], "class": qa["candidates"][0]["id"],
                   "answer_id": "refused-0001"}
