@@ -5,6 +5,7 @@
 # Usage: test-security.py VETO
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -209,6 +210,15 @@ def main():
                   "%d × 200, %d × 429" % (statuses.count(200), statuses.count(429)))
         status = server.stop()
         tap.check(status == 0, "SIGTERM stops the server cleanly", server.stderr)
+        server = webtest.Server(veto, project, "--listen", "localhost:0")
+        status = server.stop(signal.SIGINT)
+        tap.check(status == 0 and "every acknowledged answer is saved" in server.stderr,
+                  "SIGINT stops it cleanly too", server.stderr)
+        webtest.run(veto, "campaign", "close", project, "--name", "lab")
+        refused = subprocess.run([veto, "serve", project], capture_output=True, text=True,
+                                 timeout=60)
+        tap.check(refused.returncode == 1 and "no open campaign" in refused.stderr,
+                  "without an open campaign the server says so (exit 1)", refused.stderr)
         con = webtest.db(project)
         ok = con.execute("PRAGMA integrity_check").fetchone()[0]
         con.close()
