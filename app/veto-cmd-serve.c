@@ -40,6 +40,11 @@ parse_listen (const char *text, char **out_host, guint *out_port)
   if (colon && !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &port, NULL))
     return FALSE;
   *out_port = port;
+  if (g_ascii_strcasecmp (*out_host, "localhost") == 0)
+    {
+      g_free (*out_host);
+      *out_host = g_strdup ("127.0.0.1");
+    }
   return (*out_host)[0] != '\0';
 }
 

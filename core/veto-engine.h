@@ -44,6 +44,9 @@ typedef struct
   VetoModelKind model;
   gint64 campaign;                  /* serve this campaign's questions (0: none) */
   guint64 seed;
+  gboolean learner_only;            /* the learner without a session of its own: no annotator
+                                       is made, and current, answer, skip, flag and undo are
+                                       not used (the lab server's sessions answer instead) */
 } VetoEngineOptions;
 
 /* The defaults: complementary questions (4 uniform candidates), margin, a retrain every 10

@@ -16,6 +16,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreStatement, veto_store_statement_free)
 void veto_store_set_sqlite_error (sqlite3 *db, const char *display, int rc, const char *doing,
                                   GError **error);
 
+/* The store's own connection: the store's other files read through it, so that whoever holds
+ * the store (the lab server: the project's only writer) sees its own uncommitted writes. */
+sqlite3 *veto_store_get_db (VetoStore *store);
+
 /* migrations[v] takes a file from user_version v to v + 1. */
 extern const char *const veto_store_migrations[VETO_STORE_SCHEMA_VERSION];
 
@@ -32,9 +36,5 @@ gboolean veto_store_validate_schema (sqlite3 *db, const char *display, int versi
 /* Fails (CORRUPT) at the first row that breaks what Veto guarantees when it writes one; the error
  * names the table, the row and the problem. */
 gboolean veto_store_validate_rows (sqlite3 *db, const char *display, GError **error);
-
-/* The store's own connection: the store's other files read through it, so that whoever holds
- * the store (the lab server: the project's only writer) sees its own uncommitted writes. */
-sqlite3 *veto_store_get_db (VetoStore *store);
 
 G_END_DECLS

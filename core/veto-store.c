@@ -10,9 +10,9 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
 
@@ -28,8 +28,8 @@ struct _VetoStore
   gboolean read_only;
   sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
   char *transaction_time;    /* when the open write transaction began */
-  char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
   GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
+  char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -149,7 +149,6 @@ static const char schema_v2[] =
   "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
   "  lease TEXT NOT NULL);";
 
-/* veto_store_migrations[v] takes a file from user_version v to v + 1. */
 const char *const veto_store_migrations[VETO_STORE_SCHEMA_VERSION] = { schema_v1, schema_v2 };
 
 static const char *const split_names[] = { "pool", "test", "validation" };

@@ -256,39 +256,6 @@ gboolean veto_store_copy_to (VetoStore *store, const char *path, GError **error)
 gboolean veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version,
                                char **out_features, GBytes **out_weights, GError **error);
 
-/* --- checking a project file (veto-store-check.c) --- */
-/* Every open refuses a file whose schema is not Veto's (NOT_A_PROJECT) or that holds a row Veto
- * would never have written (CORRUPT, naming the table, the row and the problem): pixels that do
- * not fill width × height × channels, dimensions or channels the importer refuses, a class,
- * item, annotator or campaign that does not exist, a question whose JSON does not parse or does
- * not agree with its columns, an absolute path. */
-
-/* One problem found: in a row (row > 0) of a table, or in the schema or the file (row 0, table
- * then names the object: "trigger wipe", "index items_split", "file"). */
-typedef struct
-{
-  char *table;
-  gint64 row;
-  char *problem;
-} VetoStoreProblem;
-
-void veto_store_problem_free (VetoStoreProblem *problem);
-/* Checks a project file without writing to it: SQLite's integrity check, the schema, and every
- * row (its first problem, one per bad row). Fails only when path cannot be checked at all
- * (missing, not a Veto project, written by a newer Veto); otherwise returns the problems
- * (VetoStoreProblem elements; empty when the file is sound). File items' paths are checked
- * here as text only: veto_store_item_file and the image loader check the files themselves. */
-GPtrArray *veto_store_check (const char *path, GError **error);
-
-/* The file behind a file item, for reading: refuses (CORRUPT) a path that is absolute or not
- * clean UTF-8. The caller checks the file's bytes against item->sha256 as it reads them
- * (veto_image_load_verified), so that a path edited to point anywhere else is never used. */
-char *veto_store_item_file (VetoStore *store, const VetoItem *item, GError **error);
-/* "PROJECT: items row ID (PATH)": how errors about an item's file name it. */
-char *veto_store_describe_item (VetoStore *store, const VetoItem *item);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreProblem, veto_store_problem_free)
-
 /* --- the lab server's access tokens: only a hash of each is stored --- */
 /* Adds a token (its hash, as hex text) for an annotator; admin tokens may read progress and
  * statistics. */
@@ -321,6 +288,38 @@ gboolean veto_store_delete_lease (VetoStore *store, gint64 question, GError **er
 /* The leases' texts, in question order. */
 GPtrArray *veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error);
 
+/* --- checking a project file (veto-store-check.c) --- */
+/* Every open refuses a file whose schema is not Veto's (NOT_A_PROJECT) or that holds a row Veto
+ * would never have written (CORRUPT, naming the table, the row and the problem): pixels that do
+ * not fill width × height × channels, dimensions or channels the importer refuses, a class,
+ * item, annotator or campaign that does not exist, a question whose JSON does not parse or does
+ * not agree with its columns, an absolute path. */
+
+/* One problem found: in a row (row > 0) of a table, or in the schema or the file (row 0, table
+ * then names the object: "trigger wipe", "index items_split", "file"). */
+typedef struct
+{
+  char *table;
+  gint64 row;
+  char *problem;
+} VetoStoreProblem;
+
+void veto_store_problem_free (VetoStoreProblem *problem);
+/* Checks a project file without writing to it: SQLite's integrity check, the schema, and every
+ * row (its first problem, one per bad row). Fails only when path cannot be checked at all
+ * (missing, not a Veto project, written by a newer Veto); otherwise returns the problems
+ * (VetoStoreProblem elements; empty when the file is sound). File items' paths are checked
+ * here as text only: veto_store_item_file and the image loader check the files themselves. */
+GPtrArray *veto_store_check (const char *path, GError **error);
+
+/* The file behind a file item, for reading: refuses (CORRUPT) a path that is absolute or not
+ * clean UTF-8. The caller checks the file's bytes against item->sha256 as it reads them
+ * (veto_image_load_verified), so that a path edited to point anywhere else is never used. */
+char *veto_store_item_file (VetoStore *store, const VetoItem *item, GError **error);
+/* "PROJECT: items row ID (PATH)": how errors about an item's file name it. */
+char *veto_store_describe_item (VetoStore *store, const VetoItem *item);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreProblem, veto_store_problem_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)

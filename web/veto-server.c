@@ -1163,7 +1163,7 @@ start_learner (VetoServer *server, const char *project_path, GError **error)
   VetoEngineOptions eo;
 
   veto_engine_options_init (&eo);
-  eo.annotator = "veto serve";
+  eo.learner_only = TRUE;
   eo.n_candidates = 2;
   eo.candidates = VETO_ACTIVE_CANDIDATES_UNIFORM;
   server->learner = veto_engine_new (project_path, &eo, error);

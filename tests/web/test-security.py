@@ -5,6 +5,7 @@
 # Usage: test-security.py VETO
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -76,6 +77,11 @@ def main():
         tap.check(status == 200 and qb["item"] != qa["item"],
                   "bob, asking meanwhile, gets another item", (qa, qb))
         before = snapshot(project)
+        con = webtest.db(project)
+        names = sorted(n for (n,) in con.execute("SELECT name FROM annotators"))
+        con.close()
+        tap.check(names == ["alice", "bob", "carol", "lead"],
+                  "the server adds no annotator of its own (the learner is nobody)", names)
 
         answer = {"question": qa["id"], "class": qa["candidates"][0]["id"],
                   "answer_id": "refused-0001"}
@@ -204,6 +210,15 @@ def main():
                   "%d × 200, %d × 429" % (statuses.count(200), statuses.count(429)))
         status = server.stop()
         tap.check(status == 0, "SIGTERM stops the server cleanly", server.stderr)
+        server = webtest.Server(veto, project, "--listen", "localhost:0")
+        status = server.stop(signal.SIGINT)
+        tap.check(status == 0 and "every acknowledged answer is saved" in server.stderr,
+                  "SIGINT stops it cleanly too", server.stderr)
+        webtest.run(veto, "campaign", "close", project, "--name", "lab")
+        refused = subprocess.run([veto, "serve", project], capture_output=True, text=True,
+                                 timeout=60)
+        tap.check(refused.returncode == 1 and "no open campaign" in refused.stderr,
+                  "without an open campaign the server says so (exit 1)", refused.stderr)
         con = webtest.db(project)
         ok = con.execute("PRAGMA integrity_check").fetchone()[0]
         con.close()

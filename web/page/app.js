@@ -223,8 +223,11 @@ $("flag").addEventListener("click", () => post("/api/flag", true));
 $("undo").addEventListener("click", () => post("/api/undo", false));
 
 // The question stays reserved while the page is open: asking for it again renews its lease.
+// A person who is done asks again now and then: items others held may have come back.
 setInterval(() => {
-  if (question && !busy && document.visibilityState === "visible") {
+  if (!question && !busy && document.body.dataset.state === "done") {
+    act(next);
+  } else if (question && !busy && document.visibilityState === "visible") {
     act(async () => {
       const response = await api("GET", "/api/question");
       if (response.status === 200) {
