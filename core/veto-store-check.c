@@ -3,7 +3,6 @@
 #include "veto-store-private.h"
 
 #include <json-glib/json-glib.h>
-#include <math.h>
 #include <string.h>
 
 #include "veto-image.h"
@@ -513,19 +512,52 @@ fail:
   return FALSE;
 }
 
-static gboolean
-check_rows (sqlite3 *db, const char *display, ProblemFunc func, gpointer data, GError **error)
+/* An error's message without the "DISPLAY: " that starts it, for a problem of that file. */
+static const char *
+without_display (const GError *error, const char *display)
 {
+  gsize n = strlen (display);
+
+  if (strncmp (error->message, display, n) == 0 && strncmp (error->message + n, ": ", 2) == 0)
+    return error->message + n + 2;
+  return error->message;
+}
+
+/* With keep_going, a rule that cannot run (on a schema that is not Veto's) is one more problem
+ * for func, and the other rules still run; without it, it is an error. */
+static gboolean
+check_rows (sqlite3 *db, const char *display, ProblemFunc func, gpointer data,
+            gboolean keep_going, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
   for (guint r = 0; r < G_N_ELEMENTS (row_rules); r++)
     {
       gboolean go_on;
 
-      if (!run_rule (db, display, &row_rules[r], func, data, &go_on, error))
-        return FALSE;
+      if (!run_rule (db, display, &row_rules[r], func, data, &go_on, &local_error))
+        {
+          if (!keep_going)
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          go_on = func ("file", 0, without_display (local_error, display), data);
+          g_clear_error (&local_error);
+        }
       if (!go_on)
         return TRUE;
     }
-  return check_text (db, display, func, data, error);
+  if (!check_text (db, display, func, data, &local_error))
+    {
+      if (!keep_going)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      func ("file", 0, without_display (local_error, display), data);
+    }
+  return TRUE;
 }
 
 typedef struct
@@ -569,7 +601,7 @@ veto_store_validate_rows (sqlite3 *db, const char *display, GError **error)
 {
   FirstProblem first = { display, NULL };
 
-  if (!check_rows (db, display, keep_first, &first, error))
+  if (!check_rows (db, display, keep_first, &first, FALSE, error))
     return FALSE;
   if (first.error)
     {
@@ -620,7 +652,6 @@ veto_store_check (const char *path, GError **error)
   g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (
       (GDestroyNotify) veto_store_problem_free);
   g_autofree char *display = g_filename_display_name (path);
-  g_autoptr (GError) local_error = NULL;
   sqlite3 *db = NULL;
   int version = 0;
   gboolean ok;
@@ -630,9 +661,9 @@ veto_store_check (const char *path, GError **error)
   ok = check_integrity (db, display, problems, error);
   if (ok)
     ok = check_schema (db, display, version, collect, problems, error);
-  /* A schema that is not Veto's may lack what the row checks read: say so, as one more problem. */
-  if (ok && !check_rows (db, display, collect, problems, &local_error))
-    collect ("file", 0, local_error->message, problems);
+  /* A schema that is not Veto's may lack what some row checks read: each says so, as a problem. */
+  if (ok)
+    check_rows (db, display, collect, problems, TRUE, NULL);
   sqlite3_close_v2 (db);
   if (!ok)
     return NULL;
