@@ -1035,6 +1035,18 @@ notify_worker (VetoEngine *engine)
   g_mutex_unlock (&engine->lock);
 }
 
+void
+veto_engine_note_answers (VetoEngine *engine, guint n)
+{
+  if (n == 0)
+    return;
+  g_mutex_lock (&engine->lock);
+  engine->changes += n;
+  engine->last_change_us = g_get_monotonic_time ();
+  g_cond_signal (&engine->cond);
+  g_mutex_unlock (&engine->lock);
+}
+
 /* A free index of ids (not taken, not avoid), at random; -1 when there is none. */
 static gint
 random_free (VetoEngine *engine, const gint64 *ids, guint n, gint avoid)

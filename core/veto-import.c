@@ -177,6 +177,7 @@ add_embedded (Importer *im, const guint8 *pixels, guint width, guint height, gui
   if (!veto_store_add_item (im->store, &record, NULL, error))
     return FALSE;
   im->result->added++;
+  im->result->per_split[record.split]++;
   return TRUE;
 }
 
@@ -735,6 +736,7 @@ add_image_file (Importer *im, const char *path, gint64 gold, VetoSplit split, GE
   }
   g_hash_table_add (im->seen_sha256, g_steal_pointer (&sha));
   im->result->added++;
+  im->result->per_split[split]++;
   return TRUE;
 }
 

@@ -33,4 +33,8 @@ gboolean veto_store_validate_schema (sqlite3 *db, const char *display, int versi
  * names the table, the row and the problem. */
 gboolean veto_store_validate_rows (sqlite3 *db, const char *display, GError **error);
 
+/* The store's own connection: the store's other files read through it, so that whoever holds
+ * the store (the lab server: the project's only writer) sees its own uncommitted writes. */
+sqlite3 *veto_store_get_db (VetoStore *store);
+
 G_END_DECLS

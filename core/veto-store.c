@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
 
@@ -27,6 +29,7 @@ struct _VetoStore
   sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
   char *transaction_time;    /* when the open write transaction began */
   char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
+  GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -126,7 +129,28 @@ static const char schema_v1[] =
   "  value BLOB NOT NULL,"
   "  written_at TEXT NOT NULL);";
 
-const char *const veto_store_migrations[VETO_STORE_SCHEMA_VERSION] = { schema_v1 };
+/* Version 2: the lab server's access tokens (only a hash of each is kept), the answer id a
+ * client makes, unique so that a retried request never records an answer twice, and the
+ * questions handed out and not yet answered (leases), so that a restarted server keeps them. */
+static const char schema_v2[] =
+  "CREATE TABLE tokens ("
+  "  id INTEGER PRIMARY KEY,"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  hash TEXT NOT NULL UNIQUE,"
+  "  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+  "  created_at TEXT NOT NULL,"
+  "  revoked_at TEXT);"
+  "ALTER TABLE annotations ADD COLUMN answer_uid TEXT;"
+  "CREATE UNIQUE INDEX annotations_answer_uid ON annotations (answer_uid);"
+  "CREATE INDEX annotations_campaign ON annotations (campaign_id);"
+  "CREATE TABLE leases ("
+  "  question INTEGER PRIMARY KEY,"
+  "  campaign_id INTEGER NOT NULL REFERENCES campaigns (id),"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  lease TEXT NOT NULL);";
+
+/* veto_store_migrations[v] takes a file from user_version v to v + 1. */
+const char *const veto_store_migrations[VETO_STORE_SCHEMA_VERSION] = { schema_v1, schema_v2 };
 
 static const char *const split_names[] = { "pool", "test", "validation" };
 static const char *const kind_names[] = { "ordinary", "complementary", "preference", "soft" };
@@ -275,6 +299,35 @@ prepare (VetoStore *store, const char *sql, GError **error)
   return stmt;
 }
 
+/* A statement of the answer path, prepared once per connection (sql must be a static string):
+ * reset and unbound, owned by the store. A server answers hundreds of requests a second with
+ * these; preparing them each time costs more than running them. */
+static sqlite3_stmt *
+kept (VetoStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (store->kept == NULL)
+    store->kept = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                         (GDestroyNotify) sqlite3_finalize);
+  stmt = g_hash_table_lookup (store->kept, sql);
+  if (stmt)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+  if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL)
+      != SQLITE_OK)
+    {
+      set_sqlite_error (store, error, sqlite3_errcode (store->db), "reading the project");
+      sqlite3_finalize (stmt);
+      return NULL;
+    }
+  g_hash_table_insert (store->kept, (gpointer) sql, stmt);
+  return stmt;
+}
+
 void
 veto_store_statement_free (VetoStoreStatement *stmt)
 {
@@ -346,11 +399,18 @@ veto_store_close (VetoStore *store)
     return;
   forget_checked (store);
   sqlite3_finalize (store->insert_item);
+  g_clear_pointer (&store->kept, g_hash_table_unref);
   sqlite3_close_v2 (store->db);
   g_free (store->transaction_time);
   g_free (store->path);
   g_free (store->base_dir);
   g_free (store);
+}
+
+sqlite3 *
+veto_store_get_db (VetoStore *store)
+{
+  return store->db;
 }
 
 const char *
@@ -396,7 +456,9 @@ open_connection (VetoStore *store, int flags, GError **error)
   return connect_db (store->path, flags, &store->db, error);
 }
 
-/* Settings of every connection, applied once the file is known to be ours. */
+/* Settings of every connection, applied once the file is known to be ours. synchronous = FULL
+ * syncs the WAL at every commit: an acknowledged answer survives an OS crash or a power cut, not
+ * only a killed process. */
 static gboolean
 configure_connection (VetoStore *store, GError **error)
 {
@@ -404,7 +466,7 @@ configure_connection (VetoStore *store, GError **error)
     return FALSE;
   if (store->read_only)
     return TRUE;
-  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
                    "configuring the project", error);
 }
 
@@ -703,6 +765,43 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
   if (!validate_rows_once (store, display, error))
     return NULL;
   return g_steal_pointer (&store);
+}
+
+gboolean
+veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error)
+{
+  return exec_sql (store, deferred ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+                   "configuring the project", error);
+}
+
+/* In WAL mode with synchronous = NORMAL, SQLite syncs the WAL before each checkpoint and the
+ * database after it; commits since the last checkpoint are only in the WAL. Syncing the WAL file
+ * (through a descriptor of our own: fsync is per file, not per descriptor) makes them durable as
+ * synchronous = FULL would have at each commit. */
+gboolean
+veto_store_sync (VetoStore *store, GError **error)
+{
+  g_autofree char *wal = g_strconcat (store->path, "-wal", NULL);
+  int fd = g_open (wal, O_RDONLY | O_CLOEXEC, 0);
+  int saved;
+
+  if (fd < 0 && errno == ENOENT)
+    return TRUE;
+  if (fd >= 0 && fdatasync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  {
+    g_autofree char *display = g_filename_display_name (store->path);
+
+    g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_FAILED, "%s: syncing the journal: %s",
+                 display, g_strerror (saved));
+  }
+  return FALSE;
 }
 
 gboolean
@@ -1086,14 +1185,16 @@ veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKi
 static char *
 class_name (VetoStore *store, gint64 id)
 {
-  g_autoptr (VetoStoreStatement) stmt = prepare (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  sqlite3_stmt *stmt = kept (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  char *name = NULL;
 
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    return NULL;
-  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    name = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_reset (stmt);
+  return name;
 }
 
 /* The question exactly as it was put to the annotator, as one JSON object. */
@@ -1200,10 +1301,10 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   static const char sql[] =
     "INSERT INTO annotations (item_id, annotator_id, kind, answer_class_id, right_item_id,"
     " criterion, preferred, soft_labels, question, model_version, strategy, score, campaign_id,"
-    " shown_at, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    " shown_at, answered_at, answer_uid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   gboolean own_transaction = sqlite3_get_autocommit (store->db);
-  g_autoptr (VetoStoreStatement) stmt = NULL;
-  g_autoptr (VetoStoreStatement) cand = NULL;
+  sqlite3_stmt *stmt = NULL;
+  sqlite3_stmt *cand = NULL;
   g_autofree char *question = NULL;
   g_autofree char *shown_at = NULL;
   g_autofree char *answered_at = NULL;
@@ -1216,7 +1317,7 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   question = question_json (store, answer, error);
   if (question == NULL)
     goto fail;
-  stmt = prepare (store, sql, error);
+  stmt = kept (store, sql, error);
   if (stmt == NULL)
     goto fail;
   sqlite3_bind_int64 (stmt, 1, answer->item);
@@ -1248,12 +1349,14 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
     }
   answered_at = answer->answered_at_us > 0 ? iso_time (answer->answered_at_us) : now_iso ();
   sqlite3_bind_text (stmt, 15, answered_at, -1, SQLITE_STATIC);
+  if (answer->answer_uid)
+    sqlite3_bind_text (stmt, 16, answer->answer_uid, -1, SQLITE_STATIC);
   if (!step_done (store, stmt, "saving the answer", error))
     goto fail;
   id = sqlite3_last_insert_rowid (store->db);
   if (answer->n_candidates > 0)
     {
-      cand = prepare (store,
+      cand = kept (store,
           "INSERT INTO annotation_candidates (annotation_id, position, class_id) VALUES (?,?,?)",
           error);
       if (cand == NULL)
@@ -1278,6 +1381,30 @@ fail:
   if (own_transaction)
     veto_store_rollback (store);
   return FALSE;
+}
+
+gboolean
+veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
+                            gint64 *out_annotator, GError **error)
+{
+  sqlite3_stmt *stmt
+    = kept (store, "SELECT id, annotator_id FROM annotations WHERE answer_uid = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, answer_uid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  *out_id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (out_annotator)
+    *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 1) : 0;
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading answers");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Runs an UPDATE of one annotation (bound as the last parameter) that must change one row. */
@@ -1407,6 +1534,147 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
       return FALSE;
     }
   return TRUE;
+}
+
+/* --- the lab server's access tokens --- */
+
+gboolean
+veto_store_add_token (VetoStore *store, gint64 annotator, const char *hash, gboolean admin,
+                      GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "INSERT INTO tokens (annotator_id, hash, admin, created_at) VALUES (?, ?, ?, ?)", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, annotator);
+  sqlite3_bind_text (stmt, 2, hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, admin ? 1 : 0);
+  sqlite3_bind_text (stmt, 4, now, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "adding a token", error);
+}
+
+gboolean
+veto_store_revoke_tokens (VetoStore *store, gint64 annotator, guint *out_revoked, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "UPDATE tokens SET revoked_at = ? WHERE annotator_id = ? AND revoked_at IS NULL", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, now, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, annotator);
+  if (!step_done (store, stmt, "revoking tokens", error))
+    return FALSE;
+  if (out_revoked)
+    *out_revoked = sqlite3_changes (store->db);
+  return TRUE;
+}
+
+gboolean
+veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
+                       char **out_annotator_name, gboolean *out_admin, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store,
+      "SELECT t.annotator_id, a.name, t.admin FROM tokens t JOIN annotators a"
+      " ON a.id = t.annotator_id WHERE t.hash = ? AND t.revoked_at IS NULL", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading tokens");
+      sqlite3_reset (stmt);
+      return FALSE;
+    }
+  *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (out_annotator_name)
+    *out_annotator_name = rc == SQLITE_ROW
+                          ? g_strdup ((const char *) sqlite3_column_text (stmt, 1)) : NULL;
+  if (out_admin)
+    *out_admin = rc == SQLITE_ROW && sqlite3_column_int (stmt, 2) == 1;
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+gboolean
+veto_store_put_lease (VetoStore *store, gint64 question, gint64 campaign, gint64 annotator,
+                      const char *lease, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store,
+      "INSERT OR REPLACE INTO leases (question, campaign_id, annotator_id, lease)"
+      " VALUES (?, ?, ?, ?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, question);
+  sqlite3_bind_int64 (stmt, 2, campaign);
+  sqlite3_bind_int64 (stmt, 3, annotator);
+  sqlite3_bind_text (stmt, 4, lease, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "saving a question handed out", error);
+}
+
+gboolean
+veto_store_delete_lease (VetoStore *store, gint64 question, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store, "DELETE FROM leases WHERE question = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, question);
+  return step_done (store, stmt, "ending a question handed out", error);
+}
+
+GPtrArray *
+veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT lease FROM leases WHERE campaign_id = ? ORDER BY question", error);
+  g_autoptr (GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, campaign);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (leases, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the questions handed out");
+      return NULL;
+    }
+  return g_steal_pointer (&leases);
+}
+
+GArray *
+veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT item_id, annotator_id FROM annotations WHERE campaign_id = ? AND undone = 0"
+      " ORDER BY id", error);
+  g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoCampaignAnswer));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, campaign);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      VetoCampaignAnswer a = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+      g_array_append_val (answers, a);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the campaign's answers");
+      return NULL;
+    }
+  return g_steal_pointer (&answers);
 }
 
 /* --- summary --- */

@@ -23,7 +23,7 @@ typedef enum
 } VetoStoreError;
 
 /* The schema this build writes; files with a higher PRAGMA user_version are refused. */
-#define VETO_STORE_SCHEMA_VERSION 1
+#define VETO_STORE_SCHEMA_VERSION 2
 
 typedef enum
 {
@@ -74,6 +74,14 @@ void veto_store_close (VetoStore *store);
 const char *veto_store_get_path (VetoStore *store);
 /* The folder that file items' relative paths start from. */
 const char *veto_store_get_base_dir (VetoStore *store);
+
+/* Commits are durable when veto_store_commit returns (synchronous = FULL: they survive an OS
+ * crash or a power cut). A server that groups many commits may defer that: with deferred sync a
+ * commit survives a killed process at once, and an OS crash once veto_store_sync has returned. */
+gboolean veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error);
+/* Makes every commit so far durable. Touches only the files, never the connection: it may run
+ * on another thread while the store's thread goes on writing. */
+gboolean veto_store_sync (VetoStore *store, GError **error);
 
 /* Write transactions (BEGIN IMMEDIATE). Every failing call leaves the transaction open for the
  * caller to roll back; rollback never fails loudly. */
@@ -167,11 +175,16 @@ typedef struct
   gint64 campaign;          /* 0 when outside a campaign */
   gint64 shown_at_us;       /* g_get_real_time () when the question appeared */
   gint64 answered_at_us;
+  const char *answer_uid;   /* the client's id for this answer, unique in the project; or NULL */
 } VetoAnswer;
 
 /* Commits one answer (its own transaction unless one is open). */
 gboolean veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *out_id,
                                     GError **error);
+/* The annotation that carries a client's answer id: *out_id is 0 when there is none;
+ * out_annotator (may be NULL) gets who gave it. Sees the store's own uncommitted writes. */
+gboolean veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
+                                     gint64 *out_annotator, GError **error);
 /* Marks an answer undone (the row stays). Fails if it is unknown or already undone. */
 gboolean veto_store_undo_annotation (VetoStore *store, gint64 annotation_id, GError **error);
 gboolean veto_store_flag_annotation (VetoStore *store, gint64 annotation_id, gboolean flagged,
@@ -275,14 +288,47 @@ char *veto_store_item_file (VetoStore *store, const VetoItem *item, GError **err
 char *veto_store_describe_item (VetoStore *store, const VetoItem *item);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreProblem, veto_store_problem_free)
+
+/* --- the lab server's access tokens: only a hash of each is stored --- */
+/* Adds a token (its hash, as hex text) for an annotator; admin tokens may read progress and
+ * statistics. */
+gboolean veto_store_add_token (VetoStore *store, gint64 annotator, const char *hash,
+                               gboolean admin, GError **error);
+/* Revokes every live token of an annotator; out_revoked (may be NULL) counts them. */
+gboolean veto_store_revoke_tokens (VetoStore *store, gint64 annotator, guint *out_revoked,
+                                   GError **error);
+/* The live (not revoked) token with that hash: *out_annotator is 0 when there is none. */
+gboolean veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
+                                char **out_annotator_name, gboolean *out_admin, GError **error);
+
+/* A standing (not undone) answer of a campaign: who answered which item (for a preference
+ * answer, its left item). */
+typedef struct
+{
+  gint64 item;
+  gint64 annotator;
+} VetoCampaignAnswer;
+
+/* Every standing answer of a campaign (VetoCampaignAnswer elements), in answer order, through
+ * the store's own connection (its uncommitted writes included). */
+GArray *veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error);
+
+/* Questions of a campaign handed out and not yet answered (the lab server's leases), each kept
+ * as its holder's JSON text so that a restarted server hands the same questions back. */
+gboolean veto_store_put_lease (VetoStore *store, gint64 question, gint64 campaign,
+                               gint64 annotator, const char *lease, GError **error);
+gboolean veto_store_delete_lease (VetoStore *store, gint64 question, GError **error);
+/* The leases' texts, in question order. */
+GPtrArray *veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotation, veto_annotation_free)
 
 /* --- statistics for the dashboard (veto-store-stats.c) --- */
-/* These read through a short-lived read-only connection of their own: they see what has been
- * committed, and never hold up the writing connection. */
+/* These read through the store's own connection, on its thread: they see what its holder has
+ * written, committed or not. */
 
 /* A standing (not undone) answer touching an item; a preference answer touches both items. */
 typedef struct
@@ -339,8 +385,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoRoundInfo, veto_round_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotatorStats, veto_annotator_stats_free)
 
 /* --- campaigns and merging (veto-store-campaign.c) --- */
-/* These work through a short-lived connection of their own (read-only when they only read): call
- * them outside a write transaction of the store's; they see what has been committed. */
+/* The reads go through the store's own connection (they see its uncommitted writes too); what
+ * writes (create, close, merge) goes through a short-lived connection of its own in one
+ * transaction: call those outside a write transaction of the store's. */
 
 /* A collection campaign: every item answered m times, by m distinct annotators. */
 typedef struct
