@@ -3,7 +3,6 @@
 #include "veto-store-private.h"
 
 #include <json-glib/json-glib.h>
-#include <math.h>
 #include <string.h>
 
 #include "veto-image.h"
@@ -161,6 +160,7 @@ typedef struct
 {
   const char *table;
   const char *sql;
+  int since; /* the schema version that brought what it reads (0: the first) */
 } RowRule;
 
 #define SPLIT_OK(col) col " IN ('pool', 'test', 'validation')"
@@ -301,6 +301,28 @@ static const RowRule row_rules[] = {
     " WHEN typeof (key) <> 'text' THEN 'the key is not text'"
     " WHEN typeof (value) <> 'blob' THEN 'the value is not a blob'"
     " END FROM cache" },
+  { "annotations",
+    "SELECT id, CASE"
+    " WHEN answer_uid IS NOT NULL AND (typeof (answer_uid) <> 'text' OR answer_uid = '') THEN"
+    "  'answer_uid is not non-empty text'"
+    " END FROM annotations", 2 },
+  { "tokens",
+    "SELECT id, CASE"
+    " WHEN NOT (" IS_INT ("annotator_id") " AND " EXISTS_IN ("annotators", "annotator_id") ")"
+    "  THEN printf ('the annotator %s does not exist', annotator_id)"
+    " WHEN typeof (hash) <> 'text' OR hash = '' THEN 'the hash is not non-empty text'"
+    " WHEN admin IS NOT 0 AND admin IS NOT 1 THEN 'admin is not 0 or 1'"
+    " WHEN revoked_at IS NOT NULL AND typeof (revoked_at) <> 'text' THEN"
+    "  'revoked_at is not text'"
+    " END FROM tokens", 2 },
+  { "leases",
+    "SELECT question, CASE"
+    " WHEN NOT (" IS_INT ("campaign_id") " AND " EXISTS_IN ("campaigns", "campaign_id") ") THEN"
+    "  printf ('the campaign %s does not exist', campaign_id)"
+    " WHEN NOT (" IS_INT ("annotator_id") " AND " EXISTS_IN ("annotators", "annotator_id") ")"
+    "  THEN printf ('the annotator %s does not exist', annotator_id)"
+    " WHEN typeof (lease) <> 'text' THEN 'the lease is not text'"
+    " END FROM leases", 2 },
 };
 
 static gboolean
@@ -513,19 +535,134 @@ fail:
   return FALSE;
 }
 
+/* Whether stmt (one parameter) finds a row for id. */
 static gboolean
-check_rows (sqlite3 *db, const char *display, ProblemFunc func, gpointer data, GError **error)
+exists (sqlite3_stmt *stmt, gint64 id)
 {
+  gboolean found;
+
+  sqlite3_reset (stmt);
+  sqlite3_bind_int64 (stmt, 1, id);
+  found = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_reset (stmt);
+  return found;
+}
+
+/* What a lease's JSON (a question the server handed out) says against the project. */
+static const char *
+lease_problem (JsonParser *parser, sqlite3_stmt *row, sqlite3_stmt *item, sqlite3_stmt *klass)
+{
+  JsonNode *root, *node;
+  JsonObject *lease;
+  JsonArray *candidates;
+  VetoAnswerKind kind;
+
+  if (!json_parser_load_from_data (parser, (const char *) sqlite3_column_text (row, 2), -1, NULL)
+      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return "the lease is not a JSON object";
+  lease = json_node_get_object (root);
+  node = json_object_get_member (lease, "kind");
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING
+      || !veto_answer_kind_from_string (json_node_get_string (node), &kind))
+    return "the lease's kind of question is unknown";
+  if (!member_is_int (lease, "annotator", sqlite3_column_int64 (row, 1)))
+    return "the lease's annotator is not its row's";
+  node = json_object_get_member (lease, "item");
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_INT64
+      || !exists (item, json_node_get_int (node)))
+    return "the lease's item does not exist";
+  node = json_object_get_member (lease, "candidates");
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return "the lease has no candidates array";
+  candidates = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (candidates); i++)
+    {
+      JsonNode *c = json_array_get_element (candidates, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (c) || json_node_get_value_type (c) != G_TYPE_INT64
+          || !exists (klass, json_node_get_int (c)))
+        return "a candidate class of the lease does not exist";
+    }
+  return NULL;
+}
+
+static gboolean
+check_leases (sqlite3 *db, const char *display, ProblemFunc func, gpointer data, GError **error)
+{
+  g_autoptr (VetoStoreStatement) rows = NULL;
+  g_autoptr (VetoStoreStatement) item = NULL;
+  g_autoptr (VetoStoreStatement) klass = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  int rc = sqlite3_prepare_v2 (db, "SELECT 1 FROM items WHERE id = ?", -1, &item, NULL);
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (db, "SELECT 1 FROM classes WHERE id = ?", -1, &klass, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (db, "SELECT question, annotator_id, lease FROM leases"
+                             " WHERE typeof (lease) = 'text' ORDER BY question", -1, &rows, NULL);
+  if (rc == SQLITE_OK)
+    while ((rc = sqlite3_step (rows)) == SQLITE_ROW)
+      {
+        const char *problem = lease_problem (parser, rows, item, klass);
+
+        if (problem && !func ("leases", sqlite3_column_int64 (rows, 0), problem, data))
+          return TRUE;
+      }
+  if (rc == SQLITE_DONE)
+    return TRUE;
+  veto_store_set_sqlite_error (db, display, rc, "checking the questions handed out", error);
+  return FALSE;
+}
+
+/* An error's message without the "DISPLAY: " that starts it, for a problem of that file. */
+static const char *
+without_display (const GError *error, const char *display)
+{
+  gsize n = strlen (display);
+
+  if (strncmp (error->message, display, n) == 0 && strncmp (error->message + n, ": ", 2) == 0)
+    return error->message + n + 2;
+  return error->message;
+}
+
+/* With keep_going, a rule that cannot run (on a schema that is not Veto's) is one more problem
+ * for func, and the other rules still run; without it, it is an error. */
+static gboolean
+check_rows (sqlite3 *db, const char *display, int version, ProblemFunc func, gpointer data,
+            gboolean keep_going, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
   for (guint r = 0; r < G_N_ELEMENTS (row_rules); r++)
     {
       gboolean go_on;
 
-      if (!run_rule (db, display, &row_rules[r], func, data, &go_on, error))
-        return FALSE;
+      if (row_rules[r].since > version)
+        continue;
+      if (!run_rule (db, display, &row_rules[r], func, data, &go_on, &local_error))
+        {
+          if (!keep_going)
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          go_on = func ("file", 0, without_display (local_error, display), data);
+          g_clear_error (&local_error);
+        }
       if (!go_on)
         return TRUE;
     }
-  return check_text (db, display, func, data, error);
+  if (!check_text (db, display, func, data, &local_error)
+      || (version >= 2 && !check_leases (db, display, func, data, &local_error)))
+    {
+      if (!keep_going)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      func ("file", 0, without_display (local_error, display), data);
+    }
+  return TRUE;
 }
 
 typedef struct
@@ -539,6 +676,8 @@ keep_first (const char *table, gint64 row, const char *problem, gpointer user_da
 {
   FirstProblem *first = user_data;
 
+  if (first->error)
+    return FALSE;
   if (row > 0)
     g_set_error (&first->error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
                  "%s: %s row %" G_GINT64_FORMAT ": %s (veto check lists every problem)",
@@ -569,7 +708,8 @@ veto_store_validate_rows (sqlite3 *db, const char *display, GError **error)
 {
   FirstProblem first = { display, NULL };
 
-  if (!check_rows (db, display, keep_first, &first, error))
+  /* Rows are checked once the file has been brought to this Veto's schema. */
+  if (!check_rows (db, display, VETO_STORE_SCHEMA_VERSION, keep_first, &first, FALSE, error))
     return FALSE;
   if (first.error)
     {
@@ -620,7 +760,6 @@ veto_store_check (const char *path, GError **error)
   g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (
       (GDestroyNotify) veto_store_problem_free);
   g_autofree char *display = g_filename_display_name (path);
-  g_autoptr (GError) local_error = NULL;
   sqlite3 *db = NULL;
   int version = 0;
   gboolean ok;
@@ -630,9 +769,9 @@ veto_store_check (const char *path, GError **error)
   ok = check_integrity (db, display, problems, error);
   if (ok)
     ok = check_schema (db, display, version, collect, problems, error);
-  /* A schema that is not Veto's may lack what the row checks read: say so, as one more problem. */
-  if (ok && !check_rows (db, display, collect, problems, &local_error))
-    collect ("file", 0, local_error->message, problems);
+  /* A schema that is not Veto's may lack what some row checks read: each says so, as a problem. */
+  if (ok)
+    check_rows (db, display, version, collect, problems, TRUE, NULL);
   sqlite3_close_v2 (db);
   if (!ok)
     return NULL;
