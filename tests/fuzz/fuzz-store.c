@@ -301,8 +301,8 @@ static const char *const schema_edits[] = {
   "PRAGMA user_version = 99",
   "PRAGMA application_id = 1",
   "CREATE TRIGGER u BEFORE UPDATE ON items BEGIN SELECT 1; END",
-  "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace (sql, 'CHECK', '')"
-  " WHERE name = 'items'",
+  ("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace (sql, 'CHECK', '')"
+   " WHERE name = 'items'"),
 };
 
 /* Reads the input as it is consumed; past its end everything reads as 0. */
@@ -498,6 +498,9 @@ read_everything (VetoStore *store)
       g_autoptr (GArray) items = veto_store_campaign_list_items (store, c->id, NULL);
       g_autoptr (GArray) next = veto_store_campaign_next_items (store, c->id, 1, 4, NULL);
 
+      /* What is left to ask is among the campaign's items. */
+      if (items && next && next->len > MIN (4, items->len))
+        die ("the next items of a campaign outnumber its items", NULL);
       if (veto_store_campaign_coverage (store, c->id, &coverage, NULL))
         veto_campaign_coverage_clear (&coverage);
     }
