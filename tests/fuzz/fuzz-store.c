@@ -123,7 +123,6 @@ make_seed (void)
   g_autoptr (VetoDataset) ds = NULL;
   g_autoptr (VetoModel) model = NULL;
   g_autoptr (GBytes) weights = NULL;
-  g_autoptr (VetoCampaign) campaign = NULL;
   VetoTrainSpec spec;
   VetoTrainResult result = { 0 };
   gsize picture_size;
@@ -218,6 +217,19 @@ make_seed (void)
 
     add_answer (store, &in_campaign);
   }
+  /* What `veto invite` and `veto serve` keep: a token's hash and a question handed out. */
+  {
+    g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "token", -1);
+    g_autofree char *lease = g_strdup_printf (
+        "{\"id\":1,\"annotator\":%" G_GINT64_FORMAT ",\"kind\":\"complementary\",\"item\":10,"
+        "\"right_item\":0,\"candidates\":[%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "],"
+        "\"criterion\":\"\",\"shown_at_us\":0,\"flagged\":false,\"model_version\":0}",
+        annotator, classes[0], classes[1]);
+
+    if (!veto_store_add_token (store, annotator, hash, FALSE, &error)
+        || !veto_store_put_lease (store, 1, campaign_id, annotator, lease, &error))
+      die ("cannot add the seed's token and lease", error->message);
+  }
   /* A trained round, and the pixel features in the cache. */
   ds = veto_dataset_load (store, "pixels", TRUE, NULL, NULL, NULL, &error);
   veto_train_spec_init (&spec);
@@ -260,6 +272,9 @@ static const char *const annotations_cols[] = { "id", "item_id", "annotator_id",
                                                 "shown_at", "undone", "flagged", NULL };
 static const char *const candidates_cols[] = { "annotation_id", "position", "class_id", NULL };
 static const char *const cache_cols[] = { "key", "value", NULL };
+static const char *const tokens_cols[] = { "id", "annotator_id", "hash", "admin", NULL };
+static const char *const leases_cols[] = { "question", "campaign_id", "annotator_id", "lease",
+                                           NULL };
 
 static const Table tables[] = {
   { "classes", classes_cols },           { "imports", imports_cols },
@@ -267,6 +282,7 @@ static const Table tables[] = {
   { "campaigns", campaigns_cols },       { "campaign_items", campaign_items_cols },
   { "rounds", rounds_cols },             { "annotations", annotations_cols },
   { "annotation_candidates", candidates_cols }, { "cache", cache_cols },
+  { "tokens", tokens_cols },             { "leases", leases_cols },
 };
 
 /* What a person with the sqlite3 shell could do to the schema. */
@@ -285,8 +301,8 @@ static const char *const schema_edits[] = {
   "PRAGMA user_version = 99",
   "PRAGMA application_id = 1",
   "CREATE TRIGGER u BEFORE UPDATE ON items BEGIN SELECT 1; END",
-  "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace (sql, 'CHECK', '')"
-  " WHERE name = 'items'",
+  ("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace (sql, 'CHECK', '')"
+   " WHERE name = 'items'"),
 };
 
 /* Reads the input as it is consumed; past its end everything reads as 0. */
@@ -482,6 +498,9 @@ read_everything (VetoStore *store)
       g_autoptr (GArray) items = veto_store_campaign_list_items (store, c->id, NULL);
       g_autoptr (GArray) next = veto_store_campaign_next_items (store, c->id, 1, 4, NULL);
 
+      /* What is left to ask is among the campaign's items. */
+      if (items && next && next->len > MIN (4, items->len))
+        die ("the next items of a campaign outnumber its items", NULL);
       if (veto_store_campaign_coverage (store, c->id, &coverage, NULL))
         veto_campaign_coverage_clear (&coverage);
     }
