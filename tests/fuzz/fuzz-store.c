@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz-project.h"
 #include "veto-engine.h"
 #include "veto-export.h"
 #include "veto-image.h"
@@ -47,32 +48,10 @@ check_error (gboolean ok, const GError *error, const char *what)
 }
 
 static void
-remove_tree (const char *path)
-{
-  GDir *dir;
-  const char *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR)
-      && (dir = g_dir_open (path, 0, NULL)))
-    {
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-      return;
-    }
-  g_unlink (path);
-}
-
-static void
 remove_work_dir (void)
 {
   if (work_dir)
-    remove_tree (work_dir);
+    fuzz_remove_tree (work_dir);
 }
 
 static void
@@ -637,7 +616,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       out_dir = g_build_filename (work_dir, "out", NULL);
       make_seed ();
     }
-  remove_tree (out_dir);
+  fuzz_remove_tree (out_dir);
   g_mkdir (out_dir, 0700);
   write_seed (project_path);
   edit_project (data, size);
