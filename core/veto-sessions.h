@@ -26,9 +26,9 @@ GQuark veto_sessions_error_quark (void);
 
 typedef enum
 {
-  VETO_SESSIONS_ERROR_UNKNOWN,   /* no such question (or answer id) */
+  VETO_SESSIONS_ERROR_UNKNOWN,   /* no such live question: never asked, answered, skipped or
+                                    expired (its item may have gone to another) */
   VETO_SESSIONS_ERROR_FORBIDDEN, /* another annotator's question or answer id */
-  VETO_SESSIONS_ERROR_EXPIRED,   /* the lease ran out and the item may have gone to another */
   VETO_SESSIONS_ERROR_INVALID,   /* an answer that does not fit the question */
   VETO_SESSIONS_ERROR_NOTHING,   /* nothing to undo */
 } VetoSessionsError;

@@ -1,15 +1,15 @@
 /* veto-server: the lab server's HTTP handlers (libsoup 3), tokens, rate limits and grouped commits. */
 #include "veto-server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <math.h>
-#include <errno.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "veto-image.h"
@@ -153,8 +153,6 @@ sessions_status (const GError *error)
         return 404;
       case VETO_SESSIONS_ERROR_FORBIDDEN:
         return 403;
-      case VETO_SESSIONS_ERROR_EXPIRED:
-        return 410;
       case VETO_SESSIONS_ERROR_INVALID:
         return 422;
       case VETO_SESSIONS_ERROR_NOTHING:

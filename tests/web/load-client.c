@@ -177,7 +177,7 @@ work (gpointer data)
           g_string_append_printf (w->acked, "%s %.*s\n", uid,
                                   id ? (int) strcspn (id + 9, ",}") : 1, id ? id + 9 : "0");
         }
-      else if (status != 404 && status != 410)
+      else if (status != 404)
         {
           w->refused++;
           g_snprintf (w->last_problem, sizeof w->last_problem, "POST %u %s", status, reply);

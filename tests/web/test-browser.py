@@ -48,6 +48,7 @@ class Browser:
             stderr=subprocess.DEVNULL)
         os.close(high_r)
         os.close(high_w)
+        webtest._running.append(self.process)
         self.buffer = b""
         self.next_id = 0
         self.session = None

@@ -47,6 +47,12 @@ def main():
         bob = webtest.invite(veto, project, "bob")
         admin = webtest.invite(veto, project, "lead", admin=True)
         gone = webtest.invite(veto, project, "carol")
+        for args, why in ((["invite", project], "without a NAME"),
+                          (["invite", project, "dan", "--admin", "--revoke"],
+                           "with --admin and --revoke together")):
+            r = subprocess.run([veto] + args, capture_output=True, text=True, timeout=60)
+            tap.check(r.returncode == 2, "veto invite %s is a usage error (exit 2)" % why,
+                      "%d %s" % (r.returncode, r.stderr))
         out = webtest.run(veto, "invite", project, "carol", "--revoke")
         tap.check(out.strip() == "revoked 1 token of carol", "--revoke ends carol's token", out)
 

@@ -1,4 +1,5 @@
 # webtest: what the lab server's tests share: a Fashion-MNIST project, a served veto, TAP, HTTP.
+import atexit
 import gzip
 import http.client
 import json
@@ -74,6 +75,18 @@ def invite(veto, project, name, admin=False):
     return token
 
 
+# Servers still running when a test ends, even by an exception, are killed then.
+_running = []
+
+
+@atexit.register
+def _kill_leftovers():
+    for process in _running:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 class Server:
     """`veto serve` on a free loopback port, until stop() or kill()."""
 
@@ -81,6 +94,7 @@ class Server:
         self.process = subprocess.Popen([veto, "serve", project, "--listen", "127.0.0.1:0"]
                                         + list(extra), stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
+        _running.append(self.process)
         line = self.process.stdout.readline()
         match = re.fullmatch(r"Listening on http://127\.0\.0\.1:(\d+)/\n", line)
         if not match:

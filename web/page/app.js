@@ -166,7 +166,8 @@ function answer(choice) {
     const body = Object.assign({ question: question.id, answer_id: newAnswerId() }, choice);
     const response = await api("POST", "/api/answer", body);
     if (response.status === 401) return unauthorized();
-    if (!response.ok && response.status !== 404 && response.status !== 410) {
+    // 404: the question had expired (its item may be someone else's now): on to the next.
+    if (!response.ok && response.status !== 404) {
       const problem = await response.json().catch(() => ({}));
       status(problem.error || "The answer was refused (" + response.status + ").");
       return;
