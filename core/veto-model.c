@@ -922,6 +922,193 @@ params_finite (const VetoModel *model)
   return TRUE;
 }
 
+/* --- full-batch L-BFGS (Nocedal & Wright, Numerical Optimization, algorithms 7.4 and 7.5) --- */
+
+#define LBFGS_MEMORY 10
+#define LBFGS_MAX_BACKTRACKS 30
+/* Stop when an iteration lowers the objective by less than this fraction of it, or when the
+ * largest gradient entry is this small: float32 gradients carry no more than that. */
+#define LBFGS_FTOL 1e-7
+#define LBFGS_GTOL 1e-5
+
+typedef struct
+{
+  VetoModel *model;
+  Workspace ws;
+  const float *X;
+  guint n;
+  gpointer objective;
+  VetoGatherFunc gather;
+  VetoBatchLossFunc batch_loss;
+  guint *units;
+  guint n_units;
+  double l2;
+  float *grad;
+} LbfgsProblem;
+
+/* The objective (mean loss of every unit + l2 / 2 · |W|²) and its gradient at x. */
+static gboolean
+lbfgs_evaluate (LbfgsProblem *p, const double *x, double *out_f, double *out_g, GError **error)
+{
+  VetoModel *model = p->model;
+  Layout layout = model_layout (model);
+  double loss, penalty = 0;
+
+  for (gsize i = 0; i < model->n_params; i++)
+    model->params[i] = (float) x[i];
+  if (!batch_gradients (model, &p->ws, p->X, p->n, p->objective, p->gather, p->batch_loss,
+                        p->units, p->n_units, p->grad, &loss, error))
+    return FALSE;
+  for (gsize i = 0; i < model->n_params; i++)
+    {
+      gboolean weight = i < layout.b1 || (i >= layout.w2 && i < layout.b2);
+
+      out_g[i] = p->grad[i] + (weight ? p->l2 * x[i] : 0);
+      penalty += weight ? x[i] * x[i] : 0;
+    }
+  *out_f = loss + 0.5 * p->l2 * penalty;
+  return TRUE;
+}
+
+static double
+dot (const double *a, const double *b, gsize n)
+{
+  double acc = 0;
+
+  for (gsize i = 0; i < n; i++)
+    acc += a[i] * b[i];
+  return acc;
+}
+
+/* Minimises from the model's weights; leaves the last accepted point in the model. */
+static gboolean
+train_lbfgs (LbfgsProblem *p, const VetoModelTrainOptions *options, GCancellable *cancellable,
+             VetoModelTrainReport *report, GError **error)
+{
+  gsize np = p->model->n_params;
+  g_autofree double *x = g_new (double, np);
+  g_autofree double *g = g_new (double, np);
+  g_autofree double *x_new = g_new (double, np);
+  g_autofree double *g_new = g_new (double, np);
+  g_autofree double *dir = g_new (double, np);
+  g_autofree double *s = g_new (double, (gsize) LBFGS_MEMORY * np);
+  g_autofree double *y = g_new (double, (gsize) LBFGS_MEMORY * np);
+  double rho[LBFGS_MEMORY], alpha[LBFGS_MEMORY], f, f_new = 0;
+  guint stored = 0, newest = 0, max_iter = MAX (options->max_epochs, 1);
+
+  for (gsize i = 0; i < np; i++)
+    x[i] = p->model->params[i];
+  if (!lbfgs_evaluate (p, x, &f, g, error))
+    return FALSE;
+  for (guint iter = 1; iter <= max_iter; iter++)
+    {
+      double gtd, step = 1.0, g_max = 0, sy, yy;
+      guint tries = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      /* Two-loop recursion: dir = -H g, H the inverse Hessian built from the last pairs. */
+      memcpy (dir, g, np * sizeof (double));
+      for (guint k = 0; k < stored; k++)
+        {
+          guint j = (newest + LBFGS_MEMORY - k) % LBFGS_MEMORY;
+
+          alpha[j] = rho[j] * dot (s + j * np, dir, np);
+          for (gsize i = 0; i < np; i++)
+            dir[i] -= alpha[j] * y[j * np + i];
+        }
+      if (stored > 0)
+        {
+          double *yn = y + newest * np;
+          double gamma = dot (s + newest * np, yn, np) / dot (yn, yn, np);
+
+          for (gsize i = 0; i < np; i++)
+            dir[i] *= gamma;
+        }
+      else
+        {
+          /* The first step has no curvature yet: a unit step in the largest coordinate. */
+          double g_inf = 0;
+
+          for (gsize i = 0; i < np; i++)
+            g_inf = MAX (g_inf, fabs (g[i]));
+          for (gsize i = 0; i < np; i++)
+            dir[i] /= MAX (g_inf, 1.0);
+        }
+      for (guint k = stored; k > 0; k--)
+        {
+          guint j = (newest + LBFGS_MEMORY - (k - 1)) % LBFGS_MEMORY;
+          double beta = rho[j] * dot (y + j * np, dir, np);
+
+          for (gsize i = 0; i < np; i++)
+            dir[i] += s[j * np + i] * (alpha[j] - beta);
+        }
+      for (gsize i = 0; i < np; i++)
+        dir[i] = -dir[i];
+      gtd = dot (g, dir, np);
+      if (gtd >= 0)
+        {
+          /* Not a descent direction (the pairs went stale): restart from steepest descent. */
+          stored = 0;
+          for (gsize i = 0; i < np; i++)
+            dir[i] = -g[i];
+          gtd = -dot (g, g, np);
+        }
+      /* Backtracking to the Armijo condition. */
+      for (;;)
+        {
+          for (gsize i = 0; i < np; i++)
+            x_new[i] = x[i] + step * dir[i];
+          if (!lbfgs_evaluate (p, x_new, &f_new, g_new, error))
+            return FALSE;
+          if (isfinite (f_new) && f_new <= f + 1e-4 * step * gtd)
+            break;
+          if (++tries >= LBFGS_MAX_BACKTRACKS)
+            {
+              /* No decrease left to find at float precision: x is the answer. */
+              for (gsize i = 0; i < np; i++)
+                p->model->params[i] = (float) x[i];
+              report->loss = f;
+              return TRUE;
+            }
+          step *= 0.5;
+        }
+      report->epochs = iter;
+      report->loss = f_new;
+      if (options->progress != NULL)
+        options->progress (options->progress_data, iter, f_new, NAN);
+      /* Keep the pair only where it carries positive curvature. */
+      newest = stored == 0 ? 0 : (newest + 1) % LBFGS_MEMORY;
+      for (gsize i = 0; i < np; i++)
+        {
+          s[newest * np + i] = x_new[i] - x[i];
+          y[newest * np + i] = g_new[i] - g[i];
+          g_max = MAX (g_max, fabs (g_new[i]));
+        }
+      sy = dot (s + newest * np, y + newest * np, np);
+      yy = dot (y + newest * np, y + newest * np, np);
+      if (sy > 1e-12 * yy && yy > 0)
+        {
+          rho[newest] = 1.0 / sy;
+          stored = MIN (stored + 1, LBFGS_MEMORY);
+        }
+      else
+        newest = (newest + LBFGS_MEMORY - 1) % LBFGS_MEMORY;
+      {
+        gboolean converged = f - f_new <= LBFGS_FTOL * MAX (fabs (f), 1.0) || g_max <= LBFGS_GTOL;
+
+        memcpy (x, x_new, np * sizeof (double));
+        memcpy (g, g_new, np * sizeof (double));
+        f = f_new;
+        if (converged)
+          break;
+      }
+    }
+  for (gsize i = 0; i < np; i++)
+    p->model->params[i] = (float) x[i];
+  return TRUE;
+}
+
 gboolean
 veto_model_train (VetoModel                   *model,
                   const float                 *X,
@@ -984,6 +1171,38 @@ veto_model_train (VetoModel                   *model,
   veto_rng_init (&rng, options->seed);
   if (!model->has_weights)
     init_weights_rng (model, &rng);
+
+  if (options->solver == VETO_SOLVER_LBFGS && model->kind == VETO_MODEL_KIND_SOFTMAX
+      && n_units > 0)
+    {
+      LbfgsProblem problem = { model, { 0 }, X, n, objective, gather, batch_loss,
+                               g_new (guint, n_units), n_units, options->l2,
+                               g_new (float, model->n_params) };
+      gboolean ok;
+
+      for (guint i = 0; i < n_units; i++)
+        problem.units[i] = i;
+      workspace_init (&problem.ws, n);
+      ok = train_lbfgs (&problem, options, cancellable, &report, error);
+      workspace_clear (&problem.ws);
+      g_free (problem.units);
+      g_free (problem.grad);
+      if (ok && !params_finite (model))
+        {
+          g_set_error (error, VETO_MODEL_ERROR, VETO_MODEL_ERROR_DIVERGED,
+                       "The weights stopped being finite");
+          ok = FALSE;
+        }
+      if (!ok)
+        goto failed;
+      report.best_epoch = report.epochs;
+      if (options->validate != NULL)
+        report.score = options->validate (options->validate_data, model);
+      if (out_report != NULL)
+        *out_report = report;
+      openblas_set_num_threads (blas_threads);
+      return TRUE;
+    }
 
   grad = g_new (float, model->n_params);
   adam_m = g_new0 (float, model->n_params);

@@ -67,6 +67,7 @@ typedef struct
   float *teacher_confidence;
   guint teacher_wrong;
   gint64 started_us;
+  VetoModel *previous;      /* the last round's softmax: the next round starts from it */
 } Run;
 
 static void
@@ -80,6 +81,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
   g_clear_pointer (&run->teacher_confidence, g_free);
+  g_clear_pointer (&run->previous, veto_model_free);
 }
 
 static guint
@@ -261,10 +263,22 @@ train_round (Run *run, GError **error)
 {
   VetoTrainSpec spec = run->config->train;
 
+  VetoModel *model;
+
   spec.supervision = VETO_SUPERVISION_ANSWERS;
   spec.annotator = run->annotator_name;
   spec.seed = run->config->seed;
-  return veto_sim_train (run->store, run->ds, &spec, NULL, NULL, error);
+  /* A softmax is solved to its optimum by L-BFGS, so the previous round's weights only make
+   * the solve shorter; an mlp's AdamW run starts afresh every round, as it always has. */
+  if (spec.model == VETO_MODEL_KIND_SOFTMAX)
+    spec.warm_start = run->previous;
+  model = veto_sim_train (run->store, run->ds, &spec, NULL, NULL, error);
+  if (model != NULL && spec.model == VETO_MODEL_KIND_SOFTMAX)
+    {
+      g_clear_pointer (&run->previous, veto_model_free);
+      run->previous = veto_model_copy (model);
+    }
+  return model;
 }
 
 /* Picks a batch among the pool items not asked yet; out_indices are pool indices. */

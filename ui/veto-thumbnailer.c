@@ -103,6 +103,15 @@ load_image (VetoStore *store, gint64 id, GError **error)
     return veto_image_new_from_data (item->width, item->height, item->channels,
                                      g_bytes_get_data (item->pixels, NULL));
   path = g_build_filename (veto_store_get_base_dir (store), item->path, NULL);
+  /* A large photo is decoded straight at (about) the thumbnail's size where its decoder can. */
+  if (MAX (item->width, item->height) > VETO_THUMBNAILER_SIZE)
+    {
+      double scale = (double) VETO_THUMBNAILER_SIZE / MAX (item->width, item->height);
+
+      return veto_image_load_scaled (path, MAX (1, (guint) (item->width * scale + 0.5)),
+                                     MAX (1, (guint) (item->height * scale + 0.5)), NULL, NULL,
+                                     error);
+    }
   return veto_image_load (path, error);
 }
 

@@ -12,7 +12,8 @@ typedef struct
 } Source;
 
 static VetoImage *
-source_fetch (gpointer user_data, guint index, GError **error)
+source_fetch (gpointer user_data, guint index, G_GNUC_UNUSED guint min_width,
+              G_GNUC_UNUSED guint min_height, GError **error)
 {
   Source *source = user_data;
   const VetoImage *image = g_ptr_array_index (source->images, index);
@@ -29,6 +30,7 @@ source_fetch (gpointer user_data, guint index, GError **error)
 
 static VetoImage *
 fetch_null (G_GNUC_UNUSED gpointer user_data, G_GNUC_UNUSED guint index,
+            G_GNUC_UNUSED guint min_width, G_GNUC_UNUSED guint min_height,
             G_GNUC_UNUSED GError **error)
 {
   return NULL;
