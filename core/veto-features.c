@@ -50,7 +50,8 @@ struct _VetoFeatures
 {
   guint n;
   guint d;
-  float *data;
+  float *data;     /* owned, or read-only inside backing */
+  GBytes *backing; /* a memory-mapped .npy's data, never copied */
   char *key;
 };
 
@@ -279,10 +280,22 @@ veto_features_new_from_npy (const VetoNpy *npy, const char *key, guint expected_
   g_autofree float *data = NULL;
   gsize rows, cols;
 
+  g_autoptr (GBytes) backing = NULL;
+  g_autoptr (GError) local_error = NULL;
+
   g_return_val_if_fail (npy != NULL && key != NULL, NULL);
-  data = veto_npy_to_float32_matrix (npy, &rows, &cols, error);
-  if (data == NULL)
-    return NULL;
+  backing = veto_npy_float32_matrix_bytes (npy, &rows, &cols, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (backing == NULL)
+    {
+      data = veto_npy_to_float32_matrix (npy, &rows, &cols, error);
+      if (data == NULL)
+        return NULL;
+    }
   if (rows > G_MAXUINT || cols > G_MAXUINT)
     {
       g_set_error (error, VETO_FEATURES_ERROR, VETO_FEATURES_ERROR_MISMATCH,
@@ -296,6 +309,14 @@ veto_features_new_from_npy (const VetoNpy *npy, const char *key, guint expected_
                    "the matrix has %" G_GSIZE_FORMAT " rows but there are %u images", rows,
                    expected_rows);
       return NULL;
+    }
+  if (backing != NULL)
+    {
+      VetoFeatures *features = features_new_take ((guint) rows, (guint) cols,
+                                                  (float *) g_bytes_get_data (backing, NULL), key);
+
+      features->backing = g_steal_pointer (&backing);
+      return features;
     }
   return features_new_take ((guint) rows, (guint) cols, g_steal_pointer (&data), key);
 }
@@ -352,7 +373,10 @@ veto_features_free (VetoFeatures *features)
 {
   if (features == NULL)
     return;
-  g_free (features->data);
+  if (features->backing != NULL)
+    g_bytes_unref (features->backing);
+  else
+    g_free (features->data);
   g_free (features->key);
   g_free (features);
 }

@@ -700,6 +700,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       (GDestroyNotify) veto_annotation_free);
   g_autoptr (VetoModel) model = NULL;
   g_autofree float *x_train = NULL;
+  const float *x_rows;
   g_autofree double *q_loss = NULL;
   Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
                   g_hash_table_new (NULL, NULL) };
@@ -795,10 +796,24 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
     goto out;
 
-  x_train = g_new (float, (gsize) units.rows->len * d);
-  for (guint u = 0; u < units.rows->len; u++)
-    memcpy (x_train + (gsize) u * d, X + (gsize) g_array_index (units.rows, guint, u) * d,
-            d * sizeof (float));
+  /* Units are numbered in row order, so on gold labels they are often the dataset's own
+   * consecutive rows: those are trained on where they are, not copied. */
+  {
+    const guint *rows = (const guint *) units.rows->data;
+    gboolean consecutive = TRUE;
+
+    for (guint u = 1; u < units.rows->len && consecutive; u++)
+      consecutive = rows[u] == rows[0] + u;
+    if (consecutive)
+      x_rows = X + (gsize) rows[0] * d;
+    else
+      {
+        x_train = g_new (float, (gsize) units.rows->len * d);
+        for (guint u = 0; u < units.rows->len; u++)
+          memcpy (x_train + (gsize) u * d, X + (gsize) rows[u] * d, d * sizeof (float));
+        x_rows = x_train;
+      }
+  }
   for (guint i = 0; i < n_val; i++)
     if (veto_dataset_get_gold (ds, val_rows[i]) >= 0)
       g_array_append_val (val_gold_rows, val_rows[i]);
@@ -821,7 +836,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   model = warm_start_fits (spec, d, k, g_hash_table_size (heads))
               ? veto_model_copy (spec->warm_start)
               : veto_model_new (spec->model, d, k, g_hash_table_size (heads), spec->hidden);
-  if (!veto_model_train (model, x_train, units.rows->len, d, objective, veto_objective_gather,
+  if (!veto_model_train (model, x_rows, units.rows->len, d, objective, veto_objective_gather,
                          veto_objective_loss, units.rows->len, &train, &report, cancellable,
                          error))
     goto out;
