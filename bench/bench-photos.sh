@@ -40,7 +40,7 @@ for i in range(n):
 PY
   touch "$cache/complete"
 fi
-echo "photos: $(find -L "$photos" -name '*.jpg' | wc -l) files, $(du -sh "$photos" | cut -f1) in $photos"
+echo "photos: $(find -L "$photos" -name '*.jpg' | wc -l) files, $(du -shL "$photos" | cut -f1) in $photos"
 cat "$photos"/*/*.jpg >/dev/null   # every run starts from the page cache
 
 work=$(mktemp -d)

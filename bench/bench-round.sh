@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps --with-python
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
+build="${VETO_BUILD:-build}"
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-build/app/veto demo --project "$work/fm.veto" >/dev/null
-build/app/veto train "$work/fm.veto" --epochs 1 --no-save >/dev/null 2>&1 || true
-build/app/veto train "$work/fm.veto" --epochs 1 >/dev/null   # caches the pixel features
-build/bench/bench-round "$work/fm.veto" "$work/indices.txt" | tee "$work/veto.txt"
+"$build"/app/veto demo --project "$work/fm.veto" >/dev/null
+"$build"/app/veto train "$work/fm.veto" --epochs 1 --no-save >/dev/null 2>&1 || true
+"$build"/app/veto train "$work/fm.veto" --epochs 1 >/dev/null   # caches the pixel features
+"$build"/bench/bench-round "$work/fm.veto" "$work/indices.txt" | tee "$work/veto.txt"
 
 /usr/bin/python3 - /usr/share/datasets/fashion-mnist "$work/indices.txt" "$work/veto.txt" <<'PY'
 import gzip, re, sys, time, warnings
