@@ -278,10 +278,9 @@ veto_features_new_from_npy (const VetoNpy *npy, const char *key, guint expected_
                             GError **error)
 {
   g_autofree float *data = NULL;
-  gsize rows, cols;
-
   g_autoptr (GBytes) backing = NULL;
   g_autoptr (GError) local_error = NULL;
+  gsize rows, cols;
 
   g_return_val_if_fail (npy != NULL && key != NULL, NULL);
   backing = veto_npy_float32_matrix_bytes (npy, &rows, &cols, &local_error);
