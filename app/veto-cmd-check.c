@@ -41,7 +41,7 @@ check_file (const VetoItem *item, gpointer user_data)
   if (path)
     {
       name = g_strdup_printf ("the file %s", item->path);
-      image = veto_image_load_verified (path, item->sha256, name, &error);
+      image = veto_image_load_verified (path, item->sha256, name, 0, 0, &error);
     }
   if (image == NULL)
     add_problem (fc->problems, "items", item->id, error->message);

@@ -361,7 +361,7 @@ item_image (VetoStore *store, const VetoItem *item, GError **error)
   if (path == NULL)
     return NULL;
   name = veto_store_describe_item (store, item);
-  return veto_image_load_verified (path, item->sha256, name, error);
+  return veto_image_load_verified (path, item->sha256, name, 0, 0, error);
 }
 
 static gboolean

@@ -186,7 +186,7 @@ decode_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 {
   char **file = task_data; /* path, sha256, name */
   GError *error = NULL;
-  VetoImage *image = veto_image_load_verified (file[0], file[1], file[2], &error);
+  VetoImage *image = veto_image_load_verified (file[0], file[1], file[2], 0, 0, &error);
 
   if (image == NULL)
     g_task_return_error (task, error);

@@ -107,7 +107,16 @@ load_image (VetoStore *store, gint64 id, GError **error)
   if (path == NULL)
     return NULL;
   name = veto_store_describe_item (store, item);
-  return veto_image_load_verified (path, item->sha256, name, error);
+  /* A large photo is decoded straight at (about) the thumbnail's size where its decoder can. */
+  if (MAX (item->width, item->height) > VETO_THUMBNAILER_SIZE)
+    {
+      double scale = (double) VETO_THUMBNAILER_SIZE / MAX (item->width, item->height);
+
+      return veto_image_load_verified (path, item->sha256, name,
+                                       MAX (1, (guint) (item->width * scale + 0.5)),
+                                       MAX (1, (guint) (item->height * scale + 0.5)), error);
+    }
+  return veto_image_load_verified (path, item->sha256, name, 0, 0, error);
 }
 
 /* RGB pixels fitting VETO_THUMBNAILER_SIZE: large images box-filtered down, small ones

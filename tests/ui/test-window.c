@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "veto-image.h"
 #include "veto-import-job.h"
 #include "veto-item-picture.h"
 #include "veto-preferences-window.h"
@@ -854,6 +855,30 @@ test_import_job (Fixture *f, gconstpointer data)
   veto_import_job_run_async (job, job_done_cb, &result);
   wait_until (job_finished, &result);
   g_assert_nonnull (result.error);
+  g_clear_error (&result.error);
+  g_assert_false (g_file_test (project, G_FILE_TEST_EXISTS));
+
+  /* A cancelled import of a folder of images leaves no project behind either. */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%02u.png", i);
+      g_autofree char *png = g_build_filename (f->dir, "photos", "cat", name, NULL);
+      g_autofree char *parent = g_path_get_dirname (png);
+      g_autoptr (VetoImage) image = veto_image_new (8, 8, 3);
+
+      memset (image->data, i * 11, veto_image_n_bytes (image));
+      g_mkdir_with_parents (parent, 0700);
+      g_assert_true (veto_image_save_png (image, png, NULL));
+    }
+  g_clear_object (&job);
+  result.finished = FALSE;
+  g_clear_pointer (&idx, g_free);
+  idx = g_build_filename (f->dir, "photos", NULL);
+  job = veto_import_job_new (project, idx, VETO_FORMAT_IMAGE_FOLDER, NULL);
+  veto_import_job_run_async (job, job_done_cb, &result);
+  veto_import_job_cancel (job);
+  wait_until (job_finished, &result);
+  g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&result.error);
   g_assert_false (g_file_test (project, G_FILE_TEST_EXISTS));
 }
