@@ -336,57 +336,108 @@ veto_loss_pairwise_comparison (const VetoLossBatch *batch, const VetoLossLabel *
   return label_loss (batch, terms, n_terms, pc_term, NULL, weight);
 }
 
-/* The per-CL-class partial risks of libcll's URE: r_k = prior_k * mean_{cl = k} (Q^-1 l)_k.
- * coef_k is d(loss)/d(r_k) for the chosen correction. */
+/* The partial risks of Ishida et al. (2019), one per class j at which the loss is evaluated:
+ * R_j = sum_k prior_k * mean_{cl = k} (Q^-1)[k][j] l_j. Each estimates pi_j E_{x|y=j}[l_j] >= 0,
+ * which is what justifies clamping or ascending. Terms whose CL class has prior 0 drop out.
+ * out_risk (K) receives R; out_scale[k] = prior_k / count_k. */
+static void
+ure_risks (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
+           const double *q_inv, const double *priors, double *out_risk, double *out_scale)
+{
+  guint k = batch->n_classes;
+  g_autofree double *logp = g_new (double, k);
+  g_autofree double *sums = g_new0 (double, k * k);
+  g_autofree guint *counts = g_new0 (guint, k);
+
+  for (guint i = 0; i < n_terms; i++)
+    {
+      guint c = terms[i].label;
+
+      log_softmax (batch_row (batch, terms[i].row), k, logp);
+      for (guint j = 0; j < k; j++)
+        sums[c * k + j] -= q_inv_entry (q_inv, k, c, j) * logp[j];
+      counts[c]++;
+    }
+  for (guint c = 0; c < k; c++)
+    {
+      double prior = priors != NULL ? priors[c] : (double) counts[c] / n_terms;
+
+      out_scale[c] = counts[c] > 0 ? prior / counts[c] : 0.0;
+    }
+  for (guint j = 0; j < k; j++)
+    {
+      out_risk[j] = 0.0;
+      for (guint c = 0; c < k; c++)
+        out_risk[j] += out_scale[c] * sums[c * k + j];
+    }
+}
+
+void
+veto_loss_ure_partial_risks (const VetoLossBatch *batch, const VetoLossLabel *terms,
+                             guint n_terms, const double *q_inv, const double *priors,
+                             double *out_risks)
+{
+  g_autofree double *scale = NULL;
+
+  g_return_if_fail (batch_is_valid (batch) && batch->n_classes >= 2);
+  g_return_if_fail (labels_are_valid (batch, terms, n_terms));
+  g_return_if_fail (out_risks != NULL);
+
+  if (n_terms == 0)
+    {
+      memset (out_risks, 0, batch->n_classes * sizeof (double));
+      return;
+    }
+  scale = g_new (double, batch->n_classes);
+  ure_risks (batch, terms, n_terms, q_inv, priors, out_risks, scale);
+}
+
+/* coef_j is d(loss)/d(R_j) for the chosen correction; the gradient of R_j with respect to the
+ * logits of a term with CL c is scale_c (Q^-1)[c][j] (p - e_j). */
 static double
 ure_partial (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
              const double *q_inv, const double *priors, gboolean ascent, double weight)
 {
   guint k = batch->n_classes;
-  g_autofree double *work = g_new (double, 3 * k);
-  double *dz = work + 2 * k;
-  g_autofree double *sums = g_new0 (double, k);
-  g_autofree double *prior = g_new (double, k);
-  g_autofree double *coef = g_new0 (double, k);
-  g_autofree guint *counts = g_new0 (guint, k);
-  g_autofree double *risk = g_new0 (double, k);
+  g_autofree double *risk = g_new (double, k);
+  g_autofree double *scale = g_new (double, k);
+  g_autofree double *coef = g_new (double, k);
+  g_autofree double *logp = g_new (double, k);
+  g_autofree double *dz = g_new (double, k);
   gboolean any_negative = FALSE;
   double value = 0.0;
 
-  for (guint i = 0; i < n_terms; i++)
-    {
-      sums[terms[i].label]
-        += ure_term (batch_row (batch, terms[i].row), k, terms[i].label, q_inv, work, dz);
-      counts[terms[i].label]++;
-    }
-  for (guint c = 0; c < k; c++)
-    {
-      prior[c] = priors != NULL ? priors[c] : (double) counts[c] / n_terms;
-      if (counts[c] > 0)
-        risk[c] = prior[c] * sums[c] / counts[c];
-      any_negative |= risk[c] < 0;
-    }
-  for (guint c = 0; c < k; c++)
+  ure_risks (batch, terms, n_terms, q_inv, priors, risk, scale);
+  for (guint j = 0; j < k; j++)
+    any_negative |= risk[j] < 0;
+  for (guint j = 0; j < k; j++)
     {
       if (ascent && any_negative)
-        coef[c] = risk[c] < 0 ? -1.0 : 0.0;
+        coef[j] = risk[j] < 0 ? -1.0 : 0.0;
       else if (ascent)
-        coef[c] = 1.0;
+        coef[j] = 1.0;
       else
-        coef[c] = risk[c] > 0 ? 1.0 : 0.0;
-      value += coef[c] * risk[c];
+        coef[j] = risk[j] > 0 ? 1.0 : 0.0;
+      value += coef[j] * risk[j];
     }
 
   if (batch->grad != NULL)
     for (guint i = 0; i < n_terms; i++)
       {
         guint c = terms[i].label;
+        double total = 0.0;
 
-        if (coef[c] == 0.0)
+        if (scale[c] == 0.0)
           continue;
-        ure_term (batch_row (batch, terms[i].row), k, c, q_inv, work, dz);
-        add_grad (batch_grad (batch, terms[i].row), dz, k,
-                  weight * coef[c] * prior[c] / counts[c]);
+        log_softmax (batch_row (batch, terms[i].row), k, logp);
+        for (guint j = 0; j < k; j++)
+          {
+            dz[j] = coef[j] * q_inv_entry (q_inv, k, c, j);
+            total += dz[j];
+          }
+        for (guint j = 0; j < k; j++)
+          dz[j] = total * exp (logp[j]) - dz[j];
+        add_grad (batch_grad (batch, terms[i].row), dz, k, weight * scale[c]);
       }
   return weight * value;
 }

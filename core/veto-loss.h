@@ -121,15 +121,22 @@ double veto_loss_forward (const VetoLossBatch *batch, const VetoLossLabel *terms
 double veto_loss_ure (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
                       const double *q_inv, double weight);
 
-/* URE split by CL class k as libcll: r_k = prior_k * mean over terms with cl = k of
- * (Q^-1 l)_k (r_k = 0 when none). priors: the CL class prior (K, from the whole training
- * set); NULL: the fraction of these terms with each CL, so that sum_k r_k is the URE mean.
- * URE-NN returns sum_k max(r_k, 0) with its gradient (classes with r_k <= 0 drop out). */
+/* The non-negative corrections of Ishida et al. (ICML 2019) split the URE by the class j at
+ * which the loss is evaluated: R_j = sum_k prior_k * mean over terms with cl = k of
+ * (Q^-1)[k][j] l_j (uniform Q: sum_k prior_k mean_{cl=k} l_j - (K-1) prior_j mean_{cl=j} l_j).
+ * Each R_j estimates pi_j E_{x|y=j}[l_j], which is >= 0, so a negative R_j is overfitting.
+ * priors: the CL class prior (K, from the whole training set); NULL: the fraction of these
+ * terms with each CL, so that sum_j R_j is the URE mean. Fills out_risks (K) with R. */
+void veto_loss_ure_partial_risks (const VetoLossBatch *batch, const VetoLossLabel *terms,
+                                  guint n_terms, const double *q_inv, const double *priors,
+                                  double *out_risks);
+
+/* URE-NN: sum_j max(R_j, 0) with its gradient (classes with R_j <= 0 drop out). */
 double veto_loss_ure_nn (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
                          const double *q_inv, const double *priors, double weight);
 
-/* URE-GA (Ishida et al. 2019): when every r_k >= 0, sum_k r_k; otherwise the value and
- * gradient of -sum_{r_k < 0} r_k, so a descent step raises the negative partial risks. */
+/* URE-GA: when every R_j >= 0, sum_j R_j; otherwise the value and gradient of
+ * -sum_{R_j < 0} R_j, so a descent step raises the negative partial risks (gradient ascent). */
 double veto_loss_ure_ga (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
                          const double *q_inv, const double *priors, double weight);
 

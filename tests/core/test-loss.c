@@ -440,36 +440,129 @@ test_ure_identity (void)
 }
 
 static double
-eval_ure_ga_single (gconstpointer data, const VetoLossBatch *batch)
+neg_log_softmax (const float *z, guint k, guint j)
 {
-  return veto_loss_ure_ga (batch, data, 1, NULL, NULL, 1.0);
+  double m = z[0], lse = 0.0;
+
+  for (guint c = 1; c < k; c++)
+    m = MAX (m, z[c]);
+  for (guint c = 0; c < k; c++)
+    lse += exp (z[c] - m);
+  return m + log (lse) - z[j];
 }
 
 static void
 test_ure_corrections (void)
 {
-  /* Row 0: CL 0 is the likeliest class, so its URE term is positive; row 1: CL 1 is the
-   * least likely, so its term is negative. */
-  float outputs[] = { 3.0f, 0.0f, 0.0f, 0.0f, 2.0f, -3.0f, 0.0f, 0.0f };
+  /* Split by the class j at which the loss is evaluated (Ishida et al. 2019), batch priors
+   * 1/2: R_j = 1/2 (l_j(x0) + l_j(x1)) - 3/2 l_j(x_cl=j). Row 0's CL 0 is its likeliest
+   * class (l_0 small there: R_0 > 0); row 1's CL 1 is its least likely (l_1 large there:
+   * R_1 < 0, the model rules class 1 out harder than any population of class-1 items can). */
+  float outputs[] = { 3.0f, 0.0f, 0.0f, 0.0f, -1.0f, -3.0f, 0.0f, 0.0f };
   VetoLossBatch batch = { outputs, NULL, 2, 4, 4 };
   VetoLossLabel cls[] = { { 0, 0 }, { 1, 1 } };
-  double r0 = veto_loss_ure (&batch, &cls[0], 1, NULL, 1.0);
-  double r1 = veto_loss_ure (&batch, &cls[1], 1, NULL, 1.0);
+  float flat[16] = { 0 };
+  VetoLossBatch flat_batch = { flat, NULL, 4, 4, 4 };
+  VetoLossLabel each[] = { { 0, 0 }, { 1, 1 }, { 2, 2 }, { 3, 3 } };
+  double risk[4], by_hand[4], nn = 0.0, negative = 0.0;
 
-  g_assert_cmpfloat (r0, >, 0.0);
-  g_assert_cmpfloat (r1, <, 0.0);
-  /* batch priors: r_k = 1/2 * term */
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure (&batch, cls, 2, NULL, 1.0), (r0 + r1) / 2,
-                                  1e-12);
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 2, NULL, NULL, 1.0), r0 / 2,
-                                  1e-12);
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 2, NULL, NULL, 1.0), -r1 / 2,
-                                  1e-12);
-  /* no negative partial risk: GA is the plain sum */
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 1, NULL, NULL, 1.0), r0, 1e-12);
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 1, NULL, NULL, 1.0), r0, 1e-12);
-  /* and its gradient is the plain URE one */
-  check_gradient (eval_ure_ga_single, cls, outputs, 2, 4, 4);
+  veto_loss_ure_partial_risks (&batch, cls, 2, NULL, NULL, risk);
+  for (guint j = 0; j < 4; j++)
+    {
+      by_hand[j] = 0.5 * (neg_log_softmax (outputs, 4, j) + neg_log_softmax (outputs + 4, 4, j));
+      if (j < 2)
+        by_hand[j] -= 1.5 * neg_log_softmax (outputs + 4 * j, 4, j);
+      g_assert_cmpfloat_with_epsilon (risk[j], by_hand[j], 1e-9);
+      nn += MAX (by_hand[j], 0.0);
+      negative += MIN (by_hand[j], 0.0);
+    }
+  g_assert_cmpfloat (by_hand[0], >, 0.0);
+  g_assert_cmpfloat (by_hand[1], <, 0.0);
+  g_assert_cmpfloat_with_epsilon (risk[0] + risk[1] + risk[2] + risk[3],
+                                  veto_loss_ure (&batch, cls, 2, NULL, 1.0), 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 2, NULL, NULL, 1.0), nn, 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 2, NULL, NULL, 1.0), -negative,
+                                  1e-9);
+  /* Flat logits, one CL of each class: R_j = 1/4 (4 - 3) log 4 >= 0 for every j, so GA and
+   * NN are the plain URE, log 4. */
+  veto_loss_ure_partial_risks (&flat_batch, each, 4, NULL, NULL, risk);
+  for (guint j = 0; j < 4; j++)
+    g_assert_cmpfloat_with_epsilon (risk[j], log (4.0) / 4, 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&flat_batch, each, 4, NULL, NULL, 1.0),
+                                  log (4.0), 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&flat_batch, each, 4, NULL, NULL, 1.0),
+                                  log (4.0), 1e-9);
+}
+
+static guint
+draw_from (GRand *rand, const double *p, guint k)
+{
+  double u = g_rand_double (rand);
+
+  for (guint c = 0; c + 1 < k; c++)
+    {
+      if (u < p[c])
+        return c;
+      u -= p[c];
+    }
+  return k - 1;
+}
+
+/* The population property behind URE-NN / URE-GA: on data drawn here (class prior pi, a fixed
+ * noisy scorer, CLs drawn through Q), each R_j matches pi_j E_{x|y=j}[l_j] computed from the
+ * true labels, which is >= 0. The split by CL class has no such meaning and fails this. */
+static void
+test_ure_population (void)
+{
+  enum { K = 4, N = 100000 };
+  static const double prior[K] = { 0.4, 0.3, 0.2, 0.1 };
+  /* rows = true class; zero diagonal, far from uniform */
+  static const double q[K * K] = { 0.0, 0.6, 0.3, 0.1,
+                                   0.2, 0.0, 0.5, 0.3,
+                                   0.5, 0.25, 0.0, 0.25,
+                                   0.1, 0.3, 0.6, 0.0 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  g_autofree float *outputs = g_new (float, (gsize) N * K);
+  g_autofree VetoLossLabel *cls = g_new (VetoLossLabel, N);
+  g_autofree guint *gold = g_new (guint, N);
+  double q_inv[K * K], uniform[K * K];
+  g_autoptr (GError) error = NULL;
+  VetoLossBatch batch = { outputs, NULL, N, K, K };
+
+  g_assert_true (veto_loss_matrix_invert (q, K, q_inv, &error));
+  g_assert_no_error (error);
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      uniform[y * K + c] = y == c ? 0.0 : 1.0 / (K - 1);
+
+  for (guint m = 0; m < 2; m++)
+    {
+      const double *transition = m == 0 ? uniform : q;
+      double target[K] = { 0 }, risk[K];
+
+      for (guint i = 0; i < N; i++)
+        {
+          float *z = outputs + (gsize) i * K;
+
+          gold[i] = draw_from (rand, prior, K);
+          for (guint c = 0; c < K; c++)
+            {
+              double u1 = g_rand_double_range (rand, 1e-12, 1.0), u2 = g_rand_double (rand);
+
+              z[c] = (float) ((c == gold[i] ? 1.0 : 0.0)
+                              + 0.8 * sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2));
+            }
+          cls[i] = (VetoLossLabel) { i, draw_from (rand, transition + gold[i] * K, K) };
+          target[gold[i]] += neg_log_softmax (z, K, gold[i]) / N;
+        }
+      veto_loss_ure_partial_risks (&batch, cls, N, m == 0 ? NULL : q_inv, NULL, risk);
+      for (guint j = 0; j < K; j++)
+        {
+          g_assert_cmpfloat (target[j], >, 0.0);
+          g_assert_cmpfloat (risk[j], >=, 0.0);
+          g_assert_cmpfloat_with_epsilon (risk[j], target[j], 0.03 + 0.05 * target[j]);
+        }
+    }
 }
 
 static void
@@ -933,6 +1026,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/known/fwd-identity", test_fwd_identity);
   g_test_add_func ("/loss/known/ure-identity", test_ure_identity);
   g_test_add_func ("/loss/known/ure-corrections", test_ure_corrections);
+  g_test_add_func ("/loss/known/ure-population", test_ure_population);
   g_test_add_func ("/loss/known/candidate-absent", test_candidate_absent);
   g_test_add_func ("/loss/known/candidate-by-hand", test_candidate_by_hand);
   g_test_add_func ("/loss/known/bradley-terry", test_preference_known);
