@@ -360,7 +360,7 @@ typedef struct
 {
   gint64 id;
   VetoSimAnnotator *sim;
-  GRand *rand;
+  VetoRng rng;
   gboolean done;
   guint answers;
 } SimWorker;
@@ -384,12 +384,12 @@ sim_answer (VetoStore *store, SimCampaign *s, SimWorker *w, gint64 item, GError 
   if (c->protocol == VETO_KIND_ORDINARY)
     {
       answer.kind = VETO_KIND_ORDINARY;
-      label = veto_sim_annotator_answer_ordinary (w->sim, w->rand, truth);
+      label = veto_sim_annotator_answer_ordinary (w->sim, &w->rng, truth);
     }
   else
     {
       /* A fresh uniform candidate set for every answer, as CLImage draws for CIFAR. */
-      guint64 seed = ((guint64) g_rand_int (w->rand) << 32) | g_rand_int (w->rand);
+      guint64 seed = veto_rng_next (&w->rng);
 
       if (!veto_active_candidates (VETO_ACTIVE_CANDIDATES_UNIFORM, NULL, 1, k, c->n_candidates,
                                    VETO_ACTIVE_DEFAULT_FLOOR, seed, shown, error))
@@ -399,7 +399,7 @@ sim_answer (VetoStore *store, SimCampaign *s, SimWorker *w, gint64 item, GError 
       answer.kind = VETO_KIND_COMPLEMENTARY;
       answer.candidates = shown_ids;
       answer.n_candidates = c->n_candidates;
-      label = veto_sim_annotator_answer_complementary (w->sim, w->rand, truth, shown,
+      label = veto_sim_annotator_answer_complementary (w->sim, &w->rng, truth, shown,
                                                        c->n_candidates);
     }
   answer.answer_class = ((VetoClass *) s->classes->pdata[label])->id;
@@ -452,13 +452,13 @@ simulate (VetoStore *store, SimCampaign *s, const char *profile, const char *pre
   for (guint i = 0; i < n_annotators && ok; i++)
     {
       g_autofree char *name = g_strdup_printf ("%s-%u", prefix, i + 1);
-      guint32 words[3] = { (guint32) seed, (guint32) (seed >> 32), i };
 
       workers[i].sim = veto_sim_annotator_new (profile, s->classes->len,
                                                c->protocol == VETO_KIND_COMPLEMENTARY
                                                  ? c->n_candidates
                                                  : MIN (4, s->classes->len), error);
-      workers[i].rand = g_rand_new_with_seed_array (words, G_N_ELEMENTS (words));
+      /* One stream per annotator, all from the one seed. */
+      veto_rng_init (&workers[i].rng, seed * 1000003u + i);
       if (workers[i].sim == NULL)
         ok = FALSE;
       else if (!profile_fits (workers[i].sim, c->protocol))
@@ -491,8 +491,6 @@ simulate (VetoStore *store, SimCampaign *s, const char *profile, const char *pre
     {
       *out_answers += workers[i].answers;
       veto_sim_annotator_free (workers[i].sim);
-      if (workers[i].rand)
-        g_rand_free (workers[i].rand);
     }
   return ok;
 }

@@ -93,11 +93,13 @@ accumulate_subset (const guint *set, guint m, gpointer data)
 }
 
 /* Fits preferences a (one row) so that E_S[P(c | S)] = t[c] when S is a uniform m-subset: the
- * minorise-maximise fixed point a_c ← a_c · t_c / E_S[P(c | S)] (as for Plackett–Luce). */
-static void
+ * minorise-maximise fixed point a_c ← a_c · t_c / E_S[P(c | S)] (as for Plackett–Luce).
+ * Returns max_c |E_S[P(c | S)] - t_c| of the fit, large when no choice model reproduces t. */
+static double
 fit_row (const double *t, guint k, guint m, double *a)
 {
   g_autofree double *expected = g_new (double, k);
+  double residual = 0;
 
   for (guint c = 0; c < k; c++)
     a[c] = MAX (t[c], PREFERENCE_FLOOR);
@@ -122,6 +124,15 @@ fit_row (const double *t, guint k, guint m, double *a)
       if (change < 1e-10)
         break;
     }
+  {
+    RowFit fit = { a, expected, 0 };
+
+    memset (expected, 0, k * sizeof (double));
+    foreach_subset (k, m, accumulate_subset, &fit);
+    for (guint c = 0; c < k; c++)
+      residual = MAX (residual, fabs (expected[c] / fit.count - t[c]));
+  }
+  return residual;
 }
 
 static double
@@ -151,7 +162,20 @@ veto_sim_annotator_new_biased (const double *t, guint k, guint n_candidates, GEr
   a->n_candidates = n_candidates;
   a->preferences = g_new (double, (gsize) k * k);
   for (guint y = 0; y < k; y++)
-    fit_row (t + (gsize) y * k, k, n_candidates, a->preferences + (gsize) y * k);
+    {
+      double residual = fit_row (t + (gsize) y * k, k, n_candidates,
+                                 a->preferences + (gsize) y * k);
+
+      if (residual > VETO_SIM_PROFILE_TOLERANCE)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "row %u (true class %u) of the profile: no choice model over %u uniform "
+                       "candidates of %u reproduces it (max |E - T| = %.3f > %.3f; an entry "
+                       "above %u/%u = %.3f is no annotator's)", y, y, n_candidates, k, residual,
+                       VETO_SIM_PROFILE_TOLERANCE, n_candidates, k, (double) n_candidates / k);
+          return NULL;
+        }
+    }
   return g_steal_pointer (&a);
 }
 
@@ -199,7 +223,10 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
         }
       a = veto_sim_annotator_new_biased (t, k, n_candidates, error);
       if (a == NULL)
-        return NULL;
+        {
+          g_prefix_error (error, "%s: ", profile + 7);
+          return NULL;
+        }
     }
   else
     {
@@ -240,18 +267,18 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
 }
 
 guint
-veto_sim_annotator_answer_ordinary (VetoSimAnnotator *a, GRand *rand, guint truth)
+veto_sim_annotator_answer_ordinary (VetoSimAnnotator *a, VetoRng *rng, guint truth)
 {
   guint wrong;
 
-  if (a->kind != VETO_SIM_ORDINARY || g_rand_double (rand) >= a->rate)
+  if (a->kind != VETO_SIM_ORDINARY || veto_rng_uniform (rng) >= a->rate)
     return truth;
-  wrong = g_rand_int_range (rand, 0, a->k - 1);
+  wrong = veto_rng_below (rng, a->k - 1);
   return wrong >= truth ? wrong + 1 : wrong;
 }
 
 guint
-veto_sim_annotator_answer_complementary (VetoSimAnnotator *a, GRand *rand, guint truth,
+veto_sim_annotator_answer_complementary (VetoSimAnnotator *a, VetoRng *rng, guint truth,
                                          const guint *shown, guint n_shown)
 {
   const double *row = a->preferences + (gsize) truth * a->k;
@@ -260,11 +287,11 @@ veto_sim_annotator_answer_complementary (VetoSimAnnotator *a, GRand *rand, guint
 
   for (guint i = 0; i < n_shown; i++)
     truth_shown |= shown[i] == truth;
-  if (a->kind == VETO_SIM_NOISY && truth_shown && g_rand_double (rand) < a->rate)
+  if (a->kind == VETO_SIM_NOISY && truth_shown && veto_rng_uniform (rng) < a->rate)
     return truth;
   for (guint i = 0; i < n_shown; i++)
     total += row[shown[i]];
-  r = g_rand_double (rand) * total;
+  r = veto_rng_uniform (rng) * total;
   for (guint i = 0; i < n_shown; i++)
     {
       if (r < row[shown[i]])

@@ -57,7 +57,7 @@ typedef struct
   float *x_pool;            /* n_pool × d */
   gboolean *asked;
   guint n_asked;
-  GRand *rand;
+  VetoRng rng;
   VetoSimAnnotator *annotator;
   char *annotator_name;
   gint64 annotator_id;
@@ -75,7 +75,6 @@ run_clear (Run *run)
   g_clear_pointer (&run->pool, g_array_unref);
   g_clear_pointer (&run->x_pool, g_free);
   g_clear_pointer (&run->asked, g_free);
-  g_clear_pointer (&run->rand, g_rand_free);
   g_clear_pointer (&run->annotator, veto_sim_annotator_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
@@ -141,7 +140,7 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
     memcpy (run->x_pool + (gsize) i * run->d,
             X + (gsize) g_array_index (run->pool, guint, i) * run->d, run->d * sizeof (float));
   run->asked = g_new0 (gboolean, run->n_pool);
-  run->rand = g_rand_new_with_seed ((guint32) (config->seed * 7919 + 1));
+  veto_rng_init (&run->rng, config->seed * 7919 + 1);
   if (profile == NULL)
     profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? "uniform"
               : config->mode == VETO_SIM_MODE_DISTILL     ? "teacher"
@@ -192,7 +191,7 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
         {
         case VETO_SIM_MODE_COMPLEMENTARY:
           {
-            guint cl = veto_sim_annotator_answer_complementary (run->annotator, run->rand, y,
+            guint cl = veto_sim_annotator_answer_complementary (run->annotator, &run->rng, y,
                                                                 candidates + (gsize) i * m, m);
 
             for (guint j = 0; j < m; j++)
@@ -223,7 +222,7 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
         default:
           answer.kind = VETO_KIND_ORDINARY;
           answer.answer_class = veto_dataset_class_id (
-              run->ds, veto_sim_annotator_answer_ordinary (run->annotator, run->rand, y));
+              run->ds, veto_sim_annotator_answer_ordinary (run->annotator, &run->rng, y));
           break;
         }
       answer.answered_at_us = g_get_real_time ();
@@ -325,7 +324,7 @@ make_teacher (Run *run, GError **error)
     order[i] = i;
   for (guint i = run->n_pool; i > 1; i--)
     {
-      guint j = g_rand_int_range (run->rand, 0, i), t = order[i - 1];
+      guint j = veto_rng_below (&run->rng, i), t = order[i - 1];
 
       order[i - 1] = order[j];
       order[j] = t;
@@ -371,7 +370,7 @@ ask_random (Run *run, guint n, GError **error)
 
   while (got < n)
     {
-      guint i = g_rand_int_range (run->rand, 0, run->n_pool);
+      guint i = veto_rng_below (&run->rng, run->n_pool);
       gboolean dup = run->asked[i];
 
       for (guint j = 0; j < got && !dup; j++)
@@ -498,7 +497,7 @@ agcd_init (Run *run, Agcd *a)
   a->novel = g_new0 (gboolean, k);
   while (hidden < MIN (run->config->novel, k - 1))
     {
-      guint c = g_rand_int_range (run->rand, 0, k);
+      guint c = veto_rng_below (&run->rng, k);
 
       if (!a->novel[c])
         {
@@ -576,7 +575,7 @@ agcd_ask_init (Run *run, Agcd *a, GError **error)
 
   for (guint tries = 0; got < want && tries < 100 * run->n_pool; tries++)
     {
-      guint i = g_rand_int_range (run->rand, 0, run->n_pool), y = pool_gold (run, i);
+      guint i = veto_rng_below (&run->rng, run->n_pool), y = pool_gold (run, i);
       gboolean dup = a->novel[y];
 
       for (guint j = 0; j < got && !dup; j++)

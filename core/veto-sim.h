@@ -7,6 +7,7 @@
 #include "veto-features.h"
 #include "veto-loss.h"
 #include "veto-model.h"
+#include "veto-rng.h"
 #include "veto-store.h"
 
 G_BEGIN_DECLS
@@ -134,7 +135,12 @@ typedef struct _VetoSimAnnotator VetoSimAnnotator;
  * "teacher". */
 VetoSimAnnotator *veto_sim_annotator_new (const char *profile, guint n_classes,
                                           guint n_candidates, GError **error);
-/* A biased annotator from a matrix already in memory (K×K, rows = true class). */
+/* Largest |E - T| a biased profile's fitted choice model may leave on any entry of T. */
+#define VETO_SIM_PROFILE_TOLERANCE 0.01
+
+/* A biased annotator from a matrix already in memory (K×K, rows = true class). Fails, naming
+ * the row, when no choice model over n_candidates uniform candidates reproduces T within
+ * VETO_SIM_PROFILE_TOLERANCE. */
 VetoSimAnnotator *veto_sim_annotator_new_biased (const double *t, guint n_classes,
                                                  guint n_candidates, GError **error);
 void veto_sim_annotator_free (VetoSimAnnotator *annotator);
@@ -145,8 +151,9 @@ const char *veto_sim_annotator_get_profile (const VetoSimAnnotator *annotator);
  * reproduce T; under any other candidate rule it answers from the same A restricted to S. */
 const double *veto_sim_annotator_get_preferences (const VetoSimAnnotator *annotator);
 
-guint veto_sim_annotator_answer_ordinary (VetoSimAnnotator *annotator, GRand *rand, guint truth);
-guint veto_sim_annotator_answer_complementary (VetoSimAnnotator *annotator, GRand *rand,
+/* Answers draw from the caller's seeded veto-rng stream, so one seed reproduces a run. */
+guint veto_sim_annotator_answer_ordinary (VetoSimAnnotator *annotator, VetoRng *rng, guint truth);
+guint veto_sim_annotator_answer_complementary (VetoSimAnnotator *annotator, VetoRng *rng,
                                                guint truth, const guint *shown, guint n_shown);
 
 /* --- the headless active-learning loop (veto-sim-loop.c) --- */

@@ -39,6 +39,8 @@ write("pool", 600)
 write("test", 90)
 open(f"{d}/q.txt", "w").write("Transition Matrix tensor([\n [0.02, 0.49, 0.49],\n [0.49, 0.02, 0.49],\n [0.49, 0.49, 0.02]])\n")
 open(f"{d}/bad-q.txt", "w").write("0.5 0.5\n0.2 0.3 0.5\n")
+# Row 1 gives 0.9 to one class, which 2 shown candidates of 3 cannot: no annotator answers so.
+open(f"{d}/skewed.txt", "w").write("0.0 0.5 0.5\n0.1 0.0 0.9\n0.5 0.5 0.0\n")
 PY
 P=$T/p.veto
 "$VETO" init "$P" --classes left,middle,right >/dev/null
@@ -72,6 +74,14 @@ n=$((n + 1))
 "$VETO" simulate "$P" --out "$T/s" --strategy bogus >/dev/null 2>&1
 if [ $? -eq 2 ]; then echo "ok $n - an unknown strategy is a usage error"
 else echo "not ok $n - an unknown strategy is a usage error"; failed=$((failed + 1)); fi
+
+n=$((n + 1))
+"$VETO" simulate "$P" --scratch -q --mode complementary --shown 2 --budget 40 --batch 20 \
+  --init 20 --seeds 1 --annotator "biased:$T/skewed.txt" --out "$T/s-skewed" >/dev/null 2>"$T/err"
+if [ $? -eq 1 ] && grep -q "skewed.txt: row 1" "$T/err"; then
+  echo "ok $n - a profile no choice model reproduces is refused (exit 1), naming the row"
+else echo "not ok $n - a profile no choice model reproduces is refused (exit 1), naming the row"
+  sed 's/^/# /' "$T/err"; failed=$((failed + 1)); fi
 
 "$VETO" info "$P" --json >"$T/info-before"
 check "simulate --scratch, two strategies, two seeds" "$VETO" simulate "$P" --scratch -q \
