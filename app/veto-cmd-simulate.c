@@ -242,6 +242,8 @@ veto_cmd_simulate (int argc, char **argv)
   g_autofree char *features = NULL;
   g_autofree char *model_name = NULL;
   g_autofree char *loss_name = NULL;
+  g_autofree char *model_kind = NULL;
+  double anchors = -1;
   gint budget = 1000, batch = 100, init = 100, seeds = 3, novel = 3, k_shown = 0, max_pool = 0;
   gint epochs = 0;
   double target = 0;
@@ -264,7 +266,15 @@ veto_cmd_simulate (int argc, char **argv)
       "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
     { "shown", 'k', 0, G_OPTION_ARG_INT, &k_shown, "complementary: candidates shown (4, or K when there are fewer classes)", "K" },
     { "loss", 'l', 0, G_OPTION_ARG_STRING, &loss_name,
-      "complementary loss (default candidate, or scl-nl with uniform candidates)", "NAME" },
+      "complementary loss (default candidate; scl-nl with uniform candidates and the uniform "
+      "annotator model)", "NAME" },
+    { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
+      "complementary: the annotator model of the loss: estimated (default: fitted to the "
+      "answers on gold anchors), oracle (the simulated annotator's own; a reference) or "
+      "uniform", "MODEL" },
+    { "anchors", 0, 0, G_OPTION_ARG_DOUBLE, &anchors,
+      "complementary: share of each batch asked about gold anchors (random items, uniform "
+      "candidates) to fit the annotator model (0.05)", "RATE" },
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features, "as for train (pixels)", "SPEC" },
     { "model", 0, 0, G_OPTION_ARG_STRING, &model_name, "softmax (default) or mlp", "MODEL" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "epochs per round (default: sized)", "N" },
@@ -336,7 +346,14 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context, error->message);
   if (model_name && !veto_model_kind_from_string (model_name, &config.train.model))
     return veto_cli_usage (context, "--model must be softmax or mlp");
+  if (model_kind
+      && !veto_sim_annotator_model_from_string (model_kind, &config.annotator_model))
+    return veto_cli_usage (context, "--annotator-model must be estimated, oracle or uniform");
+  if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
+    return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
+  config.anchors = anchors == -1 ? 0.05 : anchors;
   config.train.cl_loss = config.candidates == VETO_ACTIVE_CANDIDATES_UNIFORM
+                                 && config.annotator_model == VETO_SIM_MODEL_UNIFORM
                              ? VETO_LOSS_COMPLEMENTARY_SCL_NL
                              : VETO_LOSS_COMPLEMENTARY_CANDIDATE;
   if (loss_name && !veto_loss_complementary_from_string (loss_name, &config.train.cl_loss, &error))

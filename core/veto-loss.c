@@ -885,6 +885,130 @@ veto_loss_matrix_invert (const double *m, guint k, double *out_inv, GError **err
 }
 
 gboolean
+veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
+                         double *out_a, double *out_noise, GError **error)
+{
+  g_autofree double *wins = g_new0 (double, (gsize) k * k);
+  g_autofree double *denominators = g_new (double, (gsize) k * k);
+  double noise = VETO_LOSS_PRIOR_NOISE, noise_wins = 0.0;
+
+  g_return_val_if_fail (obs != NULL || n == 0, FALSE);
+  g_return_val_if_fail (out_a != NULL && k >= 2 && strength > 0, FALSE);
+
+  for (guint t = 0; t < n; t++)
+    {
+      double sum = 0.0;
+      gboolean answered_shown = FALSE;
+
+      for (guint s = 0; s < obs[t].n_shown; s++)
+        answered_shown |= obs[t].shown[s] == obs[t].answer;
+      for (guint y = 0; y < k && obs[t].truth != NULL; y++)
+        sum += obs[t].truth[y];
+      if (obs[t].answer >= k || !answered_shown || obs[t].truth == NULL || fabs (sum - 1.0) > 1e-6)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "answer %u: the class answered is not among those shown, or the truth is "
+                       "not a distribution over %u classes", t, k);
+          return FALSE;
+        }
+      for (guint s = 0; s < obs[t].n_shown; s++)
+        if (obs[t].shown[s] >= k)
+          {
+            g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                         "answer %u: class %u shown, out of %u", t, obs[t].shown[s], k);
+            return FALSE;
+          }
+      for (guint y = 0; y < k; y++)
+        if (y == obs[t].answer)
+          noise_wins += obs[t].truth[y];
+        else
+          wins[(gsize) y * k + obs[t].answer] += obs[t].truth[y];
+    }
+  for (guint i = 0; i < k * k; i++)
+    out_a[i] = i % (k + 1) == 0 ? noise : 1.0;
+  /* MM: each weight <- (its wins + prior) / (sum over the sets it was in of the answer weight
+   * over the set's total + prior), all from the previous iterate. */
+  for (guint iter = 0; iter < 500; iter++)
+    {
+      double noise_denominator = 0.0, change = 0.0;
+
+      memset (denominators, 0, (gsize) k * k * sizeof (double));
+      for (guint t = 0; t < n; t++)
+        for (guint y = 0; y < k; y++)
+          {
+            double w = obs[t].truth[y], total = 0.0;
+
+            if (w == 0.0)
+              continue;
+            for (guint s = 0; s < obs[t].n_shown; s++)
+              total += out_a[(gsize) y * k + obs[t].shown[s]];
+            for (guint s = 0; s < obs[t].n_shown; s++)
+              {
+                guint c = obs[t].shown[s];
+
+                if (c == y)
+                  noise_denominator += w / total;
+                else
+                  denominators[(gsize) y * k + c] += w / total;
+              }
+          }
+      /* A row's weights matter only relative to each other, so each row's wrong classes are
+       * kept at mean 1, which makes the shared noise weight comparable across rows. */
+      for (guint y = 0; y < k; y++)
+        {
+          double sum = 0.0;
+
+          for (guint c = 0; c < k; c++)
+            if (c != y)
+              sum += denominators[(gsize) y * k + c]
+                  = (wins[(gsize) y * k + c] + strength)
+                    / (denominators[(gsize) y * k + c] + strength);
+          for (guint c = 0; c < k; c++)
+            {
+              gsize i = (gsize) y * k + c;
+              double next = denominators[i] * (k - 1) / sum;
+
+              if (c == y)
+                continue;
+              change = MAX (change, fabs (next - out_a[i]) / out_a[i]);
+              out_a[i] = next;
+            }
+        }
+      {
+        /* The noise weight is one number for all rows, well measured even when each row's
+         * weights are not: its prior is worth VETO_LOSS_PRIOR_NOISE_ANSWERS answers. */
+        double next = (noise_wins + VETO_LOSS_PRIOR_NOISE_ANSWERS * VETO_LOSS_PRIOR_NOISE)
+                      / (noise_denominator + VETO_LOSS_PRIOR_NOISE_ANSWERS);
+
+        change = MAX (change, fabs (next - noise) / noise);
+        noise = next;
+      }
+      for (guint y = 0; y < k; y++)
+        out_a[(gsize) y * k + y] = noise;
+      if (change < 1e-7)
+        break;
+    }
+  if (out_noise != NULL)
+    {
+      double named = 0.0, shown = 0.0;
+
+      for (guint t = 0; t < n; t++)
+        for (guint s = 0; s < obs[t].n_shown; s++)
+          {
+            guint y = obs[t].shown[s];
+            double total = 0.0;
+
+            for (guint r = 0; r < obs[t].n_shown; r++)
+              total += out_a[(gsize) y * k + obs[t].shown[r]];
+            named += obs[t].truth[y] * noise / total;
+            shown += obs[t].truth[y];
+          }
+      *out_noise = shown > 0 ? named / shown : noise / (noise + k - 1);
+    }
+  return TRUE;
+}
+
+gboolean
 veto_loss_estimate_transition (const guint *gold, const guint *cls, guint n, guint n_classes,
                                double alpha, double *out_q, GError **error)
 {

@@ -184,6 +184,34 @@ double veto_loss_soft (const VetoLossBatch *batch, const VetoLossSoft *terms, gu
 /* Inverse of a k x k matrix by Gauss-Jordan with partial pivoting; fails when singular. */
 gboolean veto_loss_matrix_invert (const double *m, guint k, double *out_inv, GError **error);
 
+/* One answer to a complementary question, for fitting an annotator's choice model: the set
+ * shown, the class answered, and what is known of the item's true class (K probabilities:
+ * one-hot for a gold item, a posterior otherwise). */
+typedef struct
+{
+  const guint *shown;
+  guint n_shown;
+  guint answer;
+  const double *truth;
+} VetoLossChoiceObservation;
+
+/* Prior of veto_loss_fit_annotator(): the noise weight (A[y][y] against wrong classes at 1)
+ * before any evidence; with 4 candidates, 0.1 names the truth 3% of the times it is shown. */
+#define VETO_LOSS_PRIOR_NOISE 0.1
+#define VETO_LOSS_PRIOR_NOISE_ANSWERS 2.0
+
+/* Fits the Luce choice model P(c | y, S) = A[y][c] / sum_{s in S} A[y][s] to observations by
+ * the MM iteration of Hunter (2004), with a Gamma prior worth `strength` answers per entry
+ * pulling every wrong-class weight towards 1 (uniform), and one noise weight shared by all
+ * classes (A[y][y] = noise: rows seldom see their own truth) pulled towards
+ * VETO_LOSS_PRIOR_NOISE by a prior worth VETO_LOSS_PRIOR_NOISE_ANSWERS answers.
+ * Fills out_a (K×K); out_noise (may be NULL) gets the share of the answers (weighted by truth)
+ * that the fitted model expects to name the true class when it is shown. Fails when an
+ * observation names a class outside 0..K-1 or a truth that is not a distribution. */
+gboolean veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint n_classes,
+                                  double strength, double *out_a, double *out_noise,
+                                  GError **error);
+
 /* Q = alpha U + (1 - alpha) Q_hat, Q_hat the row-normalised counts of (gold, cl) pairs and
  * U uniform (0 diagonal, 1/(K-1) elsewhere); a class never seen as gold gets U's row. */
 gboolean veto_loss_estimate_transition (const guint *gold, const guint *cls, guint n,

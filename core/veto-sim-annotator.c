@@ -42,6 +42,12 @@ veto_sim_annotator_get_profile (const VetoSimAnnotator *a)
   return a->profile;
 }
 
+double
+veto_sim_annotator_get_rate (const VetoSimAnnotator *a)
+{
+  return a->rate;
+}
+
 const double *
 veto_sim_annotator_get_preferences (const VetoSimAnnotator *a)
 {

@@ -28,6 +28,26 @@ veto_sim_mode_to_string (VetoSimMode mode)
   return mode_names[mode];
 }
 
+static const char *const model_names[] = { "estimated", "oracle", "uniform" };
+
+gboolean
+veto_sim_annotator_model_from_string (const char *text, VetoSimAnnotatorModel *out_model)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (model_names); i++)
+    if (g_strcmp0 (text, model_names[i]) == 0)
+      {
+        *out_model = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+veto_sim_annotator_model_to_string (VetoSimAnnotatorModel model)
+{
+  return model_names[model];
+}
+
 void
 veto_sim_config_init (VetoSimConfig *config)
 {
@@ -46,6 +66,18 @@ veto_sim_config_init (VetoSimConfig *config)
   veto_train_spec_init (&config->train);
 }
 
+/* Most candidates a complementary question shows here. */
+#define MAX_SHOWN 64
+
+/* A complementary answer as the annotator model needs it. */
+typedef struct
+{
+  guint truth;   /* the gold class: the model sees it only for anchors */
+  guint answer;
+  gboolean anchor;
+  guint shown[MAX_SHOWN];
+} Choice;
+
 /* The state of one run. Pool indices (0..n_pool-1) name the pool items with a gold label. */
 typedef struct
 {
@@ -59,6 +91,8 @@ typedef struct
   guint n_asked;
   VetoRng rng;
   VetoSimAnnotator *annotator;
+  GArray *choices;          /* Choice: every complementary answer of the run */
+  double *annotator_a;      /* K×K: the loss's annotator model, NULL: uniform */
   char *annotator_name;
   gint64 annotator_id;
   guint answers;
@@ -76,6 +110,8 @@ run_clear (Run *run)
   g_clear_pointer (&run->x_pool, g_free);
   g_clear_pointer (&run->asked, g_free);
   g_clear_pointer (&run->annotator, veto_sim_annotator_free);
+  g_clear_pointer (&run->choices, g_array_unref);
+  g_clear_pointer (&run->annotator_a, g_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
   g_clear_pointer (&run->teacher_confidence, g_free);
@@ -135,11 +171,20 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
                    config->budget, config->init, config->batch, run->n_pool);
       return FALSE;
     }
+  if (config->mode == VETO_SIM_MODE_COMPLEMENTARY
+      && (config->n_candidates > MAX_SHOWN || !(config->anchors >= 0 && config->anchors <= 1)))
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "complementary questions show at most %u candidates (asked for %u) and "
+                   "anchors are a share in [0, 1]", MAX_SHOWN, config->n_candidates);
+      return FALSE;
+    }
   run->x_pool = g_new (float, (gsize) run->n_pool * run->d);
   for (guint i = 0; i < run->n_pool; i++)
     memcpy (run->x_pool + (gsize) i * run->d,
             X + (gsize) g_array_index (run->pool, guint, i) * run->d, run->d * sizeof (float));
   run->asked = g_new0 (gboolean, run->n_pool);
+  run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
   veto_rng_init (&run->rng, config->seed * 7919 + 1);
   if (profile == NULL)
     profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? "uniform"
@@ -177,7 +222,7 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
   for (guint i = 0; i < n; i++)
     {
       guint index = indices[i], y = pool_gold (run, index);
-      gint64 shown[64];
+      gint64 shown[MAX_SHOWN];
       g_autofree char *soft = NULL;
       VetoAnswer answer = {
         .item = veto_dataset_item_of_row (run->ds, g_array_index (run->pool, guint, index)),
@@ -196,6 +241,10 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
 
             for (guint j = 0; j < m; j++)
               shown[j] = veto_dataset_class_id (run->ds, candidates[(gsize) i * m + j]);
+            Choice choice = { y, cl, g_strcmp0 (strategy, "anchor") == 0, { 0 } };
+
+            memcpy (choice.shown, candidates + (gsize) i * m, m * sizeof (guint));
+            g_array_append_val (run->choices, choice);
             answer.kind = VETO_KIND_COMPLEMENTARY;
             answer.answer_class = veto_dataset_class_id (run->ds, cl);
             answer.candidates = shown;
@@ -255,6 +304,116 @@ candidates_for (Run *run, const guint *indices, guint n, const float *probs, gui
                                  run->config->seed * 1000003 + run->answers, out, error);
 }
 
+/* The annotator's own weights as a choice model: the noisy kind names the shown truth at rate
+ * rho whatever else is shown, which a truth weight of rho (m - 1) / (1 - rho) matches when the
+ * other m - 1 shown classes weigh 1 each. */
+static double *
+oracle_model (Run *run)
+{
+  guint k = run->k, m = run->config->n_candidates;
+  double *a = g_memdup2 (veto_sim_annotator_get_preferences (run->annotator),
+                         (gsize) k * k * sizeof (double));
+
+  if (veto_sim_annotator_get_kind (run->annotator) == VETO_SIM_NOISY)
+    {
+      double rho = MIN (veto_sim_annotator_get_rate (run->annotator), 0.999);
+
+      for (guint y = 0; y < k; y++)
+        a[(gsize) y * k + y] = rho * (m - 1) / (1.0 - rho);
+    }
+  return a;
+}
+
+/* Pull towards uniform tried for an annotator model (pseudo-answers per entry). */
+static const double strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0 };
+#define CV_FOLDS 5
+
+static double
+choice_log_likelihood (const VetoLossChoiceObservation *o, const double *a, guint k)
+{
+  double value = 0.0;
+
+  for (guint y = 0; y < k; y++)
+    {
+      double total = 0.0;
+
+      if (o->truth[y] == 0.0)
+        continue;
+      for (guint s = 0; s < o->n_shown; s++)
+        total += a[(gsize) y * k + o->shown[s]];
+      value += o->truth[y] * log (a[(gsize) y * k + o->answer] / total);
+    }
+  return value;
+}
+
+/* Fits the annotator model with the pull towards uniform that best predicts held-out answers
+ * (5-fold cross-validation of the log-likelihood), so that the shrinkage follows the evidence
+ * rather than a constant. */
+static gboolean
+fit_model_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double *out_a,
+              GError **error)
+{
+  g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, MAX (n, 1));
+  g_autofree double *a = g_new (double, (gsize) k * k);
+  double best = -INFINITY, best_strength = strengths[0];
+
+  for (guint s = 0; n >= CV_FOLDS && s < G_N_ELEMENTS (strengths); s++)
+    {
+      double held_out = 0.0;
+
+      for (guint fold = 0; fold < CV_FOLDS; fold++)
+        {
+          guint m = 0;
+
+          for (guint t = 0; t < n; t++)
+            if (t % CV_FOLDS != fold)
+              train[m++] = obs[t];
+          if (!veto_loss_fit_annotator (train, m, k, strengths[s], a, NULL, error))
+            return FALSE;
+          for (guint t = fold; t < n; t += CV_FOLDS)
+            held_out += choice_log_likelihood (&obs[t], a, k);
+        }
+      if (held_out > best)
+        {
+          best = held_out;
+          best_strength = strengths[s];
+        }
+    }
+  return veto_loss_fit_annotator (obs, n, k, best_strength, out_a, NULL, error);
+}
+
+/* The estimated model: fitted to the answers on gold anchors. Without anchors it stays at the
+ * fit's prior (every wrong class alike, the truth at VETO_LOSS_PRIOR_NOISE): EM with the
+ * classifier's posteriors in place of gold was tried and collapsed here (0.16 at 6,000 answers,
+ * human profile), because the first models are near chance and EM learns their mistakes as the
+ * annotator's habits. */
+static gboolean
+estimate_model (Run *run, GError **error)
+{
+  guint k = run->k, m = run->config->n_candidates, n = 0;
+  GArray *choices = run->choices;
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation,
+                                                     MAX (choices->len, 1));
+  g_autofree double *truth = g_new0 (double, (gsize) MAX (choices->len, 1) * k);
+  g_autofree double *a = g_new (double, (gsize) k * k);
+
+  for (guint t = 0; t < choices->len; t++)
+    {
+      const Choice *ch = &g_array_index (choices, Choice, t);
+
+      if (!ch->anchor)
+        continue;
+      truth[(gsize) n * k + ch->truth] = 1.0;
+      obs[n] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, truth + (gsize) n * k };
+      n++;
+    }
+  if (!fit_model_cv (obs, n, k, a, error))
+    return FALSE;
+  g_free (run->annotator_a);
+  run->annotator_a = g_steal_pointer (&a);
+  return TRUE;
+}
+
 static VetoModel *
 train_round (Run *run, GError **error)
 {
@@ -263,6 +422,22 @@ train_round (Run *run, GError **error)
   spec.supervision = VETO_SUPERVISION_ANSWERS;
   spec.annotator = run->annotator_name;
   spec.seed = run->config->seed;
+  if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
+    switch (run->config->annotator_model)
+      {
+      case VETO_SIM_MODEL_ORACLE:
+        if (run->annotator_a == NULL)
+          run->annotator_a = oracle_model (run);
+        break;
+      case VETO_SIM_MODEL_ESTIMATED:
+        if (!estimate_model (run, error))
+          return NULL;
+        break;
+      case VETO_SIM_MODEL_UNIFORM:
+      default:
+        break;
+      }
+  spec.annotator_model = run->annotator_a;
   return veto_sim_train (run->store, run->ds, &spec, NULL, NULL, error);
 }
 
@@ -362,12 +537,14 @@ make_teacher (Run *run, GError **error)
 }
 
 static gboolean
-ask_random (Run *run, guint n, GError **error)
+ask_random (Run *run, guint n, const char *strategy, GError **error)
 {
   g_autofree guint *indices = g_new (guint, MAX (n, 1));
   g_autofree guint *candidates = NULL;
   guint got = 0;
 
+  if (n == 0)
+    return TRUE;
   while (got < n)
     {
       guint i = veto_rng_below (&run->rng, run->n_pool);
@@ -384,7 +561,18 @@ ask_random (Run *run, guint n, GError **error)
       if (!candidates_for (run, indices, n, NULL, candidates, error))
         return FALSE;
     }
-  return ask (run, indices, n, candidates, NULL, "init", error);
+  return ask (run, indices, n, candidates, NULL, strategy, error);
+}
+
+/* How many of n questions go to gold anchors: the share config->anchors, rounded at random so
+ * that the expected count is exact. */
+static guint
+anchors_in (Run *run, guint n)
+{
+  double want = run->config->mode == VETO_SIM_MODE_COMPLEMENTARY ? run->config->anchors * n : 0;
+  guint whole = (guint) floor (want);
+
+  return MIN (n, whole + (veto_rng_uniform (&run->rng) < want - whole));
 }
 
 static gboolean
@@ -398,14 +586,20 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
   g_autofree guint *candidates = g_new (guint, (gsize) c->batch * c->n_candidates);
   guint first_answers = run->answers;
 
-  if (c->init > 0 && !ask_random (run, c->init, error))
-    return FALSE;
+  if (c->init > 0)
+    {
+      guint anchors = anchors_in (run, c->init);
+
+      if (!ask_random (run, c->init - anchors, "init", error)
+          || !ask_random (run, anchors, "anchor", error))
+        return FALSE;
+    }
   for (guint round = 1;; round++)
     {
       g_autoptr (VetoModel) model = NULL;
       VetoEvaluation eval = { 0 };
       VetoSimPoint point = { .round = round };
-      guint batch;
+      guint batch, anchors;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
@@ -429,13 +623,16 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       if (batch == 0)
         return TRUE;
       veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
-      if (!select_batch (run, model, probs, batch, chosen, scores, error))
+      anchors = anchors_in (run, batch);
+      batch -= anchors;
+      if (batch > 0 && !select_batch (run, model, probs, batch, chosen, scores, error))
         return FALSE;
-      if (c->mode == VETO_SIM_MODE_COMPLEMENTARY
+      if (batch > 0 && c->mode == VETO_SIM_MODE_COMPLEMENTARY
           && !candidates_for (run, chosen, batch, probs, candidates, error))
         return FALSE;
       if (!ask (run, chosen, batch, candidates, scores,
-                veto_active_strategy_to_string (c->strategy), error))
+                veto_active_strategy_to_string (c->strategy), error)
+          || !ask_random (run, anchors, "anchor", error))
         return FALSE;
     }
 }
@@ -773,7 +970,7 @@ run_preference (Run *run, VetoSimPointFunc on_point, gpointer user_data,
   g_autofree guint *criterion = g_new (guint, c->batch);
   g_autofree double *pair_scores = g_new (double, c->batch);
 
-  if (c->init > 0 && !ask_random (run, c->init, error))
+  if (c->init > 0 && !ask_random (run, c->init, "init", error))
     return FALSE;
   for (guint round = 1;; round++)
     {

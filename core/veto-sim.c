@@ -759,6 +759,9 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     goto out;
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
     goto out;
+  if (spec->annotator_model != NULL
+      && !veto_objective_set_annotator (objective, spec->annotator_model, error))
+    goto out;
 
   x_train = g_new (float, (gsize) units.rows->len * d);
   for (guint u = 0; u < units.rows->len; u++)

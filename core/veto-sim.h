@@ -66,6 +66,8 @@ typedef struct
   VetoModel *warm_start;  /* optional: weights to continue from (copied); ignored when its
                              shape no longer fits (a class or a criterion was added since) */
   const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
+  const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
+                                    (veto_loss_fit_annotator ()); NULL: the uniform annotator */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -146,6 +148,8 @@ VetoSimAnnotator *veto_sim_annotator_new_biased (const double *t, guint n_classe
 void veto_sim_annotator_free (VetoSimAnnotator *annotator);
 VetoSimKind veto_sim_annotator_get_kind (const VetoSimAnnotator *annotator);
 const char *veto_sim_annotator_get_profile (const VetoSimAnnotator *annotator);
+/* noise of an ordinary annotator, rho of a noisy one; 0 for the others */
+double veto_sim_annotator_get_rate (const VetoSimAnnotator *annotator);
 /* Its preference matrix A (K×K): P(answer c | true y, shown S) = A[y][c] / Σ_{s∈S} A[y][s]. For
  * a biased annotator A is fitted so that, under the protocol T was measured with, its answers
  * reproduce T; under any other candidate rule it answers from the same A restricted to S. */
@@ -170,6 +174,20 @@ typedef enum
 gboolean veto_sim_mode_from_string (const char *text, VetoSimMode *out_mode);
 const char *veto_sim_mode_to_string (VetoSimMode mode);
 
+/* What the candidate-aware loss assumes of a simulated complementary annotator. */
+typedef enum
+{
+  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator ()) to the answers on
+                               gold anchors, its pull towards uniform chosen by cross-validation;
+                               without anchors, the fit's prior */
+  VETO_SIM_MODEL_ORACLE,    /* the simulated annotator's own weights: a reference row only */
+  VETO_SIM_MODEL_UNIFORM,   /* every wrong class alike, the truth at the default noise floor */
+} VetoSimAnnotatorModel;
+
+gboolean veto_sim_annotator_model_from_string (const char *text,
+                                               VetoSimAnnotatorModel *out_model);
+const char *veto_sim_annotator_model_to_string (VetoSimAnnotatorModel model);
+
 typedef struct
 {
   VetoSimMode mode;
@@ -185,6 +203,10 @@ typedef struct
   guint novel;                     /* agcd: classes hidden at the start */
   gboolean agcd_rule;              /* agcd: select by the AGCD rule rather than strategy */
   VetoTrainSpec train;             /* model, loss, epochs; supervision is set by the loop */
+  VetoSimAnnotatorModel annotator_model; /* complementary: the loss's annotator model */
+  double anchors;                  /* complementary: share of each batch (and of init) asked about
+                                      gold anchors (random items, uniform candidates) to fit that
+                                      model; anchors count in the budget and train like any answer */
 } VetoSimConfig;
 
 void veto_sim_config_init (VetoSimConfig *config);

@@ -565,6 +565,98 @@ test_ure_population (void)
     }
 }
 
+/* Luce weights drawn here, answers simulated from them on uniform 3-of-5 sets, recovered by
+ * the MM fit; with no answers the fit is its prior (uniform, noise weight at the prior). */
+static void
+test_fit_annotator (void)
+{
+  enum { K = 5, M = 3, N = 30000 };
+  static const double noise = 0.3;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, N);
+  g_autofree guint *shown = g_new (guint, N * M);
+  g_autofree double *truth = g_new0 (double, N * K);
+  g_autoptr (GError) error = NULL;
+  double a[K * K], fitted[K * K], named;
+
+  /* Luce weights are defined up to a factor per row: the model's wrong classes average 1. */
+  for (guint y = 0; y < K; y++)
+    {
+      double sum = 0.0;
+
+      for (guint c = 0; c < K; c++)
+        if (c != y)
+          sum += a[y * K + c] = 0.2 + 3.0 * ((y * 3 + c * 7) % 5) / 4.0;
+      for (guint c = 0; c < K; c++)
+        a[y * K + c] = c == y ? noise : a[y * K + c] * (K - 1) / sum;
+    }
+  for (guint t = 0; t < N; t++)
+    {
+      guint y = t % K, pool[K];
+      double total = 0.0, r;
+
+      for (guint c = 0; c < K; c++)
+        pool[c] = c;
+      for (guint i = 0; i < M; i++)
+        {
+          guint j = g_rand_int_range (rand, i, K), tmp = pool[i];
+
+          pool[i] = pool[j];
+          pool[j] = tmp;
+          shown[t * M + i] = pool[i];
+          total += a[y * K + pool[i]];
+        }
+      r = g_rand_double (rand) * total;
+      obs[t] = (VetoLossChoiceObservation) { shown + t * M, M, shown[t * M + M - 1],
+                                             truth + t * K };
+      for (guint i = 0; i < M; i++)
+        {
+          if (r < a[y * K + shown[t * M + i]])
+            {
+              obs[t].answer = shown[t * M + i];
+              break;
+            }
+          r -= a[y * K + shown[t * M + i]];
+        }
+      truth[t * K + y] = 1.0;
+    }
+  g_assert_true (veto_loss_fit_annotator (obs, N, K, 1.0, fitted, &named, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < K * K; i++)
+    g_assert_cmpfloat_with_epsilon (fitted[i], a[i], 0.1 * a[i] + 0.02);
+  /* the share of answers naming the truth when it is shown, as the true weights give it */
+  {
+    double expected = 0.0, count = 0.0;
+
+    for (guint t = 0; t < N; t++)
+      for (guint i = 0; i < M; i++)
+        if (shown[t * M + i] == t % K)
+          {
+            double total = 0.0;
+
+            for (guint j = 0; j < M; j++)
+              total += a[(t % K) * K + shown[t * M + j]];
+            expected += noise / total;
+            count++;
+          }
+    g_assert_cmpfloat_with_epsilon (named, expected / count, 0.01);
+  }
+
+  g_assert_true (veto_loss_fit_annotator (obs, 0, K, 1.0, fitted, NULL, &error));
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      g_assert_cmpfloat_with_epsilon (fitted[y * K + c], c == y ? VETO_LOSS_PRIOR_NOISE : 1.0,
+                                      1e-12);
+  /* An answer outside the set shown is refused. */
+  obs[0].answer = (shown[0] + 1) % K == shown[1] || (shown[0] + 1) % K == shown[2]
+                      ? (shown[0] + 2) % K == shown[1] || (shown[0] + 2) % K == shown[2]
+                            ? (shown[0] + 3) % K
+                            : (shown[0] + 2) % K
+                      : (shown[0] + 1) % K;
+  g_assert_false (veto_loss_fit_annotator (obs, 1, K, 1.0, fitted, NULL, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+}
+
 static void
 test_candidate_absent (void)
 {
@@ -1027,6 +1119,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/known/ure-identity", test_ure_identity);
   g_test_add_func ("/loss/known/ure-corrections", test_ure_corrections);
   g_test_add_func ("/loss/known/ure-population", test_ure_population);
+  g_test_add_func ("/loss/known/fit-annotator", test_fit_annotator);
   g_test_add_func ("/loss/known/candidate-absent", test_candidate_absent);
   g_test_add_func ("/loss/known/candidate-by-hand", test_candidate_by_hand);
   g_test_add_func ("/loss/known/bradley-terry", test_preference_known);

@@ -102,6 +102,22 @@ for mode in complementary preference agcd distill; do
 done
 check "agcd reports novel coverage" grep -q '"novel_coverage"' "$T/sim-agcd/summary.json"
 
+for model in estimated oracle uniform; do
+  check "simulate --mode complementary --annotator-model $model" "$VETO" simulate "$P" --scratch \
+    -q --mode complementary --annotator-model "$model" --anchors 0.25 --budget 60 --batch 20 \
+    --init 20 --seeds 1 --strategy margin --out "$T/sim-model-$model"
+done
+check "--annotator-model must be one of three" sh -c \
+  "'$VETO' simulate '$P' --scratch -q --mode complementary --annotator-model psychic --out '$T/x'; test \$? -eq 2"
+cp "$P" "$T/anchors.veto"
+check "simulate with --anchors 0.5 records answers" "$VETO" simulate "$T/anchors.veto" -q \
+  --mode complementary --anchors 0.5 --budget 100 --batch 20 --init 20 --seeds 1 \
+  --strategy margin --out "$T/sim-anchors"
+anchors=$(/usr/bin/python3 -c "import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute(\"SELECT COUNT(*) FROM annotations WHERE strategy = 'anchor'\").fetchone()[0])" "$T/anchors.veto")
+check "about half of the 100 answers were gold anchors ($anchors)" test "$anchors" -ge 35 -a "$anchors" -le 65
+
 check "simulate without --scratch records simulated answers" "$VETO" simulate "$P" -q \
   --out "$T/sim-kept" --budget 40 --batch 20 --init 20 --seeds 1 --strategy random
 check "the answers are in the project" grep -q '"ordinary" : 40' <("$VETO" info "$P" --json)
