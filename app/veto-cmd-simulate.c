@@ -260,7 +260,8 @@ veto_cmd_simulate (int argc, char **argv)
     { "seeds", 0, 0, G_OPTION_ARG_INT, &seeds, "runs per strategy, seeds 1..S (3)", "S" },
     { "novel", 0, 0, G_OPTION_ARG_INT, &novel, "agcd: classes hidden at the start (3)", "N" },
     { "annotator", 'a', 0, G_OPTION_ARG_STRING, &annotator,
-      "ordinary[:noise=R], uniform, noisy[:rho=R], biased:FILE (default: fits the mode)",
+      "ordinary[:noise=R], uniform, noisy[:rho=R], human, biased:FILE (default: fits the "
+      "mode; complementary: human, CLImage's annotators, with 10 classes, else uniform)",
       "PROFILE" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
       "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },

@@ -209,12 +209,47 @@ parse_rate (const char *profile, const char *prefix, double fallback, double *ou
   return FALSE;
 }
 
+/* CLImage's human profile: the transition matrix T[true][CL] of CLCIFAR10's 3 human CLs per
+ * image (yahcreepers/PAKDD_ACLImage_Dataset @692066ec, logs/cifar10_cl/logs.csv), the same
+ * numbers as data/profiles/human_cifar10_T.txt (a test keeps them equal). */
+static const double human_cifar10[10 * 10] = {
+  0.0475, 0.0791, 0.0915, 0.1287, 0.1193, 0.1259, 0.1215, 0.1235, 0.0738, 0.0893,
+  0.1045, 0.0597, 0.1128, 0.1083, 0.1044, 0.1249, 0.1185, 0.1184, 0.0916, 0.0569,
+  0.1429, 0.1608, 0.0369, 0.0795, 0.0748, 0.0858, 0.0768, 0.0917, 0.1137, 0.1372,
+  0.1667, 0.1666, 0.0785, 0.0354, 0.0697, 0.0549, 0.0742, 0.0891, 0.1277, 0.1371,
+  0.1696, 0.1713, 0.0860, 0.0805, 0.0319, 0.0682, 0.0784, 0.0542, 0.1208, 0.1391,
+  0.1652, 0.1626, 0.0823, 0.0490, 0.0717, 0.0339, 0.0824, 0.0892, 0.1231, 0.1405,
+  0.1557, 0.1642, 0.0741, 0.0709, 0.0784, 0.0741, 0.0354, 0.0953, 0.1175, 0.1345,
+  0.1579, 0.1615, 0.0915, 0.0861, 0.0571, 0.0795, 0.0850, 0.0372, 0.1092, 0.1350,
+  0.0883, 0.0820, 0.1151, 0.1255, 0.1128, 0.1273, 0.1117, 0.1162, 0.0361, 0.0850,
+  0.0981, 0.0613, 0.1242, 0.1220, 0.1102, 0.1233, 0.1203, 0.1240, 0.0777, 0.0391,
+};
+
+const double *
+veto_sim_human_profile (void)
+{
+  return human_cifar10;
+}
+
 VetoSimAnnotator *
 veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError **error)
 {
   g_autoptr (VetoSimAnnotator) a = NULL;
 
-  if (g_str_has_prefix (profile, "biased:"))
+  if (g_str_equal (profile, "human"))
+    {
+      if (k != 10)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "the human profile is a 10×10 matrix (CLCIFAR10); the project has %u "
+                       "classes: give biased:FILE with a %u×%u one", k, k, k);
+          return NULL;
+        }
+      a = veto_sim_annotator_new_biased (human_cifar10, k, n_candidates, error);
+      if (a == NULL)
+        return NULL;
+    }
+  else if (g_str_has_prefix (profile, "biased:"))
     {
       guint file_k = 0;
       g_autofree double *t = veto_import_read_transition (profile + 7, &file_k, error);
@@ -260,7 +295,7 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
         {
           g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
                        "unknown annotator profile \"%s\" (ordinary[:noise=R], uniform, "
-                       "noisy[:rho=R], biased:FILE, teacher)", profile);
+                       "noisy[:rho=R], human, biased:FILE, teacher)", profile);
           return NULL;
         }
       /* The uniform annotator's preferences: every wrong class alike, the true one never. */

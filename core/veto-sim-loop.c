@@ -187,7 +187,7 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
   run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
   veto_rng_init (&run->rng, config->seed * 7919 + 1);
   if (profile == NULL)
-    profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? "uniform"
+    profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? (run->k == 10 ? "human" : "uniform")
               : config->mode == VETO_SIM_MODE_DISTILL     ? "teacher"
                                                           : "ordinary";
   run->annotator = veto_sim_annotator_new (profile, run->k, config->n_candidates, error);

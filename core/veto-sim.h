@@ -132,11 +132,15 @@ typedef enum
 
 typedef struct _VetoSimAnnotator VetoSimAnnotator;
 
-/* PROFILE is "ordinary[:noise=R]", "uniform", "noisy[:rho=R]", "biased:FILE" (a K×K matrix
- * T[true][answer] measured under the CLImage protocol: n_candidates uniform candidates) or
- * "teacher". */
+/* PROFILE is "ordinary[:noise=R]", "uniform", "noisy[:rho=R]", "human" (CLImage's human
+ * annotators of CLCIFAR10, for 10 classes: veto_sim_human_profile ()), "biased:FILE" (a K×K
+ * matrix T[true][answer] measured under the CLImage protocol: n_candidates uniform candidates)
+ * or "teacher". */
 VetoSimAnnotator *veto_sim_annotator_new (const char *profile, guint n_classes,
                                           guint n_candidates, GError **error);
+/* The 10×10 T[true][CL] of the "human" profile (data/profiles/human_cifar10_T.txt). */
+const double *veto_sim_human_profile (void);
+
 /* Largest |E - T| a biased profile's fitted choice model may leave on any entry of T. */
 #define VETO_SIM_PROFILE_TOLERANCE 0.01
 

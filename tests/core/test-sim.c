@@ -319,6 +319,29 @@ test_profile_refused (void)
 
   g_assert_no_error (error);
   g_assert_nonnull (fitted);
+  /* the built-in "human" profile is the shipped file */
+  {
+    guint file_k = 0;
+    g_autofree double *shipped = veto_import_read_transition (human, &file_k, &error);
+    const double *built_in = veto_sim_human_profile ();
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (file_k, ==, KK);
+    for (guint i = 0; i < KK * KK; i++)
+      {
+        double row_sum = 0;
+
+        for (guint c = 0; c < KK; c++)
+          row_sum += built_in[i / KK * KK + c];
+        g_assert_cmpfloat_with_epsilon (shipped[i], built_in[i] / row_sum, 1e-12);
+      }
+    g_clear_pointer (&fitted, veto_sim_annotator_free);
+    fitted = veto_sim_annotator_new ("human", KK, M, &error);
+    g_assert_no_error (error);
+    g_assert_null (veto_sim_annotator_new ("human", 3, 3, &error));
+    g_assert_nonnull (strstr (error->message, "10×10"));
+    g_clear_error (&error);
+  }
   /* Row 7 puts 0.55 on one class: above 4/10, what a class shown 40% of the time can get. */
   for (guint y = 0; y < KK; y++)
     for (guint c = 0; c < KK; c++)
