@@ -72,6 +72,7 @@ veto_sim_config_init (VetoSimConfig *config)
 /* A complementary answer as the annotator model needs it. */
 typedef struct
 {
+  guint index;   /* pool index */
   guint truth;   /* the gold class: the model sees it only for anchors */
   guint answer;
   gboolean anchor;
@@ -92,6 +93,7 @@ typedef struct
   VetoRng rng;
   VetoSimAnnotator *annotator;
   GArray *choices;          /* Choice: every complementary answer of the run */
+  GHashTable *answers_of;   /* pool index + 1 -> GArray of indices into choices */
   double *annotator_a;      /* K×K: the loss's annotator model, NULL: uniform */
   char *annotator_name;
   gint64 annotator_id;
@@ -111,6 +113,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->asked, g_free);
   g_clear_pointer (&run->annotator, veto_sim_annotator_free);
   g_clear_pointer (&run->choices, g_array_unref);
+  g_clear_pointer (&run->answers_of, g_hash_table_unref);
   g_clear_pointer (&run->annotator_a, g_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
@@ -145,6 +148,14 @@ make_annotator (Run *run, GError **error)
                                       error);
 }
 
+/* Whether a run may ask an item again, and so spend more answers than the pool has items. */
+static gboolean
+asks_again (const VetoSimConfig *config)
+{
+  return config->mode == VETO_SIM_MODE_COMPLEMENTARY
+         && config->strategy == VETO_ACTIVE_INFORMATION;
+}
+
 static gboolean
 run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig *config,
           GError **error)
@@ -163,7 +174,8 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
     if (veto_dataset_get_gold (ds, rows[i]) >= 0)
       g_array_append_val (run->pool, rows[i]);
   run->n_pool = run->pool->len;
-  if (run->n_pool < config->budget || config->batch == 0 || config->init > config->budget)
+  if ((run->n_pool < config->budget && !asks_again (config)) || config->batch == 0
+      || config->init > config->budget || run->n_pool < config->init)
     {
       g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
                    "%s: a budget of %u answers (init %u, batches of %u) needs that many pool "
@@ -185,6 +197,7 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
             X + (gsize) g_array_index (run->pool, guint, i) * run->d, run->d * sizeof (float));
   run->asked = g_new0 (gboolean, run->n_pool);
   run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
+  run->answers_of = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
   veto_rng_init (&run->rng, config->seed * 7919 + 1);
   if (profile == NULL)
     profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? (run->k == 10 ? "human" : "uniform")
@@ -241,7 +254,15 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
 
             for (guint j = 0; j < m; j++)
               shown[j] = veto_dataset_class_id (run->ds, candidates[(gsize) i * m + j]);
-            Choice choice = { y, cl, g_strcmp0 (strategy, "anchor") == 0, { 0 } };
+            Choice choice = { index, y, cl, g_strcmp0 (strategy, "anchor") == 0, { 0 } };
+            GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
+
+            if (mine == NULL)
+              {
+                mine = g_array_new (FALSE, FALSE, sizeof (guint));
+                g_hash_table_insert (run->answers_of, GUINT_TO_POINTER (index + 1), mine);
+              }
+            g_array_append_val (mine, run->choices->len);
 
             memcpy (choice.shown, candidates + (gsize) i * m, m * sizeof (guint));
             g_array_append_val (run->choices, choice);
@@ -280,11 +301,47 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
           veto_store_rollback (run->store);
           return FALSE;
         }
+      /* the information strategy may ask an item again */
+      if (!run->asked[index])
+        run->n_asked++;
       run->asked[index] = TRUE;
-      run->n_asked++;
       run->answers++;
     }
   return veto_store_commit (run->store, error);
+}
+
+/* Posterior of the class of pool item `index`: the model's p combined with every answer the
+ * item has under the annotator model, pi(y) ∝ p_y Π_t A[y][c_t] / Σ_{s∈S_t} A[y][s]. */
+static void
+item_posterior (Run *run, const float *probs, guint index, double *out)
+{
+  guint k = run->k, m = run->config->n_candidates;
+  const double *a = run->annotator_a;
+  GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
+  double total = 0.0;
+
+  for (guint y = 0; y < k; y++)
+    out[y] = MAX (probs[(gsize) index * k + y], 1e-12);
+  for (guint t = 0; mine && t < mine->len; t++)
+    {
+      const Choice *ch = &g_array_index (run->choices, Choice, g_array_index (mine, guint, t));
+
+      for (guint y = 0; y < k; y++)
+        {
+          double shown_sum = 0.0, chosen;
+
+          for (guint s = 0; s < m; s++)
+            shown_sum += a ? a[(gsize) y * k + ch->shown[s]]
+                           : ch->shown[s] == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+          chosen = a ? a[(gsize) y * k + ch->answer]
+                     : ch->answer == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+          out[y] *= chosen / shown_sum;
+        }
+    }
+  for (guint y = 0; y < k; y++)
+    total += out[y];
+  for (guint y = 0; y < k; y++)
+    out[y] = total > 0 ? out[y] / total : 1.0 / k;
 }
 
 /* Candidate sets for the chosen items, from the model's probabilities when the rule wants them. */
@@ -292,6 +349,19 @@ static gboolean
 candidates_for (Run *run, const guint *indices, guint n, const float *probs, guint *out,
                 GError **error)
 {
+  if (probs != NULL && run->config->candidates == VETO_ACTIVE_CANDIDATES_INFORMATIVE)
+    {
+      g_autofree double *posterior = g_new (double, run->k);
+      guint m = run->config->n_candidates;
+
+      for (guint i = 0; i < n; i++)
+        {
+          item_posterior (run, probs, indices[i], posterior);
+          veto_active_informative_set (posterior, run->k, run->annotator_a, m, out + (gsize) i * m);
+        }
+      return TRUE;
+    }
+  {
   g_autofree float *chosen = probs ? g_new (float, (gsize) n * run->k) : NULL;
 
   for (guint i = 0; chosen && i < n; i++)
@@ -302,6 +372,23 @@ candidates_for (Run *run, const guint *indices, guint n, const float *probs, gui
                                  chosen, n, run->k, run->config->n_candidates,
                                  VETO_ACTIVE_DEFAULT_FLOOR,
                                  run->config->seed * 1000003 + run->answers, out, error);
+  }
+}
+
+/* The information strategy: the items and sets of largest expected gain over the whole pool
+ * (asked or not), under each item's posterior and the annotator model. */
+static gboolean
+informative_batch (Run *run, const float *probs, guint batch, guint *out_indices,
+                   guint *out_candidates, double *out_scores, GError **error)
+{
+  guint k = run->k;
+  g_autofree double *posteriors = g_new (double, (gsize) run->n_pool * k);
+
+  for (guint i = 0; i < run->n_pool; i++)
+    item_posterior (run, probs, i, posteriors + (gsize) i * k);
+  return veto_active_informative_questions (posteriors, run->n_pool, k, run->annotator_a,
+                                            run->config->n_candidates, batch, out_indices,
+                                            out_candidates, out_scores, error);
 }
 
 /* The annotator's own weights as a choice model: the noisy kind names the shown truth at rate
@@ -619,17 +706,25 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       if (point.answers >= c->budget)
         return TRUE;
       batch = MIN (c->batch, c->budget - point.answers);
-      batch = MIN (batch, run->n_pool - run->n_asked);
+      batch = MIN (batch, asks_again (c) ? run->n_pool : run->n_pool - run->n_asked);
       if (batch == 0)
         return TRUE;
       veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
-      anchors = anchors_in (run, batch);
+      anchors = MIN (anchors_in (run, batch), run->n_pool - run->n_asked);
       batch -= anchors;
-      if (batch > 0 && !select_batch (run, model, probs, batch, chosen, scores, error))
-        return FALSE;
-      if (batch > 0 && c->mode == VETO_SIM_MODE_COMPLEMENTARY
-          && !candidates_for (run, chosen, batch, probs, candidates, error))
-        return FALSE;
+      if (batch > 0 && asks_again (c))
+        {
+          if (!informative_batch (run, probs, batch, chosen, candidates, scores, error))
+            return FALSE;
+        }
+      else if (batch > 0)
+        {
+          if (!select_batch (run, model, probs, batch, chosen, scores, error))
+            return FALSE;
+          if (c->mode == VETO_SIM_MODE_COMPLEMENTARY
+              && !candidates_for (run, chosen, batch, probs, candidates, error))
+            return FALSE;
+        }
       if (!ask (run, chosen, batch, candidates, scores,
                 veto_active_strategy_to_string (c->strategy), error)
           || !ask_random (run, anchors, "anchor", error))
