@@ -56,6 +56,8 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
     g_string_append (out, ",all_accuracy,old_accuracy,new_accuracy,novel_coverage");
   if (mode == VETO_SIM_MODE_DISTILL)
     g_string_append (out, ",teacher_wrong_rate");
+  if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+    g_string_append (out, ",estimated_accuracy,validation");
   g_string_append (out, ",seconds\n");
   for (guint i = 0; i < rows->len; i++)
     {
@@ -68,6 +70,11 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
                                 r->point.metric[1], r->point.metric[2], r->point.coverage);
       if (mode == VETO_SIM_MODE_DISTILL)
         g_string_append_printf (out, ",%.6f", r->point.metric[0]);
+      if (mode == VETO_SIM_MODE_COMPLEMENTARY && isnan (r->point.estimated_accuracy))
+        g_string_append_printf (out, ",,%s", r->point.validation);
+      else if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+        g_string_append_printf (out, ",%.6f,%s", r->point.estimated_accuracy,
+                                r->point.validation);
       g_string_append_printf (out, ",%.3f\n", r->point.seconds);
     }
   return g_file_set_contents (path, out->str, out->len, error);
@@ -155,6 +162,21 @@ summary_json (GArray *rows, GStrv strategies, VetoSimMode mode, double target)
         }
       if (mode == VETO_SIM_MODE_DISTILL)
         add_mean_std (b, "teacher_wrong_rate", metric, finals->len);
+      if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+        {
+          guint n_estimated = 0;
+
+          /* An estimate from held-out answers alone, beside the true accuracy. */
+          for (guint i = 0; i < finals->len; i++)
+            if (!isnan (g_array_index (finals, Row, i).point.estimated_accuracy))
+              metric[n_estimated++] = g_array_index (finals, Row, i).point.estimated_accuracy;
+          if (n_estimated > 0)
+            add_mean_std (b, "final_estimated_accuracy", metric, n_estimated);
+          json_builder_set_member_name (b, "validation");
+          json_builder_add_string_value (b, finals->len
+                                                ? g_array_index (finals, Row, 0).point.validation
+                                                : "none");
+        }
       if (target > 0)
         {
           /* The first answer count at which each seed's run reached the target, if it did. */
@@ -243,7 +265,7 @@ veto_cmd_simulate (int argc, char **argv)
   g_autofree char *model_name = NULL;
   g_autofree char *loss_name = NULL;
   g_autofree char *model_kind = NULL;
-  double anchors = -1;
+  double anchors = -1, holdout = 0;
   gint budget = 1000, batch = 100, init = 100, seeds = 3, novel = 3, k_shown = 0, max_pool = 0;
   gint epochs = 0;
   double target = 0;
@@ -273,6 +295,9 @@ veto_cmd_simulate (int argc, char **argv)
       "complementary: the annotator model of the loss: estimated (default: fitted to the "
       "answers on gold anchors), oracle (the simulated annotator's own; a reference) or "
       "uniform", "MODEL" },
+    { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
+      "complementary: share of items whose answers are held out of training, to choose each "
+      "round's epoch and estimate its accuracy without gold (0: none; try 0.1)", "SHARE" },
     { "anchors", 0, 0, G_OPTION_ARG_DOUBLE, &anchors,
       "complementary: share of each batch asked about gold anchors (random items, uniform "
       "candidates) to fit the annotator model (0.05)", "RATE" },
@@ -353,6 +378,9 @@ veto_cmd_simulate (int argc, char **argv)
   if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
     return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
   config.anchors = anchors == -1 ? 0.05 : anchors;
+  if (!(holdout >= 0 && holdout < 1))
+    return veto_cli_usage (context, "--holdout must be a share in [0, 1)");
+  config.holdout = holdout;
   config.train.cl_loss = config.candidates == VETO_ACTIVE_CANDIDATES_UNIFORM
                                  && config.annotator_model == VETO_SIM_MODEL_UNIFORM
                              ? VETO_LOSS_COMPLEMENTARY_SCL_NL

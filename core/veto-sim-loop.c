@@ -502,7 +502,7 @@ estimate_model (Run *run, GError **error)
 }
 
 static VetoModel *
-train_round (Run *run, GError **error)
+train_round (Run *run, VetoTrainResult *out_result, GError **error)
 {
   VetoTrainSpec spec = run->config->train;
 
@@ -525,7 +525,9 @@ train_round (Run *run, GError **error)
         break;
       }
   spec.annotator_model = run->annotator_a;
-  return veto_sim_train (run->store, run->ds, &spec, NULL, NULL, error);
+  if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
+    spec.holdout = run->config->holdout;
+  return veto_sim_train (run->store, run->ds, &spec, out_result, NULL, error);
 }
 
 /* Picks a batch among the pool items not asked yet; out_indices are pool indices. */
@@ -686,14 +688,18 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       g_autoptr (VetoModel) model = NULL;
       VetoEvaluation eval = { 0 };
       VetoSimPoint point = { .round = round };
+      VetoTrainResult trained = { 0 };
       guint batch, anchors;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      model = train_round (run, error);
+      model = train_round (run, &trained, error);
       if (model == NULL || !veto_sim_evaluate (run->ds, model, VETO_SPLIT_TEST, NULL, &eval,
                                                error))
         return FALSE;
+      point.estimated_accuracy = trained.estimated_accuracy;
+      point.validation = trained.validation;
+      veto_train_result_clear (&trained);
       point.answers = run->answers - first_answers;
       point.test_accuracy = eval.accuracy;
       point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
@@ -833,7 +839,7 @@ agcd_predict_test (Run *run, Agcd *a, const guint *clusters, guint *out_predicte
                    GError **error)
 {
   guint k = run->k;
-  g_autoptr (VetoModel) model = train_round (run, error);
+  g_autoptr (VetoModel) model = train_round (run, NULL, error);
   g_autofree float *probs = NULL;
 
   if (model == NULL)
@@ -1078,7 +1084,7 @@ run_preference (Run *run, VetoSimPointFunc on_point, gpointer user_data,
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      model = train_round (run, error);
+      model = train_round (run, NULL, error);
       if (model == NULL || !veto_sim_evaluate (run->ds, model, VETO_SPLIT_TEST, NULL, &eval,
                                                error))
         return FALSE;

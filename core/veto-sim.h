@@ -68,6 +68,9 @@ typedef struct
   const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
   const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
                                     (veto_loss_fit_annotator ()); NULL: the uniform annotator */
+  double holdout;         /* answers: share of the items whose complementary answers are held
+                             out of training; they choose the epoch when the validation split
+                             has no gold, and calibrate the accuracy estimate */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -80,6 +83,12 @@ typedef struct
   guint epochs;
   double final_loss;
   double *q_used;          /* K×K the loss used (FWD/URE/CPE-F), or NULL; owned */
+  const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
+                              (held-out complementary answers, their candidate-aware
+                              likelihood) or "none" (the last epoch); static */
+  /* From held-out answers only, no gold: the model's mean top probability over the pool after
+   * its temperature is fitted to the held-out answers' likelihood. NAN without held-out answers. */
+  double estimated_accuracy;
 } VetoTrainResult;
 
 void veto_train_result_clear (VetoTrainResult *result);
@@ -211,6 +220,8 @@ typedef struct
   double anchors;                  /* complementary: share of each batch (and of init) asked about
                                       gold anchors (random items, uniform candidates) to fit that
                                       model; anchors count in the budget and train like any answer */
+  double holdout;                  /* complementary: share of items whose answers are held out of
+                                      training to choose the epoch and estimate the accuracy */
 } VetoSimConfig;
 
 void veto_sim_config_init (VetoSimConfig *config);
@@ -224,6 +235,8 @@ typedef struct
   double seconds;        /* since the run started */
   double metric[3];      /* the mode's own: agcd All / Old / New; distill teacher-wrong share */
   double coverage;       /* agcd: share of novel classes hit by a query so far */
+  double estimated_accuracy; /* from held-out answers alone (VetoTrainResult); NAN without */
+  const char *validation;    /* what chose the round's model (VetoTrainResult) */
 } VetoSimPoint;
 
 typedef void (*VetoSimPointFunc) (gpointer user_data, const VetoSimPoint *point);

@@ -109,6 +109,15 @@ for model in estimated oracle uniform; do
 done
 check "--annotator-model must be one of three" sh -c \
   "'$VETO' simulate '$P' --scratch -q --mode complementary --annotator-model psychic --out '$T/x'; test \$? -eq 2"
+check "simulate --holdout 0.2 estimates the accuracy from held-out answers" "$VETO" simulate "$P" \
+  --scratch -q --mode complementary --holdout 0.2 --budget 100 --batch 20 --init 20 --seeds 1 \
+  --strategy margin --out "$T/sim-holdout"
+check "curve.csv has estimated_accuracy and the criterion that chose the model" \
+  grep -q '^margin,1,5,100,[0-9.]*,[0-9.][0-9.]*,answers,' "$T/sim-holdout/curve.csv"
+check "summary.json has final_estimated_accuracy" \
+  grep -q '"final_estimated_accuracy"' "$T/sim-holdout/summary.json"
+check "without --holdout no estimate, and the criterion is none" \
+  grep -q '^margin,1,3,60,[0-9.]*,,none,' "$T/sim-model-estimated/curve.csv"
 cp "$P" "$T/anchors.veto"
 check "simulate with --anchors 0.5 records answers" "$VETO" simulate "$T/anchors.veto" -q \
   --mode complementary --anchors 0.5 --budget 100 --batch 20 --init 20 --seeds 1 \
