@@ -1008,6 +1008,65 @@ veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k,
   return TRUE;
 }
 
+/* Pulls towards uniform tried by veto_loss_fit_annotator_cv () (pseudo-answers per entry). */
+static const double fit_strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0 };
+#define FIT_FOLDS 5
+
+static double
+choice_log_likelihood (const VetoLossChoiceObservation *o, const double *a, guint k)
+{
+  double value = 0.0;
+
+  for (guint y = 0; y < k; y++)
+    {
+      double total = 0.0;
+
+      if (o->truth[y] == 0.0)
+        continue;
+      for (guint s = 0; s < o->n_shown; s++)
+        total += a[(gsize) y * k + o->shown[s]];
+      value += o->truth[y] * log (a[(gsize) y * k + o->answer] / total);
+    }
+  return value;
+}
+
+gboolean
+veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k,
+                            double *out_a, double *out_strength, double *out_noise,
+                            GError **error)
+{
+  g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, MAX (n, 1));
+  g_autofree double *a = g_new (double, (gsize) k * k);
+  /* too few answers to cross-validate: the strongest pull */
+  double best = -INFINITY, best_strength = fit_strengths[G_N_ELEMENTS (fit_strengths) - 1];
+
+  for (guint s = 0; n >= FIT_FOLDS && s < G_N_ELEMENTS (fit_strengths); s++)
+    {
+      double held_out = 0.0;
+
+      for (guint fold = 0; fold < FIT_FOLDS; fold++)
+        {
+          guint m = 0;
+
+          for (guint t = 0; t < n; t++)
+            if (t % FIT_FOLDS != fold)
+              train[m++] = obs[t];
+          if (!veto_loss_fit_annotator (train, m, k, fit_strengths[s], a, NULL, error))
+            return FALSE;
+          for (guint t = fold; t < n; t += FIT_FOLDS)
+            held_out += choice_log_likelihood (&obs[t], a, k);
+        }
+      if (held_out > best)
+        {
+          best = held_out;
+          best_strength = fit_strengths[s];
+        }
+    }
+  if (out_strength != NULL)
+    *out_strength = best_strength;
+  return veto_loss_fit_annotator (obs, n, k, best_strength, out_a, out_noise, error);
+}
+
 gboolean
 veto_loss_estimate_transition (const guint *gold, const guint *cls, guint n, guint n_classes,
                                double alpha, double *out_q, GError **error)

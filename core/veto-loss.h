@@ -125,6 +125,8 @@ double veto_loss_ure (const VetoLossBatch *batch, const VetoLossLabel *terms, gu
  * which the loss is evaluated: R_j = sum_k prior_k * mean over terms with cl = k of
  * (Q^-1)[k][j] l_j (uniform Q: sum_k prior_k mean_{cl=k} l_j - (K-1) prior_j mean_{cl=j} l_j).
  * Each R_j estimates pi_j E_{x|y=j}[l_j], which is >= 0, so a negative R_j is overfitting.
+ * (The authors' code weighs the first term by prior_j rather than prior_k, the same under the
+ * uniform CL prior they assume, and scales the ascent step by each CL class's count.)
  * priors: the CL class prior (K, from the whole training set); NULL: the fraction of these
  * terms with each CL, so that sum_j R_j is the URE mean. Fills out_risks (K) with R. */
 void veto_loss_ure_partial_risks (const VetoLossBatch *batch, const VetoLossLabel *terms,
@@ -211,6 +213,13 @@ typedef struct
 gboolean veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint n_classes,
                                   double strength, double *out_a, double *out_noise,
                                   GError **error);
+
+/* veto_loss_fit_annotator () with the strength (1, 2, 5, 10, 20 or 50) whose fits best predict
+ * held-out answers (5-fold cross-validation of the log-likelihood; observation t is in fold
+ * t mod 5), so the pull towards uniform follows the evidence; 50 below 5 observations. */
+gboolean veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n,
+                                     guint n_classes, double *out_a, double *out_strength,
+                                     double *out_noise, GError **error);
 
 /* Q = alpha U + (1 - alpha) Q_hat, Q_hat the row-normalised counts of (gold, cl) pairs and
  * U uniform (0 diagonal, 1/(K-1) elsewhere); a class never seen as gold gets U's row. */

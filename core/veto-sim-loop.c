@@ -411,65 +411,8 @@ oracle_model (Run *run)
   return a;
 }
 
-/* Pull towards uniform tried for an annotator model (pseudo-answers per entry). */
-static const double strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0 };
-#define CV_FOLDS 5
-
-static double
-choice_log_likelihood (const VetoLossChoiceObservation *o, const double *a, guint k)
-{
-  double value = 0.0;
-
-  for (guint y = 0; y < k; y++)
-    {
-      double total = 0.0;
-
-      if (o->truth[y] == 0.0)
-        continue;
-      for (guint s = 0; s < o->n_shown; s++)
-        total += a[(gsize) y * k + o->shown[s]];
-      value += o->truth[y] * log (a[(gsize) y * k + o->answer] / total);
-    }
-  return value;
-}
-
-/* Fits the annotator model with the pull towards uniform that best predicts held-out answers
- * (5-fold cross-validation of the log-likelihood), so that the shrinkage follows the evidence
- * rather than a constant. */
-static gboolean
-fit_model_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double *out_a,
-              GError **error)
-{
-  g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, MAX (n, 1));
-  g_autofree double *a = g_new (double, (gsize) k * k);
-  double best = -INFINITY, best_strength = strengths[0];
-
-  for (guint s = 0; n >= CV_FOLDS && s < G_N_ELEMENTS (strengths); s++)
-    {
-      double held_out = 0.0;
-
-      for (guint fold = 0; fold < CV_FOLDS; fold++)
-        {
-          guint m = 0;
-
-          for (guint t = 0; t < n; t++)
-            if (t % CV_FOLDS != fold)
-              train[m++] = obs[t];
-          if (!veto_loss_fit_annotator (train, m, k, strengths[s], a, NULL, error))
-            return FALSE;
-          for (guint t = fold; t < n; t += CV_FOLDS)
-            held_out += choice_log_likelihood (&obs[t], a, k);
-        }
-      if (held_out > best)
-        {
-          best = held_out;
-          best_strength = strengths[s];
-        }
-    }
-  return veto_loss_fit_annotator (obs, n, k, best_strength, out_a, NULL, error);
-}
-
-/* The estimated model: fitted to the answers on gold anchors. Without anchors it stays at the
+/* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
+ * by cross-validation (veto_loss_fit_annotator_cv ()). Without anchors it stays at the
  * fit's prior (every wrong class alike, the truth at VETO_LOSS_PRIOR_NOISE): EM with the
  * classifier's posteriors in place of gold was tried and collapsed here (0.16 at 6,000 answers,
  * human profile), because the first models are near chance and EM learns their mistakes as the
@@ -494,7 +437,7 @@ estimate_model (Run *run, GError **error)
       obs[n] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, truth + (gsize) n * k };
       n++;
     }
-  if (!fit_model_cv (obs, n, k, a, error))
+  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
     return FALSE;
   g_free (run->annotator_a);
   run->annotator_a = g_steal_pointer (&a);
