@@ -468,6 +468,7 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
         break;
       }
   spec.annotator_model = run->annotator_a;
+  spec.fit_annotator = FALSE;
   if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
     spec.holdout = run->config->holdout;
   return veto_sim_train (run->store, run->ds, &spec, out_result, NULL, error);

@@ -300,6 +300,7 @@ veto_train_spec_init (VetoTrainSpec *spec)
     .per_item = 1,
     .q_smoothing = 0.5,
     .loss_uses_true_q = TRUE,
+    .fit_annotator = TRUE,
     .seed = 1,
   };
   veto_model_train_options_init (&spec->train);
@@ -784,6 +785,79 @@ estimate_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDatase
   return n_pool ? total / n_pool : NAN;
 }
 
+/* The annotators' choice model, pooled, from their complementary answers (with the sets
+ * shown) on the campaigns' gold anchors: the items whose gold label the project may read for
+ * this. Leaves *out_a NULL when there are none. */
+static gboolean
+fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, double **out_a,
+                  guint *out_n, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), n = 0;
+  g_autoptr (GPtrArray) campaigns = veto_store_list_campaigns (store, error);
+  g_autoptr (GHashTable) anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                           NULL);
+  g_autofree VetoLossChoiceObservation *obs = NULL;
+  g_autofree double *truth = g_new0 (double, (gsize) k * k);
+  g_autoptr (GPtrArray) sets = g_ptr_array_new_with_free_func (g_free);
+  g_autofree double *a = NULL;
+
+  *out_a = NULL;
+  *out_n = 0;
+  if (campaigns == NULL)
+    return FALSE;
+  for (guint i = 0; i < campaigns->len; i++)
+    {
+      g_autoptr (GArray) items = veto_store_campaign_list_items (
+          store, ((VetoCampaign *) campaigns->pdata[i])->id, error);
+
+      if (items == NULL)
+        return FALSE;
+      for (guint j = 0; j < items->len; j++)
+        if (g_array_index (items, VetoCampaignItem, j).anchor)
+          g_hash_table_add (anchors, g_memdup2 (&g_array_index (items, VetoCampaignItem, j).item,
+                                                sizeof (gint64)));
+    }
+  if (g_hash_table_size (anchors) == 0)
+    return TRUE;
+  for (guint y = 0; y < k; y++)
+    truth[(gsize) y * k + y] = 1.0;
+  obs = g_new (VetoLossChoiceObservation, MAX (answers->len, 1));
+  for (guint i = 0; i < answers->len; i++)
+    {
+      const VetoAnnotation *an = answers->pdata[i];
+      gint row = veto_dataset_row_of_item (ds, an->item);
+      gint gold = row >= 0 ? veto_dataset_get_gold (ds, row) : -1;
+      gint answer = class_by_name (ds, an->answer_class);
+      guint *shown;
+      guint m = 0;
+      gboolean answered_shown = FALSE;
+
+      if (an->kind != VETO_KIND_COMPLEMENTARY || gold < 0 || answer < 0
+          || an->candidates == NULL || !g_hash_table_contains (anchors, &an->item))
+        continue;
+      shown = g_new (guint, MAX (an->candidates->len, 1));
+      g_ptr_array_add (sets, shown);
+      for (guint c = 0; c < an->candidates->len; c++)
+        {
+          gint cls = class_by_name (ds, an->candidates->pdata[c]);
+
+          if (cls >= 0)
+            shown[m++] = cls;
+          answered_shown |= cls == answer;
+        }
+      if (m >= 2 && answered_shown)
+        obs[n++] = (VetoLossChoiceObservation) { shown, m, answer, truth + (gsize) gold * k };
+    }
+  if (n == 0)
+    return TRUE;
+  a = g_new (double, (gsize) k * k);
+  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
+    return FALSE;
+  *out_a = g_steal_pointer (&a);
+  *out_n = n;
+  return TRUE;
+}
+
 /* A warm start only continues a model of the shape this round needs. */
 static gboolean
 warm_start_fits (const VetoTrainSpec *spec, guint d, guint k, guint n_heads)
@@ -820,6 +894,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   g_autoptr (VetoModel) model = NULL;
   g_autofree float *x_train = NULL;
   g_autofree double *q_loss = NULL;
+  g_autofree double *fitted_a = NULL;
   Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
                   g_hash_table_new (NULL, NULL) };
   VetoObjective *objective = NULL;
@@ -915,9 +990,17 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     goto out;
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
     goto out;
-  if (spec->annotator_model != NULL
-      && !veto_objective_set_annotator (objective, spec->annotator_model, error))
+  if (spec->annotator_model == NULL && spec->fit_annotator
+      && spec->supervision == VETO_SUPERVISION_ANSWERS
+      && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
+      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
     goto out;
+  if ((spec->annotator_model != NULL || fitted_a != NULL)
+      && !veto_objective_set_annotator (objective, spec->annotator_model ? spec->annotator_model
+                                                                         : fitted_a,
+                                        error))
+    goto out;
+  answer_validation.a = spec->annotator_model ? spec->annotator_model : fitted_a;
 
   x_train = g_new (float, (gsize) units.rows->len * d);
   for (guint u = 0; u < units.rows->len; u++)

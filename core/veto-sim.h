@@ -67,7 +67,10 @@ typedef struct
                              shape no longer fits (a class or a criterion was added since) */
   const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
   const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
-                                    (veto_loss_fit_annotator ()); NULL: the uniform annotator */
+                                    (veto_loss_fit_annotator ()); NULL: fitted to the answers on
+                                    the campaigns' gold anchors when fit_annotator and there are
+                                    any, else the uniform annotator */
+  gboolean fit_annotator; /* default TRUE */
   double holdout;         /* answers: share of the items whose complementary answers are held
                              out of training; they choose the epoch when the validation split
                              has no gold, and calibrate the accuracy estimate */
@@ -83,6 +86,7 @@ typedef struct
   guint epochs;
   double final_loss;
   double *q_used;          /* K×K the loss used (FWD/URE/CPE-F), or NULL; owned */
+  guint anchor_answers;    /* answers on campaign anchors the annotator model was fitted to */
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
                               (held-out complementary answers, their candidate-aware
                               likelihood) or "none" (the last epoch); static */
