@@ -100,7 +100,6 @@ typedef struct
   guint answers;
   /* distill */
   float *teacher_probs;     /* n_pool × k */
-  float *teacher_confidence;
   guint teacher_wrong;
   gint64 started_us;
 } Run;
@@ -117,7 +116,6 @@ run_clear (Run *run)
   g_clear_pointer (&run->annotator_a, g_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
-  g_clear_pointer (&run->teacher_confidence, g_free);
 }
 
 static guint
@@ -485,7 +483,7 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
   g_autofree guint *free_rows = g_new (guint, MAX (n_free, 1));
   g_autofree guint *labeled_rows = g_new (guint, MAX (run->n_asked, 1));
   g_autofree float *free_probs = g_new (float, (gsize) MAX (n_free, 1) * run->k);
-  g_autofree float *correctness = run->teacher_confidence ? g_new (float, MAX (n_free, 1)) : NULL;
+  g_autofree float *correctness = run->teacher_probs ? g_new (float, MAX (n_free, 1)) : NULL;
   VetoActiveOptions options = c->active;
 
   for (guint i = 0; i < run->n_pool; i++)
@@ -501,8 +499,17 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
       free_rows[f] = row;
       memcpy (free_probs + (gsize) f * run->k, probs + (gsize) i * run->k,
               run->k * sizeof (float));
+      /* How likely the teacher is right where it was not queried, without querying it (the
+       * budgeted setting of Robust Active Distillation): the student's own top probability,
+       * since both err on the same hard points. */
       if (correctness)
-        correctness[f] = run->teacher_confidence[i];
+        {
+          float top = 0;
+
+          for (guint y = 0; y < run->k; y++)
+            top = MAX (top, probs[(gsize) i * run->k + y]);
+          correctness[f] = top;
+        }
       f++;
     }
   options.seed = c->seed * 31 + run->answers;
@@ -516,8 +523,9 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
 }
 
 /* The teacher of active distillation: an MLP trained on the gold labels of a disjoint half of
- * the pool, so that it is good but wrong on hard points it never saw. Its soft labels cover the
- * whole pool; the student may only ask about the other half. */
+ * the pool, so that it is good but wrong on hard points it never saw. Its soft labels are
+ * computed for the whole pool at once for speed, but read only for the items queried; the
+ * student may only ask about the other half. */
 static gboolean
 make_teacher (Run *run, GError **error)
 {
@@ -556,16 +564,7 @@ make_teacher (Run *run, GError **error)
                          veto_objective_loss, half, &options, NULL, NULL, error))
     return FALSE;
   run->teacher_probs = g_new (float, (gsize) run->n_pool * k);
-  run->teacher_confidence = g_new (float, run->n_pool);
   veto_model_predict_proba (teacher, run->x_pool, run->n_pool, d, run->teacher_probs);
-  for (guint i = 0; i < run->n_pool; i++)
-    {
-      float best = 0;
-
-      for (guint c = 0; c < k; c++)
-        best = MAX (best, run->teacher_probs[(gsize) i * k + c]);
-      run->teacher_confidence[i] = best;
-    }
   return TRUE;
 }
 
