@@ -39,8 +39,9 @@ on_point (gpointer user_data, const VetoSimPoint *point)
       g_printerr ("%-16s seed %-3" G_GUINT64_FORMAT " answers %-6u accuracy %.4f", c->strategy,
                   c->seed, point->answers, point->test_accuracy);
       if (c->mode == VETO_SIM_MODE_AGCD)
-        g_printerr ("  all %.4f old %.4f new %.4f coverage %.2f", point->metric[0],
-                    point->metric[1], point->metric[2], point->coverage);
+        g_printerr ("  all %.4f old %.4f new %.4f coverage %.2f novel ratio %.2f uniformity %.2f",
+                    point->metric[0], point->metric[1], point->metric[2], point->coverage,
+                    point->novel_ratio, point->novel_uniformity);
       if (c->mode == VETO_SIM_MODE_DISTILL)
         g_printerr ("  teacher wrong %.3f", point->metric[0]);
       g_printerr ("  %.1f s\n", point->seconds);
@@ -53,7 +54,8 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
   g_autoptr (GString) out = g_string_new ("strategy,seed,round,answers,test_accuracy");
 
   if (mode == VETO_SIM_MODE_AGCD)
-    g_string_append (out, ",all_accuracy,old_accuracy,new_accuracy,novel_coverage");
+    g_string_append (out, ",all_accuracy,old_accuracy,new_accuracy,novel_coverage,novel_ratio,"
+                          "novel_uniformity");
   if (mode == VETO_SIM_MODE_DISTILL)
     g_string_append (out, ",teacher_wrong_rate");
   if (mode == VETO_SIM_MODE_COMPLEMENTARY)
@@ -66,8 +68,20 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
       g_string_append_printf (out, "%s,%" G_GUINT64_FORMAT ",%u,%u,%.6f", r->strategy, r->seed,
                               r->point.round, r->point.answers, r->point.test_accuracy);
       if (mode == VETO_SIM_MODE_AGCD)
-        g_string_append_printf (out, ",%.6f,%.6f,%.6f,%.6f", r->point.metric[0],
-                                r->point.metric[1], r->point.metric[2], r->point.coverage);
+        {
+          g_string_append_printf (out, ",%.6f,%.6f,%.6f,%.6f", r->point.metric[0],
+                                  r->point.metric[1], r->point.metric[2], r->point.coverage);
+          /* empty before any query, and uniformity without novel queries */
+          for (guint m = 0; m < 2; m++)
+            {
+              double v = m == 0 ? r->point.novel_ratio : r->point.novel_uniformity;
+
+              if (isnan (v))
+                g_string_append (out, ",");
+              else
+                g_string_append_printf (out, ",%.6f", v);
+            }
+        }
       if (mode == VETO_SIM_MODE_DISTILL)
         g_string_append_printf (out, ",%.6f", r->point.metric[0]);
       if (mode == VETO_SIM_MODE_COMPLEMENTARY && isnan (r->point.estimated_accuracy))

@@ -850,6 +850,7 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
   g_autofree float *soft = NULL;
   g_autofree guint *predicted = NULL;
   g_autofree guint *chosen = g_new (guint, c->batch);
+  double last_ratio = NAN, last_uniformity = NAN;
   gboolean ok = FALSE;
 
   agcd_init (run, &a);
@@ -909,6 +910,8 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
       point.metric[1] = metrics.acc_old;
       point.metric[2] = metrics.acc_new;
       point.coverage = isnan (metrics.novel_coverage) ? 0 : metrics.novel_coverage;
+      point.novel_ratio = last_ratio;
+      point.novel_uniformity = last_uniformity;
       point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
       on_point (user_data, &point);
       if (run->answers >= c->budget)
@@ -941,14 +944,36 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
         if (!ok)
           goto out;
         ok = FALSE;
-        for (guint i = 0; i < batch; i++)
-          {
-            guint y;
+        {
+          g_autofree guint *novel_counts = g_new0 (guint, k);
+          guint n_novel_queries = 0, n_novel_classes = 0;
 
-            chosen[i] = free_index[chosen[i]];
-            y = pool_gold (run, chosen[i]);
-            g_array_append_val (a.queried, y);
-          }
+          for (guint i = 0; i < batch; i++)
+            {
+              guint y;
+
+              chosen[i] = free_index[chosen[i]];
+              y = pool_gold (run, chosen[i]);
+              g_array_append_val (a.queried, y);
+              if (a.novel[y])
+                {
+                  novel_counts[y]++;
+                  n_novel_queries++;
+                }
+            }
+          last_ratio = (double) n_novel_queries / batch;
+          last_uniformity = 0.0;
+          for (guint y = 0; y < k; y++)
+            {
+              n_novel_classes += a.novel[y];
+              if (novel_counts[y] > 0)
+                last_uniformity -= (double) novel_counts[y] / n_novel_queries
+                                   * log ((double) novel_counts[y] / n_novel_queries);
+            }
+          last_uniformity = n_novel_queries == 0 || n_novel_classes < 2
+                                ? NAN
+                                : last_uniformity / log (n_novel_classes);
+        }
       }
       if (!ask (run, chosen, batch, NULL, NULL,
                 c->agcd_rule ? "agcd" : veto_active_strategy_to_string (c->strategy), error))

@@ -239,6 +239,11 @@ typedef struct
   double seconds;        /* since the run started */
   double metric[3];      /* the mode's own: agcd All / Old / New; distill teacher-wrong share */
   double coverage;       /* agcd: share of novel classes hit by a query so far */
+  /* agcd, the previous round's queries (NAN before any): the share of novel classes among them
+   * (ActiveGCD's novel ratio), and how evenly those novel queries spread over the novel classes
+   * (their class entropy over log of the number of novel classes: 1 even, 0 all one class) */
+  double novel_ratio;
+  double novel_uniformity;
   double estimated_accuracy; /* from held-out answers alone (VetoTrainResult); NAN without */
   const char *validation;    /* what chose the round's model (VetoTrainResult) */
 } VetoSimPoint;

@@ -101,6 +101,11 @@ for mode in complementary preference agcd distill; do
   check "simulate --mode $mode wrote its curve" test -s "$T/sim-$mode/curve.png"
 done
 check "agcd reports novel coverage" grep -q '"novel_coverage"' "$T/sim-agcd/summary.json"
+check "agcd's curve has each round's novel ratio and uniformity" \
+  grep -q 'novel_coverage,novel_ratio,novel_uniformity,seconds' "$T/sim-agcd/curve.csv"
+check "the second round reports the first batch's novel ratio, in [0, 1]" \
+  awk -F, 'NR == 3 && $1 == "agcd" { found = ($10 != "" && $10 >= 0 && $10 <= 1) } END { exit !found }' \
+  "$T/sim-agcd/curve.csv"
 
 for model in estimated oracle uniform; do
   check "simulate --mode complementary --annotator-model $model" "$VETO" simulate "$P" --scratch \
