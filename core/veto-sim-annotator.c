@@ -238,6 +238,8 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
 
   if (g_str_equal (profile, "human"))
     {
+      g_autofree double *t = NULL;
+
       if (k != 10)
         {
           g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
@@ -245,7 +247,18 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
                        "classes: give biased:FILE with a %u×%u one", k, k, k);
           return NULL;
         }
-      a = veto_sim_annotator_new_biased (human_cifar10, k, n_candidates, error);
+      t = g_memdup2 (human_cifar10, sizeof human_cifar10);
+      /* rows normalised as veto_import_read_transition () does for the shipped file */
+      for (guint y = 0; y < k; y++)
+        {
+          double sum = 0;
+
+          for (guint c = 0; c < k; c++)
+            sum += t[y * k + c];
+          for (guint c = 0; c < k; c++)
+            t[y * k + c] /= sum;
+        }
+      a = veto_sim_annotator_new_biased (t, k, n_candidates, error);
       if (a == NULL)
         return NULL;
     }

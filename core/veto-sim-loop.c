@@ -409,11 +409,16 @@ oracle_model (Run *run)
   return a;
 }
 
+/* Anchor answers per class before the estimated model replaces the uniform one: K² weights
+ * need evidence, and a model fitted to a few dozen answers made the early rounds worse
+ * (README: the demo's 1,000 answers, 50 of them anchors). */
+#define MIN_ANCHORS_PER_CLASS 10
+
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
- * by cross-validation (veto_loss_fit_annotator_cv ()). Without anchors it stays at the
- * fit's prior (every wrong class alike, the truth at VETO_LOSS_PRIOR_NOISE): EM with the
- * classifier's posteriors in place of gold was tried and collapsed here (0.16 at 6,000 answers,
- * human profile), because the first models are near chance and EM learns their mistakes as the
+ * by cross-validation (veto_loss_fit_annotator_cv ()), once there are MIN_ANCHORS_PER_CLASS × K
+ * of them; until then (and without anchors) the uniform model. EM with the classifier's
+ * posteriors in place of gold was tried and collapsed here (0.16 at 6,000 answers, human
+ * profile), because the first models are near chance and EM learns their mistakes as the
  * annotator's habits. */
 static gboolean
 estimate_model (Run *run, GError **error)
@@ -435,9 +440,11 @@ estimate_model (Run *run, GError **error)
       obs[n] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, truth + (gsize) n * k };
       n++;
     }
+  g_clear_pointer (&run->annotator_a, g_free);
+  if (n < MIN_ANCHORS_PER_CLASS * k)
+    return TRUE;
   if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
     return FALSE;
-  g_free (run->annotator_a);
   run->annotator_a = g_steal_pointer (&a);
   return TRUE;
 }
