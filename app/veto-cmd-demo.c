@@ -50,7 +50,7 @@ run_headless (const char *path)
   g_print ("\nNo display: a simulated annotator with the habits of CLImage's human annotators "
            "answers 1,000 complementary questions (\"which of these 4 classes is this image "
            "NOT?\"), chosen by margin and at random; 5%% are gold anchors, from which the "
-           "annotator's model is estimated...\n");
+           "annotator's model is estimated once there are 10 per class...\n");
   status = veto_cmd_simulate (G_N_ELEMENTS (simulate_argv) - 1, simulate_argv);
   if (status == VETO_EXIT_OK)
     g_print ("Learning curve: %s/curve.png (data in curve.csv and summary.json)\n", out);
