@@ -360,7 +360,7 @@ typedef struct
 {
   gint64 id;
   VetoSimAnnotator *sim;
-  GRand *rand;
+  VetoRng rng;
   gboolean done;
   guint answers;
 } SimWorker;
@@ -384,12 +384,12 @@ sim_answer (VetoStore *store, SimCampaign *s, SimWorker *w, gint64 item, GError 
   if (c->protocol == VETO_KIND_ORDINARY)
     {
       answer.kind = VETO_KIND_ORDINARY;
-      label = veto_sim_annotator_answer_ordinary (w->sim, w->rand, truth);
+      label = veto_sim_annotator_answer_ordinary (w->sim, &w->rng, truth);
     }
   else
     {
       /* A fresh uniform candidate set for every answer, as CLImage draws for CIFAR. */
-      guint64 seed = ((guint64) g_rand_int (w->rand) << 32) | g_rand_int (w->rand);
+      guint64 seed = veto_rng_next (&w->rng);
 
       if (!veto_active_candidates (VETO_ACTIVE_CANDIDATES_UNIFORM, NULL, 1, k, c->n_candidates,
                                    VETO_ACTIVE_DEFAULT_FLOOR, seed, shown, error))
@@ -399,7 +399,7 @@ sim_answer (VetoStore *store, SimCampaign *s, SimWorker *w, gint64 item, GError 
       answer.kind = VETO_KIND_COMPLEMENTARY;
       answer.candidates = shown_ids;
       answer.n_candidates = c->n_candidates;
-      label = veto_sim_annotator_answer_complementary (w->sim, w->rand, truth, shown,
+      label = veto_sim_annotator_answer_complementary (w->sim, &w->rng, truth, shown,
                                                        c->n_candidates);
     }
   answer.answer_class = ((VetoClass *) s->classes->pdata[label])->id;
@@ -452,13 +452,13 @@ simulate (VetoStore *store, SimCampaign *s, const char *profile, const char *pre
   for (guint i = 0; i < n_annotators && ok; i++)
     {
       g_autofree char *name = g_strdup_printf ("%s-%u", prefix, i + 1);
-      guint32 words[3] = { (guint32) seed, (guint32) (seed >> 32), i };
 
       workers[i].sim = veto_sim_annotator_new (profile, s->classes->len,
                                                c->protocol == VETO_KIND_COMPLEMENTARY
                                                  ? c->n_candidates
                                                  : MIN (4, s->classes->len), error);
-      workers[i].rand = g_rand_new_with_seed_array (words, G_N_ELEMENTS (words));
+      /* One stream per annotator, all from the one seed. */
+      veto_rng_init (&workers[i].rng, seed * 1000003u + i);
       if (workers[i].sim == NULL)
         ok = FALSE;
       else if (!profile_fits (workers[i].sim, c->protocol))
@@ -491,8 +491,6 @@ simulate (VetoStore *store, SimCampaign *s, const char *profile, const char *pre
     {
       *out_answers += workers[i].answers;
       veto_sim_annotator_free (workers[i].sim);
-      if (workers[i].rand)
-        g_rand_free (workers[i].rand);
     }
   return ok;
 }
@@ -683,6 +681,7 @@ typedef struct
   GHashTable *annotator_index; /* name → index + 1 */
   GPtrArray *annotator_names;
   GArray *answers;           /* VetoStatsAnswer */
+  GPtrArray *shown;          /* the candidate sets the answers point to (owned) */
   GError *error;
 } StatsInput;
 
@@ -698,6 +697,7 @@ stats_input_clear (StatsInput *in)
   g_clear_pointer (&in->annotator_index, g_hash_table_unref);
   g_clear_pointer (&in->annotator_names, g_ptr_array_unref);
   g_clear_pointer (&in->answers, g_array_unref);
+  g_clear_pointer (&in->shown, g_ptr_array_unref);
   g_clear_error (&in->error);
 }
 
@@ -756,6 +756,17 @@ stats_collect (const VetoAnnotation *a, gpointer user_data)
   answer.kind = a->kind == VETO_KIND_ORDINARY ? VETO_STATS_ORDINARY : VETO_STATS_COMPLEMENTARY;
   answer.label = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_index, a->answer_class)) - 1;
   answer.seconds = seconds_between (a->shown_at, a->answered_at);
+  if (a->kind == VETO_KIND_COMPLEMENTARY && a->candidates && a->candidates->len > 0)
+    {
+      guint *shown = g_new (guint, a->candidates->len);
+
+      for (guint i = 0; i < a->candidates->len; i++)
+        shown[i] = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_index,
+                                                          a->candidates->pdata[i])) - 1;
+      answer.shown = shown;
+      answer.n_shown = a->candidates->len;
+      g_ptr_array_add (in->shown, shown);
+    }
   g_array_append_val (in->answers, answer);
   return in->error == NULL;
 }
@@ -780,6 +791,7 @@ stats_load (VetoStore *store, const char *campaign_name, StatsInput *in, GError 
   in->annotator_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   in->annotator_names = g_ptr_array_new_with_free_func (g_free);
   in->answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
+  in->shown = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < campaigns->len; i++)
     {
       const VetoCampaign *c = campaigns->pdata[i];
@@ -815,7 +827,7 @@ stats_load (VetoStore *store, const char *campaign_name, StatsInput *in, GError 
 }
 
 static void
-annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a)
+annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, guint k)
 {
   json_builder_begin_object (b);
   if (name)
@@ -832,6 +844,24 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a)
               veto_stats_count_rate (&a->gold_kind[VETO_STATS_COMPLEMENTARY]));
   add_int (b, "answers_on_anchors", a->anchor.n);
   add_number (b, "noise_rate_anchors", veto_stats_count_rate (&a->anchor));
+  if (a->choice_model != NULL)
+    {
+      json_builder_set_member_name (b, "choice_model");
+      json_builder_begin_object (b);
+      add_int (b, "answers", a->choice_answers);
+      add_number (b, "names_truth_when_shown", a->choice_noise);
+      json_builder_set_member_name (b, "weights");
+      json_builder_begin_array (b);
+      for (guint y = 0; y < k; y++)
+        {
+          json_builder_begin_array (b);
+          for (guint c = 0; c < k; c++)
+            add_number (b, NULL, a->choice_model[(gsize) y * k + c]);
+          json_builder_end_array (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
   json_builder_end_object (b);
 }
 
@@ -850,7 +880,7 @@ stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r
   json_builder_end_array (b);
   add_int (b, "items", in->gold->len);
   json_builder_set_member_name (b, "overall");
-  annotator_json (b, NULL, &r->overall);
+  annotator_json (b, NULL, &r->overall, k);
   json_builder_set_member_name (b, "noise_rate");
   json_builder_begin_object (b);
   add_number (b, "overall", veto_stats_count_rate (&r->overall.gold));
@@ -868,7 +898,7 @@ stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r
   json_builder_set_member_name (b, "annotators");
   json_builder_begin_array (b);
   for (guint j = 0; j < r->n_annotators; j++)
-    annotator_json (b, in->annotator_names->pdata[j], &r->annotators[j]);
+    annotator_json (b, in->annotator_names->pdata[j], &r->annotators[j], k);
   json_builder_end_array (b);
   json_builder_set_member_name (b, "transition_matrix");
   json_builder_begin_object (b);
@@ -945,6 +975,19 @@ stats_print (const StatsInput *in, const VetoStatsReport *r)
       if (a->timed)
         g_print (", median %.1f s per answer", a->median_seconds);
       g_print ("\n");
+      if (a->choice_model != NULL)
+        {
+          g_print ("    choice model (Luce weights, rows = gold class, fitted to %u answers on "
+                   "gold items; names the truth %.1f%% of the times it is shown):\n",
+                   a->choice_answers, 100 * a->choice_noise);
+          for (guint y = 0; y < r->n_classes; y++)
+            {
+              g_print ("     ");
+              for (guint c = 0; c < r->n_classes; c++)
+                g_print (" %5.2f", a->choice_model[(gsize) y * r->n_classes + c]);
+              g_print ("\n");
+            }
+        }
     }
 }
 

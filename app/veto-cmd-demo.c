@@ -26,9 +26,9 @@ ensure_demo (const char *path, const char *data_dir, GError **error)
   }
 }
 
-/* Without a display: what the project holds, then a simulated annotator answering complementary
- * questions chosen by margin against random ones (on a scratch copy), with its learning curve
- * written beside the project. */
+/* Without a display: what the project holds, then a simulated annotator with the habits of
+ * CLImage's human annotators answering complementary questions chosen by the default strategy
+ * against random ones (on a scratch copy), with its learning curve written beside the project. */
 static int
 run_headless (const char *path)
 {
@@ -38,6 +38,7 @@ run_headless (const char *path)
   char *simulate_argv[] = {
     (char *) "simulate", (char *) path, (char *) "--scratch", (char *) "--quiet",
     (char *) "--mode", (char *) "complementary", (char *) "--strategy", (char *) "margin,random",
+    (char *) "--annotator", (char *) "human",
     (char *) "--budget", (char *) "1000", (char *) "--batch", (char *) "100",
     (char *) "--init", (char *) "100", (char *) "--seeds", (char *) "1",
     (char *) "--out", out, NULL,
@@ -46,8 +47,10 @@ run_headless (const char *path)
 
   if (status != VETO_EXIT_OK)
     return status;
-  g_print ("\nNo display: a simulated annotator answers 1,000 complementary questions (\"which of "
-           "these 4 classes is this image NOT?\"), chosen by margin and at random...\n");
+  g_print ("\nNo display: a simulated annotator with the habits of CLImage's human annotators "
+           "answers 1,000 complementary questions (\"which of these 4 classes is this image "
+           "NOT?\"), chosen by margin and at random; 5%% are gold anchors, from which the "
+           "annotator's model is estimated once there are 10 per class...\n");
   status = veto_cmd_simulate (G_N_ELEMENTS (simulate_argv) - 1, simulate_argv);
   if (status == VETO_EXIT_OK)
     g_print ("Learning curve: %s/curve.png (data in curve.csv and summary.json)\n", out);

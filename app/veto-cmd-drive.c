@@ -44,7 +44,7 @@ class_by_name (GPtrArray *classes, const char *name)
 
 /* The simulated annotator's answer to q, whose item's gold class is truth (an index). */
 static void
-simulate_answer (VetoSimAnnotator *annotator, GRand *rand, GPtrArray *classes, Gold *gold,
+simulate_answer (VetoSimAnnotator *annotator, VetoRng *rng, GPtrArray *classes, Gold *gold,
                  const VetoQuestion *q, guint truth, gint64 *out_class,
                  VetoPreferred *out_preferred)
 {
@@ -58,7 +58,7 @@ simulate_answer (VetoSimAnnotator *annotator, GRand *rand, GPtrArray *classes, G
 
         for (guint i = 0; i < q->n_candidates; i++)
           shown[i] = class_index (classes, q->candidates[i]);
-        cl = veto_sim_annotator_answer_complementary (annotator, rand, truth, shown,
+        cl = veto_sim_annotator_answer_complementary (annotator, rng, truth, shown,
                                                       q->n_candidates);
         *out_class = ((VetoClass *) classes->pdata[cl])->id;
       }
@@ -79,7 +79,7 @@ simulate_answer (VetoSimAnnotator *annotator, GRand *rand, GPtrArray *classes, G
     case VETO_N_KINDS:
     default:
       *out_class = ((VetoClass *) classes->pdata[veto_sim_annotator_answer_ordinary (
-                        annotator, rand, truth)])->id;
+                        annotator, rng, truth)])->id;
       break;
     }
 }
@@ -210,7 +210,7 @@ veto_cmd_drive (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoEngine) engine = NULL;
   g_autoptr (VetoSimAnnotator) annotator = NULL;
-  g_autoptr (GRand) rand = NULL;
+  VetoRng rng;
   g_autoptr (GHashTable) gold_table = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                                              g_free);
   g_autoptr (GArray) latencies = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -303,7 +303,7 @@ veto_cmd_drive (int argc, char **argv)
   if (!veto_store_foreach_item (veto_engine_get_store (engine), VETO_N_SPLITS, collect_gold,
                                 &gold, &error))
     return veto_cli_fail (error);
-  rand = g_rand_new_with_seed ((guint32) (seed * 7919 + 1));
+  veto_rng_init (&rng, seed * 7919 + 1);
   g_signal_connect (engine, "model-updated", G_CALLBACK (count_round), &rounds);
   g_signal_connect (engine, "error", G_CALLBACK (report_error), NULL);
 
@@ -324,7 +324,7 @@ veto_cmd_drive (int argc, char **argv)
           q = veto_engine_current (engine);
           continue;
         }
-      simulate_answer (annotator, rand, classes, &gold, q, class_index (classes, *truth_id),
+      simulate_answer (annotator, &rng, classes, &gold, q, class_index (classes, *truth_id),
                        &answer_class, &preferred);
       t0 = g_get_monotonic_time ();
       if (!veto_engine_answer (engine, answer_class, preferred, &id, &error))

@@ -204,6 +204,10 @@ veto_cmd_train (int argc, char **argv)
   json_builder_add_int_value (b, result.train_size);
   json_builder_set_member_name (b, "answers_used");
   json_builder_add_int_value (b, result.n_terms);
+  json_builder_set_member_name (b, "annotator_model_anchor_answers");
+  json_builder_add_int_value (b, result.anchor_answers);
+  json_builder_set_member_name (b, "validation");
+  json_builder_add_string_value (b, result.validation);
   json_builder_set_member_name (b, "epochs");
   json_builder_add_int_value (b, result.epochs);
   json_builder_set_member_name (b, "features_seconds");

@@ -39,8 +39,9 @@ on_point (gpointer user_data, const VetoSimPoint *point)
       g_printerr ("%-16s seed %-3" G_GUINT64_FORMAT " answers %-6u accuracy %.4f", c->strategy,
                   c->seed, point->answers, point->test_accuracy);
       if (c->mode == VETO_SIM_MODE_AGCD)
-        g_printerr ("  all %.4f old %.4f new %.4f coverage %.2f", point->metric[0],
-                    point->metric[1], point->metric[2], point->coverage);
+        g_printerr ("  all %.4f old %.4f new %.4f coverage %.2f novel ratio %.2f uniformity %.2f",
+                    point->metric[0], point->metric[1], point->metric[2], point->coverage,
+                    point->novel_ratio, point->novel_uniformity);
       if (c->mode == VETO_SIM_MODE_DISTILL)
         g_printerr ("  teacher wrong %.3f", point->metric[0]);
       g_printerr ("  %.1f s\n", point->seconds);
@@ -53,9 +54,12 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
   g_autoptr (GString) out = g_string_new ("strategy,seed,round,answers,test_accuracy");
 
   if (mode == VETO_SIM_MODE_AGCD)
-    g_string_append (out, ",all_accuracy,old_accuracy,new_accuracy,novel_coverage");
+    g_string_append (out, ",all_accuracy,old_accuracy,new_accuracy,novel_coverage,novel_ratio,"
+                          "novel_uniformity");
   if (mode == VETO_SIM_MODE_DISTILL)
     g_string_append (out, ",teacher_wrong_rate");
+  if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+    g_string_append (out, ",estimated_accuracy,validation");
   g_string_append (out, ",seconds\n");
   for (guint i = 0; i < rows->len; i++)
     {
@@ -64,10 +68,27 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
       g_string_append_printf (out, "%s,%" G_GUINT64_FORMAT ",%u,%u,%.6f", r->strategy, r->seed,
                               r->point.round, r->point.answers, r->point.test_accuracy);
       if (mode == VETO_SIM_MODE_AGCD)
-        g_string_append_printf (out, ",%.6f,%.6f,%.6f,%.6f", r->point.metric[0],
-                                r->point.metric[1], r->point.metric[2], r->point.coverage);
+        {
+          g_string_append_printf (out, ",%.6f,%.6f,%.6f,%.6f", r->point.metric[0],
+                                  r->point.metric[1], r->point.metric[2], r->point.coverage);
+          /* empty before any query, and uniformity without novel queries */
+          for (guint m = 0; m < 2; m++)
+            {
+              double v = m == 0 ? r->point.novel_ratio : r->point.novel_uniformity;
+
+              if (isnan (v))
+                g_string_append (out, ",");
+              else
+                g_string_append_printf (out, ",%.6f", v);
+            }
+        }
       if (mode == VETO_SIM_MODE_DISTILL)
         g_string_append_printf (out, ",%.6f", r->point.metric[0]);
+      if (mode == VETO_SIM_MODE_COMPLEMENTARY && isnan (r->point.estimated_accuracy))
+        g_string_append_printf (out, ",,%s", r->point.validation);
+      else if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+        g_string_append_printf (out, ",%.6f,%s", r->point.estimated_accuracy,
+                                r->point.validation);
       g_string_append_printf (out, ",%.3f\n", r->point.seconds);
     }
   return g_file_set_contents (path, out->str, out->len, error);
@@ -155,6 +176,21 @@ summary_json (GArray *rows, GStrv strategies, VetoSimMode mode, double target)
         }
       if (mode == VETO_SIM_MODE_DISTILL)
         add_mean_std (b, "teacher_wrong_rate", metric, finals->len);
+      if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+        {
+          guint n_estimated = 0;
+
+          /* An estimate from held-out answers alone, beside the true accuracy. */
+          for (guint i = 0; i < finals->len; i++)
+            if (!isnan (g_array_index (finals, Row, i).point.estimated_accuracy))
+              metric[n_estimated++] = g_array_index (finals, Row, i).point.estimated_accuracy;
+          if (n_estimated > 0)
+            add_mean_std (b, "final_estimated_accuracy", metric, n_estimated);
+          json_builder_set_member_name (b, "validation");
+          json_builder_add_string_value (b, finals->len
+                                                ? g_array_index (finals, Row, 0).point.validation
+                                                : "none");
+        }
       if (target > 0)
         {
           /* The first answer count at which each seed's run reached the target, if it did. */
@@ -242,6 +278,8 @@ veto_cmd_simulate (int argc, char **argv)
   g_autofree char *features = NULL;
   g_autofree char *model_name = NULL;
   g_autofree char *loss_name = NULL;
+  g_autofree char *model_kind = NULL;
+  double anchors = -1, holdout = 0;
   gint budget = 1000, batch = 100, init = 100, seeds = 3, novel = 3, k_shown = 0, max_pool = 0;
   gint epochs = 0;
   double target = 0;
@@ -258,13 +296,25 @@ veto_cmd_simulate (int argc, char **argv)
     { "seeds", 0, 0, G_OPTION_ARG_INT, &seeds, "runs per strategy, seeds 1..S (3)", "S" },
     { "novel", 0, 0, G_OPTION_ARG_INT, &novel, "agcd: classes hidden at the start (3)", "N" },
     { "annotator", 'a', 0, G_OPTION_ARG_STRING, &annotator,
-      "ordinary[:noise=R], uniform, noisy[:rho=R], biased:FILE (default: fits the mode)",
+      "ordinary[:noise=R], uniform, noisy[:rho=R], human, biased:FILE (default: fits the "
+      "mode; complementary: human, CLImage's annotators, with 10 classes, else uniform)",
       "PROFILE" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
       "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
     { "shown", 'k', 0, G_OPTION_ARG_INT, &k_shown, "complementary: candidates shown (4, or K when there are fewer classes)", "K" },
     { "loss", 'l', 0, G_OPTION_ARG_STRING, &loss_name,
-      "complementary loss (default candidate, or scl-nl with uniform candidates)", "NAME" },
+      "complementary loss (default candidate; scl-nl with uniform candidates and the uniform "
+      "annotator model)", "NAME" },
+    { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
+      "complementary: the annotator model of the loss: estimated (default: fitted to the "
+      "answers on gold anchors), oracle (the simulated annotator's own; a reference) or "
+      "uniform", "MODEL" },
+    { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
+      "complementary: share of items whose answers are held out of training, to choose each "
+      "round's epoch and estimate its accuracy without gold (0: none; try 0.1)", "SHARE" },
+    { "anchors", 0, 0, G_OPTION_ARG_DOUBLE, &anchors,
+      "complementary: share of each batch asked about gold anchors (random items, uniform "
+      "candidates) to fit the annotator model (0.05)", "RATE" },
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features, "as for train (pixels)", "SPEC" },
     { "model", 0, 0, G_OPTION_ARG_STRING, &model_name, "softmax (default) or mlp", "MODEL" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, "epochs per round (default: sized)", "N" },
@@ -336,7 +386,17 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context, error->message);
   if (model_name && !veto_model_kind_from_string (model_name, &config.train.model))
     return veto_cli_usage (context, "--model must be softmax or mlp");
+  if (model_kind
+      && !veto_sim_annotator_model_from_string (model_kind, &config.annotator_model))
+    return veto_cli_usage (context, "--annotator-model must be estimated, oracle or uniform");
+  if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
+    return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
+  config.anchors = anchors == -1 ? 0.05 : anchors;
+  if (!(holdout >= 0 && holdout < 1))
+    return veto_cli_usage (context, "--holdout must be a share in [0, 1)");
+  config.holdout = holdout;
   config.train.cl_loss = config.candidates == VETO_ACTIVE_CANDIDATES_UNIFORM
+                                 && config.annotator_model == VETO_SIM_MODEL_UNIFORM
                              ? VETO_LOSS_COMPLEMENTARY_SCL_NL
                              : VETO_LOSS_COMPLEMENTARY_CANDIDATE;
   if (loss_name && !veto_loss_complementary_from_string (loss_name, &config.train.cl_loss, &error))

@@ -44,10 +44,11 @@ rng_partial_shuffle (VetoRng   *rng,
 
 static const char *const strategy_names[] = {
   "random", "least-confidence", "margin", "entropy", "density", "coreset", "badge", "distill",
-  NULL,
+  "information", NULL,
 };
 
-static const char *const candidate_rule_names[] = { "uniform", "proportional", NULL };
+static const char *const candidate_rule_names[] = { "uniform", "proportional", "informative",
+                                                    NULL };
 
 const char *
 veto_active_strategy_to_string (VetoActiveStrategy strategy)
@@ -374,6 +375,199 @@ uncertainty_scores (VetoActiveStrategy  strategy,
           h -= p[c] * log (p[c]);
       out[i] = h;
     }
+}
+
+/* Noise floor of the uniform annotator (VETO_LOSS_DEFAULT_EPSILON: active knows no losses). */
+#define UNIFORM_NOISE 1e-3
+
+static double
+annotator_weight (const double *a, guint k, guint y, guint c)
+{
+  if (a != NULL)
+    return a[(gsize) y * k + c];
+  return y == c ? UNIFORM_NOISE : 1.0;
+}
+
+double
+veto_active_information_gain (const double *posterior, guint n_classes, const double *a,
+                              const guint *shown, guint k)
+{
+  double choice[64][64]; /* [y][s]: P(shown[s] | y, S), for y < 64 */
+  double marginal[64] = { 0 };
+  double gain = 0.0;
+
+  g_return_val_if_fail (posterior != NULL && shown != NULL, NAN);
+  g_return_val_if_fail (n_classes <= 64 && k >= 1 && k <= n_classes, NAN);
+
+  for (guint y = 0; y < n_classes; y++)
+    {
+      double total = 0.0;
+
+      if (posterior[y] <= 0.0)
+        continue;
+      for (guint s = 0; s < k; s++)
+        total += choice[y][s] = annotator_weight (a, n_classes, y, shown[s]);
+      for (guint s = 0; s < k; s++)
+        {
+          choice[y][s] = total > 0 ? choice[y][s] / total : 1.0 / k;
+          marginal[s] += posterior[y] * choice[y][s];
+        }
+    }
+  for (guint y = 0; y < n_classes; y++)
+    {
+      if (posterior[y] <= 0.0)
+        continue;
+      for (guint s = 0; s < k; s++)
+        if (choice[y][s] > 0.0)
+          gain += posterior[y] * choice[y][s] * log (choice[y][s] / marginal[s]);
+    }
+  return MAX (gain, 0.0);
+}
+
+double
+veto_active_informative_set (const double *posterior, guint n_classes, const double *a, guint k,
+                             guint *out_shown)
+{
+  double count = 1.0, best = -1.0;
+  guint set[64];
+
+  g_return_val_if_fail (posterior != NULL && out_shown != NULL, NAN);
+  g_return_val_if_fail (n_classes <= 64 && k >= 1 && k <= n_classes, NAN);
+
+  for (guint i = 0; i < k; i++)
+    count = count * (n_classes - i) / (i + 1);
+  if (count <= 5000)
+    {
+      for (guint i = 0; i < k; i++)
+        set[i] = i;
+      for (;;)
+        {
+          double gain = veto_active_information_gain (posterior, n_classes, a, set, k);
+          gint i;
+
+          if (gain > best)
+            {
+              best = gain;
+              memcpy (out_shown, set, k * sizeof (guint));
+            }
+          for (i = (gint) k - 1; i >= 0 && set[i] == n_classes - k + i; i--)
+            ;
+          if (i < 0)
+            break;
+          set[i]++;
+          for (guint j = i + 1; j < k; j++)
+            set[j] = set[j - 1] + 1;
+        }
+      return best;
+    }
+  /* Greedy: start from the likeliest class, add the class that raises the gain most. */
+  {
+    gboolean taken[64] = { FALSE };
+    guint first = 0;
+
+    for (guint y = 1; y < n_classes; y++)
+      if (posterior[y] > posterior[first])
+        first = y;
+    set[0] = first;
+    taken[first] = TRUE;
+    for (guint m = 1; m < k; m++)
+      {
+        guint pick = 0;
+
+        best = -1.0;
+        for (guint c = 0; c < n_classes; c++)
+          {
+            double gain;
+
+            if (taken[c])
+              continue;
+            set[m] = c;
+            gain = veto_active_information_gain (posterior, n_classes, a, set, m + 1);
+            if (gain > best)
+              {
+                best = gain;
+                pick = c;
+              }
+          }
+        set[m] = pick;
+        taken[pick] = TRUE;
+      }
+    for (guint i = 1; i < k; i++)
+      for (guint j = i; j > 0 && set[j - 1] > set[j]; j--)
+        {
+          guint t = set[j];
+
+          set[j] = set[j - 1];
+          set[j - 1] = t;
+        }
+    memcpy (out_shown, set, k * sizeof (guint));
+    return best;
+  }
+}
+
+gboolean
+veto_active_informative_questions (const double *posteriors, guint n, guint n_classes,
+                                   const double *a, guint k, guint batch, guint *out_indices,
+                                   guint *out_shown, double *out_scores, GError **error)
+{
+  g_autofree double *entropy = g_new (double, MAX (n, 1));
+  g_autofree Ranked *order = g_new (Ranked, MAX (n, 1));
+  g_autofree Ranked *best = g_new (Ranked, MAX (batch, 1));
+  g_autofree guint *sets = g_new (guint, (gsize) MAX (n, 1) * MAX (k, 1));
+  guint size = 0;
+
+  g_return_val_if_fail (posteriors != NULL || n == 0, FALSE);
+  g_return_val_if_fail (out_indices != NULL || batch == 0, FALSE);
+
+  if (n_classes < 2 || n_classes > 64 || k < 2 || k > n_classes || batch == 0 || batch > n)
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "Informative questions need 2 to 64 classes, 2 to K shown and a batch of 1 to "
+                   "n items (K = %u, %u shown, batch %u of %u)", n_classes, k, batch, n);
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      const double *p = posteriors + (gsize) i * n_classes;
+
+      entropy[i] = 0.0;
+      for (guint c = 0; c < n_classes; c++)
+        if (p[c] > 0.0)
+          entropy[i] -= p[c] * log (p[c]);
+    }
+  top_ranked (entropy, n, n, order);
+  /* The gain never exceeds H(pi): once the next item's entropy is below the batch-th best gain
+   * so far, no later item can enter the batch. */
+  for (guint r = 0; r < n; r++)
+    {
+      guint i = order[r].index;
+      Ranked candidate = { 0.0, i };
+
+      if (size == batch && entropy[i] <= best[0].key)
+        break;
+      candidate.key = veto_active_informative_set (posteriors + (gsize) i * n_classes, n_classes,
+                                                   a, k, sets + (gsize) i * k);
+      if (size < batch)
+        {
+          best[size] = candidate;
+          heap_sift_up (best, size++, FALSE);
+        }
+      else if (ranked_better (&candidate, &best[0]))
+        {
+          best[0] = candidate;
+          heap_sift_down (best, size, 0, FALSE);
+        }
+    }
+  qsort (best, size, sizeof (Ranked), ranked_compare);
+  for (guint j = 0; j < size; j++)
+    {
+      out_indices[j] = best[j].index;
+      if (out_shown != NULL)
+        memcpy (out_shown + (gsize) j * k, sets + (gsize) best[j].index * k, k * sizeof (guint));
+      if (out_scores != NULL)
+        out_scores[j] = best[j].key;
+    }
+  return TRUE;
 }
 
 /* The same uncertainty scaled to [0, 1], larger meaning less sure. */
@@ -1086,6 +1280,18 @@ select_by_score (const View              *view,
   g_autofree Ranked *top = NULL;
   guint n_top = batch;
 
+  if (strategy == VETO_ACTIVE_INFORMATION && view->k <= 64)
+    {
+      g_autofree double *p = g_new (double, (gsize) view->n * view->k);
+
+      for (gsize i = 0; i < (gsize) view->n * view->k; i++)
+        p[i] = view->probs[i];
+      veto_active_informative_questions (p, view->n, view->k, NULL, MIN (4, view->k), batch,
+                                         out, NULL, out_scores, NULL);
+      return;
+    }
+  if (strategy == VETO_ACTIVE_INFORMATION)
+    strategy = VETO_ACTIVE_ENTROPY;
   if (strategy == VETO_ACTIVE_DENSITY)
     {
       g_autofree double *sim = g_new (double, view->n);
@@ -1290,6 +1496,7 @@ veto_active_candidates (VetoActiveCandidateRule rule,
                         GError                **error)
 {
   gboolean proportional = rule == VETO_ACTIVE_CANDIDATES_PROPORTIONAL;
+  gboolean informative = rule == VETO_ACTIVE_CANDIDATES_INFORMATIVE;
   g_autofree guint *perm = NULL;
   g_autofree double *keys = NULL;
   g_autofree Ranked *top = NULL;
@@ -1310,12 +1517,19 @@ veto_active_candidates (VetoActiveCandidateRule rule,
                    "Cannot show %u distinct candidates out of %u classes", k, n_classes);
       return FALSE;
     }
-  if (proportional)
+  if (informative && n_classes > 64)
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "Informative candidates handle at most 64 classes, not %u", n_classes);
+      return FALSE;
+    }
+  if (proportional || informative)
     {
       if (probs == NULL)
         {
           g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_MISSING,
-                       "Proportional candidates need the model's probabilities");
+                       "%s candidates need the model's probabilities",
+                       proportional ? "Proportional" : "Informative");
           return FALSE;
         }
       if (!(weight_floor > 0.0 && weight_floor <= 1.0))
@@ -1336,7 +1550,14 @@ veto_active_candidates (VetoActiveCandidateRule rule,
     {
       guint *set = out_classes + (gsize) i * k;
 
-      if (proportional)
+      if (informative)
+        {
+          for (guint c = 0; c < n_classes; c++)
+            keys[c] = probs[(gsize) i * n_classes + c];
+          veto_active_informative_set (keys, n_classes, NULL, k, set);
+          rng_partial_shuffle (&rng, set, k, k);
+        }
+      else if (proportional)
         {
           const float *p = probs + (gsize) i * n_classes;
 

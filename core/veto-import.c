@@ -1383,6 +1383,9 @@ veto_import_read_transition (const char *path, guint *out_k, GError **error)
       guint in_row = 0;
       const char *p = lines[i];
 
+      /* A line starting with '#' is a comment (provenance, class order). */
+      if (*g_strchug (lines[i]) == '#')
+        continue;
       while (*p)
         {
           char *end;

@@ -69,8 +69,9 @@ VetoNpy *veto_import_read_npy (const char *path, GError **error);
 
 /* A K×K transition matrix from a text file: one row per line (rows = true class), numbers
  * separated by spaces or commas; anything that is not a number (brackets, "tensor(", a title)
- * is ignored, so PyTorch prints load as they are. Rows must be non-negative with a positive sum
- * and are normalised to sum to 1. Returns K×K doubles, row-major. */
+ * is ignored, so PyTorch prints load as they are; a line starting with '#' is a comment.
+ * Rows must be non-negative with a positive sum and are normalised to sum to 1. Returns K×K
+ * doubles, row-major. */
 double *veto_import_read_transition (const char *path, guint *out_k, GError **error);
 
 G_END_DECLS

@@ -336,57 +336,108 @@ veto_loss_pairwise_comparison (const VetoLossBatch *batch, const VetoLossLabel *
   return label_loss (batch, terms, n_terms, pc_term, NULL, weight);
 }
 
-/* The per-CL-class partial risks of libcll's URE: r_k = prior_k * mean_{cl = k} (Q^-1 l)_k.
- * coef_k is d(loss)/d(r_k) for the chosen correction. */
+/* The partial risks of Ishida et al. (2019), one per class j at which the loss is evaluated:
+ * R_j = sum_k prior_k * mean_{cl = k} (Q^-1)[k][j] l_j. Each estimates pi_j E_{x|y=j}[l_j] >= 0,
+ * which is what justifies clamping or ascending. Terms whose CL class has prior 0 drop out.
+ * out_risk (K) receives R; out_scale[k] = prior_k / count_k. */
+static void
+ure_risks (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
+           const double *q_inv, const double *priors, double *out_risk, double *out_scale)
+{
+  guint k = batch->n_classes;
+  g_autofree double *logp = g_new (double, k);
+  g_autofree double *sums = g_new0 (double, k * k);
+  g_autofree guint *counts = g_new0 (guint, k);
+
+  for (guint i = 0; i < n_terms; i++)
+    {
+      guint c = terms[i].label;
+
+      log_softmax (batch_row (batch, terms[i].row), k, logp);
+      for (guint j = 0; j < k; j++)
+        sums[c * k + j] -= q_inv_entry (q_inv, k, c, j) * logp[j];
+      counts[c]++;
+    }
+  for (guint c = 0; c < k; c++)
+    {
+      double prior = priors != NULL ? priors[c] : (double) counts[c] / n_terms;
+
+      out_scale[c] = counts[c] > 0 ? prior / counts[c] : 0.0;
+    }
+  for (guint j = 0; j < k; j++)
+    {
+      out_risk[j] = 0.0;
+      for (guint c = 0; c < k; c++)
+        out_risk[j] += out_scale[c] * sums[c * k + j];
+    }
+}
+
+void
+veto_loss_ure_partial_risks (const VetoLossBatch *batch, const VetoLossLabel *terms,
+                             guint n_terms, const double *q_inv, const double *priors,
+                             double *out_risks)
+{
+  g_autofree double *scale = NULL;
+
+  g_return_if_fail (batch_is_valid (batch) && batch->n_classes >= 2);
+  g_return_if_fail (labels_are_valid (batch, terms, n_terms));
+  g_return_if_fail (out_risks != NULL);
+
+  if (n_terms == 0)
+    {
+      memset (out_risks, 0, batch->n_classes * sizeof (double));
+      return;
+    }
+  scale = g_new (double, batch->n_classes);
+  ure_risks (batch, terms, n_terms, q_inv, priors, out_risks, scale);
+}
+
+/* coef_j is d(loss)/d(R_j) for the chosen correction; the gradient of R_j with respect to the
+ * logits of a term with CL c is scale_c (Q^-1)[c][j] (p - e_j). */
 static double
 ure_partial (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
              const double *q_inv, const double *priors, gboolean ascent, double weight)
 {
   guint k = batch->n_classes;
-  g_autofree double *work = g_new (double, 3 * k);
-  double *dz = work + 2 * k;
-  g_autofree double *sums = g_new0 (double, k);
-  g_autofree double *prior = g_new (double, k);
-  g_autofree double *coef = g_new0 (double, k);
-  g_autofree guint *counts = g_new0 (guint, k);
-  g_autofree double *risk = g_new0 (double, k);
+  g_autofree double *risk = g_new (double, k);
+  g_autofree double *scale = g_new (double, k);
+  g_autofree double *coef = g_new (double, k);
+  g_autofree double *logp = g_new (double, k);
+  g_autofree double *dz = g_new (double, k);
   gboolean any_negative = FALSE;
   double value = 0.0;
 
-  for (guint i = 0; i < n_terms; i++)
-    {
-      sums[terms[i].label]
-        += ure_term (batch_row (batch, terms[i].row), k, terms[i].label, q_inv, work, dz);
-      counts[terms[i].label]++;
-    }
-  for (guint c = 0; c < k; c++)
-    {
-      prior[c] = priors != NULL ? priors[c] : (double) counts[c] / n_terms;
-      if (counts[c] > 0)
-        risk[c] = prior[c] * sums[c] / counts[c];
-      any_negative |= risk[c] < 0;
-    }
-  for (guint c = 0; c < k; c++)
+  ure_risks (batch, terms, n_terms, q_inv, priors, risk, scale);
+  for (guint j = 0; j < k; j++)
+    any_negative |= risk[j] < 0;
+  for (guint j = 0; j < k; j++)
     {
       if (ascent && any_negative)
-        coef[c] = risk[c] < 0 ? -1.0 : 0.0;
+        coef[j] = risk[j] < 0 ? -1.0 : 0.0;
       else if (ascent)
-        coef[c] = 1.0;
+        coef[j] = 1.0;
       else
-        coef[c] = risk[c] > 0 ? 1.0 : 0.0;
-      value += coef[c] * risk[c];
+        coef[j] = risk[j] > 0 ? 1.0 : 0.0;
+      value += coef[j] * risk[j];
     }
 
   if (batch->grad != NULL)
     for (guint i = 0; i < n_terms; i++)
       {
         guint c = terms[i].label;
+        double total = 0.0;
 
-        if (coef[c] == 0.0)
+        if (scale[c] == 0.0)
           continue;
-        ure_term (batch_row (batch, terms[i].row), k, c, q_inv, work, dz);
-        add_grad (batch_grad (batch, terms[i].row), dz, k,
-                  weight * coef[c] * prior[c] / counts[c]);
+        log_softmax (batch_row (batch, terms[i].row), k, logp);
+        for (guint j = 0; j < k; j++)
+          {
+            dz[j] = coef[j] * q_inv_entry (q_inv, k, c, j);
+            total += dz[j];
+          }
+        for (guint j = 0; j < k; j++)
+          dz[j] = total * exp (logp[j]) - dz[j];
+        add_grad (batch_grad (batch, terms[i].row), dz, k, weight * scale[c]);
       }
   return weight * value;
 }
@@ -831,6 +882,189 @@ veto_loss_matrix_invert (const double *m, guint k, double *out_inv, GError **err
   for (guint r = 0; r < k; r++)
     memcpy (out_inv + (gsize) r * k, aug + (gsize) r * width + k, k * sizeof (double));
   return TRUE;
+}
+
+gboolean
+veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
+                         double *out_a, double *out_noise, GError **error)
+{
+  g_autofree double *wins = g_new0 (double, (gsize) k * k);
+  g_autofree double *denominators = g_new (double, (gsize) k * k);
+  double noise = VETO_LOSS_PRIOR_NOISE, noise_wins = 0.0;
+
+  g_return_val_if_fail (obs != NULL || n == 0, FALSE);
+  g_return_val_if_fail (out_a != NULL && k >= 2 && strength > 0, FALSE);
+
+  for (guint t = 0; t < n; t++)
+    {
+      double sum = 0.0;
+      gboolean answered_shown = FALSE;
+
+      for (guint s = 0; s < obs[t].n_shown; s++)
+        answered_shown |= obs[t].shown[s] == obs[t].answer;
+      for (guint y = 0; y < k && obs[t].truth != NULL; y++)
+        sum += obs[t].truth[y];
+      if (obs[t].answer >= k || !answered_shown || obs[t].truth == NULL || fabs (sum - 1.0) > 1e-6)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "answer %u: the class answered is not among those shown, or the truth is "
+                       "not a distribution over %u classes", t, k);
+          return FALSE;
+        }
+      for (guint s = 0; s < obs[t].n_shown; s++)
+        if (obs[t].shown[s] >= k)
+          {
+            g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                         "answer %u: class %u shown, out of %u", t, obs[t].shown[s], k);
+            return FALSE;
+          }
+      for (guint y = 0; y < k; y++)
+        if (y == obs[t].answer)
+          noise_wins += obs[t].truth[y];
+        else
+          wins[(gsize) y * k + obs[t].answer] += obs[t].truth[y];
+    }
+  for (guint i = 0; i < k * k; i++)
+    out_a[i] = i % (k + 1) == 0 ? noise : 1.0;
+  /* MM: each weight <- (its wins + prior) / (sum over the sets it was in of the answer weight
+   * over the set's total + prior), all from the previous iterate. */
+  for (guint iter = 0; iter < 500; iter++)
+    {
+      double noise_denominator = 0.0, change = 0.0;
+
+      memset (denominators, 0, (gsize) k * k * sizeof (double));
+      for (guint t = 0; t < n; t++)
+        for (guint y = 0; y < k; y++)
+          {
+            double w = obs[t].truth[y], total = 0.0;
+
+            if (w == 0.0)
+              continue;
+            for (guint s = 0; s < obs[t].n_shown; s++)
+              total += out_a[(gsize) y * k + obs[t].shown[s]];
+            for (guint s = 0; s < obs[t].n_shown; s++)
+              {
+                guint c = obs[t].shown[s];
+
+                if (c == y)
+                  noise_denominator += w / total;
+                else
+                  denominators[(gsize) y * k + c] += w / total;
+              }
+          }
+      /* A row's weights matter only relative to each other, so each row's wrong classes are
+       * kept at mean 1, which makes the shared noise weight comparable across rows. */
+      for (guint y = 0; y < k; y++)
+        {
+          double sum = 0.0;
+
+          for (guint c = 0; c < k; c++)
+            if (c != y)
+              sum += denominators[(gsize) y * k + c]
+                  = (wins[(gsize) y * k + c] + strength)
+                    / (denominators[(gsize) y * k + c] + strength);
+          for (guint c = 0; c < k; c++)
+            {
+              gsize i = (gsize) y * k + c;
+              double next = denominators[i] * (k - 1) / sum;
+
+              if (c == y)
+                continue;
+              change = MAX (change, fabs (next - out_a[i]) / out_a[i]);
+              out_a[i] = next;
+            }
+        }
+      {
+        /* The noise weight is one number for all rows, well measured even when each row's
+         * weights are not: its prior is worth VETO_LOSS_PRIOR_NOISE_ANSWERS answers. */
+        double next = (noise_wins + VETO_LOSS_PRIOR_NOISE_ANSWERS * VETO_LOSS_PRIOR_NOISE)
+                      / (noise_denominator + VETO_LOSS_PRIOR_NOISE_ANSWERS);
+
+        change = MAX (change, fabs (next - noise) / noise);
+        noise = next;
+      }
+      for (guint y = 0; y < k; y++)
+        out_a[(gsize) y * k + y] = noise;
+      if (change < 1e-7)
+        break;
+    }
+  if (out_noise != NULL)
+    {
+      double named = 0.0, shown = 0.0;
+
+      for (guint t = 0; t < n; t++)
+        for (guint s = 0; s < obs[t].n_shown; s++)
+          {
+            guint y = obs[t].shown[s];
+            double total = 0.0;
+
+            for (guint r = 0; r < obs[t].n_shown; r++)
+              total += out_a[(gsize) y * k + obs[t].shown[r]];
+            named += obs[t].truth[y] * noise / total;
+            shown += obs[t].truth[y];
+          }
+      *out_noise = shown > 0 ? named / shown : noise / (noise + k - 1);
+    }
+  return TRUE;
+}
+
+/* Pulls towards uniform tried by veto_loss_fit_annotator_cv () (pseudo-answers per entry). */
+static const double fit_strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0 };
+#define FIT_FOLDS 5
+
+static double
+choice_log_likelihood (const VetoLossChoiceObservation *o, const double *a, guint k)
+{
+  double value = 0.0;
+
+  for (guint y = 0; y < k; y++)
+    {
+      double total = 0.0;
+
+      if (o->truth[y] == 0.0)
+        continue;
+      for (guint s = 0; s < o->n_shown; s++)
+        total += a[(gsize) y * k + o->shown[s]];
+      value += o->truth[y] * log (a[(gsize) y * k + o->answer] / total);
+    }
+  return value;
+}
+
+gboolean
+veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k,
+                            double *out_a, double *out_strength, double *out_noise,
+                            GError **error)
+{
+  g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, MAX (n, 1));
+  g_autofree double *a = g_new (double, (gsize) k * k);
+  /* too few answers to cross-validate: the strongest pull */
+  double best = -INFINITY, best_strength = fit_strengths[G_N_ELEMENTS (fit_strengths) - 1];
+
+  for (guint s = 0; n >= FIT_FOLDS && s < G_N_ELEMENTS (fit_strengths); s++)
+    {
+      double held_out = 0.0;
+
+      for (guint fold = 0; fold < FIT_FOLDS; fold++)
+        {
+          guint m = 0;
+
+          for (guint t = 0; t < n; t++)
+            if (t % FIT_FOLDS != fold)
+              train[m++] = obs[t];
+          if (!veto_loss_fit_annotator (train, m, k, fit_strengths[s], a, NULL, error))
+            return FALSE;
+          for (guint t = fold; t < n; t += FIT_FOLDS)
+            held_out += choice_log_likelihood (&obs[t], a, k);
+        }
+      if (held_out > best)
+        {
+          best = held_out;
+          best_strength = fit_strengths[s];
+        }
+    }
+  if (out_strength != NULL)
+    *out_strength = best_strength;
+  return veto_loss_fit_annotator (obs, n, k, best_strength, out_a, out_noise, error);
 }
 
 gboolean

@@ -121,15 +121,24 @@ double veto_loss_forward (const VetoLossBatch *batch, const VetoLossLabel *terms
 double veto_loss_ure (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
                       const double *q_inv, double weight);
 
-/* URE split by CL class k as libcll: r_k = prior_k * mean over terms with cl = k of
- * (Q^-1 l)_k (r_k = 0 when none). priors: the CL class prior (K, from the whole training
- * set); NULL: the fraction of these terms with each CL, so that sum_k r_k is the URE mean.
- * URE-NN returns sum_k max(r_k, 0) with its gradient (classes with r_k <= 0 drop out). */
+/* The non-negative corrections of Ishida et al. (ICML 2019) split the URE by the class j at
+ * which the loss is evaluated: R_j = sum_k prior_k * mean over terms with cl = k of
+ * (Q^-1)[k][j] l_j (uniform Q: sum_k prior_k mean_{cl=k} l_j - (K-1) prior_j mean_{cl=j} l_j).
+ * Each R_j estimates pi_j E_{x|y=j}[l_j], which is >= 0, so a negative R_j is overfitting.
+ * (The authors' code weighs the first term by prior_j rather than prior_k, the same under the
+ * uniform CL prior they assume, and scales the ascent step by each CL class's count.)
+ * priors: the CL class prior (K, from the whole training set); NULL: the fraction of these
+ * terms with each CL, so that sum_j R_j is the URE mean. Fills out_risks (K) with R. */
+void veto_loss_ure_partial_risks (const VetoLossBatch *batch, const VetoLossLabel *terms,
+                                  guint n_terms, const double *q_inv, const double *priors,
+                                  double *out_risks);
+
+/* URE-NN: sum_j max(R_j, 0) with its gradient (classes with R_j <= 0 drop out). */
 double veto_loss_ure_nn (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
                          const double *q_inv, const double *priors, double weight);
 
-/* URE-GA (Ishida et al. 2019): when every r_k >= 0, sum_k r_k; otherwise the value and
- * gradient of -sum_{r_k < 0} r_k, so a descent step raises the negative partial risks. */
+/* URE-GA: when every R_j >= 0, sum_j R_j; otherwise the value and gradient of
+ * -sum_{R_j < 0} R_j, so a descent step raises the negative partial risks (gradient ascent). */
 double veto_loss_ure_ga (const VetoLossBatch *batch, const VetoLossLabel *terms, guint n_terms,
                          const double *q_inv, const double *priors, double weight);
 
@@ -176,6 +185,41 @@ double veto_loss_soft (const VetoLossBatch *batch, const VetoLossSoft *terms, gu
 
 /* Inverse of a k x k matrix by Gauss-Jordan with partial pivoting; fails when singular. */
 gboolean veto_loss_matrix_invert (const double *m, guint k, double *out_inv, GError **error);
+
+/* One answer to a complementary question, for fitting an annotator's choice model: the set
+ * shown, the class answered, and what is known of the item's true class (K probabilities:
+ * one-hot for a gold item, a posterior otherwise). */
+typedef struct
+{
+  const guint *shown;
+  guint n_shown;
+  guint answer;
+  const double *truth;
+} VetoLossChoiceObservation;
+
+/* Prior of veto_loss_fit_annotator(): the noise weight (A[y][y] against wrong classes at 1)
+ * before any evidence; with 4 candidates, 0.1 names the truth 3% of the times it is shown. */
+#define VETO_LOSS_PRIOR_NOISE 0.1
+#define VETO_LOSS_PRIOR_NOISE_ANSWERS 2.0
+
+/* Fits the Luce choice model P(c | y, S) = A[y][c] / sum_{s in S} A[y][s] to observations by
+ * the MM iteration of Hunter (2004), with a Gamma prior worth `strength` answers per entry
+ * pulling every wrong-class weight towards 1 (uniform), and one noise weight shared by all
+ * classes (A[y][y] = noise: rows seldom see their own truth) pulled towards
+ * VETO_LOSS_PRIOR_NOISE by a prior worth VETO_LOSS_PRIOR_NOISE_ANSWERS answers.
+ * Fills out_a (K×K); out_noise (may be NULL) gets the share of the answers (weighted by truth)
+ * that the fitted model expects to name the true class when it is shown. Fails when an
+ * observation names a class outside 0..K-1 or a truth that is not a distribution. */
+gboolean veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint n_classes,
+                                  double strength, double *out_a, double *out_noise,
+                                  GError **error);
+
+/* veto_loss_fit_annotator () with the strength (1, 2, 5, 10, 20 or 50) whose fits best predict
+ * held-out answers (5-fold cross-validation of the log-likelihood; observation t is in fold
+ * t mod 5), so the pull towards uniform follows the evidence; 50 below 5 observations. */
+gboolean veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n,
+                                     guint n_classes, double *out_a, double *out_strength,
+                                     double *out_noise, GError **error);
 
 /* Q = alpha U + (1 - alpha) Q_hat, Q_hat the row-normalised counts of (gold, cl) pairs and
  * U uniform (0 diagonal, 1/(K-1) elsewhere); a class never seen as gold gets U's row. */

@@ -42,6 +42,12 @@ veto_sim_annotator_get_profile (const VetoSimAnnotator *a)
   return a->profile;
 }
 
+double
+veto_sim_annotator_get_rate (const VetoSimAnnotator *a)
+{
+  return a->rate;
+}
+
 const double *
 veto_sim_annotator_get_preferences (const VetoSimAnnotator *a)
 {
@@ -93,11 +99,13 @@ accumulate_subset (const guint *set, guint m, gpointer data)
 }
 
 /* Fits preferences a (one row) so that E_S[P(c | S)] = t[c] when S is a uniform m-subset: the
- * minorise-maximise fixed point a_c ← a_c · t_c / E_S[P(c | S)] (as for Plackett–Luce). */
-static void
+ * minorise-maximise fixed point a_c ← a_c · t_c / E_S[P(c | S)] (as for Plackett–Luce).
+ * Returns max_c |E_S[P(c | S)] - t_c| of the fit, large when no choice model reproduces t. */
+static double
 fit_row (const double *t, guint k, guint m, double *a)
 {
   g_autofree double *expected = g_new (double, k);
+  double residual = 0;
 
   for (guint c = 0; c < k; c++)
     a[c] = MAX (t[c], PREFERENCE_FLOOR);
@@ -122,6 +130,15 @@ fit_row (const double *t, guint k, guint m, double *a)
       if (change < 1e-10)
         break;
     }
+  {
+    RowFit fit = { a, expected, 0 };
+
+    memset (expected, 0, k * sizeof (double));
+    foreach_subset (k, m, accumulate_subset, &fit);
+    for (guint c = 0; c < k; c++)
+      residual = MAX (residual, fabs (expected[c] / fit.count - t[c]));
+  }
+  return residual;
 }
 
 static double
@@ -151,7 +168,20 @@ veto_sim_annotator_new_biased (const double *t, guint k, guint n_candidates, GEr
   a->n_candidates = n_candidates;
   a->preferences = g_new (double, (gsize) k * k);
   for (guint y = 0; y < k; y++)
-    fit_row (t + (gsize) y * k, k, n_candidates, a->preferences + (gsize) y * k);
+    {
+      double residual = fit_row (t + (gsize) y * k, k, n_candidates,
+                                 a->preferences + (gsize) y * k);
+
+      if (residual > VETO_SIM_PROFILE_TOLERANCE)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "row %u (true class %u) of the profile: no choice model over %u uniform "
+                       "candidates of %u reproduces it (max |E - T| = %.3f > %.3f; an entry "
+                       "above %u/%u = %.3f is no annotator's)", y, y, n_candidates, k, residual,
+                       VETO_SIM_PROFILE_TOLERANCE, n_candidates, k, (double) n_candidates / k);
+          return NULL;
+        }
+    }
   return g_steal_pointer (&a);
 }
 
@@ -179,12 +209,60 @@ parse_rate (const char *profile, const char *prefix, double fallback, double *ou
   return FALSE;
 }
 
+/* CLImage's human profile: the transition matrix T[true][CL] of CLCIFAR10's 3 human CLs per
+ * image (yahcreepers/PAKDD_ACLImage_Dataset @692066ec, logs/cifar10_cl/logs.csv), the same
+ * numbers as data/profiles/human_cifar10_T.txt (a test keeps them equal). */
+static const double human_cifar10[10 * 10] = {
+  0.0475, 0.0791, 0.0915, 0.1287, 0.1193, 0.1259, 0.1215, 0.1235, 0.0738, 0.0893,
+  0.1045, 0.0597, 0.1128, 0.1083, 0.1044, 0.1249, 0.1185, 0.1184, 0.0916, 0.0569,
+  0.1429, 0.1608, 0.0369, 0.0795, 0.0748, 0.0858, 0.0768, 0.0917, 0.1137, 0.1372,
+  0.1667, 0.1666, 0.0785, 0.0354, 0.0697, 0.0549, 0.0742, 0.0891, 0.1277, 0.1371,
+  0.1696, 0.1713, 0.0860, 0.0805, 0.0319, 0.0682, 0.0784, 0.0542, 0.1208, 0.1391,
+  0.1652, 0.1626, 0.0823, 0.0490, 0.0717, 0.0339, 0.0824, 0.0892, 0.1231, 0.1405,
+  0.1557, 0.1642, 0.0741, 0.0709, 0.0784, 0.0741, 0.0354, 0.0953, 0.1175, 0.1345,
+  0.1579, 0.1615, 0.0915, 0.0861, 0.0571, 0.0795, 0.0850, 0.0372, 0.1092, 0.1350,
+  0.0883, 0.0820, 0.1151, 0.1255, 0.1128, 0.1273, 0.1117, 0.1162, 0.0361, 0.0850,
+  0.0981, 0.0613, 0.1242, 0.1220, 0.1102, 0.1233, 0.1203, 0.1240, 0.0777, 0.0391,
+};
+
+const double *
+veto_sim_human_profile (void)
+{
+  return human_cifar10;
+}
+
 VetoSimAnnotator *
 veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError **error)
 {
   g_autoptr (VetoSimAnnotator) a = NULL;
 
-  if (g_str_has_prefix (profile, "biased:"))
+  if (g_str_equal (profile, "human"))
+    {
+      g_autofree double *t = NULL;
+
+      if (k != 10)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "the human profile is a 10×10 matrix (CLCIFAR10); the project has %u "
+                       "classes: give biased:FILE with a %u×%u one", k, k, k);
+          return NULL;
+        }
+      t = g_memdup2 (human_cifar10, sizeof human_cifar10);
+      /* rows normalised as veto_import_read_transition () does for the shipped file */
+      for (guint y = 0; y < k; y++)
+        {
+          double sum = 0;
+
+          for (guint c = 0; c < k; c++)
+            sum += t[y * k + c];
+          for (guint c = 0; c < k; c++)
+            t[y * k + c] /= sum;
+        }
+      a = veto_sim_annotator_new_biased (t, k, n_candidates, error);
+      if (a == NULL)
+        return NULL;
+    }
+  else if (g_str_has_prefix (profile, "biased:"))
     {
       guint file_k = 0;
       g_autofree double *t = veto_import_read_transition (profile + 7, &file_k, error);
@@ -199,7 +277,10 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
         }
       a = veto_sim_annotator_new_biased (t, k, n_candidates, error);
       if (a == NULL)
-        return NULL;
+        {
+          g_prefix_error (error, "%s: ", profile + 7);
+          return NULL;
+        }
     }
   else
     {
@@ -227,7 +308,7 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
         {
           g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
                        "unknown annotator profile \"%s\" (ordinary[:noise=R], uniform, "
-                       "noisy[:rho=R], biased:FILE, teacher)", profile);
+                       "noisy[:rho=R], human, biased:FILE, teacher)", profile);
           return NULL;
         }
       /* The uniform annotator's preferences: every wrong class alike, the true one never. */
@@ -240,18 +321,18 @@ veto_sim_annotator_new (const char *profile, guint k, guint n_candidates, GError
 }
 
 guint
-veto_sim_annotator_answer_ordinary (VetoSimAnnotator *a, GRand *rand, guint truth)
+veto_sim_annotator_answer_ordinary (VetoSimAnnotator *a, VetoRng *rng, guint truth)
 {
   guint wrong;
 
-  if (a->kind != VETO_SIM_ORDINARY || g_rand_double (rand) >= a->rate)
+  if (a->kind != VETO_SIM_ORDINARY || veto_rng_uniform (rng) >= a->rate)
     return truth;
-  wrong = g_rand_int_range (rand, 0, a->k - 1);
+  wrong = veto_rng_below (rng, a->k - 1);
   return wrong >= truth ? wrong + 1 : wrong;
 }
 
 guint
-veto_sim_annotator_answer_complementary (VetoSimAnnotator *a, GRand *rand, guint truth,
+veto_sim_annotator_answer_complementary (VetoSimAnnotator *a, VetoRng *rng, guint truth,
                                          const guint *shown, guint n_shown)
 {
   const double *row = a->preferences + (gsize) truth * a->k;
@@ -260,11 +341,11 @@ veto_sim_annotator_answer_complementary (VetoSimAnnotator *a, GRand *rand, guint
 
   for (guint i = 0; i < n_shown; i++)
     truth_shown |= shown[i] == truth;
-  if (a->kind == VETO_SIM_NOISY && truth_shown && g_rand_double (rand) < a->rate)
+  if (a->kind == VETO_SIM_NOISY && truth_shown && veto_rng_uniform (rng) < a->rate)
     return truth;
   for (guint i = 0; i < n_shown; i++)
     total += row[shown[i]];
-  r = g_rand_double (rand) * total;
+  r = veto_rng_uniform (rng) * total;
   for (guint i = 0; i < n_shown; i++)
     {
       if (r < row[shown[i]])

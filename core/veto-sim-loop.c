@@ -28,6 +28,26 @@ veto_sim_mode_to_string (VetoSimMode mode)
   return mode_names[mode];
 }
 
+static const char *const model_names[] = { "estimated", "oracle", "uniform" };
+
+gboolean
+veto_sim_annotator_model_from_string (const char *text, VetoSimAnnotatorModel *out_model)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (model_names); i++)
+    if (g_strcmp0 (text, model_names[i]) == 0)
+      {
+        *out_model = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+veto_sim_annotator_model_to_string (VetoSimAnnotatorModel model)
+{
+  return model_names[model];
+}
+
 void
 veto_sim_config_init (VetoSimConfig *config)
 {
@@ -46,6 +66,19 @@ veto_sim_config_init (VetoSimConfig *config)
   veto_train_spec_init (&config->train);
 }
 
+/* Most candidates a complementary question shows here. */
+#define MAX_SHOWN 64
+
+/* A complementary answer as the annotator model needs it. */
+typedef struct
+{
+  guint index;   /* pool index */
+  guint truth;   /* the gold class: the model sees it only for anchors */
+  guint answer;
+  gboolean anchor;
+  guint shown[MAX_SHOWN];
+} Choice;
+
 /* The state of one run. Pool indices (0..n_pool-1) name the pool items with a gold label. */
 typedef struct
 {
@@ -59,14 +92,16 @@ typedef struct
   float *x_pool_copy;
   gboolean *asked;
   guint n_asked;
-  GRand *rand;
+  VetoRng rng;
   VetoSimAnnotator *annotator;
+  GArray *choices;          /* Choice: every complementary answer of the run */
+  GHashTable *answers_of;   /* pool index + 1 -> GArray of indices into choices */
+  double *annotator_a;      /* K×K: the loss's annotator model, NULL: uniform */
   char *annotator_name;
   gint64 annotator_id;
   guint answers;
   /* distill */
   float *teacher_probs;     /* n_pool × k */
-  float *teacher_confidence;
   guint teacher_wrong;
   gint64 started_us;
   VetoModel *previous;      /* the last round's softmax: the next round starts from it */
@@ -78,11 +113,12 @@ run_clear (Run *run)
   g_clear_pointer (&run->pool, g_array_unref);
   g_clear_pointer (&run->x_pool_copy, g_free);
   g_clear_pointer (&run->asked, g_free);
-  g_clear_pointer (&run->rand, g_rand_free);
   g_clear_pointer (&run->annotator, veto_sim_annotator_free);
+  g_clear_pointer (&run->choices, g_array_unref);
+  g_clear_pointer (&run->answers_of, g_hash_table_unref);
+  g_clear_pointer (&run->annotator_a, g_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
-  g_clear_pointer (&run->teacher_confidence, g_free);
   g_clear_pointer (&run->previous, veto_model_free);
 }
 
@@ -114,6 +150,14 @@ make_annotator (Run *run, GError **error)
                                       error);
 }
 
+/* Whether a run may ask an item again, and so spend more answers than the pool has items. */
+static gboolean
+asks_again (const VetoSimConfig *config)
+{
+  return config->mode == VETO_SIM_MODE_COMPLEMENTARY
+         && config->strategy == VETO_ACTIVE_INFORMATION;
+}
+
 static gboolean
 run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig *config,
           GError **error)
@@ -132,12 +176,21 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
     if (veto_dataset_get_gold (ds, rows[i]) >= 0)
       g_array_append_val (run->pool, rows[i]);
   run->n_pool = run->pool->len;
-  if (run->n_pool < config->budget || config->batch == 0 || config->init > config->budget)
+  if ((run->n_pool < config->budget && !asks_again (config)) || config->batch == 0
+      || config->init > config->budget || run->n_pool < config->init)
     {
       g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
                    "%s: a budget of %u answers (init %u, batches of %u) needs that many pool "
                    "items with a gold label; the pool has %u", veto_store_get_path (store),
                    config->budget, config->init, config->batch, run->n_pool);
+      return FALSE;
+    }
+  if (config->mode == VETO_SIM_MODE_COMPLEMENTARY
+      && (config->n_candidates > MAX_SHOWN || !(config->anchors >= 0 && config->anchors <= 1)))
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "complementary questions show at most %u candidates (asked for %u) and "
+                   "anchors are a share in [0, 1]", MAX_SHOWN, config->n_candidates);
       return FALSE;
     }
   {
@@ -159,9 +212,11 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
       }
   }
   run->asked = g_new0 (gboolean, run->n_pool);
-  run->rand = g_rand_new_with_seed ((guint32) (config->seed * 7919 + 1));
+  run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
+  run->answers_of = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  veto_rng_init (&run->rng, config->seed * 7919 + 1);
   if (profile == NULL)
-    profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? "uniform"
+    profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? (run->k == 10 ? "human" : "uniform")
               : config->mode == VETO_SIM_MODE_DISTILL     ? "teacher"
                                                           : "ordinary";
   run->annotator = veto_sim_annotator_new (profile, run->k, config->n_candidates, error);
@@ -196,7 +251,7 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
   for (guint i = 0; i < n; i++)
     {
       guint index = indices[i], y = pool_gold (run, index);
-      gint64 shown[64];
+      gint64 shown[MAX_SHOWN];
       g_autofree char *soft = NULL;
       VetoAnswer answer = {
         .item = veto_dataset_item_of_row (run->ds, g_array_index (run->pool, guint, index)),
@@ -210,11 +265,23 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
         {
         case VETO_SIM_MODE_COMPLEMENTARY:
           {
-            guint cl = veto_sim_annotator_answer_complementary (run->annotator, run->rand, y,
+            guint cl = veto_sim_annotator_answer_complementary (run->annotator, &run->rng, y,
                                                                 candidates + (gsize) i * m, m);
 
             for (guint j = 0; j < m; j++)
               shown[j] = veto_dataset_class_id (run->ds, candidates[(gsize) i * m + j]);
+            Choice choice = { index, y, cl, g_strcmp0 (strategy, "anchor") == 0, { 0 } };
+            GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
+
+            if (mine == NULL)
+              {
+                mine = g_array_new (FALSE, FALSE, sizeof (guint));
+                g_hash_table_insert (run->answers_of, GUINT_TO_POINTER (index + 1), mine);
+              }
+            g_array_append_val (mine, run->choices->len);
+
+            memcpy (choice.shown, candidates + (gsize) i * m, m * sizeof (guint));
+            g_array_append_val (run->choices, choice);
             answer.kind = VETO_KIND_COMPLEMENTARY;
             answer.answer_class = veto_dataset_class_id (run->ds, cl);
             answer.candidates = shown;
@@ -241,7 +308,7 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
         default:
           answer.kind = VETO_KIND_ORDINARY;
           answer.answer_class = veto_dataset_class_id (
-              run->ds, veto_sim_annotator_answer_ordinary (run->annotator, run->rand, y));
+              run->ds, veto_sim_annotator_answer_ordinary (run->annotator, &run->rng, y));
           break;
         }
       answer.answered_at_us = g_get_real_time ();
@@ -250,11 +317,47 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
           veto_store_rollback (run->store);
           return FALSE;
         }
+      /* the information strategy may ask an item again */
+      if (!run->asked[index])
+        run->n_asked++;
       run->asked[index] = TRUE;
-      run->n_asked++;
       run->answers++;
     }
   return veto_store_commit (run->store, error);
+}
+
+/* Posterior of the class of pool item `index`: the model's p combined with every answer the
+ * item has under the annotator model, pi(y) ∝ p_y Π_t A[y][c_t] / Σ_{s∈S_t} A[y][s]. */
+static void
+item_posterior (Run *run, const float *probs, guint index, double *out)
+{
+  guint k = run->k, m = run->config->n_candidates;
+  const double *a = run->annotator_a;
+  GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
+  double total = 0.0;
+
+  for (guint y = 0; y < k; y++)
+    out[y] = MAX (probs[(gsize) index * k + y], 1e-12);
+  for (guint t = 0; mine && t < mine->len; t++)
+    {
+      const Choice *ch = &g_array_index (run->choices, Choice, g_array_index (mine, guint, t));
+
+      for (guint y = 0; y < k; y++)
+        {
+          double shown_sum = 0.0, chosen;
+
+          for (guint s = 0; s < m; s++)
+            shown_sum += a ? a[(gsize) y * k + ch->shown[s]]
+                           : ch->shown[s] == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+          chosen = a ? a[(gsize) y * k + ch->answer]
+                     : ch->answer == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+          out[y] *= chosen / shown_sum;
+        }
+    }
+  for (guint y = 0; y < k; y++)
+    total += out[y];
+  for (guint y = 0; y < k; y++)
+    out[y] = total > 0 ? out[y] / total : 1.0 / k;
 }
 
 /* Candidate sets for the chosen items, from the model's probabilities when the rule wants them. */
@@ -262,6 +365,19 @@ static gboolean
 candidates_for (Run *run, const guint *indices, guint n, const float *probs, guint *out,
                 GError **error)
 {
+  if (probs != NULL && run->config->candidates == VETO_ACTIVE_CANDIDATES_INFORMATIVE)
+    {
+      g_autofree double *posterior = g_new (double, run->k);
+      guint m = run->config->n_candidates;
+
+      for (guint i = 0; i < n; i++)
+        {
+          item_posterior (run, probs, indices[i], posterior);
+          veto_active_informative_set (posterior, run->k, run->annotator_a, m, out + (gsize) i * m);
+        }
+      return TRUE;
+    }
+  {
   g_autofree float *chosen = probs ? g_new (float, (gsize) n * run->k) : NULL;
 
   for (guint i = 0; chosen && i < n; i++)
@@ -272,24 +388,125 @@ candidates_for (Run *run, const guint *indices, guint n, const float *probs, gui
                                  chosen, n, run->k, run->config->n_candidates,
                                  VETO_ACTIVE_DEFAULT_FLOOR,
                                  run->config->seed * 1000003 + run->answers, out, error);
+  }
+}
+
+/* The information strategy: the items and sets of largest expected gain over the whole pool
+ * (asked or not), under each item's posterior and the annotator model. */
+static gboolean
+informative_batch (Run *run, const float *probs, guint batch, guint *out_indices,
+                   guint *out_candidates, double *out_scores, GError **error)
+{
+  guint k = run->k;
+  g_autofree double *posteriors = g_new (double, (gsize) run->n_pool * k);
+
+  for (guint i = 0; i < run->n_pool; i++)
+    item_posterior (run, probs, i, posteriors + (gsize) i * k);
+  return veto_active_informative_questions (posteriors, run->n_pool, k, run->annotator_a,
+                                            run->config->n_candidates, batch, out_indices,
+                                            out_candidates, out_scores, error);
+}
+
+/* The annotator's own weights as a choice model: the noisy kind names the shown truth at rate
+ * rho whatever else is shown, which a truth weight of rho (m - 1) / (1 - rho) matches when the
+ * other m - 1 shown classes weigh 1 each. */
+static double *
+oracle_model (Run *run)
+{
+  guint k = run->k, m = run->config->n_candidates;
+  double *a = g_memdup2 (veto_sim_annotator_get_preferences (run->annotator),
+                         (gsize) k * k * sizeof (double));
+
+  if (veto_sim_annotator_get_kind (run->annotator) == VETO_SIM_NOISY)
+    {
+      double rho = MIN (veto_sim_annotator_get_rate (run->annotator), 0.999);
+
+      for (guint y = 0; y < k; y++)
+        a[(gsize) y * k + y] = rho * (m - 1) / (1.0 - rho);
+    }
+  return a;
+}
+
+/* Anchor answers per class before the estimated model replaces the uniform one: K² weights
+ * need evidence, and a model fitted to a few dozen answers made the early rounds worse
+ * (README: the demo's 1,000 answers, 50 of them anchors). */
+#define MIN_ANCHORS_PER_CLASS 10
+
+/* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
+ * by cross-validation (veto_loss_fit_annotator_cv ()), once there are MIN_ANCHORS_PER_CLASS × K
+ * of them; until then (and without anchors) the uniform model. EM with the classifier's
+ * posteriors in place of gold was tried and collapsed here (0.16 at 6,000 answers, human
+ * profile), because the first models are near chance and EM learns their mistakes as the
+ * annotator's habits. */
+static gboolean
+estimate_model (Run *run, GError **error)
+{
+  guint k = run->k, m = run->config->n_candidates, n = 0;
+  GArray *choices = run->choices;
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation,
+                                                     MAX (choices->len, 1));
+  g_autofree double *truth = g_new0 (double, (gsize) MAX (choices->len, 1) * k);
+  g_autofree double *a = g_new (double, (gsize) k * k);
+
+  for (guint t = 0; t < choices->len; t++)
+    {
+      const Choice *ch = &g_array_index (choices, Choice, t);
+
+      if (!ch->anchor)
+        continue;
+      truth[(gsize) n * k + ch->truth] = 1.0;
+      obs[n] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, truth + (gsize) n * k };
+      n++;
+    }
+  g_clear_pointer (&run->annotator_a, g_free);
+  if (n < MIN_ANCHORS_PER_CLASS * k)
+    return TRUE;
+  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
+    return FALSE;
+  run->annotator_a = g_steal_pointer (&a);
+  return TRUE;
 }
 
 static VetoModel *
-train_round (Run *run, GError **error)
+train_round (Run *run, VetoTrainResult *out_result, GError **error)
 {
   VetoTrainSpec spec = run->config->train;
-
   VetoModel *model;
+  gboolean warm;
 
   spec.supervision = VETO_SUPERVISION_ANSWERS;
   spec.annotator = run->annotator_name;
   spec.seed = run->config->seed;
-  /* A softmax is solved to its optimum by L-BFGS, so the previous round's weights only make
-   * the solve shorter; an mlp's AdamW run starts afresh every round, as it always has. */
-  if (spec.model == VETO_MODEL_KIND_SOFTMAX)
+  if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
+    switch (run->config->annotator_model)
+      {
+      case VETO_SIM_MODEL_ORACLE:
+        if (run->annotator_a == NULL)
+          run->annotator_a = oracle_model (run);
+        break;
+      case VETO_SIM_MODEL_ESTIMATED:
+        if (!estimate_model (run, error))
+          return NULL;
+        break;
+      case VETO_SIM_MODEL_UNIFORM:
+      default:
+        break;
+      }
+  spec.annotator_model = run->annotator_a;
+  spec.fit_annotator = FALSE;
+  if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
+    spec.holdout = run->config->holdout;
+  /* A softmax on cross-entropy terms (ordinary answers, a teacher's soft labels) is solved to
+   * its optimum by L-BFGS, so the previous round's weights only make the solve shorter. The
+   * complementary and preference losses are not convex, and a warm start was measured to stall
+   * them (the prototype of issue 11: 0.23 against 0.45 from a cold start): they start afresh. */
+  warm = spec.model == VETO_MODEL_KIND_SOFTMAX
+         && (run->config->mode == VETO_SIM_MODE_ORDINARY
+             || run->config->mode == VETO_SIM_MODE_DISTILL);
+  if (warm)
     spec.warm_start = run->previous;
-  model = veto_sim_train (run->store, run->ds, &spec, NULL, NULL, error);
-  if (model != NULL && spec.model == VETO_MODEL_KIND_SOFTMAX)
+  model = veto_sim_train (run->store, run->ds, &spec, out_result, NULL, error);
+  if (model != NULL && warm)
     {
       g_clear_pointer (&run->previous, veto_model_free);
       run->previous = veto_model_copy (model);
@@ -308,7 +525,7 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
   g_autofree guint *free_rows = g_new (guint, MAX (n_free, 1));
   g_autofree guint *labeled_rows = g_new (guint, MAX (run->n_asked, 1));
   g_autofree float *free_probs = g_new (float, (gsize) MAX (n_free, 1) * run->k);
-  g_autofree float *correctness = run->teacher_confidence ? g_new (float, MAX (n_free, 1)) : NULL;
+  g_autofree float *correctness = run->teacher_probs ? g_new (float, MAX (n_free, 1)) : NULL;
   VetoActiveOptions options = c->active;
 
   for (guint i = 0; i < run->n_pool; i++)
@@ -324,8 +541,17 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
       free_rows[f] = row;
       memcpy (free_probs + (gsize) f * run->k, probs + (gsize) i * run->k,
               run->k * sizeof (float));
+      /* How likely the teacher is right where it was not queried, without querying it (the
+       * budgeted setting of Robust Active Distillation): the student's own top probability,
+       * since both err on the same hard points. */
       if (correctness)
-        correctness[f] = run->teacher_confidence[i];
+        {
+          float top = 0;
+
+          for (guint y = 0; y < run->k; y++)
+            top = MAX (top, probs[(gsize) i * run->k + y]);
+          correctness[f] = top;
+        }
       f++;
     }
   options.seed = c->seed * 31 + run->answers;
@@ -339,8 +565,9 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
 }
 
 /* The teacher of active distillation: an MLP trained on the gold labels of a disjoint half of
- * the pool, so that it is good but wrong on hard points it never saw. Its soft labels cover the
- * whole pool; the student may only ask about the other half. */
+ * the pool, so that it is good but wrong on hard points it never saw. Its soft labels are
+ * computed for the whole pool at once for speed, but read only for the items queried; the
+ * student may only ask about the other half. */
 static gboolean
 make_teacher (Run *run, GError **error)
 {
@@ -355,7 +582,7 @@ make_teacher (Run *run, GError **error)
     order[i] = i;
   for (guint i = run->n_pool; i > 1; i--)
     {
-      guint j = g_rand_int_range (run->rand, 0, i), t = order[i - 1];
+      guint j = veto_rng_below (&run->rng, i), t = order[i - 1];
 
       order[i - 1] = order[j];
       order[j] = t;
@@ -379,29 +606,22 @@ make_teacher (Run *run, GError **error)
                          veto_objective_loss, half, &options, NULL, NULL, error))
     return FALSE;
   run->teacher_probs = g_new (float, (gsize) run->n_pool * k);
-  run->teacher_confidence = g_new (float, run->n_pool);
   veto_model_predict_proba (teacher, run->x_pool, run->n_pool, d, run->teacher_probs);
-  for (guint i = 0; i < run->n_pool; i++)
-    {
-      float best = 0;
-
-      for (guint c = 0; c < k; c++)
-        best = MAX (best, run->teacher_probs[(gsize) i * k + c]);
-      run->teacher_confidence[i] = best;
-    }
   return TRUE;
 }
 
 static gboolean
-ask_random (Run *run, guint n, GError **error)
+ask_random (Run *run, guint n, const char *strategy, GError **error)
 {
   g_autofree guint *indices = g_new (guint, MAX (n, 1));
   g_autofree guint *candidates = NULL;
   guint got = 0;
 
+  if (n == 0)
+    return TRUE;
   while (got < n)
     {
-      guint i = g_rand_int_range (run->rand, 0, run->n_pool);
+      guint i = veto_rng_below (&run->rng, run->n_pool);
       gboolean dup = run->asked[i];
 
       for (guint j = 0; j < got && !dup; j++)
@@ -415,7 +635,18 @@ ask_random (Run *run, guint n, GError **error)
       if (!candidates_for (run, indices, n, NULL, candidates, error))
         return FALSE;
     }
-  return ask (run, indices, n, candidates, NULL, "init", error);
+  return ask (run, indices, n, candidates, NULL, strategy, error);
+}
+
+/* How many of n questions go to gold anchors: the share config->anchors, rounded at random so
+ * that the expected count is exact. */
+static guint
+anchors_in (Run *run, guint n)
+{
+  double want = run->config->mode == VETO_SIM_MODE_COMPLEMENTARY ? run->config->anchors * n : 0;
+  guint whole = (guint) floor (want);
+
+  return MIN (n, whole + (veto_rng_uniform (&run->rng) < want - whole));
 }
 
 static gboolean
@@ -429,21 +660,31 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
   g_autofree guint *candidates = g_new (guint, (gsize) c->batch * c->n_candidates);
   guint first_answers = run->answers;
 
-  if (c->init > 0 && !ask_random (run, c->init, error))
-    return FALSE;
+  if (c->init > 0)
+    {
+      guint anchors = anchors_in (run, c->init);
+
+      if (!ask_random (run, c->init - anchors, "init", error)
+          || !ask_random (run, anchors, "anchor", error))
+        return FALSE;
+    }
   for (guint round = 1;; round++)
     {
       g_autoptr (VetoModel) model = NULL;
       VetoEvaluation eval = { 0 };
       VetoSimPoint point = { .round = round };
-      guint batch;
+      VetoTrainResult trained = { 0 };
+      guint batch, anchors;
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      model = train_round (run, error);
+      model = train_round (run, &trained, error);
       if (model == NULL || !veto_sim_evaluate (run->ds, model, VETO_SPLIT_TEST, NULL, &eval,
                                                error))
         return FALSE;
+      point.estimated_accuracy = trained.estimated_accuracy;
+      point.validation = trained.validation;
+      veto_train_result_clear (&trained);
       point.answers = run->answers - first_answers;
       point.test_accuracy = eval.accuracy;
       point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
@@ -456,17 +697,28 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       if (point.answers >= c->budget)
         return TRUE;
       batch = MIN (c->batch, c->budget - point.answers);
-      batch = MIN (batch, run->n_pool - run->n_asked);
+      batch = MIN (batch, asks_again (c) ? run->n_pool : run->n_pool - run->n_asked);
       if (batch == 0)
         return TRUE;
       veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
-      if (!select_batch (run, model, probs, batch, chosen, scores, error))
-        return FALSE;
-      if (c->mode == VETO_SIM_MODE_COMPLEMENTARY
-          && !candidates_for (run, chosen, batch, probs, candidates, error))
-        return FALSE;
+      anchors = MIN (anchors_in (run, batch), run->n_pool - run->n_asked);
+      batch -= anchors;
+      if (batch > 0 && asks_again (c))
+        {
+          if (!informative_batch (run, probs, batch, chosen, candidates, scores, error))
+            return FALSE;
+        }
+      else if (batch > 0)
+        {
+          if (!select_batch (run, model, probs, batch, chosen, scores, error))
+            return FALSE;
+          if (c->mode == VETO_SIM_MODE_COMPLEMENTARY
+              && !candidates_for (run, chosen, batch, probs, candidates, error))
+            return FALSE;
+        }
       if (!ask (run, chosen, batch, candidates, scores,
-                veto_active_strategy_to_string (c->strategy), error))
+                veto_active_strategy_to_string (c->strategy), error)
+          || !ask_random (run, anchors, "anchor", error))
         return FALSE;
     }
 }
@@ -528,7 +780,7 @@ agcd_init (Run *run, Agcd *a)
   a->novel = g_new0 (gboolean, k);
   while (hidden < MIN (run->config->novel, k - 1))
     {
-      guint c = g_rand_int_range (run->rand, 0, k);
+      guint c = veto_rng_below (&run->rng, k);
 
       if (!a->novel[c])
         {
@@ -572,7 +824,7 @@ agcd_predict_test (Run *run, Agcd *a, const guint *clusters, guint *out_predicte
                    GError **error)
 {
   guint k = run->k;
-  g_autoptr (VetoModel) model = train_round (run, error);
+  g_autoptr (VetoModel) model = train_round (run, NULL, error);
   g_autofree float *probs = NULL;
 
   if (model == NULL)
@@ -606,7 +858,7 @@ agcd_ask_init (Run *run, Agcd *a, GError **error)
 
   for (guint tries = 0; got < want && tries < 100 * run->n_pool; tries++)
     {
-      guint i = g_rand_int_range (run->rand, 0, run->n_pool), y = pool_gold (run, i);
+      guint i = veto_rng_below (&run->rng, run->n_pool), y = pool_gold (run, i);
       gboolean dup = a->novel[y];
 
       for (guint j = 0; j < got && !dup; j++)
@@ -640,6 +892,7 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
   g_autofree float *soft = NULL;
   g_autofree guint *predicted = NULL;
   g_autofree guint *chosen = g_new (guint, c->batch);
+  double last_ratio = NAN, last_uniformity = NAN;
   gboolean ok = FALSE;
 
   agcd_init (run, &a);
@@ -699,6 +952,8 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
       point.metric[1] = metrics.acc_old;
       point.metric[2] = metrics.acc_new;
       point.coverage = isnan (metrics.novel_coverage) ? 0 : metrics.novel_coverage;
+      point.novel_ratio = last_ratio;
+      point.novel_uniformity = last_uniformity;
       point.seconds = (g_get_monotonic_time () - run->started_us) / 1e6;
       on_point (user_data, &point);
       if (run->answers >= c->budget)
@@ -731,14 +986,36 @@ run_agcd (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellable 
         if (!ok)
           goto out;
         ok = FALSE;
-        for (guint i = 0; i < batch; i++)
-          {
-            guint y;
+        {
+          g_autofree guint *novel_counts = g_new0 (guint, k);
+          guint n_novel_queries = 0, n_novel_classes = 0;
 
-            chosen[i] = free_index[chosen[i]];
-            y = pool_gold (run, chosen[i]);
-            g_array_append_val (a.queried, y);
-          }
+          for (guint i = 0; i < batch; i++)
+            {
+              guint y;
+
+              chosen[i] = free_index[chosen[i]];
+              y = pool_gold (run, chosen[i]);
+              g_array_append_val (a.queried, y);
+              if (a.novel[y])
+                {
+                  novel_counts[y]++;
+                  n_novel_queries++;
+                }
+            }
+          last_ratio = (double) n_novel_queries / batch;
+          last_uniformity = 0.0;
+          for (guint y = 0; y < k; y++)
+            {
+              n_novel_classes += a.novel[y];
+              if (novel_counts[y] > 0)
+                last_uniformity -= (double) novel_counts[y] / n_novel_queries
+                                   * log ((double) novel_counts[y] / n_novel_queries);
+            }
+          last_uniformity = n_novel_queries == 0 || n_novel_classes < 2
+                                ? NAN
+                                : last_uniformity / log (n_novel_classes);
+        }
       }
       if (!ask (run, chosen, batch, NULL, NULL,
                 c->agcd_rule ? "agcd" : veto_active_strategy_to_string (c->strategy), error))
@@ -804,7 +1081,7 @@ run_preference (Run *run, VetoSimPointFunc on_point, gpointer user_data,
   g_autofree guint *criterion = g_new (guint, c->batch);
   g_autofree double *pair_scores = g_new (double, c->batch);
 
-  if (c->init > 0 && !ask_random (run, c->init, error))
+  if (c->init > 0 && !ask_random (run, c->init, "init", error))
     return FALSE;
   for (guint round = 1;; round++)
     {
@@ -817,7 +1094,7 @@ run_preference (Run *run, VetoSimPointFunc on_point, gpointer user_data,
 
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      model = train_round (run, error);
+      model = train_round (run, NULL, error);
       if (model == NULL || !veto_sim_evaluate (run->ds, model, VETO_SPLIT_TEST, NULL, &eval,
                                                error))
         return FALSE;

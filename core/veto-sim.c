@@ -304,6 +304,7 @@ veto_train_spec_init (VetoTrainSpec *spec)
     .per_item = 1,
     .q_smoothing = 0.5,
     .loss_uses_true_q = TRUE,
+    .fit_annotator = TRUE,
     .seed = 1,
   };
   veto_model_train_options_init (&spec->train);
@@ -506,6 +507,15 @@ class_by_name (const VetoDataset *ds, const char *name)
   return -1;
 }
 
+/* A held-out complementary answer. */
+typedef struct
+{
+  guint row;
+  guint answer;
+  guint n_shown;
+  guint shown[64];
+} HeldOut;
+
 typedef struct
 {
   const VetoDataset *ds;
@@ -513,8 +523,18 @@ typedef struct
   Units *units;
   GHashTable *heads;       /* criterion -> head + 1 */
   const char *annotator;   /* NULL: every annotator's answers */
+  double holdout;
+  GArray *held_out;        /* HeldOut */
   GError *error;
 } AnswerLoad;
+
+/* Whether an item's complementary answers are held out: a hash of its id, so an item asked
+ * again stays on its side. */
+static gboolean
+is_held_out (gint64 item, double share)
+{
+  return share > 0 && ((guint64) item * 2654435761u) % 1000 < share * 1000;
+}
 
 static gboolean
 add_answer (const VetoAnnotation *a, gpointer user_data)
@@ -526,6 +546,23 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
 
   if (row < 0 || (al->annotator && g_strcmp0 (al->annotator, a->annotator) != 0))
     return TRUE;
+  if (a->kind == VETO_KIND_COMPLEMENTARY && is_held_out (a->item, al->holdout))
+    {
+      HeldOut h = { row, 0, 0, { 0 } };
+
+      if (al->objective == NULL || cls < 0 || a->candidates->len > G_N_ELEMENTS (h.shown))
+        return TRUE;
+      h.answer = cls;
+      for (guint i = 0; i < a->candidates->len; i++)
+        {
+          gint c = class_by_name (al->ds, a->candidates->pdata[i]);
+
+          if (c >= 0)
+            h.shown[h.n_shown++] = c;
+        }
+      g_array_append_val (al->held_out, h);
+      return TRUE;
+    }
   /* The first pass only numbers the units, so that the objective can be sized. */
   if (al->objective == NULL)
     {
@@ -673,6 +710,193 @@ validation_error (gpointer user_data, VetoModel *model)
   return v->n ? (double) wrong / v->n : 0.0;
 }
 
+typedef struct
+{
+  const float *X;
+  guint d;
+  GArray *held_out;
+  const double *a;         /* annotator model, NULL: uniform */
+} AnswerValidation;
+
+/* Mean -log P(answer | x, S) = -log Σ_y p_y^(1/T) / Z · A[y][c] / Σ_{s∈S} A[y][s] of the held-out
+ * answers, from the model's probabilities p (rows of probs in held-out order). */
+static double
+held_out_nll (const AnswerValidation *v, const float *probs, guint k, double temperature)
+{
+  g_autofree double *tempered = g_new (double, k);
+  double total = 0.0;
+
+  for (guint i = 0; i < v->held_out->len; i++)
+    {
+      const HeldOut *h = &g_array_index (v->held_out, HeldOut, i);
+      double z = 0.0, likelihood = 0.0;
+
+      for (guint y = 0; y < k; y++)
+        z += tempered[y] = pow (MAX (probs[(gsize) i * k + y], 1e-30), 1.0 / temperature);
+      for (guint y = 0; y < k; y++)
+        {
+          double shown_sum = 0.0, chosen;
+
+          for (guint s = 0; s < h->n_shown; s++)
+            shown_sum += v->a ? v->a[(gsize) y * k + h->shown[s]]
+                              : h->shown[s] == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+          chosen = v->a ? v->a[(gsize) y * k + h->answer]
+                        : h->answer == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+          if (shown_sum > 0)
+            likelihood += tempered[y] / z * chosen / shown_sum;
+        }
+      total -= log (MAX (likelihood, 1e-300));
+    }
+  return v->held_out->len ? total / v->held_out->len : 0.0;
+}
+
+static float *
+held_out_probs (const AnswerValidation *v, VetoModel *model)
+{
+  guint k = veto_model_get_n_classes (model), n = v->held_out->len;
+  g_autofree float *x = g_new (float, (gsize) MAX (n, 1) * v->d);
+  float *p = g_new (float, (gsize) MAX (n, 1) * k);
+
+  for (guint i = 0; i < n; i++)
+    memcpy (x + (gsize) i * v->d,
+            v->X + (gsize) g_array_index (v->held_out, HeldOut, i).row * v->d,
+            v->d * sizeof (float));
+  veto_model_predict_proba (model, x, n, v->d, p);
+  return p;
+}
+
+/* Early stopping on held-out complementary answers (no gold): their candidate-aware negative
+ * log-likelihood, the generalisation of SCEL to any candidate sets and annotator model. */
+static double
+validation_answers (gpointer user_data, VetoModel *model)
+{
+  AnswerValidation *v = user_data;
+  g_autofree float *p = held_out_probs (v, model);
+
+  return held_out_nll (v, p, veto_model_get_n_classes (model), 1.0);
+}
+
+/* The accuracy a model can be expected to have with no gold: its temperature fitted (golden
+ * section on log T in [1/8, 8]) to the held-out answers' likelihood, then its mean top
+ * probability over the pool. */
+static double
+estimate_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset *ds)
+{
+  guint k = veto_model_get_n_classes (model), n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  g_autofree float *p = held_out_probs (v, model);
+  g_autofree float *x = g_new (float, (gsize) 1024 * v->d);
+  g_autofree float *pp = g_new (float, (gsize) 1024 * k);
+  double lo = log (0.125), hi = log (8.0), golden = (sqrt (5.0) - 1) / 2, t, total = 0.0;
+
+  for (guint iter = 0; iter < 40; iter++)
+    {
+      double m1 = hi - golden * (hi - lo), m2 = lo + golden * (hi - lo);
+
+      if (held_out_nll (v, p, k, exp (m1)) < held_out_nll (v, p, k, exp (m2)))
+        hi = m2;
+      else
+        lo = m1;
+    }
+  t = exp ((lo + hi) / 2);
+  for (guint start = 0; start < n_pool; start += 1024)
+    {
+      guint n = MIN (1024, n_pool - start);
+
+      for (guint i = 0; i < n; i++)
+        memcpy (x + (gsize) i * v->d, v->X + (gsize) pool[start + i] * v->d,
+                v->d * sizeof (float));
+      veto_model_predict_proba (model, x, n, v->d, pp);
+      for (guint i = 0; i < n; i++)
+        {
+          double z = 0.0, top = 0.0;
+
+          for (guint y = 0; y < k; y++)
+            {
+              double w = pow (MAX (pp[(gsize) i * k + y], 1e-30), 1.0 / t);
+
+              z += w;
+              top = MAX (top, w);
+            }
+          total += top / z;
+        }
+    }
+  return n_pool ? total / n_pool : NAN;
+}
+
+/* The annotators' choice model, pooled, from their complementary answers (with the sets
+ * shown) on the campaigns' gold anchors: the items whose gold label the project may read for
+ * this. Leaves *out_a NULL when there are none. */
+static gboolean
+fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, double **out_a,
+                  guint *out_n, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), n = 0;
+  g_autoptr (GPtrArray) campaigns = veto_store_list_campaigns (store, error);
+  g_autoptr (GHashTable) anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                           NULL);
+  g_autofree VetoLossChoiceObservation *obs = NULL;
+  g_autofree double *truth = g_new0 (double, (gsize) k * k);
+  g_autoptr (GPtrArray) sets = g_ptr_array_new_with_free_func (g_free);
+  g_autofree double *a = NULL;
+
+  *out_a = NULL;
+  *out_n = 0;
+  if (campaigns == NULL)
+    return FALSE;
+  for (guint i = 0; i < campaigns->len; i++)
+    {
+      g_autoptr (GArray) items = veto_store_campaign_list_items (
+          store, ((VetoCampaign *) campaigns->pdata[i])->id, error);
+
+      if (items == NULL)
+        return FALSE;
+      for (guint j = 0; j < items->len; j++)
+        if (g_array_index (items, VetoCampaignItem, j).anchor)
+          g_hash_table_add (anchors, g_memdup2 (&g_array_index (items, VetoCampaignItem, j).item,
+                                                sizeof (gint64)));
+    }
+  if (g_hash_table_size (anchors) == 0)
+    return TRUE;
+  for (guint y = 0; y < k; y++)
+    truth[(gsize) y * k + y] = 1.0;
+  obs = g_new (VetoLossChoiceObservation, MAX (answers->len, 1));
+  for (guint i = 0; i < answers->len; i++)
+    {
+      const VetoAnnotation *an = answers->pdata[i];
+      gint row = veto_dataset_row_of_item (ds, an->item);
+      gint gold = row >= 0 ? veto_dataset_get_gold (ds, row) : -1;
+      gint answer = class_by_name (ds, an->answer_class);
+      guint *shown;
+      guint m = 0;
+      gboolean answered_shown = FALSE;
+
+      if (an->kind != VETO_KIND_COMPLEMENTARY || gold < 0 || answer < 0
+          || an->candidates == NULL || !g_hash_table_contains (anchors, &an->item))
+        continue;
+      shown = g_new (guint, MAX (an->candidates->len, 1));
+      g_ptr_array_add (sets, shown);
+      for (guint c = 0; c < an->candidates->len; c++)
+        {
+          gint cls = class_by_name (ds, an->candidates->pdata[c]);
+
+          if (cls >= 0)
+            shown[m++] = cls;
+          answered_shown |= cls == answer;
+        }
+      if (m >= 2 && answered_shown)
+        obs[n++] = (VetoLossChoiceObservation) { shown, m, answer, truth + (gsize) gold * k };
+    }
+  if (n == 0)
+    return TRUE;
+  a = g_new (double, (gsize) k * k);
+  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
+    return FALSE;
+  *out_a = g_steal_pointer (&a);
+  *out_n = n;
+  return TRUE;
+}
+
 /* A warm start only continues a model of the shape this round needs. */
 static gboolean
 warm_start_fits (const VetoTrainSpec *spec, guint d, guint k, guint n_heads)
@@ -698,6 +922,10 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   g_autoptr (GHashTable) heads = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GArray) drawn = g_array_new (FALSE, FALSE, sizeof (DrawnCl));
   g_autoptr (GArray) val_gold_rows = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) held_out = g_array_new (FALSE, FALSE, sizeof (HeldOut));
+  AnswerValidation answer_validation = { veto_dataset_get_features (ds),
+                                         veto_dataset_get_dim (ds), held_out,
+                                         spec->annotator_model };
   /* The answers are read once: the passes below must see the same ones even while someone
    * answers (the engine's worker reads while the window writes). */
   g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
@@ -706,6 +934,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   g_autofree float *x_train = NULL;
   const float *x_rows;
   g_autofree double *q_loss = NULL;
+  g_autofree double *fitted_a = NULL;
   Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
                   g_hash_table_new (NULL, NULL) };
   VetoObjective *objective = NULL;
@@ -742,7 +971,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else
     {
-      AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, NULL };
+      AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, spec->holdout, held_out,
+                               NULL };
 
       for (guint i = 0; i < answers->len; i++)
         add_answer (answers->pdata[i], &numbering);
@@ -770,7 +1000,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else
     {
-      AnswerLoad al = { ds, objective, &units, heads, spec->annotator, NULL };
+      AnswerLoad al = { ds, objective, &units, heads, spec->annotator, spec->holdout, held_out,
+                        NULL };
 
       for (guint i = 0; i < answers->len && add_answer (answers->pdata[i], &al); i++)
         ;
@@ -799,6 +1030,17 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     goto out;
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
     goto out;
+  if (spec->annotator_model == NULL && spec->fit_annotator
+      && spec->supervision == VETO_SUPERVISION_ANSWERS
+      && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
+      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
+    goto out;
+  if ((spec->annotator_model != NULL || fitted_a != NULL)
+      && !veto_objective_set_annotator (objective, spec->annotator_model ? spec->annotator_model
+                                                                         : fitted_a,
+                                        error))
+    goto out;
+  answer_validation.a = spec->annotator_model ? spec->annotator_model : fitted_a;
 
   /* Units are numbered in row order, so on gold labels they are often the dataset's own
    * consecutive rows: those are trained on where they are, not copied. */
@@ -827,7 +1069,16 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                                   ds };
       train.validate = validation_error;
       train.validate_data = &validation;
+      result.validation = "gold";
     }
+  else if (held_out->len > 0)
+    {
+      train.validate = validation_answers;
+      train.validate_data = &answer_validation;
+      result.validation = "answers";
+    }
+  else
+    result.validation = "none";
   train.seed = spec->seed;
   if (train.solver == VETO_SOLVER_LBFGS && !lbfgs_suits (spec, objective, units.rows->len))
     train.solver = VETO_SOLVER_ADAMW;
@@ -851,6 +1102,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   result.epochs = report.epochs;
   result.final_loss = report.loss;
   result.q_used = g_steal_pointer (&q_loss);
+  result.estimated_accuracy = held_out->len > 0 ? estimate_accuracy (&answer_validation, model, ds)
+                                                : NAN;
   ok = TRUE;
 
 out:

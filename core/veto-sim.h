@@ -7,6 +7,7 @@
 #include "veto-features.h"
 #include "veto-loss.h"
 #include "veto-model.h"
+#include "veto-rng.h"
 #include "veto-store.h"
 
 G_BEGIN_DECLS
@@ -65,6 +66,14 @@ typedef struct
   VetoModel *warm_start;  /* optional: weights to continue from (copied); ignored when its
                              shape no longer fits (a class or a criterion was added since) */
   const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
+  const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
+                                    (veto_loss_fit_annotator ()); NULL: fitted to the answers on
+                                    the campaigns' gold anchors when fit_annotator and there are
+                                    any, else the uniform annotator */
+  gboolean fit_annotator; /* default TRUE */
+  double holdout;         /* answers: share of the items whose complementary answers are held
+                             out of training; they choose the epoch when the validation split
+                             has no gold, and calibrate the accuracy estimate */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -77,6 +86,13 @@ typedef struct
   guint epochs;
   double final_loss;
   double *q_used;          /* K×K the loss used (FWD/URE/CPE-F), or NULL; owned */
+  guint anchor_answers;    /* answers on campaign anchors the annotator model was fitted to */
+  const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
+                              (held-out complementary answers, their candidate-aware
+                              likelihood) or "none" (the last epoch); static */
+  /* From held-out answers only, no gold: the model's mean top probability over the pool after
+   * its temperature is fitted to the held-out answers' likelihood. NAN without held-out answers. */
+  double estimated_accuracy;
 } VetoTrainResult;
 
 void veto_train_result_clear (VetoTrainResult *result);
@@ -129,24 +145,36 @@ typedef enum
 
 typedef struct _VetoSimAnnotator VetoSimAnnotator;
 
-/* PROFILE is "ordinary[:noise=R]", "uniform", "noisy[:rho=R]", "biased:FILE" (a K×K matrix
- * T[true][answer] measured under the CLImage protocol: n_candidates uniform candidates) or
- * "teacher". */
+/* PROFILE is "ordinary[:noise=R]", "uniform", "noisy[:rho=R]", "human" (CLImage's human
+ * annotators of CLCIFAR10, for 10 classes: veto_sim_human_profile ()), "biased:FILE" (a K×K
+ * matrix T[true][answer] measured under the CLImage protocol: n_candidates uniform candidates)
+ * or "teacher". */
 VetoSimAnnotator *veto_sim_annotator_new (const char *profile, guint n_classes,
                                           guint n_candidates, GError **error);
-/* A biased annotator from a matrix already in memory (K×K, rows = true class). */
+/* The 10×10 T[true][CL] of the "human" profile (data/profiles/human_cifar10_T.txt). */
+const double *veto_sim_human_profile (void);
+
+/* Largest |E - T| a biased profile's fitted choice model may leave on any entry of T. */
+#define VETO_SIM_PROFILE_TOLERANCE 0.01
+
+/* A biased annotator from a matrix already in memory (K×K, rows = true class). Fails, naming
+ * the row, when no choice model over n_candidates uniform candidates reproduces T within
+ * VETO_SIM_PROFILE_TOLERANCE. */
 VetoSimAnnotator *veto_sim_annotator_new_biased (const double *t, guint n_classes,
                                                  guint n_candidates, GError **error);
 void veto_sim_annotator_free (VetoSimAnnotator *annotator);
 VetoSimKind veto_sim_annotator_get_kind (const VetoSimAnnotator *annotator);
 const char *veto_sim_annotator_get_profile (const VetoSimAnnotator *annotator);
+/* noise of an ordinary annotator, rho of a noisy one; 0 for the others */
+double veto_sim_annotator_get_rate (const VetoSimAnnotator *annotator);
 /* Its preference matrix A (K×K): P(answer c | true y, shown S) = A[y][c] / Σ_{s∈S} A[y][s]. For
  * a biased annotator A is fitted so that, under the protocol T was measured with, its answers
  * reproduce T; under any other candidate rule it answers from the same A restricted to S. */
 const double *veto_sim_annotator_get_preferences (const VetoSimAnnotator *annotator);
 
-guint veto_sim_annotator_answer_ordinary (VetoSimAnnotator *annotator, GRand *rand, guint truth);
-guint veto_sim_annotator_answer_complementary (VetoSimAnnotator *annotator, GRand *rand,
+/* Answers draw from the caller's seeded veto-rng stream, so one seed reproduces a run. */
+guint veto_sim_annotator_answer_ordinary (VetoSimAnnotator *annotator, VetoRng *rng, guint truth);
+guint veto_sim_annotator_answer_complementary (VetoSimAnnotator *annotator, VetoRng *rng,
                                                guint truth, const guint *shown, guint n_shown);
 
 /* --- the headless active-learning loop (veto-sim-loop.c) --- */
@@ -163,6 +191,20 @@ typedef enum
 gboolean veto_sim_mode_from_string (const char *text, VetoSimMode *out_mode);
 const char *veto_sim_mode_to_string (VetoSimMode mode);
 
+/* What the candidate-aware loss assumes of a simulated complementary annotator. */
+typedef enum
+{
+  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator ()) to the answers on
+                               gold anchors, its pull towards uniform chosen by cross-validation;
+                               without anchors, the fit's prior */
+  VETO_SIM_MODEL_ORACLE,    /* the simulated annotator's own weights: a reference row only */
+  VETO_SIM_MODEL_UNIFORM,   /* every wrong class alike, the truth at the default noise floor */
+} VetoSimAnnotatorModel;
+
+gboolean veto_sim_annotator_model_from_string (const char *text,
+                                               VetoSimAnnotatorModel *out_model);
+const char *veto_sim_annotator_model_to_string (VetoSimAnnotatorModel model);
+
 typedef struct
 {
   VetoSimMode mode;
@@ -178,6 +220,12 @@ typedef struct
   guint novel;                     /* agcd: classes hidden at the start */
   gboolean agcd_rule;              /* agcd: select by the AGCD rule rather than strategy */
   VetoTrainSpec train;             /* model, loss, epochs; supervision is set by the loop */
+  VetoSimAnnotatorModel annotator_model; /* complementary: the loss's annotator model */
+  double anchors;                  /* complementary: share of each batch (and of init) asked about
+                                      gold anchors (random items, uniform candidates) to fit that
+                                      model; anchors count in the budget and train like any answer */
+  double holdout;                  /* complementary: share of items whose answers are held out of
+                                      training to choose the epoch and estimate the accuracy */
 } VetoSimConfig;
 
 void veto_sim_config_init (VetoSimConfig *config);
@@ -191,6 +239,13 @@ typedef struct
   double seconds;        /* since the run started */
   double metric[3];      /* the mode's own: agcd All / Old / New; distill teacher-wrong share */
   double coverage;       /* agcd: share of novel classes hit by a query so far */
+  /* agcd, the previous round's queries (NAN before any): the share of novel classes among them
+   * (ActiveGCD's novel ratio), and how evenly those novel queries spread over the novel classes
+   * (their class entropy over log of the number of novel classes: 1 even, 0 all one class) */
+  double novel_ratio;
+  double novel_uniformity;
+  double estimated_accuracy; /* from held-out answers alone (VetoTrainResult); NAN without */
+  const char *validation;    /* what chose the round's model (VetoTrainResult) */
 } VetoSimPoint;
 
 typedef void (*VetoSimPointFunc) (gpointer user_data, const VetoSimPoint *point);

@@ -2,6 +2,8 @@
 #include "veto-stats.h"
 
 #include <math.h>
+
+#include "veto-loss.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,12 +191,23 @@ check_input (const VetoStatsInput *input, GError **error)
     {
       const VetoStatsAnswer *a = &input->answers[i];
 
+      gboolean shown_ok = a->shown == NULL;
+
+      for (guint s = 0; a->shown != NULL && s < a->n_shown; s++)
+        {
+          if (a->shown[s] >= input->n_classes)
+            {
+              shown_ok = FALSE;
+              break;
+            }
+          shown_ok |= a->shown[s] == a->label;
+        }
       if (a->item >= input->n_items || a->annotator >= input->n_annotators
-          || a->label >= input->n_classes || a->kind >= VETO_STATS_N_KINDS)
+          || a->label >= input->n_classes || a->kind >= VETO_STATS_N_KINDS || !shown_ok)
         {
           g_set_error (error, VETO_STATS_ERROR, VETO_STATS_ERROR_INVALID,
-                       "answer %" G_GSIZE_FORMAT ": item, annotator, kind or class out of range",
-                       i);
+                       "answer %" G_GSIZE_FORMAT ": item, annotator, kind or class out of range, "
+                       "or the class answered is not among those shown", i);
           return FALSE;
         }
     }
@@ -248,6 +261,36 @@ majority_hits (const VetoStatsInput *input, VetoStatsReport *r)
     }
 }
 
+/* The choice model of annotator j from its complementary answers on gold items with a set. */
+static gboolean
+fit_choice_model (const VetoStatsInput *input, guint j, VetoStatsAnnotator *a, GError **error)
+{
+  guint k = input->n_classes, n = 0;
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation,
+                                                     MAX (input->n_answers, 1));
+  g_autofree double *truth = g_new0 (double, (gsize) k * k);
+
+  for (guint y = 0; y < k; y++)
+    truth[(gsize) y * k + y] = 1.0;
+  for (gsize i = 0; i < input->n_answers; i++)
+    {
+      const VetoStatsAnswer *ans = &input->answers[i];
+      gint gold = input->gold[ans->item];
+
+      if (ans->annotator != j || ans->kind != VETO_STATS_COMPLEMENTARY || gold < 0
+          || ans->shown == NULL || ans->n_shown < 2)
+        continue;
+      obs[n++] = (VetoLossChoiceObservation) { ans->shown, ans->n_shown, ans->label,
+                                               truth + (gsize) gold * k };
+    }
+  a->choice_answers = n;
+  a->choice_noise = NAN;
+  if (n == 0)
+    return TRUE;
+  a->choice_model = g_new (double, (gsize) k * k);
+  return veto_loss_fit_annotator_cv (obs, n, k, a->choice_model, NULL, &a->choice_noise, error);
+}
+
 gboolean
 veto_stats_compute (const VetoStatsInput *input, VetoStatsReport *out_report, GError **error)
 {
@@ -288,6 +331,12 @@ veto_stats_compute (const VetoStatsInput *input, VetoStatsReport *out_report, GE
     }
   ordinary_agreement (input, &r);
   majority_hits (input, &r);
+  for (guint j = 0; j < input->n_annotators; j++)
+    if (!fit_choice_model (input, j, &r.annotators[j], error))
+      {
+        veto_stats_report_clear (&r);
+        return FALSE;
+      }
   *out_report = r;
   return TRUE;
 }
@@ -295,6 +344,8 @@ veto_stats_compute (const VetoStatsInput *input, VetoStatsReport *out_report, GE
 void
 veto_stats_report_clear (VetoStatsReport *report)
 {
+  for (guint j = 0; report->annotators != NULL && j < report->n_annotators; j++)
+    g_clear_pointer (&report->annotators[j].choice_model, g_free);
   g_clear_pointer (&report->annotators, g_free);
   g_clear_pointer (&report->transition_counts, g_free);
   g_clear_pointer (&report->transition, g_free);

@@ -27,6 +27,8 @@ typedef struct
   VetoStatsKind kind;
   guint label;      /* class index */
   double seconds;   /* shown → answered; NAN when unknown */
+  const guint *shown; /* complementary: the candidate set shown (class indexes), or NULL */
+  guint n_shown;
 } VetoStatsAnswer;
 
 typedef struct
@@ -61,6 +63,13 @@ typedef struct
   VetoStatsCount gold;                  /* on items with a gold label, both kinds */
   VetoStatsCount gold_kind[VETO_STATS_N_KINDS];
   VetoStatsCount anchor;                /* on anchors only */
+  /* The annotator's choice model (veto_loss_fit_annotator_cv ()) fitted to its complementary
+   * answers on gold items with the sets shown: Luce weights A[gold][answer] (n_classes ×
+   * n_classes), NULL without such answers (and for the overall row); choice_answers of them;
+   * choice_noise: the share of the answers the model expects to name the truth when shown. */
+  double *choice_model;
+  guint choice_answers;
+  double choice_noise;
 } VetoStatsAnnotator;
 
 typedef struct

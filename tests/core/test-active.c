@@ -105,7 +105,7 @@ test_names (void)
       g_assert_cmpint (strategy, ==, n);
       g_assert_cmpstr (veto_active_strategy_to_string (strategy), ==, names[n]);
     }
-  g_assert_cmpuint (n, ==, VETO_ACTIVE_DISTILL + 1);
+  g_assert_cmpuint (n, ==, VETO_ACTIVE_INFORMATION + 1);
   g_assert_true (veto_active_strategy_from_string ("BADGE", &strategy, NULL));
   g_assert_cmpint (strategy, ==, VETO_ACTIVE_BADGE);
   g_assert_false (veto_active_strategy_from_string ("bald", &strategy, &error));
@@ -115,7 +115,8 @@ test_names (void)
   names = veto_active_candidate_rule_names ();
   g_assert_cmpstr (names[0], ==, "uniform");
   g_assert_cmpstr (names[1], ==, "proportional");
-  g_assert_null (names[2]);
+  g_assert_cmpstr (names[2], ==, "informative");
+  g_assert_null (names[3]);
   g_assert_true (veto_active_candidate_rule_from_string ("proportional", &rule, NULL));
   g_assert_cmpint (rule, ==, VETO_ACTIVE_CANDIDATES_PROPORTIONAL);
   g_assert_cmpstr (veto_active_candidate_rule_to_string (rule), ==, "proportional");
@@ -1112,6 +1113,79 @@ test_perf (void)
   g_test_minimized_result (seconds, "badge, 60000 x 784, batch 100: %.0f ms", seconds * 1e3);
 }
 
+/* Expected information gain of a complementary question, solved by hand. */
+static void
+test_information_gain (void)
+{
+  /* A careful annotator (never the truth): two equally likely classes, both shown, so the
+   * answer names the other one: one bit, ln 2 nats. */
+  const double careful[4] = { 0.0, 1.0, 1.0, 0.0 };
+  const double half[2] = { 0.5, 0.5 };
+  const guint both[2] = { 0, 1 };
+  /* Certain of class 0: nothing to learn, whatever is shown. */
+  const double certain[3] = { 1.0, 0.0, 0.0 };
+  const guint some[2] = { 1, 2 };
+  /* Two likely classes among six: the best pair is those two; showing two unlikely ones
+   * teaches little (the answer is almost surely one of them whatever the class). */
+  const double two[6] = { 0.45, 0.45, 0.025, 0.025, 0.025, 0.025 };
+  const guint unlikely[2] = { 2, 3 };
+  guint best[2];
+  double gain, h = 0.0;
+
+  g_assert_cmpfloat_with_epsilon (veto_active_information_gain (half, 2, careful, both, 2),
+                                  log (2.0), 1e-12);
+  g_assert_cmpfloat_with_epsilon (veto_active_information_gain (certain, 3, NULL, some, 2), 0.0,
+                                  1e-12);
+  gain = veto_active_informative_set (two, 6, NULL, 2, best);
+  g_assert_cmpuint (best[0], ==, 0);
+  g_assert_cmpuint (best[1], ==, 1);
+  g_assert_cmpfloat (gain, >, 0.6);
+  g_assert_cmpfloat (veto_active_information_gain (two, 6, NULL, unlikely, 2), <, 0.05);
+  for (guint c = 0; c < 6; c++)
+    h -= two[c] * log (two[c]);
+  g_assert_cmpfloat (gain, <=, h);
+}
+
+/* The pruned search of informative questions returns exactly the best gains of an exhaustive
+ * search, with the sets that give them. */
+static void
+test_informative_questions (void)
+{
+  enum { N = 60, KK = 7, M = 3, BATCH = 5 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (17);
+  g_autofree double *post = g_new (double, N * KK);
+  double gains[N], scores[BATCH], a[KK * KK];
+  guint indices[BATCH], shown[BATCH * M], set[M];
+
+  for (guint y = 0; y < KK; y++)
+    for (guint c = 0; c < KK; c++)
+      a[y * KK + c] = c == y ? 0.05 : g_rand_double_range (rand, 0.3, 2.0);
+  for (guint i = 0; i < N; i++)
+    {
+      double total = 0.0;
+
+      for (guint c = 0; c < KK; c++)
+        total += post[i * KK + c] = pow (g_rand_double (rand), 1.0 + (i % 5) * 2.0);
+      for (guint c = 0; c < KK; c++)
+        post[i * KK + c] /= total;
+      gains[i] = veto_active_informative_set (post + i * KK, KK, a, M, set);
+    }
+  g_assert_true (veto_active_informative_questions (post, N, KK, a, M, BATCH, indices, shown,
+                                                    scores, NULL));
+  for (guint j = 0; j < BATCH; j++)
+    {
+      guint better = 0;
+
+      for (guint i = 0; i < N; i++)
+        better += gains[i] > gains[indices[j]];
+      g_assert_cmpuint (better, ==, j);
+      g_assert_cmpfloat_with_epsilon (scores[j], gains[indices[j]], 1e-12);
+      g_assert_cmpfloat_with_epsilon (veto_active_information_gain (post + indices[j] * KK, KK, a,
+                                                                    shown + j * M, M),
+                                      scores[j], 1e-12);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1136,6 +1210,8 @@ main (int   argc,
   g_test_add_func ("/active/pairs-variance", test_pairs_variance);
   g_test_add_func ("/active/pairs-sampled", test_pairs_sampled);
   g_test_add_func ("/active/distill", test_distill);
+  g_test_add_func ("/active/information-gain", test_information_gain);
+  g_test_add_func ("/active/informative-questions", test_informative_questions);
   g_test_add_func ("/active/errors", test_errors);
   g_test_add_func ("/active/perf", test_perf);
   return g_test_run ();

@@ -440,36 +440,221 @@ test_ure_identity (void)
 }
 
 static double
-eval_ure_ga_single (gconstpointer data, const VetoLossBatch *batch)
+neg_log_softmax (const float *z, guint k, guint j)
 {
-  return veto_loss_ure_ga (batch, data, 1, NULL, NULL, 1.0);
+  double m = z[0], lse = 0.0;
+
+  for (guint c = 1; c < k; c++)
+    m = MAX (m, z[c]);
+  for (guint c = 0; c < k; c++)
+    lse += exp (z[c] - m);
+  return m + log (lse) - z[j];
 }
 
 static void
 test_ure_corrections (void)
 {
-  /* Row 0: CL 0 is the likeliest class, so its URE term is positive; row 1: CL 1 is the
-   * least likely, so its term is negative. */
-  float outputs[] = { 3.0f, 0.0f, 0.0f, 0.0f, 2.0f, -3.0f, 0.0f, 0.0f };
+  /* Split by the class j at which the loss is evaluated (Ishida et al. 2019), batch priors
+   * 1/2: R_j = 1/2 (l_j(x0) + l_j(x1)) - 3/2 l_j(x_cl=j). Row 0's CL 0 is its likeliest
+   * class (l_0 small there: R_0 > 0); row 1's CL 1 is its least likely (l_1 large there:
+   * R_1 < 0, the model rules class 1 out harder than any population of class-1 items can). */
+  float outputs[] = { 3.0f, 0.0f, 0.0f, 0.0f, -1.0f, -3.0f, 0.0f, 0.0f };
   VetoLossBatch batch = { outputs, NULL, 2, 4, 4 };
   VetoLossLabel cls[] = { { 0, 0 }, { 1, 1 } };
-  double r0 = veto_loss_ure (&batch, &cls[0], 1, NULL, 1.0);
-  double r1 = veto_loss_ure (&batch, &cls[1], 1, NULL, 1.0);
+  float flat[16] = { 0 };
+  VetoLossBatch flat_batch = { flat, NULL, 4, 4, 4 };
+  VetoLossLabel each[] = { { 0, 0 }, { 1, 1 }, { 2, 2 }, { 3, 3 } };
+  double risk[4], by_hand[4], nn = 0.0, negative = 0.0;
 
-  g_assert_cmpfloat (r0, >, 0.0);
-  g_assert_cmpfloat (r1, <, 0.0);
-  /* batch priors: r_k = 1/2 * term */
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure (&batch, cls, 2, NULL, 1.0), (r0 + r1) / 2,
-                                  1e-12);
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 2, NULL, NULL, 1.0), r0 / 2,
-                                  1e-12);
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 2, NULL, NULL, 1.0), -r1 / 2,
-                                  1e-12);
-  /* no negative partial risk: GA is the plain sum */
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 1, NULL, NULL, 1.0), r0, 1e-12);
-  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 1, NULL, NULL, 1.0), r0, 1e-12);
-  /* and its gradient is the plain URE one */
-  check_gradient (eval_ure_ga_single, cls, outputs, 2, 4, 4);
+  veto_loss_ure_partial_risks (&batch, cls, 2, NULL, NULL, risk);
+  for (guint j = 0; j < 4; j++)
+    {
+      by_hand[j] = 0.5 * (neg_log_softmax (outputs, 4, j) + neg_log_softmax (outputs + 4, 4, j));
+      if (j < 2)
+        by_hand[j] -= 1.5 * neg_log_softmax (outputs + 4 * j, 4, j);
+      g_assert_cmpfloat_with_epsilon (risk[j], by_hand[j], 1e-9);
+      nn += MAX (by_hand[j], 0.0);
+      negative += MIN (by_hand[j], 0.0);
+    }
+  g_assert_cmpfloat (by_hand[0], >, 0.0);
+  g_assert_cmpfloat (by_hand[1], <, 0.0);
+  g_assert_cmpfloat_with_epsilon (risk[0] + risk[1] + risk[2] + risk[3],
+                                  veto_loss_ure (&batch, cls, 2, NULL, 1.0), 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&batch, cls, 2, NULL, NULL, 1.0), nn, 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 2, NULL, NULL, 1.0), -negative,
+                                  1e-9);
+  /* Flat logits, one CL of each class: R_j = 1/4 (4 - 3) log 4 >= 0 for every j, so GA and
+   * NN are the plain URE, log 4. */
+  veto_loss_ure_partial_risks (&flat_batch, each, 4, NULL, NULL, risk);
+  for (guint j = 0; j < 4; j++)
+    g_assert_cmpfloat_with_epsilon (risk[j], log (4.0) / 4, 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&flat_batch, each, 4, NULL, NULL, 1.0),
+                                  log (4.0), 1e-9);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_nn (&flat_batch, each, 4, NULL, NULL, 1.0),
+                                  log (4.0), 1e-9);
+}
+
+static guint
+draw_from (GRand *rand, const double *p, guint k)
+{
+  double u = g_rand_double (rand);
+
+  for (guint c = 0; c + 1 < k; c++)
+    {
+      if (u < p[c])
+        return c;
+      u -= p[c];
+    }
+  return k - 1;
+}
+
+/* The population property behind URE-NN / URE-GA: on data drawn here (class prior pi, a fixed
+ * noisy scorer, CLs drawn through Q), each R_j matches pi_j E_{x|y=j}[l_j] computed from the
+ * true labels, which is >= 0. The split by CL class has no such meaning and fails this. */
+static void
+test_ure_population (void)
+{
+  enum { K = 4, N = 100000 };
+  static const double prior[K] = { 0.4, 0.3, 0.2, 0.1 };
+  /* rows = true class; zero diagonal, far from uniform */
+  static const double q[K * K] = { 0.0, 0.6, 0.3, 0.1,
+                                   0.2, 0.0, 0.5, 0.3,
+                                   0.5, 0.25, 0.0, 0.25,
+                                   0.1, 0.3, 0.6, 0.0 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  g_autofree float *outputs = g_new (float, (gsize) N * K);
+  g_autofree VetoLossLabel *cls = g_new (VetoLossLabel, N);
+  g_autofree guint *gold = g_new (guint, N);
+  double q_inv[K * K], uniform[K * K];
+  g_autoptr (GError) error = NULL;
+  VetoLossBatch batch = { outputs, NULL, N, K, K };
+
+  g_assert_true (veto_loss_matrix_invert (q, K, q_inv, &error));
+  g_assert_no_error (error);
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      uniform[y * K + c] = y == c ? 0.0 : 1.0 / (K - 1);
+
+  for (guint m = 0; m < 2; m++)
+    {
+      const double *transition = m == 0 ? uniform : q;
+      double target[K] = { 0 }, risk[K];
+
+      for (guint i = 0; i < N; i++)
+        {
+          float *z = outputs + (gsize) i * K;
+
+          gold[i] = draw_from (rand, prior, K);
+          for (guint c = 0; c < K; c++)
+            {
+              double u1 = g_rand_double_range (rand, 1e-12, 1.0), u2 = g_rand_double (rand);
+
+              z[c] = (float) ((c == gold[i] ? 1.0 : 0.0)
+                              + 0.8 * sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2));
+            }
+          cls[i] = (VetoLossLabel) { i, draw_from (rand, transition + gold[i] * K, K) };
+          target[gold[i]] += neg_log_softmax (z, K, gold[i]) / N;
+        }
+      veto_loss_ure_partial_risks (&batch, cls, N, m == 0 ? NULL : q_inv, NULL, risk);
+      for (guint j = 0; j < K; j++)
+        {
+          g_assert_cmpfloat (target[j], >, 0.0);
+          g_assert_cmpfloat (risk[j], >=, 0.0);
+          g_assert_cmpfloat_with_epsilon (risk[j], target[j], 0.03 + 0.05 * target[j]);
+        }
+    }
+}
+
+/* Luce weights drawn here, answers simulated from them on uniform 3-of-5 sets, recovered by
+ * the MM fit; with no answers the fit is its prior (uniform, noise weight at the prior). */
+static void
+test_fit_annotator (void)
+{
+  enum { K = 5, M = 3, N = 30000 };
+  static const double noise = 0.3;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, N);
+  g_autofree guint *shown = g_new (guint, N * M);
+  g_autofree double *truth = g_new0 (double, N * K);
+  g_autoptr (GError) error = NULL;
+  double a[K * K], fitted[K * K], named;
+
+  /* Luce weights are defined up to a factor per row: the model's wrong classes average 1. */
+  for (guint y = 0; y < K; y++)
+    {
+      double sum = 0.0;
+
+      for (guint c = 0; c < K; c++)
+        if (c != y)
+          sum += a[y * K + c] = 0.2 + 3.0 * ((y * 3 + c * 7) % 5) / 4.0;
+      for (guint c = 0; c < K; c++)
+        a[y * K + c] = c == y ? noise : a[y * K + c] * (K - 1) / sum;
+    }
+  for (guint t = 0; t < N; t++)
+    {
+      guint y = t % K, pool[K];
+      double total = 0.0, r;
+
+      for (guint c = 0; c < K; c++)
+        pool[c] = c;
+      for (guint i = 0; i < M; i++)
+        {
+          guint j = g_rand_int_range (rand, i, K), tmp = pool[i];
+
+          pool[i] = pool[j];
+          pool[j] = tmp;
+          shown[t * M + i] = pool[i];
+          total += a[y * K + pool[i]];
+        }
+      r = g_rand_double (rand) * total;
+      obs[t] = (VetoLossChoiceObservation) { shown + t * M, M, shown[t * M + M - 1],
+                                             truth + t * K };
+      for (guint i = 0; i < M; i++)
+        {
+          if (r < a[y * K + shown[t * M + i]])
+            {
+              obs[t].answer = shown[t * M + i];
+              break;
+            }
+          r -= a[y * K + shown[t * M + i]];
+        }
+      truth[t * K + y] = 1.0;
+    }
+  g_assert_true (veto_loss_fit_annotator (obs, N, K, 1.0, fitted, &named, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < K * K; i++)
+    g_assert_cmpfloat_with_epsilon (fitted[i], a[i], 0.1 * a[i] + 0.02);
+  /* the share of answers naming the truth when it is shown, as the true weights give it */
+  {
+    double expected = 0.0, count = 0.0;
+
+    for (guint t = 0; t < N; t++)
+      for (guint i = 0; i < M; i++)
+        if (shown[t * M + i] == t % K)
+          {
+            double total = 0.0;
+
+            for (guint j = 0; j < M; j++)
+              total += a[(t % K) * K + shown[t * M + j]];
+            expected += noise / total;
+            count++;
+          }
+    g_assert_cmpfloat_with_epsilon (named, expected / count, 0.01);
+  }
+
+  g_assert_true (veto_loss_fit_annotator (obs, 0, K, 1.0, fitted, NULL, &error));
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      g_assert_cmpfloat_with_epsilon (fitted[y * K + c], c == y ? VETO_LOSS_PRIOR_NOISE : 1.0,
+                                      1e-12);
+  /* An answer outside the set shown is refused. */
+  obs[0].answer = (shown[0] + 1) % K == shown[1] || (shown[0] + 1) % K == shown[2]
+                      ? (shown[0] + 2) % K == shown[1] || (shown[0] + 2) % K == shown[2]
+                            ? (shown[0] + 3) % K
+                            : (shown[0] + 2) % K
+                      : (shown[0] + 1) % K;
+  g_assert_false (veto_loss_fit_annotator (obs, 1, K, 1.0, fitted, NULL, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
 }
 
 static void
@@ -933,6 +1118,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/known/fwd-identity", test_fwd_identity);
   g_test_add_func ("/loss/known/ure-identity", test_ure_identity);
   g_test_add_func ("/loss/known/ure-corrections", test_ure_corrections);
+  g_test_add_func ("/loss/known/ure-population", test_ure_population);
+  g_test_add_func ("/loss/known/fit-annotator", test_fit_annotator);
   g_test_add_func ("/loss/known/candidate-absent", test_candidate_absent);
   g_test_add_func ("/loss/known/candidate-by-hand", test_candidate_by_hand);
   g_test_add_func ("/loss/known/bradley-terry", test_preference_known);

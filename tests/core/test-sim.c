@@ -252,7 +252,7 @@ test_transition_files (Fixture *f, gconstpointer data)
 
 /* Draws m distinct classes of k uniformly (the CLImage protocol). */
 static void
-uniform_candidates (GRand *rand, guint k, guint m, guint *out)
+uniform_candidates (VetoRng *rng, guint k, guint m, guint *out)
 {
   guint pool[16];
 
@@ -260,7 +260,7 @@ uniform_candidates (GRand *rand, guint k, guint m, guint *out)
     pool[i] = i;
   for (guint i = 0; i < m; i++)
     {
-      guint j = g_rand_int_range (rand, i, k);
+      guint j = i + veto_rng_below (rng, k - i);
       guint t = pool[i];
 
       pool[i] = pool[j];
@@ -273,7 +273,7 @@ static void
 test_biased_annotator_reproduces_matrix (void)
 {
   enum { KK = 6, M = 4, DRAWS = 60000 };
-  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  VetoRng rng;
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoSimAnnotator) annotator = NULL;
   double t[KK * KK], counts[KK * KK] = { 0 };
@@ -290,23 +290,116 @@ test_biased_annotator_reproduces_matrix (void)
     }
   annotator = veto_sim_annotator_new_biased (t, KK, M, &error);
   g_assert_no_error (error);
+  veto_rng_init (&rng, 11);
   for (guint y = 0; y < KK; y++)
     for (guint i = 0; i < DRAWS; i++)
       {
         guint shown[M];
 
-        uniform_candidates (rand, KK, M, shown);
-        counts[y * KK + veto_sim_annotator_answer_complementary (annotator, rand, y, shown, M)]++;
+        uniform_candidates (&rng, KK, M, shown);
+        counts[y * KK + veto_sim_annotator_answer_complementary (annotator, &rng, y, shown, M)]++;
       }
   /* Under the protocol the matrix was measured with, the answers reproduce it. */
   for (guint i = 0; i < KK * KK; i++)
     g_assert_cmpfloat_with_epsilon (counts[i] / DRAWS, t[i], 0.01);
 }
 
+/* A profile no choice model reproduces is refused, naming the row; CLImage's human profile
+ * (the copy shipped in data/profiles) is reproduced within the tolerance. */
+static void
+test_profile_refused (void)
+{
+  enum { KK = 10, M = 4 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *human = g_test_build_filename (G_TEST_DIST, "..", "..", "data", "profiles",
+                                                  "human_cifar10_T.txt", NULL);
+  g_autofree char *profile = g_strconcat ("biased:", human, NULL);
+  g_autoptr (VetoSimAnnotator) fitted = veto_sim_annotator_new (profile, KK, M, &error);
+  double t[KK * KK];
+
+  g_assert_no_error (error);
+  g_assert_nonnull (fitted);
+  /* the built-in "human" profile is the shipped file */
+  {
+    guint file_k = 0;
+    g_autofree double *shipped = veto_import_read_transition (human, &file_k, &error);
+    const double *built_in = veto_sim_human_profile ();
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (file_k, ==, KK);
+    for (guint i = 0; i < KK * KK; i++)
+      {
+        double row_sum = 0;
+
+        for (guint c = 0; c < KK; c++)
+          row_sum += built_in[i / KK * KK + c];
+        g_assert_cmpfloat_with_epsilon (shipped[i], built_in[i] / row_sum, 1e-12);
+      }
+    g_clear_pointer (&fitted, veto_sim_annotator_free);
+    fitted = veto_sim_annotator_new ("human", KK, M, &error);
+    g_assert_no_error (error);
+    g_assert_null (veto_sim_annotator_new ("human", 3, 3, &error));
+    g_assert_nonnull (strstr (error->message, "10×10"));
+    g_clear_error (&error);
+  }
+  /* Row 7 puts 0.55 on one class: above 4/10, what a class shown 40% of the time can get. */
+  for (guint y = 0; y < KK; y++)
+    for (guint c = 0; c < KK; c++)
+      t[y * KK + c] = c == y ? 0.02 : 0.98 / (KK - 1);
+  for (guint c = 0; c < KK; c++)
+    t[7 * KK + c] = c == 7 ? 0.0 : c == 2 ? 0.55 : 0.45 / (KK - 2);
+  g_assert_null (veto_sim_annotator_new_biased (t, KK, M, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "row 7"));
+  g_clear_error (&error);
+  /* a row just inside the bound is fine */
+  for (guint c = 0; c < KK; c++)
+    t[7 * KK + c] = c == 7 ? 0.0 : c == 2 ? 0.3 : 0.7 / (KK - 2);
+  g_assert_nonnull (fitted = (veto_sim_annotator_free (fitted),
+                              veto_sim_annotator_new_biased (t, KK, M, &error)));
+  g_assert_no_error (error);
+}
+
+/* One seed reproduces the answers; another seed gives other answers. */
+static void
+test_annotator_seeded (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoSimAnnotator) uniform = veto_sim_annotator_new ("uniform", 10, 4, &error);
+  guint first[200], differ = 0;
+  VetoRng a, b;
+
+  g_assert_no_error (error);
+  veto_rng_init (&a, 42);
+  for (guint i = 0; i < 200; i++)
+    {
+      guint shown[4];
+
+      uniform_candidates (&a, 10, 4, shown);
+      first[i] = veto_sim_annotator_answer_complementary (uniform, &a, i % 10, shown, 4);
+    }
+  for (guint seed = 42; seed <= 43; seed++)
+    {
+      veto_rng_init (&b, seed);
+      for (guint i = 0; i < 200; i++)
+        {
+          guint shown[4], answer;
+
+          uniform_candidates (&b, 10, 4, shown);
+          answer = veto_sim_annotator_answer_complementary (uniform, &b, i % 10, shown, 4);
+          if (seed == 42)
+            g_assert_cmpuint (answer, ==, first[i]);
+          else
+            differ += answer != first[i];
+        }
+    }
+  g_assert_cmpuint (differ, >, 100);
+}
+
 static void
 test_simple_annotators (void)
 {
-  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  VetoRng rng;
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoSimAnnotator) uniform = veto_sim_annotator_new ("uniform", 10, 4, &error);
   g_autoptr (VetoSimAnnotator) noisy = veto_sim_annotator_new ("noisy:rho=0.25", 10, 4, &error);
@@ -315,11 +408,12 @@ test_simple_annotators (void)
   guint shown[4] = { 7, 2, 5, 9 }, hits = 0, wrong = 0;
 
   g_assert_no_error (error);
+  veto_rng_init (&rng, 5);
   for (guint i = 0; i < 20000; i++)
     {
-      g_assert_cmpuint (veto_sim_annotator_answer_complementary (uniform, rand, 2, shown, 4), !=, 2);
-      hits += veto_sim_annotator_answer_complementary (noisy, rand, 2, shown, 4) == 2;
-      wrong += veto_sim_annotator_answer_ordinary (ordinary, rand, 3) != 3;
+      g_assert_cmpuint (veto_sim_annotator_answer_complementary (uniform, &rng, 2, shown, 4), !=, 2);
+      hits += veto_sim_annotator_answer_complementary (noisy, &rng, 2, shown, 4) == 2;
+      wrong += veto_sim_annotator_answer_ordinary (ordinary, &rng, 3) != 3;
     }
   g_assert_cmpfloat_with_epsilon (hits / 20000.0, 0.25, 0.015);
   g_assert_cmpfloat_with_epsilon (wrong / 20000.0, 0.2, 0.015);
@@ -339,5 +433,7 @@ main (int argc, char **argv)
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);
+  g_test_add_func ("/sim/annotator/refused", test_profile_refused);
+  g_test_add_func ("/sim/annotator/seeded", test_annotator_seeded);
   return g_test_run ();
 }

@@ -161,6 +161,83 @@ test_empty_and_invalid (void)
   g_assert_error (error, VETO_STATS_ERROR, VETO_STATS_ERROR_INVALID);
 }
 
+/* Two annotators answer complementary questions on gold items with the sets recorded: the
+ * first follows known Luce weights, and its fitted choice model recovers them; the second
+ * answers without a set and gets none. */
+static void
+test_choice_model (void)
+{
+  enum { KK = 4, M = 3, N = 12000 };
+  static const double weights[KK * KK] = { 0.2, 1.6, 0.8, 0.6,
+                                           0.4, 0.2, 1.2, 1.4,
+                                           1.0, 1.0, 0.2, 1.0,
+                                           2.1, 0.3, 0.6, 0.2 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (3);
+  g_autofree VetoStatsAnswer *answers = g_new0 (VetoStatsAnswer, N + 1);
+  g_autofree guint *shown = g_new (guint, N * M);
+  g_autofree gint *gold = g_new (gint, N);
+  VetoStatsInput input = { KK, N, gold, NULL, 2, answers, N + 1 };
+  VetoStatsReport r;
+  g_autoptr (GError) error = NULL;
+
+  for (guint t = 0; t < N; t++)
+    {
+      guint y = t % KK, skip = g_rand_int_range (rand, 0, KK), m = 0;
+      double total = 0.0, u;
+
+      gold[t] = y;
+      for (guint c = 0; c < KK; c++)
+        if (c != skip)
+          {
+            shown[t * M + m++] = c;
+            total += weights[y * KK + c];
+          }
+      u = g_rand_double (rand) * total;
+      answers[t] = (VetoStatsAnswer) { t, 0, VETO_STATS_COMPLEMENTARY, shown[t * M + M - 1], NAN,
+                                       shown + t * M, M };
+      for (guint i = 0; i < M; i++)
+        {
+          if (u < weights[y * KK + shown[t * M + i]])
+            {
+              answers[t].label = shown[t * M + i];
+              break;
+            }
+          u -= weights[y * KK + shown[t * M + i]];
+        }
+    }
+  answers[N] = (VetoStatsAnswer) { 0, 1, VETO_STATS_COMPLEMENTARY, 1, NAN, NULL, 0 };
+  g_assert_true (veto_stats_compute (&input, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (r.annotators[0].choice_answers, ==, N);
+  g_assert_null (r.annotators[1].choice_model);
+  g_assert_null (r.overall.choice_model);
+  /* Weights are defined up to a factor per row: compare each with its row's wrong classes. */
+  for (guint y = 0; y < KK; y++)
+    {
+      double truth_mean = 0.0, fit_mean = 0.0;
+
+      for (guint c = 0; c < KK; c++)
+        if (c != y)
+          {
+            truth_mean += weights[y * KK + c] / (KK - 1);
+            fit_mean += r.annotators[0].choice_model[y * KK + c] / (KK - 1);
+          }
+      for (guint c = 0; c < KK; c++)
+        if (c != y)
+          g_assert_cmpfloat_with_epsilon (r.annotators[0].choice_model[y * KK + c] / fit_mean,
+                                          weights[y * KK + c] / truth_mean, 0.12);
+    }
+  g_assert_cmpfloat (r.annotators[0].choice_noise, >, 0.0);
+  g_assert_cmpfloat (r.annotators[0].choice_noise, <, 0.2);
+  veto_stats_report_clear (&r);
+
+  /* an answer that is not among the classes shown is refused */
+  answers[0].shown = (const guint[]) { 1, 2, 3 };
+  answers[0].label = 0;
+  g_assert_false (veto_stats_compute (&input, &r, &error));
+  g_assert_error (error, VETO_STATS_ERROR, VETO_STATS_ERROR_INVALID);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -170,5 +247,6 @@ main (int argc, char **argv)
   g_test_add_func ("/stats/majority", test_majority);
   g_test_add_func ("/stats/noise-and-transition", test_noise_and_transition);
   g_test_add_func ("/stats/empty-and-invalid", test_empty_and_invalid);
+  g_test_add_func ("/stats/choice-model", test_choice_model);
   return g_test_run ();
 }

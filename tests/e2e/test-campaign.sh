@@ -240,16 +240,23 @@ run stats proj/target.veto --campaign c1 --json
 cp "$T/out" stats.json
 problems=""
 for key in noise_rate overall per_annotator transition_matrix counts probabilities alice-1 \
-  noise_rate_anchors; do
+  noise_rate_anchors choice_model names_truth_when_shown weights; do
   grep -q "\"$key\"" stats.json || problems+="no \"$key\""$'\n'
 done
 grep -q krippendorff stats.json && problems+="krippendorff_alpha without ordinary answers"$'\n'
-tap "stats --json: noise rates (overall, per annotator), T with counts and probabilities" \
+tap "stats --json: noise rates (overall, per annotator), T with counts and probabilities, each annotator's choice model" \
   "$problems"
 expect_json "stats --json counts 120 answers, 30 of them on anchors" stats.json \
   "answers=120 answers_on_gold=120 answers_on_anchors=30"
 expect_in out "a uniform annotator never names the gold class" '"overall" : 0.0,'
 expect_status "stats of an unknown campaign: exit 1" 1 stats proj/target.veto --campaign nope
+
+# The candidate-aware loss of train fits the annotators' choice model to the anchors' answers.
+expect_status "train on the answers, candidate-aware loss" 0 train proj/target.veto \
+  --supervision answers --loss candidate --no-save --json
+cp "$T/out" train.json
+expect_json "train fits the annotator model to the 30 answers on anchors" train.json \
+  "annotator_model_anchor_answers=30"
 
 # --- exports ---
 

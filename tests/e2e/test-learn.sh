@@ -39,6 +39,8 @@ write("pool", 600)
 write("test", 90)
 open(f"{d}/q.txt", "w").write("Transition Matrix tensor([\n [0.02, 0.49, 0.49],\n [0.49, 0.02, 0.49],\n [0.49, 0.49, 0.02]])\n")
 open(f"{d}/bad-q.txt", "w").write("0.5 0.5\n0.2 0.3 0.5\n")
+# Row 1 gives 0.9 to one class, which 2 shown candidates of 3 cannot: no annotator answers so.
+open(f"{d}/skewed.txt", "w").write("0.0 0.5 0.5\n0.1 0.0 0.9\n0.5 0.5 0.0\n")
 PY
 P=$T/p.veto
 "$VETO" init "$P" --classes left,middle,right >/dev/null
@@ -73,6 +75,14 @@ n=$((n + 1))
 if [ $? -eq 2 ]; then echo "ok $n - an unknown strategy is a usage error"
 else echo "not ok $n - an unknown strategy is a usage error"; failed=$((failed + 1)); fi
 
+n=$((n + 1))
+"$VETO" simulate "$P" --scratch -q --mode complementary --shown 2 --budget 40 --batch 20 \
+  --init 20 --seeds 1 --annotator "biased:$T/skewed.txt" --out "$T/s-skewed" >/dev/null 2>"$T/err"
+if [ $? -eq 1 ] && grep -q "skewed.txt: row 1" "$T/err"; then
+  echo "ok $n - a profile no choice model reproduces is refused (exit 1), naming the row"
+else echo "not ok $n - a profile no choice model reproduces is refused (exit 1), naming the row"
+  sed 's/^/# /' "$T/err"; failed=$((failed + 1)); fi
+
 "$VETO" info "$P" --json >"$T/info-before"
 check "simulate --scratch, two strategies, two seeds" "$VETO" simulate "$P" --scratch -q \
   --out "$T/sim" --budget 60 --batch 20 --init 20 --seeds 2 --strategy margin,random --target 0.5
@@ -91,6 +101,36 @@ for mode in complementary preference agcd distill; do
   check "simulate --mode $mode wrote its curve" test -s "$T/sim-$mode/curve.png"
 done
 check "agcd reports novel coverage" grep -q '"novel_coverage"' "$T/sim-agcd/summary.json"
+check "agcd's curve has each round's novel ratio and uniformity" \
+  grep -q 'novel_coverage,novel_ratio,novel_uniformity,seconds' "$T/sim-agcd/curve.csv"
+check "the second round reports the first batch's novel ratio, in [0, 1]" \
+  awk -F, 'NR == 3 && $1 == "agcd" { found = ($10 != "" && $10 >= 0 && $10 <= 1) } END { exit !found }' \
+  "$T/sim-agcd/curve.csv"
+
+for model in estimated oracle uniform; do
+  check "simulate --mode complementary --annotator-model $model" "$VETO" simulate "$P" --scratch \
+    -q --mode complementary --annotator-model "$model" --anchors 0.25 --budget 60 --batch 20 \
+    --init 20 --seeds 1 --strategy margin --out "$T/sim-model-$model"
+done
+check "--annotator-model must be one of three" sh -c \
+  "'$VETO' simulate '$P' --scratch -q --mode complementary --annotator-model psychic --out '$T/x'; test \$? -eq 2"
+check "simulate --holdout 0.2 estimates the accuracy from held-out answers" "$VETO" simulate "$P" \
+  --scratch -q --mode complementary --holdout 0.2 --budget 100 --batch 20 --init 20 --seeds 1 \
+  --strategy margin --out "$T/sim-holdout"
+check "curve.csv has estimated_accuracy and the criterion that chose the model" \
+  grep -q '^margin,1,5,100,[0-9.]*,[0-9.][0-9.]*,answers,' "$T/sim-holdout/curve.csv"
+check "summary.json has final_estimated_accuracy" \
+  grep -q '"final_estimated_accuracy"' "$T/sim-holdout/summary.json"
+check "without --holdout no estimate, and the criterion is none" \
+  grep -q '^margin,1,3,60,[0-9.]*,,none,' "$T/sim-model-estimated/curve.csv"
+cp "$P" "$T/anchors.veto"
+check "simulate with --anchors 0.5 records answers" "$VETO" simulate "$T/anchors.veto" -q \
+  --mode complementary --anchors 0.5 --budget 100 --batch 20 --init 20 --seeds 1 \
+  --strategy margin --out "$T/sim-anchors"
+anchors=$(/usr/bin/python3 -c "import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute(\"SELECT COUNT(*) FROM annotations WHERE strategy = 'anchor'\").fetchone()[0])" "$T/anchors.veto")
+check "about half of the 100 answers were gold anchors ($anchors)" test "$anchors" -ge 35 -a "$anchors" -le 65
 
 check "simulate without --scratch records simulated answers" "$VETO" simulate "$P" -q \
   --out "$T/sim-kept" --budget 40 --batch 20 --init 20 --seeds 1 --strategy random
