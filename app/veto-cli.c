@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "veto-image.h"
 #include "veto-store.h"
 
 int
@@ -11,6 +12,9 @@ veto_cli_fail (const GError *error)
 {
   g_printerr ("veto: %s\n", error->message);
   if (error->domain == VETO_STORE_ERROR && error->code != VETO_STORE_ERROR_INVALID)
+    return VETO_EXIT_PROJECT;
+  /* A file item whose file is not the one imported: the project's row cannot be trusted. */
+  if (g_error_matches (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_MISMATCH))
     return VETO_EXIT_PROJECT;
   if (error->domain == G_OPTION_ERROR)
     return VETO_EXIT_USAGE;

@@ -45,5 +45,8 @@ int veto_cmd_drive (int argc, char **argv);
 int veto_cmd_campaign (int argc, char **argv);
 int veto_cmd_merge (int argc, char **argv);
 int veto_cmd_stats (int argc, char **argv);
+int veto_cmd_serve (int argc, char **argv);
+int veto_cmd_invite (int argc, char **argv);
+int veto_cmd_check (int argc, char **argv);
 
 G_END_DECLS

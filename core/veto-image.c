@@ -1,7 +1,11 @@
 /* veto-image: decoded images as plain pixel buffers, decoding with GdkPixbuf and resizing. */
 #include "veto-image.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 G_DEFINE_QUARK (veto-image-error-quark, veto_image_error)
@@ -358,6 +362,54 @@ VetoImage *
 veto_image_load (const char *path, GError **error)
 {
   return veto_image_load_scaled (path, 0, 0, NULL, NULL, error);
+}
+
+VetoImage *
+veto_image_load_verified (const char *path, const char *sha256, const char *name,
+                          guint min_width, guint min_height, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  g_autofree guint8 *data = NULL;
+  g_autofree char *digest = NULL;
+  struct stat st;
+  gsize done = 0;
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+  /* Only a regular file of a sane size is read: a path that names a pipe or a device must not
+   * block or feed us forever. */
+  if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)
+      || (guint64) st.st_size > VETO_IMAGE_MAX_FILE_BYTES)
+    {
+      int saved = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name,
+                   fd < 0 ? g_strerror (saved)
+                          : "not a regular image file of at most 256 MiB");
+      return NULL;
+    }
+  data = g_malloc (MAX (st.st_size, 1));
+  while (done < (gsize) st.st_size)
+    {
+      gssize n = read (fd, data + done, st.st_size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += n;
+    }
+  close (fd);
+  digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, done);
+  if (done != (gsize) st.st_size || g_strcmp0 (digest, sha256) != 0)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_MISMATCH,
+                   "%s: not the file that was imported (its sha256 differs): refused", name);
+      return NULL;
+    }
+  bytes = g_bytes_new_take (g_steal_pointer (&data), done);
+  return veto_image_load_bytes_scaled (bytes, name, min_width, min_height, NULL, NULL, error);
 }
 
 VetoImage *

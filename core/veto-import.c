@@ -17,7 +17,7 @@ G_DEFINE_QUARK (veto-import-error-quark, veto_import_error)
 /* Limits that keep a lying header from costing memory or time. */
 #define MAX_IDX_SIDE 10000
 #define MAX_RECORD_BYTES (64u * 1024 * 1024)
-#define MAX_IMAGE_FILE_BYTES (256u * 1024 * 1024)
+#define MAX_IMAGE_FILE_BYTES VETO_IMAGE_MAX_FILE_BYTES
 #define MAX_CSV_FIELD 65536
 #define MAX_CLASSES 100000
 #define READ_STEP 65536
@@ -182,6 +182,7 @@ add_embedded (Importer *im, const guint8 *pixels, guint width, guint height, gui
   if (!veto_store_add_item (im->store, &record, NULL, error))
     return FALSE;
   im->result->added++;
+  im->result->per_split[record.split]++;
   return TRUE;
 }
 
@@ -837,6 +838,7 @@ add_file_result (Importer *im, FileJob *job, GError **error)
   }
   g_hash_table_add (im->seen_sha256, g_steal_pointer (&job->sha));
   im->result->added++;
+  im->result->per_split[job->split]++;
   return TRUE;
 }
 

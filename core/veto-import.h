@@ -53,6 +53,7 @@ typedef struct
 {
   VetoImportFormat format;    /* what was read */
   guint added;                /* new items */
+  guint per_split[VETO_N_SPLITS]; /* new items by the split they went to (CSV rows name theirs) */
   guint duplicates;           /* images skipped because their sha256 is in the project already */
   guint skipped;              /* files of a folder that are not images by name */
   guint classes_created;

@@ -23,7 +23,7 @@ typedef struct
   VetoDataset *dataset;
   GPtrArray *items;        /* VetoItem copies (pixels / paths) for extraction */
   GHashTable *class_index; /* class id -> index + 1 */
-  const char *base_dir;
+  VetoStore *store;        /* only its path is read, from the extraction threads too */
   gboolean keep_items;
 } LoadState;
 
@@ -49,7 +49,7 @@ collect_row (const VetoItem *item, gpointer user_data)
 
       *copy = *item;
       copy->path = g_strdup (item->path);
-      copy->sha256 = NULL;
+      copy->sha256 = g_strdup (item->sha256);
       copy->pixels = item->pixels ? g_bytes_ref (item->pixels) : NULL;
       g_ptr_array_add (st->items, copy);
     }
@@ -62,12 +62,16 @@ fetch_image (gpointer user_data, guint index, guint min_width, guint min_height,
   LoadState *st = user_data;
   const VetoItem *item = st->items->pdata[index];
   g_autofree char *path = NULL;
+  g_autofree char *name = NULL;
 
   if (item->pixels)
     return veto_image_new_from_data (item->width, item->height, item->channels,
                                      g_bytes_get_data (item->pixels, NULL));
-  path = g_build_filename (st->base_dir, item->path, NULL);
-  return veto_image_load_scaled (path, min_width, min_height, NULL, NULL, error);
+  path = veto_store_item_file (st->store, item, error);
+  if (path == NULL)
+    return NULL;
+  name = veto_store_describe_item (st->store, item);
+  return veto_image_load_verified (path, item->sha256, name, min_width, min_height, error);
 }
 
 /* The cache key names the extractor, its parameters and the exact set of items. */
@@ -125,7 +129,7 @@ veto_dataset_load (VetoStore *store, const char *features, gboolean cache,
         ds->features = veto_features_new_from_bytes (cached, NULL);
     }
   st = (LoadState) { .dataset = ds, .items = items, .class_index = class_index,
-                     .base_dir = veto_store_get_base_dir (store),
+                     .store = store,
                      .keep_items = ds->features == NULL
                                    && veto_feature_spec_get_kind (spec) != VETO_FEATURE_NPY };
   if (!veto_store_foreach_item (store, VETO_N_SPLITS, collect_row, &st, error))
