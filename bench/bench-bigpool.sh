@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: a 1,000,000-item pool of 128-d float32 embeddings (`--features npy:FILE`): one active round at 1,000 labels, a simulated run, and peak memory against the matrix's size.
+# Usage: bench/bench-bigpool.sh [OTHER_VETO...]   (each OTHER_VETO, e.g. an older build, runs the same simulation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps --with-python
@@ -49,11 +50,14 @@ tail -1 "$work/time.txt"
 # matrix memory-mapped where numpy wrote it.
 "$build/bench/bench-round" "$work/big.veto" "$work/indices.txt" "npy:$work/embeddings.npy"
 
-# The loop itself: 100 random answers, then 9 rounds of 100 by margin.
-/usr/bin/time -f "veto simulate (budget 1,000, margin): %e s, peak resident memory %M KB" \
-  "$veto" simulate "$work/big.veto" --features "npy:$work/embeddings.npy" --strategy margin \
-  --budget 1000 --init 100 --batch 100 --seeds 1 --out "$work/sim" >/dev/null 2>"$work/time.txt" \
-  || { cat "$work/time.txt"; exit 1; }
-tail -1 "$work/time.txt"
-sed -n 's/.*"final_accuracy" : \([0-9.]*\).*/final test accuracy: \1/p' "$work/sim/summary.json" \
-  | head -1
+# The loop itself: 100 random answers, then 9 rounds of 100 by margin (on a scratch copy).
+for v in "$veto" "$@"; do
+  rm -rf "$work/sim"
+  /usr/bin/time -f "$v simulate (budget 1,000, margin): %e s, peak resident memory %M KB" \
+    "$v" simulate "$work/big.veto" --features "npy:$work/embeddings.npy" --strategy margin \
+    --budget 1000 --init 100 --batch 100 --seeds 1 --scratch --out "$work/sim" >/dev/null \
+    2>"$work/time.txt" || { cat "$work/time.txt"; exit 1; }
+  tail -1 "$work/time.txt"
+  sed -n 's/.*"final_accuracy" : \([0-9.]*\).*/  final test accuracy: \1/p' \
+    "$work/sim/summary.json" | head -1
+done
