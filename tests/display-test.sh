@@ -13,9 +13,22 @@ here=$(cd "$(dirname "$0")" && pwd)
 export GDK_DEBUG=${GDK_DEBUG:+$GDK_DEBUG,}gl-disable
 export GSK_RENDERER=cairo GTK_A11Y=none NO_AT_BRIDGE=1
 
-err=$(mktemp "${TMPDIR:-/tmp}/veto-display-test.XXXXXX") || { echo "Bail out! mktemp"; exit 1; }
-trap 'rm -f "$err"' EXIT
-xvfb-run -a -s '-screen 0 1280x800x24' "$@" 2>"$err"
+T=$(mktemp -d "${TMPDIR:-/tmp}/veto-display-test.XXXXXX") || { echo "Bail out! mktemp"; exit 1; }
+err=$T/stderr
+XVFB_PID=""
+trap '[ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+
+# Xvfb picks a free display itself and writes its number when it accepts connections
+# (-displayfd): tests started at the same moment never race for one, as `xvfb-run -a` can.
+mkfifo "$T/display"
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$T/display" 2>"$T/xvfb.log" &
+XVFB_PID=$!
+read -r -t 30 number <"$T/display"
+if [ -z "${number:-}" ]; then
+  echo "Bail out! Xvfb did not start: $(tail -n 3 "$T/xvfb.log" | tr '\n' ' ')"
+  exit 1
+fi
+DISPLAY=:$number "$@" 2>"$err"
 status=$?
 cat "$err" >&2
 if [ $status -ne 0 ] && "$here/lsan-unnamed.sh" "$err"; then
