@@ -232,6 +232,7 @@ decode (gpointer data, gpointer user_data)
   g_autoptr (VetoImage) image = NULL;
   VetoStore *store;
   Result *result;
+  GSource *source;
 
   if (g_atomic_int_get (&job->cancelled))
     {
@@ -254,8 +255,16 @@ decode (gpointer data, gpointer user_data)
     result->pixels = thumbnail_pixels (image, &result->width, &result->height);
   else
     g_debug ("No thumbnail for item %" G_GINT64_FORMAT ": %s", job->item, error->message);
-  g_main_context_invoke_full (shared->context, G_PRIORITY_DEFAULT_IDLE, deliver, result,
-                              (GDestroyNotify) result_free);
+  /* Always through a source: g_main_context_invoke_full () would run deliver right here, on
+   * this worker, whenever the context is the global default (a pool thread's thread-default
+   * falls back to it) and the main thread is not iterating it at that moment (between two
+   * iterations, or in a sleep): "ready" then reached the gallery's tiles on this thread. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT_IDLE);
+  g_source_set_callback (source, deliver, result, (GDestroyNotify) result_free);
+  g_source_set_static_name (source, "[veto] thumbnail");
+  g_source_attach (source, shared->context);
+  g_source_unref (source);
 }
 
 static void
