@@ -340,8 +340,8 @@ veto_thumbnailer_new (const char *project_path, guint capacity)
   self->shared->path = g_strdup (project_path);
   self->capacity = capacity;
   /* Never fails: non-exclusive pools start their threads lazily. */
-  self->pool = g_thread_pool_new (decode, self->shared, CLAMP (g_get_num_processors (), 1, MAX_THREADS),
-                                  FALSE, NULL);
+  self->pool = g_thread_pool_new (decode, self->shared,
+                                  CLAMP (g_get_num_processors (), 1, MAX_THREADS), FALSE, NULL);
   g_thread_pool_set_sort_function (self->pool, compare_jobs, NULL);
   return self;
 }
