@@ -586,13 +586,31 @@ bind_tile (GtkSignalListItemFactory *factory, GtkListItem *list_item, VetoGaller
   update_picture (self, list_item);
 }
 
+/* When the grid moves an item to another tile it may bind the new tile before it unbinds the
+ * old one: only the tile the table names lets go of the item (and of its thumbnail, which the
+ * new tile is waiting for). */
 static void
 unbind_tile (GtkSignalListItemFactory *factory, GtkListItem *list_item, VetoGallery *self)
 {
   VetoGalleryItem *item = gtk_list_item_get_item (list_item);
 
+  if (item == NULL || g_hash_table_lookup (self->bound, item) != list_item)
+    return;
   g_hash_table_remove (self->bound, item);
   veto_thumbnailer_cancel (self->thumbnailer, veto_gallery_item_get_id (item));
+}
+
+/* A tile torn down without an unbind must not stay in the table. */
+static void
+teardown_tile (GtkSignalListItemFactory *factory, GtkListItem *list_item, VetoGallery *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->bound);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (value == list_item)
+      g_hash_table_iter_remove (&iter);
 }
 
 static void
@@ -601,7 +619,8 @@ on_thumbnail_ready (VetoGallery *self, gint64 id)
   gpointer item = g_hash_table_lookup (self->items, &id);
   GtkListItem *list_item = item ? g_hash_table_lookup (self->bound, item) : NULL;
 
-  if (list_item != NULL)
+  if (list_item != NULL && gtk_list_item_get_item (list_item) == item
+      && gtk_list_item_get_child (list_item) != NULL)
     update_picture (self, list_item);
 }
 
@@ -1190,6 +1209,7 @@ veto_gallery_constructed (GObject *object)
   g_signal_connect (factory, "setup", G_CALLBACK (setup_tile), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_tile), self);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_tile), self);
+  g_signal_connect (factory, "teardown", G_CALLBACK (teardown_tile), self);
   gtk_grid_view_set_factory (self->grid, factory);
   g_object_unref (factory);
   self->selection = GTK_SELECTION_MODEL (

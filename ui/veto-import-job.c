@@ -57,11 +57,20 @@ report_progress (gpointer user_data, guint64 done, guint64 total)
 {
   VetoImportJob *self = user_data;
   Progress *p = g_new (Progress, 1);
+  GSource *source;
 
   p->job = g_object_ref (self);
   p->fraction = total > 0 ? (double) MIN (done, total) / total : 0;
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_progress, p,
-                              progress_free);
+  /* Always through a source: g_main_context_invoke_full () would emit right here, on the
+   * GTask's worker, whenever the context is the global default (the worker's thread-default
+   * falls back to it) and the main thread is not iterating it at that moment; the welcome
+   * page's progress bar was then updated off the GTK thread. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, emit_progress, p, progress_free);
+  g_source_set_static_name (source, "[veto] import progress");
+  g_source_attach (source, self->context);
+  g_source_unref (source);
 }
 
 /* The project and the files SQLite keeps beside it. */

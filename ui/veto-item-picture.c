@@ -194,14 +194,20 @@ decode_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     g_task_return_pointer (task, image, (GDestroyNotify) veto_image_free);
 }
 
+/* The task has no source object and holds only a weak reference to the picture: a GTask's
+ * last reference may be dropped by its worker thread, and a picture owned by it would then be
+ * finalized there, off the GTK thread, if its window had gone meanwhile. */
 static void
 decode_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  VetoItemPicture *self = VETO_ITEM_PICTURE (source);
+  GWeakRef *owner = user_data;
+  g_autoptr (VetoItemPicture) self = g_weak_ref_get (owner);
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoImage) image = g_task_propagate_pointer (G_TASK (result), &error);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  g_weak_ref_clear (owner);
+  g_free (owner);
+  if (self == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   if (image == NULL)
     load_failed (self, error);
@@ -251,6 +257,7 @@ veto_item_picture_set_item (VetoItemPicture *self, VetoStore *store, gint64 item
     {
       g_autoptr (GTask) task = NULL;
       char *path = veto_store_item_file (store, record, &error);
+      GWeakRef *owner;
       char **file;
 
       if (path == NULL)
@@ -263,7 +270,9 @@ veto_item_picture_set_item (VetoItemPicture *self, VetoStore *store, gint64 item
       file[1] = g_strdup (record->sha256);
       file[2] = veto_store_describe_item (store, record);
       self->cancellable = g_cancellable_new ();
-      task = g_task_new (self, self->cancellable, decode_done, NULL);
+      owner = g_new0 (GWeakRef, 1);
+      g_weak_ref_init (owner, self);
+      task = g_task_new (NULL, self->cancellable, decode_done, owner);
       g_task_set_source_tag (task, veto_item_picture_set_item);
       g_task_set_task_data (task, file, (GDestroyNotify) g_strfreev);
       g_task_run_in_thread (task, decode_thread);

@@ -6,18 +6,28 @@
 
 #define MAX_THREADS 4
 
+/* What the workers use, so that they never touch the thumbnailer: a worker holds no reference
+ * to it, and one taken from a worker (a GWeakRef included) could race with its disposal. The
+ * owner is set and cleared on the thumbnailer's thread, the one results are delivered on; each
+ * result holds a reference, so a late one finds NULL there. */
+typedef struct
+{
+  VetoThumbnailer *owner;
+  char *path;
+  GMainContext *context;    /* where results are delivered and "ready" is emitted */
+  GAsyncQueue *connections; /* idle read-only VetoStore connections of the workers */
+} Shared;
+
 struct _VetoThumbnailer
 {
   GObject parent_instance;
 
-  char *path;
+  Shared *shared;
   guint capacity;
-  GMainContext *context;    /* where "ready" is emitted */
   GHashTable *cache;        /* item id → GList link of lru */
   GQueue lru;               /* CacheEntry, most recently used first */
   GHashTable *pending;      /* item id → Job, queued and not delivered */
   GThreadPool *pool;
-  GAsyncQueue *connections; /* idle read-only VetoStore connections of the workers */
   guint64 sequence;
 };
 
@@ -47,7 +57,7 @@ typedef struct
 
 typedef struct
 {
-  GWeakRef owner;
+  Shared *shared;
   Job *job;
   GBytes *pixels; /* RGB, width × height × 3; NULL when decoding failed */
   guint width;
@@ -67,6 +77,20 @@ job_unref (Job *job)
 }
 
 static void
+shared_clear (Shared *shared)
+{
+  g_free (shared->path);
+  g_main_context_unref (shared->context);
+  g_async_queue_unref (shared->connections);
+}
+
+static void
+shared_unref (Shared *shared)
+{
+  g_atomic_rc_box_release_full (shared, (GDestroyNotify) shared_clear);
+}
+
+static void
 cache_entry_free (CacheEntry *entry)
 {
   g_clear_object (&entry->texture);
@@ -76,7 +100,7 @@ cache_entry_free (CacheEntry *entry)
 static void
 result_free (Result *result)
 {
-  g_weak_ref_clear (&result->owner);
+  shared_unref (result->shared);
   job_unref (result->job);
   g_clear_pointer (&result->pixels, g_bytes_unref);
   g_free (result);
@@ -190,12 +214,14 @@ static gboolean
 deliver (gpointer data)
 {
   Result *result = data;
-  g_autoptr (VetoThumbnailer) self = g_weak_ref_get (&result->owner);
+  g_autoptr (VetoThumbnailer) self = NULL;
   g_autoptr (GdkTexture) texture = NULL;
   gint64 item = result->job->item;
 
-  if (self == NULL)
+  /* Disposed since: the result is dropped. */
+  if (result->shared->owner == NULL)
     return G_SOURCE_REMOVE;
+  self = g_object_ref (result->shared->owner);
   if (g_hash_table_lookup (self->pending, &item) == result->job)
     g_hash_table_remove (self->pending, &item);
   if (result->pixels)
@@ -210,34 +236,44 @@ static void
 decode (gpointer data, gpointer user_data)
 {
   Job *job = data;
-  VetoThumbnailer *self = user_data;
+  Shared *shared = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoImage) image = NULL;
   VetoStore *store;
   Result *result;
+  GSource *source;
 
   if (g_atomic_int_get (&job->cancelled))
     {
       job_unref (job);
       return;
     }
-  store = g_async_queue_try_pop (self->connections);
+  store = g_async_queue_try_pop (shared->connections);
   if (store == NULL)
-    store = veto_store_open (self->path, TRUE, &error);
+    store = veto_store_open (shared->path, TRUE, &error);
   if (store != NULL)
     {
       image = load_image (store, job->item, &error);
-      g_async_queue_push (self->connections, store);
+      g_async_queue_push (shared->connections, store);
     }
   result = g_new0 (Result, 1);
-  g_weak_ref_init (&result->owner, self);
+  /* The pool's reference keeps shared alive: dispose waits for this decode. */
+  result->shared = g_atomic_rc_box_acquire (shared);
   result->job = job;
   if (image != NULL)
     result->pixels = thumbnail_pixels (image, &result->width, &result->height);
   else
     g_debug ("No thumbnail for item %" G_GINT64_FORMAT ": %s", job->item, error->message);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT_IDLE, deliver, result,
-                              (GDestroyNotify) result_free);
+  /* Always through a source: g_main_context_invoke_full () would run deliver right here, on
+   * this worker, whenever the context is the global default (a pool thread's thread-default
+   * falls back to it) and the main thread is not iterating it at that moment (between two
+   * iterations, or in a sleep): "ready" then reached the gallery's tiles on this thread. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT_IDLE);
+  g_source_set_callback (source, deliver, result, (GDestroyNotify) result_free);
+  g_source_set_static_name (source, "[veto] thumbnail");
+  g_source_attach (source, shared->context);
+  g_source_unref (source);
 }
 
 static void
@@ -256,6 +292,9 @@ veto_thumbnailer_dispose (GObject *object)
         g_atomic_int_set (&((Job *) job)->cancelled, 1);
       g_thread_pool_free (g_steal_pointer (&self->pool), FALSE, TRUE);
     }
+  /* Results still on their way find no owner. */
+  if (self->shared != NULL)
+    self->shared->owner = NULL;
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->cache, g_hash_table_unref);
   g_queue_clear_full (&self->lru, (GDestroyNotify) cache_entry_free);
@@ -268,9 +307,7 @@ veto_thumbnailer_finalize (GObject *object)
 {
   VetoThumbnailer *self = VETO_THUMBNAILER (object);
 
-  g_async_queue_unref (self->connections);
-  g_main_context_unref (self->context);
-  g_free (self->path);
+  g_clear_pointer (&self->shared, shared_unref);
 
   G_OBJECT_CLASS (veto_thumbnailer_parent_class)->finalize (object);
 }
@@ -290,11 +327,13 @@ veto_thumbnailer_class_init (VetoThumbnailerClass *klass)
 static void
 veto_thumbnailer_init (VetoThumbnailer *self)
 {
-  self->context = g_main_context_ref_thread_default ();
+  self->shared = g_atomic_rc_box_new0 (Shared);
+  self->shared->owner = self;
+  self->shared->context = g_main_context_ref_thread_default ();
+  self->shared->connections = g_async_queue_new_full ((GDestroyNotify) veto_store_close);
   self->cache = g_hash_table_new (g_int64_hash, g_int64_equal);
   self->pending = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                          (GDestroyNotify) job_unref);
-  self->connections = g_async_queue_new_full ((GDestroyNotify) veto_store_close);
   g_queue_init (&self->lru);
 }
 
@@ -307,11 +346,11 @@ veto_thumbnailer_new (const char *project_path, guint capacity)
   g_return_val_if_fail (capacity > 0, NULL);
 
   self = g_object_new (VETO_TYPE_THUMBNAILER, NULL);
-  self->path = g_strdup (project_path);
+  self->shared->path = g_strdup (project_path);
   self->capacity = capacity;
   /* Never fails: non-exclusive pools start their threads lazily. */
-  self->pool = g_thread_pool_new (decode, self, CLAMP (g_get_num_processors (), 1, MAX_THREADS),
-                                  FALSE, NULL);
+  self->pool = g_thread_pool_new (decode, self->shared,
+                                  CLAMP (g_get_num_processors (), 1, MAX_THREADS), FALSE, NULL);
   g_thread_pool_set_sort_function (self->pool, compare_jobs, NULL);
   return self;
 }

@@ -766,6 +766,31 @@ test_thumbnailer (void)
   g_assert_cmpuint (veto_thumbnailer_get_n_pending (thumbnailer), ==, 0);
 }
 
+static void
+count_ready_thread (VetoThumbnailer *thumbnailer, gint64 item, guint *off_main)
+{
+  if (g_thread_self () != g_object_get_data (G_OBJECT (thumbnailer), "main-thread"))
+    (*off_main)++;
+}
+
+/* "ready" reaches the tiles, so it is emitted on the thread that made the thumbnailer even
+ * while that thread sleeps between iterations (g_main_context_invoke_full () from a worker
+ * ran the delivery on the worker then). */
+static void
+test_thumbnailer_ready_thread (void)
+{
+  g_autoptr (VetoThumbnailer) thumbnailer = veto_thumbnailer_new (fx.path, N_POOL);
+  guint off_main = 0;
+
+  g_object_set_data (G_OBJECT (thumbnailer), "main-thread", g_thread_self ());
+  g_signal_connect (thumbnailer, "ready", G_CALLBACK (count_ready_thread), &off_main);
+  for (guint i = 0; i < N_POOL; i++)
+    veto_thumbnailer_request (thumbnailer, fx.pool[i]);
+  wait_for_decodes (thumbnailer);
+  g_assert_cmpuint (veto_thumbnailer_get_n_cached (thumbnailer), ==, N_POOL);
+  g_assert_cmpuint (off_main, ==, 0);
+}
+
 /* The project and whatever the engine kept beside it. */
 static void
 remove_dir (const char *path)
@@ -809,6 +834,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dashboard/empty", test_dashboard_empty);
   g_test_add_func ("/gallery-agcd/name-cluster", test_gallery_agcd);
   g_test_add_func ("/thumbnailer/lru", test_thumbnailer);
+  g_test_add_func ("/thumbnailer/ready-thread", test_thumbnailer_ready_thread);
   status = g_test_run ();
 
   veto_engine_shutdown (fx.engine);
