@@ -22,7 +22,8 @@ int veto_cli_usage (GOptionContext *context, const char *problem);
 /* Parses a subcommand's options; on failure prints why and returns FALSE with *out_status set. */
 gboolean veto_cli_parse (GOptionContext *context, int *argc, char ***argv, int *out_status);
 
-/* A progress line on stderr when it is a terminal; silent otherwise. */
+/* A progress line on stderr when it is a terminal, silent otherwise: a bar, done/total, the rate
+ * per second and the time left (the elapsed time once done). */
 typedef struct _VetoCliProgress VetoCliProgress;
 VetoCliProgress *veto_cli_progress_new (const char *label);
 void veto_cli_progress_update (gpointer progress, guint64 done, guint64 total);
@@ -44,5 +45,8 @@ int veto_cmd_drive (int argc, char **argv);
 int veto_cmd_campaign (int argc, char **argv);
 int veto_cmd_merge (int argc, char **argv);
 int veto_cmd_stats (int argc, char **argv);
+int veto_cmd_serve (int argc, char **argv);
+int veto_cmd_invite (int argc, char **argv);
+int veto_cmd_check (int argc, char **argv);
 
 G_END_DECLS

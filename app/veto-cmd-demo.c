@@ -22,7 +22,7 @@ ensure_demo (const char *path, const char *data_dir, GError **error)
   {
     g_autoptr (VetoCliProgress) progress = veto_cli_progress_new ("Importing Fashion-MNIST");
 
-    return veto_demo_build (path, data_dir, veto_cli_progress_update, progress, error);
+    return veto_demo_build (path, data_dir, veto_cli_progress_update, progress, NULL, error);
   }
 }
 

@@ -138,8 +138,13 @@ veto_cmd_import (int argc, char **argv)
       return veto_cli_fail (error);
     }
   g_clear_pointer (&progress, veto_cli_progress_free);
-  g_print ("Imported %u items from %s (%s) into the %s split", result.added, argv[2],
-           veto_import_format_to_string (result.format), veto_split_to_string (options.split));
+  g_print ("Imported %u items from %s (%s)", result.added, argv[2],
+           veto_import_format_to_string (result.format));
+  /* A CSV manifest may send rows to other splits than --split: say where they really went. */
+  for (guint i = 0, listed = 0; i < VETO_N_SPLITS; i++)
+    if (result.per_split[i] > 0 || (result.added == 0 && i == options.split))
+      g_print ("%s%u %s", listed++ ? ", " : ": ", result.per_split[i],
+               veto_split_to_string (i));
   if (result.duplicates)
     g_print ("; %u duplicates skipped", result.duplicates);
   if (result.skipped)

@@ -25,7 +25,10 @@ static const Command commands[] = {
   { "drive", veto_cmd_drive, "Answer as the window does, with a simulated annotator (tests)" },
   { "campaign", veto_cmd_campaign, "Collection campaigns: create, show, close, simulate" },
   { "merge", veto_cmd_merge, "Merge the answers of projects annotated apart into one" },
+  { "check", veto_cmd_check, "List everything wrong with a project file (--json for scripts)" },
   { "stats", veto_cmd_stats, "Annotators' noise, time and agreement (--json for scripts)" },
+  { "serve", veto_cmd_serve, "Serve a campaign to many annotators' browsers (HTTP)" },
+  { "invite", veto_cmd_invite, "Make (or --revoke) an annotator's token for 'veto serve'" },
   { "demo", veto_cmd_demo, "Build (once) and open the Fashion-MNIST demo project" },
 };
 

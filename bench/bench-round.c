@@ -1,6 +1,8 @@
-/* Benchmark: one active-learning round at 1,000 labels on the Fashion-MNIST pool (retrain,
- * rescore 60,000 items, pick a margin batch of 100), through the same code as veto simulate. */
+/* Benchmark: one active-learning round at 1,000 labels on a project's pool (retrain, rescore
+ * every pool item, pick a margin batch of 100), through the same code as veto simulate: from
+ * scratch, and as in the loop, starting from the round before (900 labels). */
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,25 +40,31 @@ main (int argc, char **argv)
   g_autofree char *copy = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (1);
   g_autofree gboolean *labeled = NULL;
-  g_autofree float *x_pool = NULL;
+  g_autofree float *x_pool_copy = NULL;
+  g_autoptr (VetoModel) previous = NULL;
+  const float *x_pool;
+  const char *features;
+  struct rusage usage;
   g_autofree float *probs = NULL;
   FILE *indices_out;
   const guint *pool;
   guint n_pool, d, k;
   gint64 annotator;
-  double t_train[REPEATS], t_score[REPEATS], t_select[REPEATS], t_total[REPEATS];
+  double t_train[2][REPEATS], t_score[2][REPEATS], t_select[2][REPEATS], t_total[2][REPEATS];
+  gboolean consecutive = TRUE;
 
-  if (argc != 3)
+  if (argc != 3 && argc != 4)
     {
-      fprintf (stderr, "usage: bench-round DEMO-PROJECT INDICES-OUT\n");
+      fprintf (stderr, "usage: bench-round PROJECT INDICES-OUT [FEATURES]   (default pixels)\n");
       return 2;
     }
+  features = argc == 4 ? argv[3] : "pixels";
   source = veto_store_open (argv[1], TRUE, &error);
   dir = g_dir_make_tmp ("veto-bench-XXXXXX", NULL);
   copy = g_build_filename (dir, "bench.veto", NULL);
   if (source == NULL || !veto_store_copy_to (source, copy, &error)
       || !(store = veto_store_open (copy, FALSE, &error))
-      || !(ds = veto_dataset_load (store, "pixels", TRUE, NULL, NULL, NULL, &error))
+      || !(ds = veto_dataset_load (store, features, TRUE, NULL, NULL, NULL, &error))
       || !veto_store_ensure_annotator (store, "bench", VETO_ANNOTATOR_SIMULATED, &annotator,
                                        &error))
     {
@@ -68,10 +76,27 @@ main (int argc, char **argv)
   k = veto_dataset_get_n_classes (ds);
   labeled = g_new0 (gboolean, n_pool);
   indices_out = fopen (argv[2], "w");
-  /* The same 1,000 random labels for Veto and for the scikit-learn loop. */
+  /* The same 1,000 random labels for Veto and for the scikit-learn loop; the round before had
+   * the first 900. */
   veto_store_begin (store, NULL);
   for (guint got = 0; got < N_LABELS;)
     {
+      if (got == N_LABELS - BATCH)
+        {
+          VetoTrainSpec spec;
+
+          veto_store_commit (store, NULL);
+          veto_train_spec_init (&spec);
+          spec.supervision = VETO_SUPERVISION_ANSWERS;
+          spec.annotator = "bench";
+          previous = veto_sim_train (store, ds, &spec, NULL, NULL, &error);
+          if (previous == NULL)
+            {
+              fprintf (stderr, "bench-round: %s\n", error->message);
+              return 1;
+            }
+          veto_store_begin (store, NULL);
+        }
       guint i = g_rand_int_range (rand, 0, n_pool);
       VetoAnswer answer = { .kind = VETO_KIND_ORDINARY, .annotator = annotator, .score = NAN };
 
@@ -86,14 +111,24 @@ main (int argc, char **argv)
     }
   fclose (indices_out);
   veto_store_commit (store, NULL);
-  x_pool = g_new (float, (gsize) n_pool * d);
-  for (guint i = 0; i < n_pool; i++)
-    memcpy (x_pool + (gsize) i * d, veto_dataset_get_features (ds) + (gsize) pool[i] * d,
-            d * sizeof (float));
+  /* A big pool's rows are used where they are (a memory-mapped .npy is never copied). */
+  for (guint i = 1; i < n_pool && consecutive; i++)
+    consecutive = pool[i] == pool[0] + i;
+  if (consecutive)
+    x_pool = veto_dataset_get_features (ds) + (gsize) pool[0] * d;
+  else
+    {
+      x_pool_copy = g_new (float, (gsize) n_pool * d);
+      for (guint i = 0; i < n_pool; i++)
+        memcpy (x_pool_copy + (gsize) i * d, veto_dataset_get_features (ds) + (gsize) pool[i] * d,
+                d * sizeof (float));
+      x_pool = x_pool_copy;
+    }
   probs = g_new (float, (gsize) n_pool * k);
 
-  for (guint r = 0; r < REPEATS; r++)
+  for (guint r = 0; r < 2 * REPEATS; r++)
     {
+      guint warm = r / REPEATS, rep = r % REPEATS;
       VetoTrainSpec spec;
       g_autoptr (VetoModel) model = NULL;
       g_autofree float *free_probs = g_new (float, (gsize) n_pool * k);
@@ -104,7 +139,9 @@ main (int argc, char **argv)
       veto_train_spec_init (&spec);
       spec.supervision = VETO_SUPERVISION_ANSWERS;
       spec.annotator = "bench";
-      spec.seed = r + 1;
+      spec.seed = rep + 1;
+      if (warm)
+        spec.warm_start = previous;
       t0 = g_get_monotonic_time ();
       model = veto_sim_train (store, ds, &spec, NULL, NULL, &error);
       t1 = g_get_monotonic_time ();
@@ -120,15 +157,21 @@ main (int argc, char **argv)
           return 1;
         }
       t3 = g_get_monotonic_time ();
-      t_train[r] = (t1 - t0) / 1e3;
-      t_score[r] = (t2 - t1) / 1e3;
-      t_select[r] = (t3 - t2) / 1e3;
-      t_total[r] = (t3 - t0) / 1e3;
+      t_train[warm][rep] = (t1 - t0) / 1e3;
+      t_score[warm][rep] = (t2 - t1) / 1e3;
+      t_select[warm][rep] = (t3 - t2) / 1e3;
+      t_total[warm][rep] = (t3 - t0) / 1e3;
     }
-  printf ("veto round at %u labels (median of %u): retrain %.1f ms, rescore %u items %.1f ms, "
-          "select %u by margin %.1f ms, total %.1f ms\n", N_LABELS, REPEATS,
-          median (t_train, REPEATS), n_pool, median (t_score, REPEATS), BATCH,
-          median (t_select, REPEATS), median (t_total, REPEATS));
+  for (guint warm = 0; warm < 2; warm++)
+    printf ("veto round at %u labels%s (median of %u): retrain %.1f ms, rescore %u items %.1f ms, "
+            "select %u by margin %.1f ms, total %.1f ms\n", N_LABELS,
+            warm ? ", warm-started from the round before" : "", REPEATS,
+            median (t_train[warm], REPEATS), n_pool, median (t_score[warm], REPEATS), BATCH,
+            median (t_select[warm], REPEATS), median (t_total[warm], REPEATS));
+  getrusage (RUSAGE_SELF, &usage);
+  printf ("features %s: %u x %u float32 (%.0f MB); peak resident memory %.0f MB\n", features,
+          veto_dataset_get_n (ds), d, (double) veto_dataset_get_n (ds) * d * 4 / 1e6,
+          usage.ru_maxrss / 1e3);
   g_clear_pointer (&store, veto_store_close);
   {
     g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps --with-python
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
-veto=build/app/veto
+build="${VETO_BUILD:-build}"
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
+veto="$build"/app/veto
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 data=/usr/share/datasets/fashion-mnist
@@ -40,4 +41,4 @@ print(f"scikit-learn LogisticRegression: accuracy {sk_acc:.4f}, train {sk_second
 print(f"veto softmax (pixels):           accuracy {v['test_accuracy']:.4f}, train {v['train_seconds']:.2f} s ({v['epochs']} epochs)")
 print(f"speed-up (scikit-learn time / veto time): {sk_seconds / v['train_seconds']:.1f}x")
 PY
-build/bench/bench-rescore
+"$build"/bench/bench-rescore

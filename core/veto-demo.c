@@ -33,6 +33,7 @@ typedef struct
 {
   VetoImportProgressFunc progress;
   gpointer progress_data;
+  GCancellable *cancellable;
   guint64 offset;
   guint64 part;
 } PartProgress;
@@ -59,6 +60,7 @@ import_part (VetoStore *store, const char *data_dir, const char *images, const c
     .labels_path = labels_path,
     .progress = progress->progress != NULL ? part_progress : NULL,
     .progress_data = progress,
+    .cancellable = progress->cancellable,
   };
 
   return veto_import (store, images_path, &options, NULL, error);
@@ -93,11 +95,12 @@ build_beside (const char *partial, const char *data_dir, PartProgress *progress,
 
 gboolean
 veto_demo_build (const char *path, const char *data_dir, VetoImportProgressFunc progress,
-                 gpointer progress_data, GError **error)
+                 gpointer progress_data, GCancellable *cancellable, GError **error)
 {
   g_autofree char *partial = g_strconcat (path, ".partial", NULL);
   g_autofree char *dir = g_path_get_dirname (path);
-  PartProgress part = { .progress = progress, .progress_data = progress_data };
+  PartProgress part = { .progress = progress, .progress_data = progress_data,
+                        .cancellable = cancellable };
 
   g_mkdir_with_parents (dir, 0755);
   g_unlink (partial);

@@ -22,8 +22,8 @@ gboolean veto_demo_is_complete (const char *path, gboolean *out_complete, GError
 /* Builds the demo at PATH (replacing whatever is there) from DATA_DIR's IDX files. It is built
  * beside PATH and renamed at the end, so an interrupted build never leaves a half demo where the
  * next run would take it for a whole one; on failure nothing is left. progress (may be NULL)
- * counts items over both parts. */
+ * counts items over both parts; cancellable (may be NULL) stops the build. */
 gboolean veto_demo_build (const char *path, const char *data_dir, VetoImportProgressFunc progress,
-                          gpointer progress_data, GError **error);
+                          gpointer progress_data, GCancellable *cancellable, GError **error);
 
 G_END_DECLS

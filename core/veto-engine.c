@@ -1035,6 +1035,18 @@ notify_worker (VetoEngine *engine)
   g_mutex_unlock (&engine->lock);
 }
 
+void
+veto_engine_note_answers (VetoEngine *engine, guint n)
+{
+  if (n == 0)
+    return;
+  g_mutex_lock (&engine->lock);
+  engine->changes += n;
+  engine->last_change_us = g_get_monotonic_time ();
+  g_cond_signal (&engine->cond);
+  g_mutex_unlock (&engine->lock);
+}
+
 /* A free index of ids (not taken, not avoid), at random; -1 when there is none. */
 static gint
 random_free (VetoEngine *engine, const gint64 *ids, guint n, gint avoid)
@@ -1676,7 +1688,9 @@ veto_engine_new (const char *project_path, const VetoEngineOptions *options, GEr
   o = &engine->options;
   *o = *options;
   engine->path = g_strdup (project_path);
-  engine->annotator = g_strdup (options->annotator ? options->annotator : g_get_user_name ());
+  /* A learner alone is nobody: no answer is "its own". */
+  engine->annotator = g_strdup (options->learner_only ? ""
+                                : options->annotator ? options->annotator : g_get_user_name ());
   engine->criterion = g_strdup (options->criterion);
   engine->features = g_strdup (options->features ? options->features : "pixels");
   o->annotator = engine->annotator;
@@ -1702,8 +1716,9 @@ veto_engine_new (const char *project_path, const VetoEngineOptions *options, GEr
   /* Taking the write lock now tells at once whether another process has the project. */
   if (!veto_store_begin (engine->store, error))
     return NULL;
-  if (!veto_store_ensure_annotator (engine->store, engine->annotator, o->annotator_kind,
-                                    &engine->annotator_id, error)
+  if ((!o->learner_only
+       && !veto_store_ensure_annotator (engine->store, engine->annotator, o->annotator_kind,
+                                        &engine->annotator_id, error))
       || !veto_store_commit (engine->store, error))
     {
       veto_store_rollback (engine->store);

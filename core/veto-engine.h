@@ -44,6 +44,9 @@ typedef struct
   VetoModelKind model;
   gint64 campaign;                  /* serve this campaign's questions (0: none) */
   guint64 seed;
+  gboolean learner_only;            /* the learner without a session of its own: no annotator
+                                       is made, and current, answer, skip, flag and undo are
+                                       not used (the lab server's sessions answer instead) */
 } VetoEngineOptions;
 
 /* The defaults: complementary questions (4 uniform candidates), margin, a retrain every 10
@@ -96,6 +99,10 @@ void veto_engine_flag (VetoEngine *engine);
 /* Marks the most recent answer of this session undone (up to VETO_ENGINE_UNDO_DEPTH back) and
  * makes its question current again. FALSE with error when there is nothing left to undo. */
 gboolean veto_engine_undo (VetoEngine *engine, gint64 *out_undone_id, GError **error);
+/* Tells the learner that n answers were recorded on the engine's store by others than this
+ * engine's own session (the lab server's sessions): they count towards the next retrain as the
+ * session's own do, so the one model learns from everyone's answers. */
+void veto_engine_note_answers (VetoEngine *engine, guint n);
 /* Adds a class (how AGCD users name a novel one); returns its id. */
 gboolean veto_engine_add_class (VetoEngine *engine, const char *name, gint64 *out_id,
                                 GError **error);

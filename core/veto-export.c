@@ -341,6 +341,7 @@ static VetoImage *
 item_image (VetoStore *store, const VetoItem *item, GError **error)
 {
   g_autofree char *path = NULL;
+  g_autofree char *name = NULL;
 
   if (item->pixels)
     {
@@ -356,8 +357,11 @@ item_image (VetoStore *store, const VetoItem *item, GError **error)
         }
       return veto_image_new_from_data (item->width, item->height, item->channels, data);
     }
-  path = g_build_filename (veto_store_get_base_dir (store), item->path, NULL);
-  return veto_image_load (path, error);
+  path = veto_store_item_file (store, item, error);
+  if (path == NULL)
+    return NULL;
+  name = veto_store_describe_item (store, item);
+  return veto_image_load_verified (path, item->sha256, name, 0, 0, error);
 }
 
 static gboolean

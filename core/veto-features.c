@@ -50,7 +50,8 @@ struct _VetoFeatures
 {
   guint n;
   guint d;
-  float *data;
+  float *data;     /* owned, or read-only inside backing */
+  GBytes *backing; /* a memory-mapped .npy's data, never copied */
   char *key;
 };
 
@@ -277,12 +278,23 @@ veto_features_new_from_npy (const VetoNpy *npy, const char *key, guint expected_
                             GError **error)
 {
   g_autofree float *data = NULL;
+  g_autoptr (GBytes) backing = NULL;
+  g_autoptr (GError) local_error = NULL;
   gsize rows, cols;
 
   g_return_val_if_fail (npy != NULL && key != NULL, NULL);
-  data = veto_npy_to_float32_matrix (npy, &rows, &cols, error);
-  if (data == NULL)
-    return NULL;
+  backing = veto_npy_float32_matrix_bytes (npy, &rows, &cols, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (backing == NULL)
+    {
+      data = veto_npy_to_float32_matrix (npy, &rows, &cols, error);
+      if (data == NULL)
+        return NULL;
+    }
   if (rows > G_MAXUINT || cols > G_MAXUINT)
     {
       g_set_error (error, VETO_FEATURES_ERROR, VETO_FEATURES_ERROR_MISMATCH,
@@ -296,6 +308,14 @@ veto_features_new_from_npy (const VetoNpy *npy, const char *key, guint expected_
                    "the matrix has %" G_GSIZE_FORMAT " rows but there are %u images", rows,
                    expected_rows);
       return NULL;
+    }
+  if (backing != NULL)
+    {
+      VetoFeatures *features = features_new_take ((guint) rows, (guint) cols,
+                                                  (float *) g_bytes_get_data (backing, NULL), key);
+
+      features->backing = g_steal_pointer (&backing);
+      return features;
     }
   return features_new_take ((guint) rows, (guint) cols, g_steal_pointer (&data), key);
 }
@@ -352,7 +372,10 @@ veto_features_free (VetoFeatures *features)
 {
   if (features == NULL)
     return;
-  g_free (features->data);
+  if (features->backing != NULL)
+    g_bytes_unref (features->backing);
+  else
+    g_free (features->data);
   g_free (features->key);
   g_free (features);
 }
@@ -515,6 +538,9 @@ standardize (float *x, gsize n, guint d)
 
 /* Image fetching and the set's geometry. */
 
+#define FETCH_WINDOW 256
+#define MAX_FETCH_THREADS 16
+
 typedef struct
 {
   guint n;
@@ -529,6 +555,17 @@ typedef struct
   guint height;
   guint channels;
   VetoImage *first;
+  /* Images are fetched, converted and resized a window at a time on every core; the
+   * extractors then take them in order. */
+  GThreadPool *pool;
+  guint n_threads;
+  GMutex lock;
+  GCond cond;
+  guint pending;
+  guint window_indices[FETCH_WINDOW];
+  VetoImage *window_images[FETCH_WINDOW];
+  guint window_len;
+  guint window_pos;
 } Run;
 
 static void
@@ -541,15 +578,17 @@ run_advance (Run *run)
     run->progress (run->progress_data, run->done, run->total);
 }
 
+/* min_width × min_height is what the image will be resized to (0 × 0 for the first image,
+ * which sets it): the fetcher may let its decoder scale down to that. */
 static VetoImage *
-fetch_raw (Run *run, guint index, GError **error)
+fetch_raw (Run *run, guint index, guint min_width, guint min_height, GError **error)
 {
   g_autoptr (VetoImage) image = NULL;
   GError *local_error = NULL;
 
   if (g_cancellable_set_error_if_cancelled (run->cancellable, error))
     return NULL;
-  image = run->fetch (run->fetch_data, index, &local_error);
+  image = run->fetch (run->fetch_data, index, min_width, min_height, &local_error);
   if (local_error != NULL)
     {
       g_propagate_error (error, local_error);
@@ -584,7 +623,7 @@ run_begin (Run *run, guint side, GError **error)
 {
   double scale;
 
-  run->first = fetch_raw (run, 0, error);
+  run->first = fetch_raw (run, 0, 0, 0, error);
   if (run->first == NULL)
     return FALSE;
   run->channels = run->first->channels;
@@ -594,8 +633,9 @@ run_begin (Run *run, guint side, GError **error)
   return TRUE;
 }
 
+/* Called on the worker threads: reads only what run_begin set. */
 static VetoImage *
-run_fetch (Run *run, guint index, GError **error)
+run_fetch_one (Run *run, guint index, GError **error)
 {
   g_autoptr (VetoImage) image = NULL;
 
@@ -608,7 +648,7 @@ run_fetch (Run *run, guint index, GError **error)
     }
   else
     {
-      image = fetch_raw (run, index, error);
+      image = fetch_raw (run, index, run->width, run->height, error);
       if (image == NULL)
         return NULL;
     }
@@ -633,6 +673,102 @@ run_fetch (Run *run, guint index, GError **error)
       image = resized;
     }
   return g_steal_pointer (&image);
+}
+
+typedef struct
+{
+  Run *run;
+  const guint *indices;
+  VetoImage **images;
+  guint count;
+  GError *error;
+} FetchSlice;
+
+static void
+fetch_slice_run (gpointer data, gpointer user_data)
+{
+  FetchSlice *slice = data;
+  Run *run = user_data;
+
+  for (guint k = 0; k < slice->count && slice->error == NULL; k++)
+    slice->images[k] = run_fetch_one (run, slice->indices[k], &slice->error);
+  g_mutex_lock (&run->lock);
+  run->pending--;
+  g_cond_signal (&run->cond);
+  g_mutex_unlock (&run->lock);
+}
+
+static void
+run_window_clear (Run *run)
+{
+  for (guint k = run->window_pos; k < run->window_len; k++)
+    g_clear_pointer (&run->window_images[k], veto_image_free);
+  run->window_len = run->window_pos = 0;
+}
+
+/* Fetches images indices[0 .. count - 1] (count <= FETCH_WINDOW) on every core; the error
+ * is the one a one-by-one fetch would have met first. */
+static gboolean
+run_window_fill (Run *run, const guint *indices, guint count, GError **error)
+{
+  FetchSlice slices[MAX_FETCH_THREADS];
+  guint n_slices = MIN (run->n_threads, MAX (1, count / 8));
+  GError *first_error = NULL;
+
+  run_window_clear (run);
+  memcpy (run->window_indices, indices, count * sizeof (guint));
+  memset (run->window_images, 0, count * sizeof (VetoImage *));
+  for (guint t = 0; t < n_slices; t++)
+    {
+      guint from = count * t / n_slices, to = count * (t + 1) / n_slices;
+
+      slices[t] = (FetchSlice) { run, run->window_indices + from, run->window_images + from,
+                                 to - from, NULL };
+    }
+  if (n_slices == 1)
+    fetch_slice_run (&slices[0], run);
+  else
+    {
+      g_mutex_lock (&run->lock);
+      run->pending += n_slices;
+      g_mutex_unlock (&run->lock);
+      for (guint t = 0; t < n_slices; t++)
+        g_thread_pool_push (run->pool, &slices[t], NULL);
+      g_mutex_lock (&run->lock);
+      while (run->pending > 0)
+        g_cond_wait (&run->cond, &run->lock);
+      g_mutex_unlock (&run->lock);
+    }
+  run->window_len = count;
+  for (guint t = 0; t < n_slices; t++)
+    if (first_error == NULL)
+      first_error = g_steal_pointer (&slices[t].error);
+    else
+      g_clear_error (&slices[t].error);
+  if (first_error != NULL)
+    {
+      run_window_clear (run);
+      g_propagate_error (error, first_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Image index, converted and resized to the set's geometry: from the window when it is the
+ * next one there, else after fetching the window of images that follow it. */
+static VetoImage *
+run_fetch (Run *run, guint index, GError **error)
+{
+  if (run->window_pos >= run->window_len || run->window_indices[run->window_pos] != index)
+    {
+      guint indices[FETCH_WINDOW], count = MIN (FETCH_WINDOW, run->n - index);
+
+      for (guint k = 0; k < count; k++)
+        indices[k] = index + k;
+      if (!run_window_fill (run, indices, count, error))
+        return NULL;
+    }
+  return g_steal_pointer (&run->window_images[run->window_pos++]);
 }
 
 /* pixels */
@@ -1013,9 +1149,13 @@ sample_patches (const VetoFeatureSpec *spec, Run *run, GRand *rand, guint n_imag
   qsort (order, n_images, sizeof (guint), compare_uint);
   for (guint s = 0; s < n_images; s++)
     {
-      g_autoptr (VetoImage) image = run_fetch (run, order[s], error);
+      g_autoptr (VetoImage) image = NULL;
       guint count = spec->samples / n_images + (s < spec->samples % n_images);
 
+      if (s % FETCH_WINDOW == 0
+          && !run_window_fill (run, order + s, MIN (FETCH_WINDOW, n_images - s), error))
+        return NULL;
+      image = run_fetch (run, order[s], error);
       if (image == NULL)
         return NULL;
       for (guint c = 0; c < count; c++)
@@ -1265,12 +1405,20 @@ veto_features_extract (const VetoFeatureSpec *spec, guint n_images, VetoImageFet
   run.total = n_images;
   if (!run_begin (&run, spec->side, error))
     return NULL;
+  run.n_threads = CLAMP (g_get_num_processors (), 1, MAX_FETCH_THREADS);
+  g_mutex_init (&run.lock);
+  g_cond_init (&run.cond);
+  run.pool = g_thread_pool_new (fetch_slice_run, &run, run.n_threads, FALSE, NULL);
   if (spec->kind == VETO_FEATURE_PIXELS)
     data = extract_pixels (&run, &d, error);
   else if (spec->kind == VETO_FEATURE_HOG)
     data = extract_hog (spec, &run, &d, error);
   else
     data = extract_kmeans (spec, &run, &d, error);
+  g_thread_pool_free (run.pool, FALSE, TRUE);
+  run_window_clear (&run);
+  g_cond_clear (&run.cond);
+  g_mutex_clear (&run.lock);
   veto_image_free (run.first);
   if (data == NULL)
     return NULL;

@@ -20,8 +20,12 @@ typedef enum
 } VetoFeaturesError;
 
 /* Returns image index of the set, owned by the caller; NULL with error set on failure. Images
- * may differ in size and channel count. Always called from the extracting thread. */
-typedef VetoImage *(*VetoImageFetchFunc) (gpointer user_data, guint index, GError **error);
+ * may differ in size and channel count. The extractor will resize the image to min_width ×
+ * min_height (0 × 0: it needs the full size), so the fetcher may return it scaled down by its
+ * decoder as long as it stays at least that large (veto_image_load_scaled). Called from several
+ * worker threads at once. */
+typedef VetoImage *(*VetoImageFetchFunc) (gpointer user_data, guint index, guint min_width,
+                                          guint min_height, GError **error);
 typedef void (*VetoProgressFunc) (gpointer user_data, guint done, guint total);
 
 typedef enum
@@ -51,7 +55,8 @@ const char *veto_feature_spec_get_key (const VetoFeatureSpec *spec);
 /* An N x D float32 matrix, row-major, one row per image, and the key of what produced it. */
 typedef struct _VetoFeatures VetoFeatures;
 
-/* Runs a pixels, hog or kmeans extractor over images 0 .. n_images - 1. The first image sets
+/* Runs a pixels, hog or kmeans extractor over images 0 .. n_images - 1, fetching them on every
+ * core. The first image sets
  * the geometry of the set (its size, capped by side, and its channel count); the others are
  * resized and converted to it. progress (may be NULL) is told at least every 1% of the work.
  * Deterministic for a spec. npy specs are refused: callers read the file and use

@@ -1,7 +1,11 @@
 /* veto-image: decoded images as plain pixel buffers, decoding with GdkPixbuf and resizing. */
 #include "veto-image.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 G_DEFINE_QUARK (veto-image-error-quark, veto_image_error)
@@ -43,18 +47,50 @@ veto_image_n_bytes (const VetoImage *image)
   return (gsize) image->width * image->height * image->channels;
 }
 
+/* What the size-prepared handler needs and learns. */
+typedef struct
+{
+  gboolean too_large;
+  gboolean scalable;  /* the decoder scales by itself (JPEG's DCT scaling) */
+  guint min_width;
+  guint min_height;
+  guint width;        /* the file's own dimensions */
+  guint height;
+} SizeRequest;
+
+static guint
+div_up (guint value, guint divisor)
+{
+  return (value + divisor - 1) / divisor;
+}
+
 static void
 on_size_prepared (GdkPixbufLoader *loader, int width, int height, gpointer user_data)
 {
-  gboolean *too_large = user_data;
+  SizeRequest *request = user_data;
 
   if (width <= 0 || height <= 0 || width > VETO_IMAGE_MAX_SIDE || height > VETO_IMAGE_MAX_SIDE
       || (gint64) width * height > VETO_IMAGE_MAX_PIXELS)
     {
-      *too_large = TRUE;
+      request->too_large = TRUE;
       /* A requested size of 0×0 makes the decoders stop before allocating the claimed one. */
       gdk_pixbuf_loader_set_size (loader, 0, 0);
+      return;
     }
+  request->width = width;
+  request->height = height;
+  if (!request->scalable || request->min_width == 0 || request->min_height == 0)
+    return;
+  /* libjpeg scales by 1/2, 1/4 or 1/8 in the inverse DCT, rounding sizes up, and GdkPixbuf's
+   * loader asks it for the smallest of these that still covers the requested size. Asking for
+   * exactly that size means the loader has nothing left to resample. */
+  for (guint divisor = 8; divisor >= 2; divisor /= 2)
+    if (div_up (width, divisor) >= request->min_width
+        && div_up (height, divisor) >= request->min_height)
+      {
+        gdk_pixbuf_loader_set_size (loader, div_up (width, divisor), div_up (height, divisor));
+        return;
+      }
 }
 
 static VetoImage *
@@ -200,11 +236,14 @@ set_too_large (GError **error, const char *name)
 }
 
 VetoImage *
-veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
+veto_image_load_bytes_scaled (GBytes *bytes, const char *name, guint min_width, guint min_height,
+                              guint *out_width, guint *out_height, GError **error)
 {
   g_autoptr (GdkPixbufLoader) loader = NULL;
   g_autoptr (GError) local_error = NULL;
-  gboolean too_large = FALSE, closed;
+  SizeRequest request = { .min_width = min_width, .min_height = min_height };
+  VetoImage *image;
+  gboolean closed;
   const char *format, *problem;
   guint64 width, height;
   const guint8 *data;
@@ -243,10 +282,11 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
                    "%s: no %s decoder is installed (%s)", name, format, local_error->message);
       return NULL;
     }
-  g_signal_connect (loader, "size-prepared", G_CALLBACK (on_size_prepared), &too_large);
+  request.scalable = g_str_equal (format, "jpeg");
+  g_signal_connect (loader, "size-prepared", G_CALLBACK (on_size_prepared), &request);
   /* Feed the loader in chunks so that a header claiming absurd dimensions is caught before
    * any pixel is decoded into the (lazily committed) buffer it asked for. */
-  for (gsize done = 0; done < size && !too_large; done += chunk)
+  for (gsize done = 0; done < size && !request.too_large; done += chunk)
     {
       chunk = MIN (size - done, 65536);
       if (!gdk_pixbuf_loader_write (loader, data + done, chunk, &local_error))
@@ -254,7 +294,7 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
     }
   /* Small files may only announce their size when the loader is closed. */
   closed = gdk_pixbuf_loader_close (loader, local_error ? NULL : &local_error);
-  if (too_large)
+  if (request.too_large)
     {
       set_too_large (error, name);
       return NULL;
@@ -278,11 +318,23 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
                    "%s: unsupported pixel layout", name);
       return NULL;
     }
-  return image_from_pixbuf (pixbuf);
+  image = image_from_pixbuf (pixbuf);
+  if (out_width)
+    *out_width = request.width ? request.width : image->width;
+  if (out_height)
+    *out_height = request.height ? request.height : image->height;
+  return image;
 }
 
 VetoImage *
-veto_image_load (const char *path, GError **error)
+veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
+{
+  return veto_image_load_bytes_scaled (bytes, name, 0, 0, NULL, NULL, error);
+}
+
+VetoImage *
+veto_image_load_scaled (const char *path, guint min_width, guint min_height, guint *out_width,
+                        guint *out_height, GError **error)
 {
   g_autoptr (GMappedFile) mapped = NULL;
   g_autoptr (GBytes) bytes = NULL;
@@ -301,8 +353,63 @@ veto_image_load (const char *path, GError **error)
   {
     g_autofree char *display = g_filename_display_name (path);
 
-    return veto_image_load_bytes (bytes, display, error);
+    return veto_image_load_bytes_scaled (bytes, display, min_width, min_height, out_width,
+                                         out_height, error);
   }
+}
+
+VetoImage *
+veto_image_load (const char *path, GError **error)
+{
+  return veto_image_load_scaled (path, 0, 0, NULL, NULL, error);
+}
+
+VetoImage *
+veto_image_load_verified (const char *path, const char *sha256, const char *name,
+                          guint min_width, guint min_height, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  g_autofree guint8 *data = NULL;
+  g_autofree char *digest = NULL;
+  struct stat st;
+  gsize done = 0;
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+  /* Only a regular file of a sane size is read: a path that names a pipe or a device must not
+   * block or feed us forever. */
+  if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)
+      || (guint64) st.st_size > VETO_IMAGE_MAX_FILE_BYTES)
+    {
+      int saved = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name,
+                   fd < 0 ? g_strerror (saved)
+                          : "not a regular image file of at most 256 MiB");
+      return NULL;
+    }
+  data = g_malloc (MAX (st.st_size, 1));
+  while (done < (gsize) st.st_size)
+    {
+      gssize n = read (fd, data + done, st.st_size - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      done += n;
+    }
+  close (fd);
+  digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, done);
+  if (done != (gsize) st.st_size || g_strcmp0 (digest, sha256) != 0)
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_MISMATCH,
+                   "%s: not the file that was imported (its sha256 differs): refused", name);
+      return NULL;
+    }
+  bytes = g_bytes_new_take (g_steal_pointer (&data), done);
+  return veto_image_load_bytes_scaled (bytes, name, min_width, min_height, NULL, NULL, error);
 }
 
 VetoImage *

@@ -17,7 +17,7 @@ G_DEFINE_QUARK (veto-import-error-quark, veto_import_error)
 /* Limits that keep a lying header from costing memory or time. */
 #define MAX_IDX_SIDE 10000
 #define MAX_RECORD_BYTES (64u * 1024 * 1024)
-#define MAX_IMAGE_FILE_BYTES (256u * 1024 * 1024)
+#define MAX_IMAGE_FILE_BYTES VETO_IMAGE_MAX_FILE_BYTES
 #define MAX_CSV_FIELD 65536
 #define MAX_CLASSES 100000
 #define READ_STEP 65536
@@ -64,14 +64,19 @@ typedef struct
   GHashTable *seen_sha256;   /* digests added by this import (folders and CSV de-duplicate) */
   GChecksum *checksum;
   guint64 progress_total;
+  gboolean total_known;      /* progress_total was counted before the first item */
+  guint64 progress_done;
   gint64 last_progress_us;
 } Importer;
+
+static gboolean check_cancelled (Importer *im, GError **error);
 
 static void
 report_progress (Importer *im, guint64 done, gboolean final)
 {
   gint64 now;
 
+  im->progress_done = done;
   if (im->options->progress == NULL)
     return;
   now = g_get_monotonic_time ();
@@ -177,6 +182,7 @@ add_embedded (Importer *im, const guint8 *pixels, guint width, guint height, gui
   if (!veto_store_add_item (im->store, &record, NULL, error))
     return FALSE;
   im->result->added++;
+  im->result->per_split[record.split]++;
   return TRUE;
 }
 
@@ -478,7 +484,8 @@ import_idx (Importer *im, const char *path, GError **error)
                        display, header.count, i + 1);
           return FALSE;
         }
-      if (!add_embedded (im, record->data, cols, rows, channels, gold, error))
+      if (!add_embedded (im, record->data, cols, rows, channels, gold, error)
+          || (i % 1024 == 0 && check_cancelled (im, error)))
         return FALSE;
       report_progress (im, i + 1, FALSE);
     }
@@ -584,7 +591,8 @@ import_cifar_file (Importer *im, const char *path, gboolean hundred, GError **er
                            (const char *const *) names, names ? g_strv_length (names) : 0,
                            &class_ids, error))
     return FALSE;
-  im->progress_total += n;
+  if (!im->total_known)
+    im->progress_total += n;
   for (gsize i = 0; i < n; i++)
     {
       const guint8 *rec = data + i * record;
@@ -595,7 +603,8 @@ import_cifar_file (Importer *im, const char *path, gboolean hundred, GError **er
         for (guint c = 0; c < 3; c++)
           pixels[p * 3 + c] = planes[c * CIFAR_SIDE * CIFAR_SIDE + p];
       if (!add_embedded (im, pixels, CIFAR_SIDE, CIFAR_SIDE, 3,
-                         g_array_index (class_ids, gint64, rec[label_at]), error))
+                         g_array_index (class_ids, gint64, rec[label_at]), error)
+          || (i % 1024 == 0 && check_cancelled (im, error)))
         return FALSE;
       report_progress (im, im->index, FALSE);
     }
@@ -620,6 +629,15 @@ import_cifar_folder (Importer *im, const char *dir, GError **error)
     if (g_str_has_prefix (name, "data_batch_") && g_str_has_suffix (name, ".bin"))
       g_ptr_array_add (batches, g_build_filename (dir, name, NULL));
   g_ptr_array_sort (batches, compare_strings);
+  /* The total comes from the files' sizes, so that progress knows it from the start. */
+  for (guint i = 0; i < batches->len; i++)
+    {
+      GStatBuf st;
+
+      if (g_stat (batches->pdata[i], &st) == 0)
+        im->progress_total += (guint64) st.st_size / (1 + CIFAR_PIXELS);
+    }
+  im->total_known = TRUE;
   for (guint i = 0; i < batches->len; i++)
     if (!import_cifar_file (im, batches->pdata[i], FALSE, error))
       return FALSE;
@@ -660,29 +678,76 @@ relative_path (const char *base, const char *target)
   return g_build_filenamev ((char **) parts->pdata);
 }
 
-/* Reads, hashes, decodes and adds one image file; a duplicate (by sha256) is skipped. */
-static gboolean
-add_image_file (Importer *im, const char *path, gint64 gold, VetoSplit split, GError **error)
+/* One image file of a folder or manifest. Workers read, hash and validate it (decoding it at
+ * the smallest scale its decoder offers, which still reads every byte); the importing thread
+ * then adds it, or skips it as a duplicate, in list order, so the result and the first error
+ * reported are those of a one-by-one import. */
+typedef struct
 {
-  g_autofree char *display = display_name (path);
+  char *path;
+  gint64 gold;
+  VetoSplit split;
+  /* set by the worker */
+  gboolean done;
+  char *sha;
+  char *relative;
+  guint width;
+  guint height;
+  guint channels;
+  GError *error;
+} FileJob;
+
+static void
+file_job_free (gpointer data)
+{
+  FileJob *job = data;
+
+  g_free (job->path);
+  g_free (job->sha);
+  g_free (job->relative);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+static void
+add_file_job (GPtrArray *jobs, const char *path, gint64 gold, VetoSplit split)
+{
+  FileJob *job = g_new0 (FileJob, 1);
+
+  job->path = g_strdup (path);
+  job->gold = gold;
+  job->split = split;
+  g_ptr_array_add (jobs, job);
+}
+
+/* Shared by the workers of one import: the jobs, and how the importing thread waits for them. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gint stop;             /* set when the import fails or is cancelled: the rest is skipped */
+  const char *base_dir;  /* the project's folder */
+} FileQueue;
+
+static gboolean
+read_image_file (FileJob *job, const char *base_dir, GError **error)
+{
+  g_autofree char *display = display_name (job->path);
   g_autofree char *real = NULL;
-  g_autofree char *relative = NULL;
-  g_autofree char *sha = NULL;
   g_autofree char *contents = NULL;
   g_autoptr (GBytes) bytes = NULL;
   g_autoptr (VetoImage) image = NULL;
   g_autoptr (GError) local_error = NULL;
   GStatBuf st;
-  gint64 existing = 0;
   gsize length;
 
-  if (!g_utf8_validate (path, -1, NULL))
+  if (!g_utf8_validate (job->path, -1, NULL))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID,
                    "%s: the file name is not valid UTF-8; rename it to import it", display);
       return FALSE;
     }
-  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+  if (g_stat (job->path, &st) != 0 || !S_ISREG (st.st_mode))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND,
                    "%s: no such image file", display);
@@ -694,38 +759,76 @@ add_image_file (Importer *im, const char *path, gint64 gold, VetoSplit split, GE
                    "%s: the file is larger than %u MiB", display, MAX_IMAGE_FILE_BYTES >> 20);
       return FALSE;
     }
-  if (!g_file_get_contents (path, &contents, &length, &local_error))
+  if (!g_file_get_contents (job->path, &contents, &length, &local_error))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
                    local_error->message);
       return FALSE;
     }
   bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
-  image = veto_image_load_bytes (bytes, display, error);
+  image = veto_image_load_bytes_scaled (bytes, display, 1, 1, &job->width, &job->height, error);
   if (image == NULL)
     return FALSE;
-  sha = g_strdup (digest (im, g_bytes_get_data (bytes, NULL), length));
-  if (g_hash_table_contains (im->seen_sha256, sha)
-      || !veto_store_find_item_by_sha256 (im->store, sha, &existing, error) || existing)
+  job->channels = image->channels;
+  job->sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  real = realpath (job->path, NULL);
+  if (real == NULL)
     {
-      if (existing || g_hash_table_contains (im->seen_sha256, sha))
-        {
-          im->result->duplicates++;
-          return TRUE;
-        }
+      g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND,
+                   "%s: no such image file", display);
       return FALSE;
     }
-  real = realpath (path, NULL);
-  relative = relative_path (veto_store_get_base_dir (im->store), real);
+  job->relative = relative_path (base_dir, real);
+  return TRUE;
+}
+
+static void
+file_job_run (gpointer data, gpointer user_data)
+{
+  FileJob *job = data;
+  FileQueue *queue = user_data;
+
+  if (!g_atomic_int_get (&queue->stop))
+    read_image_file (job, queue->base_dir, &job->error);
+  g_mutex_lock (&queue->lock);
+  job->done = TRUE;
+  g_cond_broadcast (&queue->cond);
+  g_mutex_unlock (&queue->lock);
+}
+
+static gboolean
+check_cancelled (Importer *im, GError **error)
+{
+  return g_cancellable_set_error_if_cancelled (im->options->cancellable, error);
+}
+
+/* Adds a read file, or counts it as a duplicate (by sha256) of one already there. */
+static gboolean
+add_file_result (Importer *im, FileJob *job, GError **error)
+{
+  gint64 existing = 0;
+
+  if (g_hash_table_contains (im->seen_sha256, job->sha))
+    {
+      im->result->duplicates++;
+      return TRUE;
+    }
+  if (!veto_store_find_item_by_sha256 (im->store, job->sha, &existing, error))
+    return FALSE;
+  if (existing)
+    {
+      im->result->duplicates++;
+      return TRUE;
+    }
   {
     VetoItemRecord record = {
-      .path = relative,
-      .sha256 = sha,
-      .width = image->width,
-      .height = image->height,
-      .channels = image->channels,
-      .split = split,
-      .gold_class = gold,
+      .path = job->relative,
+      .sha256 = job->sha,
+      .width = job->width,
+      .height = job->height,
+      .channels = job->channels,
+      .split = job->split,
+      .gold_class = job->gold,
       .import_id = im->import_id,
       .import_index = im->index++,
     };
@@ -733,9 +836,50 @@ add_image_file (Importer *im, const char *path, gint64 gold, VetoSplit split, GE
     if (!veto_store_add_item (im->store, &record, NULL, error))
       return FALSE;
   }
-  g_hash_table_add (im->seen_sha256, g_steal_pointer (&sha));
+  g_hash_table_add (im->seen_sha256, g_steal_pointer (&job->sha));
   im->result->added++;
+  im->result->per_split[job->split]++;
   return TRUE;
+}
+
+/* Reads the files on every core and adds them on this thread (the store's only writer). */
+static gboolean
+import_files (Importer *im, GPtrArray *jobs, GError **error)
+{
+  FileQueue queue = { .base_dir = veto_store_get_base_dir (im->store) };
+  GThreadPool *pool;
+  gboolean ok = TRUE;
+
+  g_mutex_init (&queue.lock);
+  g_cond_init (&queue.cond);
+  im->progress_total = jobs->len;
+  pool = g_thread_pool_new (file_job_run, &queue, MAX (1, g_get_num_processors ()), FALSE, NULL);
+  for (guint i = 0; i < jobs->len; i++)
+    g_thread_pool_push (pool, jobs->pdata[i], NULL);
+  for (guint i = 0; i < jobs->len && ok; i++)
+    {
+      FileJob *job = jobs->pdata[i];
+
+      g_mutex_lock (&queue.lock);
+      while (!job->done)
+        g_cond_wait (&queue.cond, &queue.lock);
+      g_mutex_unlock (&queue.lock);
+      if (check_cancelled (im, error))
+        ok = FALSE;
+      else if (job->error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&job->error));
+          ok = FALSE;
+        }
+      else
+        ok = add_file_result (im, job, error);
+      report_progress (im, i + 1, FALSE);
+    }
+  g_atomic_int_set (&queue.stop, 1);
+  g_thread_pool_free (pool, TRUE, TRUE);
+  g_cond_clear (&queue.cond);
+  g_mutex_clear (&queue.lock);
+  return ok;
 }
 
 /* Sorted names of a folder's entries, hidden ones left out. */
@@ -763,7 +907,7 @@ list_folder (const char *dir, GError **error)
 }
 
 static gboolean
-import_folder_files (Importer *im, const char *dir, gint64 gold, GError **error)
+list_folder_files (Importer *im, const char *dir, gint64 gold, GPtrArray *jobs, GError **error)
 {
   g_autoptr (GPtrArray) names = list_folder (dir, error);
 
@@ -780,9 +924,7 @@ import_folder_files (Importer *im, const char *dir, gint64 gold, GError **error)
           im->result->skipped++;
           continue;
         }
-      if (!add_image_file (im, path, gold, im->options->split, error))
-        return FALSE;
-      report_progress (im, im->result->added + im->result->duplicates, FALSE);
+      add_file_job (jobs, path, gold, im->options->split);
     }
   return TRUE;
 }
@@ -792,6 +934,7 @@ static gboolean
 import_image_folder (Importer *im, const char *dir, GError **error)
 {
   g_autoptr (GPtrArray) names = list_folder (dir, error);
+  g_autoptr (GPtrArray) jobs = g_ptr_array_new_with_free_func (file_job_free);
 
   if (names == NULL)
     return FALSE;
@@ -812,10 +955,10 @@ import_image_folder (Importer *im, const char *dir, GError **error)
           return FALSE;
         }
       if (!ensure_class (im, name, &class_id, error)
-          || !import_folder_files (im, sub, class_id, error))
+          || !list_folder_files (im, sub, class_id, jobs, error))
         return FALSE;
     }
-  return import_folder_files (im, dir, 0, error);
+  return list_folder_files (im, dir, 0, jobs, error) && import_files (im, jobs, error);
 }
 
 /* --- CSV manifest: path,label,split --- */
@@ -936,6 +1079,7 @@ import_csv (Importer *im, const char *path, GError **error)
   g_autofree char *absolute = g_canonicalize_filename (path, NULL);
   g_autofree char *dir = g_path_get_dirname (absolute);
   g_autoptr (GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) jobs = g_ptr_array_new_with_free_func (file_job_free);
   g_autoptr (GError) local_error = NULL;
   int col_path = -1, col_label = -1, col_split = -1;
   CsvReader csv = { 0 };
@@ -991,7 +1135,11 @@ import_csv (Importer *im, const char *path, GError **error)
       gint64 gold = 0;
 
       if (!csv_next (&csv, fields, path, error))
-        return error == NULL || *error == NULL;
+        {
+          if (error != NULL && *error != NULL)
+            return FALSE;
+          return import_files (im, jobs, error);
+        }
       if (fields->len == 1 && *(char *) fields->pdata[0] == '\0')
         continue;
       if ((int) fields->len <= MAX (col_path, MAX (col_label, col_split)))
@@ -1012,10 +1160,9 @@ import_csv (Importer *im, const char *path, GError **error)
         }
       file = manifest_path (dir, g_strstrip ((char *) fields->pdata[col_path]), path, csv.line,
                             error);
-      if (file == NULL || (*label && !ensure_class (im, label, &gold, error))
-          || !add_image_file (im, file, gold, split, error))
+      if (file == NULL || (*label && !ensure_class (im, label, &gold, error)))
         return FALSE;
-      report_progress (im, csv.line, FALSE);
+      add_file_job (jobs, file, gold, split);
     }
 }
 
@@ -1161,7 +1308,7 @@ veto_import (VetoStore *store, const char *source, const VetoImportOptions *opti
   if (!ok)
     veto_store_rollback (store);
   else
-    report_progress (&im, im.index, TRUE);
+    report_progress (&im, MAX (im.progress_done, im.index), TRUE);
 
 out:
   g_clear_pointer (&im.classes, g_ptr_array_unref);

@@ -1,7 +1,7 @@
 /* veto-import: reads outside datasets (IDX, CIFAR binary, ImageFolder, CSV manifest) into a project. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "veto-npy.h"
 #include "veto-store.h"
@@ -34,6 +34,8 @@ typedef enum
 const char *veto_import_format_to_string (VetoImportFormat format);
 gboolean veto_import_format_from_string (const char *text, VetoImportFormat *out_format);
 
+/* total is known before the first call (the files of a folder or manifest are listed first),
+ * and done counts items read so far, duplicates included. */
 typedef void (*VetoImportProgressFunc) (gpointer user_data, guint64 done, guint64 total);
 
 typedef struct
@@ -44,12 +46,14 @@ typedef struct
   gboolean cifar100_coarse;   /* CIFAR-100: the 20 coarse labels instead of the 100 fine ones */
   VetoImportProgressFunc progress;
   gpointer progress_data;
+  GCancellable *cancellable;  /* may be NULL; a cancelled import changes nothing */
 } VetoImportOptions;
 
 typedef struct
 {
   VetoImportFormat format;    /* what was read */
   guint added;                /* new items */
+  guint per_split[VETO_N_SPLITS]; /* new items by the split they went to (CSV rows name theirs) */
   guint duplicates;           /* images skipped because their sha256 is in the project already */
   guint skipped;              /* files of a folder that are not images by name */
   guint classes_created;

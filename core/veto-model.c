@@ -650,6 +650,11 @@ typedef struct
   float *dhidden;  /* capacity × hidden */
   float *outputs;  /* capacity × n_outputs */
   float *doutputs; /* capacity × n_outputs */
+  /* The thin softmax path: weights and their gradient zero-padded to THIN_WIDTH outputs, and
+   * the minibatch's outputs gradient at that width. */
+  float *w16;      /* n_features × THIN_WIDTH */
+  float *g16;      /* n_features × THIN_WIDTH */
+  float *z16;      /* capacity × THIN_WIDTH */
 } Workspace;
 
 static void
@@ -669,12 +674,15 @@ workspace_free_buffers (Workspace *ws)
   g_clear_pointer (&ws->dhidden, g_free);
   g_clear_pointer (&ws->outputs, g_free);
   g_clear_pointer (&ws->doutputs, g_free);
+  g_clear_pointer (&ws->z16, g_free);
 }
 
 static void
 workspace_clear (Workspace *ws)
 {
   g_clear_pointer (&ws->rows, g_free);
+  g_clear_pointer (&ws->w16, g_free);
+  g_clear_pointer (&ws->g16, g_free);
   workspace_free_buffers (ws);
 }
 
@@ -695,6 +703,7 @@ workspace_reserve (Workspace       *ws,
   ws->x = g_new (float, (gsize) capacity * model->n_features);
   ws->outputs = g_new (float, (gsize) capacity * model->n_outputs);
   ws->doutputs = g_new (float, (gsize) capacity * model->n_outputs);
+  ws->z16 = g_new (float, (gsize) capacity * THIN_WIDTH);
   if (model->kind == VETO_MODEL_KIND_MLP)
     {
       ws->hidden = g_new (float, (gsize) capacity * model->hidden);
@@ -747,6 +756,128 @@ backward (const VetoModel *model,
   column_sums (ws->dhidden, n_rows, model->hidden, grad + layout.b1);
 }
 
+/* A softmax with at most THIN_WIDTH outputs trains through these two kernels instead of sgemm:
+ * they read the minibatch's rows where they lie in X (no gathered copy) and keep a row of the
+ * zero-padded weights in one vector register; sgemm's packing of so thin a matrix costs more
+ * than its arithmetic. out (n × THIN_WIDTH) = X[rows] w16. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static void
+thin_logits_rows (const float *X, const guint *rows, guint n, guint d, const float *w16,
+                  float *out)
+{
+  guint i = 0;
+
+  for (; i + 4 <= n; i += 4)
+    {
+      float a0[THIN_WIDTH] = { 0 }, a1[THIN_WIDTH] = { 0 };
+      float a2[THIN_WIDTH] = { 0 }, a3[THIN_WIDTH] = { 0 };
+      const float *x0 = X + (gsize) rows[i] * d, *x1 = X + (gsize) rows[i + 1] * d;
+      const float *x2 = X + (gsize) rows[i + 2] * d, *x3 = X + (gsize) rows[i + 3] * d;
+
+      for (guint j = 0; j < d; j++)
+        {
+          const float *wr = w16 + (gsize) j * THIN_WIDTH;
+          float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
+
+          for (guint c = 0; c < THIN_WIDTH; c++)
+            {
+              a0[c] += v0 * wr[c];
+              a1[c] += v1 * wr[c];
+              a2[c] += v2 * wr[c];
+              a3[c] += v3 * wr[c];
+            }
+        }
+      memcpy (out + (gsize) i * THIN_WIDTH, a0, sizeof a0);
+      memcpy (out + (gsize) (i + 1) * THIN_WIDTH, a1, sizeof a1);
+      memcpy (out + (gsize) (i + 2) * THIN_WIDTH, a2, sizeof a2);
+      memcpy (out + (gsize) (i + 3) * THIN_WIDTH, a3, sizeof a3);
+    }
+  for (; i < n; i++)
+    {
+      float a[THIN_WIDTH] = { 0 };
+      const float *x = X + (gsize) rows[i] * d;
+
+      for (guint j = 0; j < d; j++)
+        for (guint c = 0; c < THIN_WIDTH; c++)
+          a[c] += x[j] * w16[(gsize) j * THIN_WIDTH + c];
+      memcpy (out + (gsize) i * THIN_WIDTH, a, sizeof a);
+    }
+}
+
+/* g16 (d × THIN_WIDTH) = X[rows]^T z16, four rows per pass over g16. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+static void
+thin_weight_gradient_rows (const float *X, const guint *rows, guint n, guint d,
+                           const float *z16, float *g16)
+{
+  guint i = 0;
+
+  memset (g16, 0, (gsize) d * THIN_WIDTH * sizeof (float));
+  for (; i + 4 <= n; i += 4)
+    {
+      const float *x0 = X + (gsize) rows[i] * d, *x1 = X + (gsize) rows[i + 1] * d;
+      const float *x2 = X + (gsize) rows[i + 2] * d, *x3 = X + (gsize) rows[i + 3] * d;
+      const float *z0 = z16 + (gsize) i * THIN_WIDTH, *z1 = z0 + THIN_WIDTH;
+      const float *z2 = z1 + THIN_WIDTH, *z3 = z2 + THIN_WIDTH;
+
+      for (guint j = 0; j < d; j++)
+        {
+          /* A local copy: the compiler cannot prove g16 apart from z16 and would not vectorise. */
+          float g[THIN_WIDTH];
+          float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
+
+          memcpy (g, g16 + (gsize) j * THIN_WIDTH, sizeof g);
+          for (guint c = 0; c < THIN_WIDTH; c++)
+            g[c] += v0 * z0[c] + v1 * z1[c] + v2 * z2[c] + v3 * z3[c];
+          memcpy (g16 + (gsize) j * THIN_WIDTH, g, sizeof g);
+        }
+    }
+  for (; i < n; i++)
+    {
+      const float *x = X + (gsize) rows[i] * d, *z = z16 + (gsize) i * THIN_WIDTH;
+
+      for (guint j = 0; j < d; j++)
+        for (guint c = 0; c < THIN_WIDTH; c++)
+          g16[(gsize) j * THIN_WIDTH + c] += x[j] * z[c];
+    }
+}
+
+/* Forward, loss and backward of a thin softmax on the gathered rows ws->rows. */
+static double
+thin_softmax_gradients (const VetoModel *model, Workspace *ws, const float *X, guint n_rows,
+                        gpointer objective, VetoBatchLossFunc batch_loss, const guint *units,
+                        guint n_units, float *grad)
+{
+  Layout layout = model_layout (model);
+  guint d = model->n_features, o = model->n_outputs;
+  const float *w = model->params + layout.w1, *b = model->params + layout.b1;
+  double loss;
+
+  if (ws->w16 == NULL)
+    {
+      ws->w16 = g_new0 (float, (gsize) d * THIN_WIDTH);
+      ws->g16 = g_new (float, (gsize) d * THIN_WIDTH);
+    }
+  for (guint j = 0; j < d; j++)
+    memcpy (ws->w16 + (gsize) j * THIN_WIDTH, w + (gsize) j * o, o * sizeof (float));
+  thin_logits_rows (X, ws->rows, n_rows, d, ws->w16, ws->z16);
+  for (guint i = 0; i < n_rows; i++)
+    for (guint c = 0; c < o; c++)
+      ws->outputs[(gsize) i * o + c] = ws->z16[(gsize) i * THIN_WIDTH + c] + b[c];
+  loss = batch_loss (objective, units, n_units, ws->rows, n_rows, ws->outputs, o, ws->doutputs);
+  if (!isfinite (loss))
+    return loss;
+  memset (ws->z16, 0, (gsize) n_rows * THIN_WIDTH * sizeof (float));
+  for (guint i = 0; i < n_rows; i++)
+    memcpy (ws->z16 + (gsize) i * THIN_WIDTH, ws->doutputs + (gsize) i * o, o * sizeof (float));
+  thin_weight_gradient_rows (X, ws->rows, n_rows, d, ws->z16, ws->g16);
+  for (guint j = 0; j < d; j++)
+    memcpy (grad + layout.w1 + (gsize) j * o, ws->g16 + (gsize) j * THIN_WIDTH,
+            o * sizeof (float));
+  column_sums (ws->doutputs, n_rows, o, grad + layout.b1);
+  return loss;
+}
+
 /* Gather, forward, loss and backward for one minibatch of units; grad gets every parameter. */
 static gboolean
 batch_gradients (const VetoModel   *model,
@@ -776,28 +907,32 @@ batch_gradients (const VetoModel   *model,
     }
   workspace_reserve (ws, model, n_rows);
   for (guint i = 0; i < n_rows; i++)
+    if (ws->rows[i] >= n)
+      {
+        g_set_error (error, VETO_MODEL_ERROR, VETO_MODEL_ERROR_OBJECTIVE,
+                     "Gather returned row %u of a feature matrix of %u rows", ws->rows[i], n);
+        return FALSE;
+      }
+
+  if (model->kind == VETO_MODEL_KIND_SOFTMAX && model->n_outputs <= THIN_WIDTH)
+    loss = thin_softmax_gradients (model, ws, X, n_rows, objective, batch_loss, units, n_units,
+                                   grad);
+  else
     {
-      guint row = ws->rows[i];
-
-      if (row >= n)
-        {
-          g_set_error (error, VETO_MODEL_ERROR, VETO_MODEL_ERROR_OBJECTIVE,
-                       "Gather returned row %u of a feature matrix of %u rows", row, n);
-          return FALSE;
-        }
-      memcpy (ws->x + (gsize) i * d, X + (gsize) row * d, d * sizeof (float));
+      for (guint i = 0; i < n_rows; i++)
+        memcpy (ws->x + (gsize) i * d, X + (gsize) ws->rows[i] * d, d * sizeof (float));
+      forward_block (model, ws->x, n_rows, ws->hidden, ws->outputs);
+      loss = batch_loss (objective, units, n_units, ws->rows, n_rows, ws->outputs,
+                         model->n_outputs, ws->doutputs);
+      if (isfinite (loss))
+        backward (model, ws, n_rows, grad);
     }
-
-  forward_block (model, ws->x, n_rows, ws->hidden, ws->outputs);
-  loss = batch_loss (objective, units, n_units, ws->rows, n_rows, ws->outputs,
-                     model->n_outputs, ws->doutputs);
   if (!isfinite (loss))
     {
       g_set_error (error, VETO_MODEL_ERROR, VETO_MODEL_ERROR_DIVERGED,
                    "The minibatch loss is not finite (%g)", loss);
       return FALSE;
     }
-  backward (model, ws, n_rows, grad);
   *out_loss = loss;
   return TRUE;
 }
@@ -922,6 +1057,193 @@ params_finite (const VetoModel *model)
   return TRUE;
 }
 
+/* --- full-batch L-BFGS (Nocedal & Wright, Numerical Optimization, algorithms 7.4 and 7.5) --- */
+
+#define LBFGS_MEMORY 10
+#define LBFGS_MAX_BACKTRACKS 30
+/* Stop when an iteration lowers the objective by less than this fraction of it, or when the
+ * largest gradient entry is this small: float32 gradients carry no more than that. */
+#define LBFGS_FTOL 1e-7
+#define LBFGS_GTOL 1e-5
+
+typedef struct
+{
+  VetoModel *model;
+  Workspace ws;
+  const float *X;
+  guint n;
+  gpointer objective;
+  VetoGatherFunc gather;
+  VetoBatchLossFunc batch_loss;
+  guint *units;
+  guint n_units;
+  double l2;
+  float *grad;
+} LbfgsProblem;
+
+/* The objective (mean loss of every unit + l2 / 2 · |W|²) and its gradient at x. */
+static gboolean
+lbfgs_evaluate (LbfgsProblem *p, const double *x, double *out_f, double *out_g, GError **error)
+{
+  VetoModel *model = p->model;
+  Layout layout = model_layout (model);
+  double loss, penalty = 0;
+
+  for (gsize i = 0; i < model->n_params; i++)
+    model->params[i] = (float) x[i];
+  if (!batch_gradients (model, &p->ws, p->X, p->n, p->objective, p->gather, p->batch_loss,
+                        p->units, p->n_units, p->grad, &loss, error))
+    return FALSE;
+  for (gsize i = 0; i < model->n_params; i++)
+    {
+      gboolean weight = i < layout.b1 || (i >= layout.w2 && i < layout.b2);
+
+      out_g[i] = p->grad[i] + (weight ? p->l2 * x[i] : 0);
+      penalty += weight ? x[i] * x[i] : 0;
+    }
+  *out_f = loss + 0.5 * p->l2 * penalty;
+  return TRUE;
+}
+
+static double
+dot (const double *a, const double *b, gsize n)
+{
+  double acc = 0;
+
+  for (gsize i = 0; i < n; i++)
+    acc += a[i] * b[i];
+  return acc;
+}
+
+/* Minimises from the model's weights; leaves the last accepted point in the model. */
+static gboolean
+train_lbfgs (LbfgsProblem *p, const VetoModelTrainOptions *options, GCancellable *cancellable,
+             VetoModelTrainReport *report, GError **error)
+{
+  gsize np = p->model->n_params;
+  g_autofree double *x = g_new (double, np);
+  g_autofree double *g = g_new (double, np);
+  g_autofree double *x_new = g_new (double, np);
+  g_autofree double *g_new = g_new (double, np);
+  g_autofree double *dir = g_new (double, np);
+  g_autofree double *s = g_new (double, (gsize) LBFGS_MEMORY * np);
+  g_autofree double *y = g_new (double, (gsize) LBFGS_MEMORY * np);
+  double rho[LBFGS_MEMORY], alpha[LBFGS_MEMORY], f, f_new = 0;
+  guint stored = 0, newest = 0, max_iter = MAX (options->max_epochs, 1);
+
+  for (gsize i = 0; i < np; i++)
+    x[i] = p->model->params[i];
+  if (!lbfgs_evaluate (p, x, &f, g, error))
+    return FALSE;
+  for (guint iter = 1; iter <= max_iter; iter++)
+    {
+      double gtd, step = 1.0, g_max = 0, sy, yy;
+      guint tries = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      /* Two-loop recursion: dir = -H g, H the inverse Hessian built from the last pairs. */
+      memcpy (dir, g, np * sizeof (double));
+      for (guint k = 0; k < stored; k++)
+        {
+          guint j = (newest + LBFGS_MEMORY - k) % LBFGS_MEMORY;
+
+          alpha[j] = rho[j] * dot (s + j * np, dir, np);
+          for (gsize i = 0; i < np; i++)
+            dir[i] -= alpha[j] * y[j * np + i];
+        }
+      if (stored > 0)
+        {
+          double *yn = y + newest * np;
+          double gamma = dot (s + newest * np, yn, np) / dot (yn, yn, np);
+
+          for (gsize i = 0; i < np; i++)
+            dir[i] *= gamma;
+        }
+      else
+        {
+          /* The first step has no curvature yet: a unit step in the largest coordinate. */
+          double g_inf = 0;
+
+          for (gsize i = 0; i < np; i++)
+            g_inf = MAX (g_inf, fabs (g[i]));
+          for (gsize i = 0; i < np; i++)
+            dir[i] /= MAX (g_inf, 1.0);
+        }
+      for (guint k = stored; k > 0; k--)
+        {
+          guint j = (newest + LBFGS_MEMORY - (k - 1)) % LBFGS_MEMORY;
+          double beta = rho[j] * dot (y + j * np, dir, np);
+
+          for (gsize i = 0; i < np; i++)
+            dir[i] += s[j * np + i] * (alpha[j] - beta);
+        }
+      for (gsize i = 0; i < np; i++)
+        dir[i] = -dir[i];
+      gtd = dot (g, dir, np);
+      if (gtd >= 0)
+        {
+          /* Not a descent direction (the pairs went stale): restart from steepest descent. */
+          stored = 0;
+          for (gsize i = 0; i < np; i++)
+            dir[i] = -g[i];
+          gtd = -dot (g, g, np);
+        }
+      /* Backtracking to the Armijo condition. */
+      for (;;)
+        {
+          for (gsize i = 0; i < np; i++)
+            x_new[i] = x[i] + step * dir[i];
+          if (!lbfgs_evaluate (p, x_new, &f_new, g_new, error))
+            return FALSE;
+          if (isfinite (f_new) && f_new <= f + 1e-4 * step * gtd)
+            break;
+          if (++tries >= LBFGS_MAX_BACKTRACKS)
+            {
+              /* No decrease left to find at float precision: x is the answer. */
+              for (gsize i = 0; i < np; i++)
+                p->model->params[i] = (float) x[i];
+              report->loss = f;
+              return TRUE;
+            }
+          step *= 0.5;
+        }
+      report->epochs = iter;
+      report->loss = f_new;
+      if (options->progress != NULL)
+        options->progress (options->progress_data, iter, f_new, NAN);
+      /* Keep the pair only where it carries positive curvature. */
+      newest = stored == 0 ? 0 : (newest + 1) % LBFGS_MEMORY;
+      for (gsize i = 0; i < np; i++)
+        {
+          s[newest * np + i] = x_new[i] - x[i];
+          y[newest * np + i] = g_new[i] - g[i];
+          g_max = MAX (g_max, fabs (g_new[i]));
+        }
+      sy = dot (s + newest * np, y + newest * np, np);
+      yy = dot (y + newest * np, y + newest * np, np);
+      if (sy > 1e-12 * yy && yy > 0)
+        {
+          rho[newest] = 1.0 / sy;
+          stored = MIN (stored + 1, LBFGS_MEMORY);
+        }
+      else
+        newest = (newest + LBFGS_MEMORY - 1) % LBFGS_MEMORY;
+      {
+        gboolean converged = f - f_new <= LBFGS_FTOL * MAX (fabs (f), 1.0) || g_max <= LBFGS_GTOL;
+
+        memcpy (x, x_new, np * sizeof (double));
+        memcpy (g, g_new, np * sizeof (double));
+        f = f_new;
+        if (converged)
+          break;
+      }
+    }
+  for (gsize i = 0; i < np; i++)
+    p->model->params[i] = (float) x[i];
+  return TRUE;
+}
+
 gboolean
 veto_model_train (VetoModel                   *model,
                   const float                 *X,
@@ -984,6 +1306,38 @@ veto_model_train (VetoModel                   *model,
   veto_rng_init (&rng, options->seed);
   if (!model->has_weights)
     init_weights_rng (model, &rng);
+
+  if (options->solver == VETO_SOLVER_LBFGS && model->kind == VETO_MODEL_KIND_SOFTMAX
+      && n_units > 0)
+    {
+      LbfgsProblem problem = { model, { 0 }, X, n, objective, gather, batch_loss,
+                               g_new (guint, n_units), n_units, options->l2,
+                               g_new (float, model->n_params) };
+      gboolean ok;
+
+      for (guint i = 0; i < n_units; i++)
+        problem.units[i] = i;
+      workspace_init (&problem.ws, n);
+      ok = train_lbfgs (&problem, options, cancellable, &report, error);
+      workspace_clear (&problem.ws);
+      g_free (problem.units);
+      g_free (problem.grad);
+      if (ok && !params_finite (model))
+        {
+          g_set_error (error, VETO_MODEL_ERROR, VETO_MODEL_ERROR_DIVERGED,
+                       "The weights stopped being finite");
+          ok = FALSE;
+        }
+      if (!ok)
+        goto failed;
+      report.best_epoch = report.epochs;
+      if (options->validate != NULL)
+        report.score = options->validate (options->validate_data, model);
+      if (out_report != NULL)
+        *out_report = report;
+      openblas_set_num_threads (blas_threads);
+      return TRUE;
+    }
 
   grad = g_new (float, model->n_params);
   adam_m = g_new0 (float, model->n_params);

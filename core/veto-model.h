@@ -46,8 +46,17 @@ typedef enum
   VETO_LR_COSINE, /* annealed from learning_rate to 0 over max_epochs */
 } VetoLearningRateSchedule;
 
+typedef enum
+{
+  VETO_SOLVER_ADAMW, /* minibatch AdamW, any model */
+  VETO_SOLVER_LBFGS, /* full-batch L-BFGS on loss + l2 / 2 · |W|² (weights only): a softmax
+                      * only (convex under cross-entropy), an mlp still gets AdamW */
+} VetoSolver;
+
 typedef struct
 {
+  VetoSolver solver;   /* default AdamW */
+  double l2;           /* L-BFGS: the L2 penalty on the weights (weight_decay is AdamW's) */
   double learning_rate;
   VetoLearningRateSchedule schedule; /* default constant */
   double beta1;
@@ -55,7 +64,7 @@ typedef struct
   double epsilon;
   double weight_decay; /* decoupled (AdamW), on weight matrices only, not on biases */
   guint batch_size;    /* units per minibatch */
-  guint max_epochs;
+  guint max_epochs;    /* L-BFGS: the most iterations (each one a full-batch pass or more) */
   guint patience;      /* stop after this many epochs without a better validation score; 0: never */
   guint64 seed;        /* initial weights of a fresh model and the shuffles */
   VetoValidateFunc validate;
@@ -66,7 +75,7 @@ typedef struct
 
 typedef struct
 {
-  guint epochs;     /* epochs run */
+  guint epochs;     /* epochs run (L-BFGS: iterations) */
   guint best_epoch; /* epoch whose weights were kept (the last one without validate) */
   double loss;      /* mean minibatch loss of the last epoch run */
   double score;     /* validation score of the kept weights, NAN without validate */
@@ -139,7 +148,8 @@ void         veto_model_embed              (const VetoModel *model,
 
 /* Training starts from the model's weights when it has some (warm start), else from
  * veto_model_init_weights (options->seed). With a validate callback the weights of the best
- * epoch are kept. On failure (error, cancellation, divergence) the model is left as it came. */
+ * epoch are kept (AdamW; L-BFGS runs to convergence and reports the final score). On failure
+ * (error, cancellation, divergence) the model is left as it came. */
 void         veto_model_train_options_init (VetoModelTrainOptions *options);
 /* dL/dparams (n_params, laid out as the parameters) of one minibatch, without a step. */
 gboolean     veto_model_compute_gradients  (const VetoModel  *model,

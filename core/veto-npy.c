@@ -521,6 +521,52 @@ veto_npy_get_data (const VetoNpy *npy, gsize *out_size)
   return npy->data;
 }
 
+/* Shape checks shared by both matrix readers. */
+static gboolean
+check_matrix_shape (const VetoNpy *npy, GError **error)
+{
+  if (npy->ndim != 2)
+    {
+      g_set_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_SHAPE,
+                   "expected a 2-D matrix, found %u dimensions", npy->ndim);
+      return FALSE;
+    }
+  if (npy->n_elements == 0)
+    {
+      g_set_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_SHAPE,
+                   "the matrix is empty (%" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT ")",
+                   npy->shape[0], npy->shape[1]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GBytes *
+veto_npy_float32_matrix_bytes (const VetoNpy *npy, gsize *out_rows, gsize *out_cols,
+                               GError **error)
+{
+  const float *v = npy->data;
+  gsize offset;
+
+  if (npy->dtype != VETO_NPY_FLOAT32 || npy->bytes == NULL)
+    return NULL;
+  if (!check_matrix_shape (npy, error))
+    return NULL;
+  for (gsize i = 0; i < npy->n_elements; i++)
+    if (!isfinite (v[i]))
+      {
+        g_set_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_VALUE,
+                     "value at row %" G_GSIZE_FORMAT ", column %" G_GSIZE_FORMAT
+                     " is not a finite float32 (%g)", i / npy->shape[1], i % npy->shape[1],
+                     (double) v[i]);
+        return NULL;
+      }
+  offset = (const guint8 *) npy->data - (const guint8 *) g_bytes_get_data (npy->bytes, NULL);
+  *out_rows = npy->shape[0];
+  *out_cols = npy->shape[1];
+  return g_bytes_new_from_bytes (npy->bytes, offset, npy->size);
+}
+
 float *
 veto_npy_to_float32_matrix (const VetoNpy *npy, gsize *out_rows, gsize *out_cols,
                             GError **error)
@@ -535,19 +581,8 @@ veto_npy_to_float32_matrix (const VetoNpy *npy, gsize *out_rows, gsize *out_cols
                    veto_npy_dtype_to_string (npy->dtype));
       return NULL;
     }
-  if (npy->ndim != 2)
-    {
-      g_set_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_SHAPE,
-                   "expected a 2-D matrix, found %u dimensions", npy->ndim);
-      return NULL;
-    }
-  if (npy->n_elements == 0)
-    {
-      g_set_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_SHAPE,
-                   "the matrix is empty (%" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT ")",
-                   npy->shape[0], npy->shape[1]);
-      return NULL;
-    }
+  if (!check_matrix_shape (npy, error))
+    return NULL;
   n = npy->n_elements;
   out = g_new (float, n);
   for (gsize i = 0; i < n; i++)

@@ -50,6 +50,14 @@ gconstpointer veto_npy_get_data (const VetoNpy *npy, gsize *out_size);
 float *veto_npy_to_float32_matrix (const VetoNpy *npy, gsize *out_rows, gsize *out_cols,
                                    GError **error);
 
+/* The same checks without the copy, for a float32 matrix whose data is a slice of the bytes it
+ * was decoded from (native byte order, C order, aligned: what NumPy writes on this machine):
+ * those bytes, so that a memory-mapped file stays mapped and is never copied. NULL without an
+ * error when the data is not of that kind (use veto_npy_to_float32_matrix), NULL with one when
+ * the matrix cannot be used. */
+GBytes *veto_npy_float32_matrix_bytes (const VetoNpy *npy, gsize *out_rows, gsize *out_cols,
+                                       GError **error);
+
 /* Bytes of a version 1.0 .npy holding data: the product of shape elements of dtype, in native
  * byte order and C order (ndim at most VETO_NPY_MAX_DIMS). */
 GBytes *veto_npy_encode (VetoNpyDtype dtype, const gsize *shape, guint ndim, gconstpointer data);

@@ -87,7 +87,9 @@ typedef struct
   const VetoSimConfig *config;
   guint k, d, n_pool;
   GArray *pool;             /* dataset row of each pool index */
-  float *x_pool;            /* n_pool × d */
+  const float *x_pool;      /* n_pool × d: the dataset's own rows when the pool's are
+                               consecutive (no copy of a big pool), else x_pool_copy */
+  float *x_pool_copy;
   gboolean *asked;
   guint n_asked;
   VetoRng rng;
@@ -102,13 +104,14 @@ typedef struct
   float *teacher_probs;     /* n_pool × k */
   guint teacher_wrong;
   gint64 started_us;
+  VetoModel *previous;      /* the last round's softmax: the next round starts from it */
 } Run;
 
 static void
 run_clear (Run *run)
 {
   g_clear_pointer (&run->pool, g_array_unref);
-  g_clear_pointer (&run->x_pool, g_free);
+  g_clear_pointer (&run->x_pool_copy, g_free);
   g_clear_pointer (&run->asked, g_free);
   g_clear_pointer (&run->annotator, veto_sim_annotator_free);
   g_clear_pointer (&run->choices, g_array_unref);
@@ -116,6 +119,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->annotator_a, g_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
+  g_clear_pointer (&run->previous, veto_model_free);
 }
 
 static guint
@@ -189,10 +193,24 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
                    "anchors are a share in [0, 1]", MAX_SHOWN, config->n_candidates);
       return FALSE;
     }
-  run->x_pool = g_new (float, (gsize) run->n_pool * run->d);
-  for (guint i = 0; i < run->n_pool; i++)
-    memcpy (run->x_pool + (gsize) i * run->d,
-            X + (gsize) g_array_index (run->pool, guint, i) * run->d, run->d * sizeof (float));
+  {
+    guint first = g_array_index (run->pool, guint, 0);
+    gboolean consecutive = TRUE;
+
+    for (guint i = 1; i < run->n_pool && consecutive; i++)
+      consecutive = g_array_index (run->pool, guint, i) == first + i;
+    if (consecutive)
+      run->x_pool = X + (gsize) first * run->d;
+    else
+      {
+        run->x_pool_copy = g_new (float, (gsize) run->n_pool * run->d);
+        for (guint i = 0; i < run->n_pool; i++)
+          memcpy (run->x_pool_copy + (gsize) i * run->d,
+                  X + (gsize) g_array_index (run->pool, guint, i) * run->d,
+                  run->d * sizeof (float));
+        run->x_pool = run->x_pool_copy;
+      }
+  }
   run->asked = g_new0 (gboolean, run->n_pool);
   run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
   run->answers_of = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
@@ -454,6 +472,8 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
 {
   VetoTrainSpec spec = run->config->train;
 
+  VetoModel *model;
+
   spec.supervision = VETO_SUPERVISION_ANSWERS;
   spec.annotator = run->annotator_name;
   spec.seed = run->config->seed;
@@ -476,7 +496,17 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
   spec.fit_annotator = FALSE;
   if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
     spec.holdout = run->config->holdout;
-  return veto_sim_train (run->store, run->ds, &spec, out_result, NULL, error);
+  /* A softmax is solved to its optimum by L-BFGS, so the previous round's weights only make
+   * the solve shorter; an mlp's AdamW run starts afresh every round, as it always has. */
+  if (spec.model == VETO_MODEL_KIND_SOFTMAX)
+    spec.warm_start = run->previous;
+  model = veto_sim_train (run->store, run->ds, &spec, out_result, NULL, error);
+  if (model != NULL && spec.model == VETO_MODEL_KIND_SOFTMAX)
+    {
+      g_clear_pointer (&run->previous, veto_model_free);
+      run->previous = veto_model_copy (model);
+    }
+  return model;
 }
 
 /* Picks a batch among the pool items not asked yet; out_indices are pool indices. */

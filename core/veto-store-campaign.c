@@ -10,13 +10,15 @@
 
 #define CAMPAIGN_BUSY_TIMEOUT_MS 5000
 
-/* The store's connection is private to veto-store.c, so campaigns and merges go through a
- * short-lived connection of their own, read-only to read and one transaction to write. WAL lets
- * it work beside the store's connection; it sees what that one has committed. */
+/* Campaign reads go through the store's own connection (borrowed), so the store's holder sees
+ * its own uncommitted answers in them. What writes (creating or closing a campaign, merging)
+ * goes through a short-lived connection of its own in one transaction; WAL lets it work beside
+ * the store's connection. */
 typedef struct
 {
   sqlite3 *db;
   char *display;
+  gboolean borrowed;  /* the store's: never closed here */
 } Conn;
 
 static void
@@ -24,7 +26,8 @@ conn_free (Conn *conn)
 {
   if (conn == NULL)
     return;
-  sqlite3_close_v2 (conn->db);
+  if (!conn->borrowed)
+    sqlite3_close_v2 (conn->db);
   g_free (conn->display);
   g_free (conn);
 }
@@ -80,9 +83,21 @@ conn_open (const char *path, gboolean write, GError **error)
     }
   sqlite3_extended_result_codes (conn->db, 1);
   sqlite3_busy_timeout (conn->db, CAMPAIGN_BUSY_TIMEOUT_MS);
-  if (!conn_exec (conn, "PRAGMA foreign_keys = ON", "configuring the project", error))
+  if (!veto_store_harden (conn->db, conn->display, error)
+      || !conn_exec (conn, "PRAGMA foreign_keys = ON", "configuring the project", error))
     return NULL;
   return g_steal_pointer (&conn);
+}
+
+static Conn *
+conn_borrow (VetoStore *store)
+{
+  Conn *conn = g_new0 (Conn, 1);
+
+  conn->db = veto_store_get_db (store);
+  conn->display = g_filename_display_name (veto_store_get_path (store));
+  conn->borrowed = TRUE;
+  return conn;
 }
 
 static VetoStoreStatement *
@@ -220,7 +235,7 @@ campaign_by (Conn *conn, const char *where, gint64 id, const char *name, GError 
 VetoCampaign *
 veto_store_get_campaign (VetoStore *store, const char *name, GError **error)
 {
-  g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
+  g_autoptr (Conn) conn = conn_borrow (store);
 
   if (conn == NULL)
     return NULL;
@@ -230,7 +245,7 @@ veto_store_get_campaign (VetoStore *store, const char *name, GError **error)
 GPtrArray *
 veto_store_list_campaigns (VetoStore *store, GError **error)
 {
-  g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
+  g_autoptr (Conn) conn = conn_borrow (store);
   g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GPtrArray) campaigns = g_ptr_array_new_with_free_func (
       (GDestroyNotify) veto_campaign_free);
@@ -496,7 +511,7 @@ veto_store_campaign_close (VetoStore *store, gint64 campaign, GError **error)
 GArray *
 veto_store_campaign_list_items (VetoStore *store, gint64 campaign, GError **error)
 {
-  g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
+  g_autoptr (Conn) conn = conn_borrow (store);
   g_autoptr (VetoStoreStatement) stmt = NULL;
   g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (VetoCampaignItem));
   int rc;
@@ -547,7 +562,7 @@ veto_store_campaign_next_items (VetoStore *store, gint64 campaign, gint64 annota
     "  AND SUM(CASE WHEN a.annotator_id = ? THEN 1 ELSE 0 END) = 0"
     " ORDER BY standing, (ci.item_id * 2654435761 + ?) % 4294967291, ci.item_id"
     " LIMIT ?";
-  g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
+  g_autoptr (Conn) conn = conn_borrow (store);
   g_autoptr (VetoCampaign) c = NULL;
   g_autoptr (VetoStoreStatement) who = NULL;
   g_autoptr (VetoStoreStatement) stmt = NULL;
@@ -633,19 +648,16 @@ veto_campaign_coverage_clear (VetoCampaignCoverage *coverage)
   memset (coverage, 0, sizeof *coverage);
 }
 
-gboolean
-veto_store_campaign_coverage (VetoStore *store, gint64 campaign,
-                              VetoCampaignCoverage *out_coverage, GError **error)
+static gboolean
+coverage_read (Conn *conn, gint64 campaign, VetoCampaignCoverage *out_coverage, GError **error)
 {
-  g_autoptr (Conn) conn = conn_open (veto_store_get_path (store), FALSE, error);
   g_autoptr (VetoCampaign) c = NULL;
   g_autoptr (VetoStoreStatement) items = NULL;
   g_autoptr (VetoStoreStatement) people = NULL;
   VetoCampaignCoverage cov = { 0 };
   int rc;
 
-  if (conn == NULL || !(c = campaign_by (conn, "id = ?", campaign, NULL, error))
-      || !conn_exec (conn, "BEGIN", "reading the campaign", error))
+  if (!(c = campaign_by (conn, "id = ?", campaign, NULL, error)))
     return FALSE;
   items = conn_prepare (conn,
       "SELECT ci.anchor, COUNT(a.id) FROM campaign_items ci LEFT JOIN annotations a"
@@ -695,6 +707,21 @@ veto_store_campaign_coverage (VetoStore *store, gint64 campaign,
     }
   *out_coverage = cov;
   return TRUE;
+}
+
+gboolean
+veto_store_campaign_coverage (VetoStore *store, gint64 campaign,
+                              VetoCampaignCoverage *out_coverage, GError **error)
+{
+  g_autoptr (Conn) conn = conn_borrow (store);
+  gboolean ok;
+
+  /* Both queries see one snapshot; a savepoint works inside the store's transaction too. */
+  if (!conn_exec (conn, "SAVEPOINT veto_coverage", "reading the campaign", error))
+    return FALSE;
+  ok = coverage_read (conn, campaign, out_coverage, error);
+  sqlite3_exec (conn->db, "RELEASE veto_coverage", NULL, NULL, NULL);
+  return ok;
 }
 
 /* --- merging --- */

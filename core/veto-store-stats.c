@@ -5,10 +5,8 @@
 #include <math.h>
 #include <sqlite3.h>
 
-#define STATS_BUSY_TIMEOUT_MS 5000
-
-/* Statistics read through a short-lived read-only connection of their own: a long query then
- * never holds up the writing connection, and it sees exactly what has been committed. */
+/* Statistics read through the store's own connection (on the store's thread): they see what
+ * its holder has written, committed or not. */
 typedef struct
 {
   sqlite3 *db;
@@ -18,7 +16,6 @@ typedef struct
 static void
 reader_free (Reader *reader)
 {
-  sqlite3_close_v2 (reader->db);
   g_free (reader->display);
   g_free (reader);
 }
@@ -33,19 +30,11 @@ set_error (Reader *reader, GError **error, int rc, const char *doing)
 static Reader *
 reader_open (VetoStore *store, GError **error)
 {
-  g_autoptr (Reader) reader = g_new0 (Reader, 1);
-  const char *path = veto_store_get_path (store);
-  int rc;
+  Reader *reader = g_new0 (Reader, 1);
 
-  reader->display = g_filename_display_name (path);
-  rc = sqlite3_open_v2 (path, &reader->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-  if (rc != SQLITE_OK)
-    {
-      set_error (reader, error, rc, "opening the project for statistics");
-      return NULL;
-    }
-  sqlite3_busy_timeout (reader->db, STATS_BUSY_TIMEOUT_MS);
-  return g_steal_pointer (&reader);
+  reader->db = veto_store_get_db (store);
+  reader->display = g_filename_display_name (veto_store_get_path (store));
+  return reader;
 }
 
 static sqlite3_stmt *

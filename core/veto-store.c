@@ -8,7 +8,11 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 G_DEFINE_QUARK (veto-store-error-quark, veto_store_error)
 
@@ -24,6 +28,8 @@ struct _VetoStore
   gboolean read_only;
   sqlite3_stmt *insert_item; /* kept prepared: imports add tens of thousands of items */
   char *transaction_time;    /* when the open write transaction began */
+  GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
+  char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -123,9 +129,27 @@ static const char schema_v1[] =
   "  value BLOB NOT NULL,"
   "  written_at TEXT NOT NULL);";
 
-/* migrations[v] takes a file from user_version v to v + 1. */
-static const char *const migrations[] = { schema_v1 };
-G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == VETO_STORE_SCHEMA_VERSION);
+/* Version 2: the lab server's access tokens (only a hash of each is kept), the answer id a
+ * client makes, unique so that a retried request never records an answer twice, and the
+ * questions handed out and not yet answered (leases), so that a restarted server keeps them. */
+static const char schema_v2[] =
+  "CREATE TABLE tokens ("
+  "  id INTEGER PRIMARY KEY,"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  hash TEXT NOT NULL UNIQUE,"
+  "  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+  "  created_at TEXT NOT NULL,"
+  "  revoked_at TEXT);"
+  "ALTER TABLE annotations ADD COLUMN answer_uid TEXT;"
+  "CREATE UNIQUE INDEX annotations_answer_uid ON annotations (answer_uid);"
+  "CREATE INDEX annotations_campaign ON annotations (campaign_id);"
+  "CREATE TABLE leases ("
+  "  question INTEGER PRIMARY KEY,"
+  "  campaign_id INTEGER NOT NULL REFERENCES campaigns (id),"
+  "  annotator_id INTEGER NOT NULL REFERENCES annotators (id),"
+  "  lease TEXT NOT NULL);";
+
+const char *const veto_store_migrations[VETO_STORE_SCHEMA_VERSION] = { schema_v1, schema_v2 };
 
 static const char *const split_names[] = { "pool", "test", "validation" };
 static const char *const kind_names[] = { "ordinary", "complementary", "preference", "soft" };
@@ -274,6 +298,35 @@ prepare (VetoStore *store, const char *sql, GError **error)
   return stmt;
 }
 
+/* A statement of the answer path, prepared once per connection (sql must be a static string):
+ * reset and unbound, owned by the store. A server answers hundreds of requests a second with
+ * these; preparing them each time costs more than running them. */
+static sqlite3_stmt *
+kept (VetoStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt;
+
+  if (store->kept == NULL)
+    store->kept = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                         (GDestroyNotify) sqlite3_finalize);
+  stmt = g_hash_table_lookup (store->kept, sql);
+  if (stmt)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+  if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL)
+      != SQLITE_OK)
+    {
+      set_sqlite_error (store, error, sqlite3_errcode (store->db), "reading the project");
+      sqlite3_finalize (stmt);
+      return NULL;
+    }
+  g_hash_table_insert (store->kept, (gpointer) sql, stmt);
+  return stmt;
+}
+
 void
 veto_store_statement_free (VetoStoreStatement *stmt)
 {
@@ -336,17 +389,27 @@ store_new (const char *path)
   return store;
 }
 
+static void forget_checked (VetoStore *store);
+
 void
 veto_store_close (VetoStore *store)
 {
   if (store == NULL)
     return;
+  forget_checked (store);
   sqlite3_finalize (store->insert_item);
+  g_clear_pointer (&store->kept, g_hash_table_unref);
   sqlite3_close_v2 (store->db);
   g_free (store->transaction_time);
   g_free (store->path);
   g_free (store->base_dir);
   g_free (store);
+}
+
+sqlite3 *
+veto_store_get_db (VetoStore *store)
+{
+  return store->db;
 }
 
 const char *
@@ -361,22 +424,40 @@ veto_store_get_base_dir (VetoStore *store)
   return store->base_dir;
 }
 
+/* A connection, hardened before its first statement. */
 static gboolean
-open_connection (VetoStore *store, int flags, GError **error)
+connect_db (const char *path, int flags, sqlite3 **out_db, GError **error)
 {
-  int rc = sqlite3_open_v2 (store->path, &store->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+  g_autofree char *display = g_filename_display_name (path);
+  int rc = sqlite3_open_v2 (path, out_db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 
   if (rc != SQLITE_OK)
     {
-      set_sqlite_error (store, error, rc, "opening the project");
+      veto_store_set_sqlite_error (*out_db, display, rc, "opening the project", error);
+      sqlite3_close_v2 (*out_db);
+      *out_db = NULL;
       return FALSE;
     }
-  sqlite3_extended_result_codes (store->db, 1);
-  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes (*out_db, 1);
+  sqlite3_busy_timeout (*out_db, BUSY_TIMEOUT_MS);
+  if (!veto_store_harden (*out_db, display, error))
+    {
+      sqlite3_close_v2 (*out_db);
+      *out_db = NULL;
+      return FALSE;
+    }
   return TRUE;
 }
 
-/* Settings of every connection, applied once the file is known to be ours. */
+static gboolean
+open_connection (VetoStore *store, int flags, GError **error)
+{
+  return connect_db (store->path, flags, &store->db, error);
+}
+
+/* Settings of every connection, applied once the file is known to be ours. synchronous = FULL
+ * syncs the WAL at every commit: an acknowledged answer survives an OS crash or a power cut, not
+ * only a killed process. */
 static gboolean
 configure_connection (VetoStore *store, GError **error)
 {
@@ -384,7 +465,7 @@ configure_connection (VetoStore *store, GError **error)
     return FALSE;
   if (store->read_only)
     return TRUE;
-  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+  return exec_sql (store, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
                    "configuring the project", error);
 }
 
@@ -394,7 +475,7 @@ migrate (VetoStore *store, int from_version, GError **error)
   if (!veto_store_begin (store, error))
     return FALSE;
   for (int v = from_version; v < VETO_STORE_SCHEMA_VERSION; v++)
-    if (!exec_sql (store, migrations[v], "upgrading the project", error))
+    if (!exec_sql (store, veto_store_migrations[v], "upgrading the project", error))
       goto fail;
   {
     g_autofree char *sql = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %d",
@@ -468,51 +549,197 @@ backup_before_migration (VetoStore *store, int version, GError **error)
   return veto_store_copy_to (store, backup, error);
 }
 
-VetoStore *
-veto_store_open (const char *path, gboolean read_only, GError **error)
+/* Refuses what is not a regular file: SQLite would block forever opening a pipe. */
+static gboolean
+check_file_kind (const char *path, const char *display, GError **error)
 {
-  g_autoptr (VetoStore) store = store_new (path);
-  g_autofree char *display = g_filename_display_name (path);
-  int application_id = 0, version = 0;
-
-  store->read_only = read_only;
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_FOUND,
                    "%s: no such project file", display);
-      return NULL;
+      return FALSE;
     }
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
                    "%s: is a folder, not a Veto project", display);
-      return NULL;
+      return FALSE;
     }
-  /* SQLite would block forever opening a pipe. */
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
                    "%s: not a regular file (a pipe or device), not a Veto project", display);
-      return NULL;
+      return FALSE;
     }
-  /* Identify the file before anything could write to it (WAL mode would change its header). */
-  if (!open_connection (store, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, error)
-      || !pragma_int (store, "PRAGMA application_id", &application_id, error)
-      || !pragma_int (store, "PRAGMA user_version", &version, error))
-    return NULL;
+  return TRUE;
+}
+
+static gboolean
+db_pragma_int (sqlite3 *db, const char *display, const char *sql, int *out_value,
+               GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = NULL;
+  int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      veto_store_set_sqlite_error (db, display, rc, "reading the project header", error);
+      return FALSE;
+    }
+  *out_value = sqlite3_column_int (stmt, 0);
+  return TRUE;
+}
+
+/* Reads the header only: whose file it is and its schema version. */
+static gboolean
+identify (sqlite3 *db, const char *display, int *out_version, GError **error)
+{
+  int application_id = 0;
+
+  if (!db_pragma_int (db, display, "PRAGMA application_id", &application_id, error)
+      || !db_pragma_int (db, display, "PRAGMA user_version", out_version, error))
+    return FALSE;
   if (application_id != VETO_APPLICATION_ID)
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT,
                    "%s: not a Veto project (an SQLite database of another program)", display);
-      return NULL;
+      return FALSE;
     }
-  if (version > VETO_STORE_SCHEMA_VERSION)
+  if (*out_version > VETO_STORE_SCHEMA_VERSION)
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_TOO_NEW,
                    "%s: written by a newer Veto (project schema %d, this Veto knows up to %d); "
-                   "left untouched", display, version, VETO_STORE_SCHEMA_VERSION);
-      return NULL;
+                   "left untouched", display, *out_version, VETO_STORE_SCHEMA_VERSION);
+      return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+veto_store_open_untrusted (const char *path, sqlite3 **out_db, int *out_version, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  *out_db = NULL;
+  if (!check_file_kind (path, display, error)
+      || !connect_db (path, SQLITE_OPEN_READONLY, out_db, error))
+    return FALSE;
+  if (!identify (*out_db, display, out_version, error))
+    {
+      sqlite3_close_v2 (*out_db);
+      *out_db = NULL;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* While a store of a file is open in this process, another open of the same file does not check
+ * its rows again as long as the file is as it was when they were checked: the window opens a
+ * project on several connections at once (the engine's, the worker's, the thumbnailer's). What
+ * stat says of the file and of its WAL is its signature; a write by anyone changes it. */
+typedef struct
+{
+  guint open_stores;
+  char *signature; /* when its rows were last checked */
+} CheckedFile;
+
+static GMutex checked_lock;
+static GHashTable *checked_files; /* "dev:inode" → CheckedFile */
+
+static void
+checked_file_free (CheckedFile *file)
+{
+  g_free (file->signature);
+  g_free (file);
+}
+
+/* "dev:inode" in out_key, and the signature; FALSE when the file cannot be stat'ed. */
+static gboolean
+file_signature (const char *path, char **out_key, char **out_signature)
+{
+  g_autofree char *wal_path = g_strconcat (path, "-wal", NULL);
+  struct stat st, wal;
+
+  if (stat (path, &st) != 0)
+    return FALSE;
+  if (stat (wal_path, &wal) != 0)
+    memset (&wal, 0, sizeof wal);
+  *out_key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
+  *out_signature = g_strdup_printf ("%jd:%jd.%09ld:%jd.%09ld:%jd:%jd.%09ld",
+                                    (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec,
+                                    st.st_mtim.tv_nsec, (intmax_t) st.st_ctim.tv_sec,
+                                    st.st_ctim.tv_nsec, (intmax_t) wal.st_size,
+                                    (intmax_t) wal.st_mtim.tv_sec, wal.st_mtim.tv_nsec);
+  return TRUE;
+}
+
+static gboolean
+validate_rows_once (VetoStore *store, const char *display, GError **error)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *signature = NULL;
+  CheckedFile *file;
+  gboolean known = FALSE, stated = file_signature (store->path, &key, &signature);
+
+  g_mutex_lock (&checked_lock);
+  if (stated && checked_files && (file = g_hash_table_lookup (checked_files, key)))
+    known = file->open_stores > 0 && g_strcmp0 (file->signature, signature) == 0;
+  g_mutex_unlock (&checked_lock);
+  if (!known && !veto_store_validate_rows (store->db, display, error))
+    return FALSE;
+  if (!stated)
+    return TRUE;
+  g_mutex_lock (&checked_lock);
+  if (checked_files == NULL)
+    checked_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) checked_file_free);
+  file = g_hash_table_lookup (checked_files, key);
+  if (file == NULL)
+    {
+      file = g_new0 (CheckedFile, 1);
+      g_hash_table_insert (checked_files, g_strdup (key), file);
+    }
+  file->open_stores++;
+  g_free (file->signature);
+  file->signature = g_steal_pointer (&signature);
+  g_mutex_unlock (&checked_lock);
+  store->checked_key = g_steal_pointer (&key);
+  return TRUE;
+}
+
+static void
+forget_checked (VetoStore *store)
+{
+  CheckedFile *file;
+
+  if (store->checked_key == NULL)
+    return;
+  g_mutex_lock (&checked_lock);
+  file = g_hash_table_lookup (checked_files, store->checked_key);
+  if (file && --file->open_stores == 0)
+    g_hash_table_remove (checked_files, store->checked_key);
+  g_mutex_unlock (&checked_lock);
+  g_clear_pointer (&store->checked_key, g_free);
+}
+
+VetoStore *
+veto_store_open (const char *path, gboolean read_only, GError **error)
+{
+  g_autoptr (VetoStore) store = store_new (path);
+  g_autofree char *display = g_filename_display_name (path);
+  int version = 0;
+
+  store->read_only = read_only;
+  if (!check_file_kind (path, display, error))
+    return NULL;
+  /* Identify the file before anything could write to it (WAL mode would change its header), and
+   * refuse a schema that is not Veto's before any query of ours runs on it. */
+  if (!open_connection (store, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, error)
+      || !identify (store->db, display, &version, error)
+      || !veto_store_validate_schema (store->db, display, version, error))
+    return NULL;
   if (!read_only && sqlite3_db_readonly (store->db, "main") == 1)
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_READ_ONLY,
@@ -533,7 +760,47 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
       if (!backup_before_migration (store, version, error) || !migrate (store, version, error))
         return NULL;
     }
+  /* Every row the rest of Veto will be handed is what Veto itself would have written. */
+  if (!validate_rows_once (store, display, error))
+    return NULL;
   return g_steal_pointer (&store);
+}
+
+gboolean
+veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error)
+{
+  return exec_sql (store, deferred ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+                   "configuring the project", error);
+}
+
+/* In WAL mode with synchronous = NORMAL, SQLite syncs the WAL before each checkpoint and the
+ * database after it; commits since the last checkpoint are only in the WAL. Syncing the WAL file
+ * (through a descriptor of our own: fsync is per file, not per descriptor) makes them durable as
+ * synchronous = FULL would have at each commit. */
+gboolean
+veto_store_sync (VetoStore *store, GError **error)
+{
+  g_autofree char *wal = g_strconcat (store->path, "-wal", NULL);
+  int fd = g_open (wal, O_RDONLY | O_CLOEXEC, 0);
+  int saved;
+
+  if (fd < 0 && errno == ENOENT)
+    return TRUE;
+  if (fd >= 0 && fdatasync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  {
+    g_autofree char *display = g_filename_display_name (store->path);
+
+    g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_FAILED, "%s: syncing the journal: %s",
+                 display, g_strerror (saved));
+  }
+  return FALSE;
 }
 
 gboolean
@@ -917,14 +1184,16 @@ veto_store_ensure_annotator (VetoStore *store, const char *name, VetoAnnotatorKi
 static char *
 class_name (VetoStore *store, gint64 id)
 {
-  g_autoptr (VetoStoreStatement) stmt = prepare (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  sqlite3_stmt *stmt = kept (store, "SELECT name FROM classes WHERE id = ?", NULL);
+  char *name = NULL;
 
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    return NULL;
-  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    name = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_reset (stmt);
+  return name;
 }
 
 /* The question exactly as it was put to the annotator, as one JSON object. */
@@ -1031,10 +1300,10 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   static const char sql[] =
     "INSERT INTO annotations (item_id, annotator_id, kind, answer_class_id, right_item_id,"
     " criterion, preferred, soft_labels, question, model_version, strategy, score, campaign_id,"
-    " shown_at, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    " shown_at, answered_at, answer_uid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   gboolean own_transaction = sqlite3_get_autocommit (store->db);
-  g_autoptr (VetoStoreStatement) stmt = NULL;
-  g_autoptr (VetoStoreStatement) cand = NULL;
+  sqlite3_stmt *stmt = NULL;
+  sqlite3_stmt *cand = NULL;
   g_autofree char *question = NULL;
   g_autofree char *shown_at = NULL;
   g_autofree char *answered_at = NULL;
@@ -1047,7 +1316,7 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
   question = question_json (store, answer, error);
   if (question == NULL)
     goto fail;
-  stmt = prepare (store, sql, error);
+  stmt = kept (store, sql, error);
   if (stmt == NULL)
     goto fail;
   sqlite3_bind_int64 (stmt, 1, answer->item);
@@ -1079,12 +1348,14 @@ veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *o
     }
   answered_at = answer->answered_at_us > 0 ? iso_time (answer->answered_at_us) : now_iso ();
   sqlite3_bind_text (stmt, 15, answered_at, -1, SQLITE_STATIC);
+  if (answer->answer_uid)
+    sqlite3_bind_text (stmt, 16, answer->answer_uid, -1, SQLITE_STATIC);
   if (!step_done (store, stmt, "saving the answer", error))
     goto fail;
   id = sqlite3_last_insert_rowid (store->db);
   if (answer->n_candidates > 0)
     {
-      cand = prepare (store,
+      cand = kept (store,
           "INSERT INTO annotation_candidates (annotation_id, position, class_id) VALUES (?,?,?)",
           error);
       if (cand == NULL)
@@ -1109,6 +1380,30 @@ fail:
   if (own_transaction)
     veto_store_rollback (store);
   return FALSE;
+}
+
+gboolean
+veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
+                            gint64 *out_annotator, GError **error)
+{
+  sqlite3_stmt *stmt
+    = kept (store, "SELECT id, annotator_id FROM annotations WHERE answer_uid = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, answer_uid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  *out_id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (out_annotator)
+    *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 1) : 0;
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading answers");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Runs an UPDATE of one annotation (bound as the last parameter) that must change one row. */
@@ -1238,6 +1533,147 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
       return FALSE;
     }
   return TRUE;
+}
+
+/* --- the lab server's access tokens --- */
+
+gboolean
+veto_store_add_token (VetoStore *store, gint64 annotator, const char *hash, gboolean admin,
+                      GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "INSERT INTO tokens (annotator_id, hash, admin, created_at) VALUES (?, ?, ?, ?)", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, annotator);
+  sqlite3_bind_text (stmt, 2, hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, admin ? 1 : 0);
+  sqlite3_bind_text (stmt, 4, now, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "adding a token", error);
+}
+
+gboolean
+veto_store_revoke_tokens (VetoStore *store, gint64 annotator, guint *out_revoked, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "UPDATE tokens SET revoked_at = ? WHERE annotator_id = ? AND revoked_at IS NULL", error);
+  g_autofree char *now = now_iso ();
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, now, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, annotator);
+  if (!step_done (store, stmt, "revoking tokens", error))
+    return FALSE;
+  if (out_revoked)
+    *out_revoked = sqlite3_changes (store->db);
+  return TRUE;
+}
+
+gboolean
+veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
+                       char **out_annotator_name, gboolean *out_admin, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store,
+      "SELECT t.annotator_id, a.name, t.admin FROM tokens t JOIN annotators a"
+      " ON a.id = t.annotator_id WHERE t.hash = ? AND t.revoked_at IS NULL", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading tokens");
+      sqlite3_reset (stmt);
+      return FALSE;
+    }
+  *out_annotator = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (out_annotator_name)
+    *out_annotator_name = rc == SQLITE_ROW
+                          ? g_strdup ((const char *) sqlite3_column_text (stmt, 1)) : NULL;
+  if (out_admin)
+    *out_admin = rc == SQLITE_ROW && sqlite3_column_int (stmt, 2) == 1;
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+gboolean
+veto_store_put_lease (VetoStore *store, gint64 question, gint64 campaign, gint64 annotator,
+                      const char *lease, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store,
+      "INSERT OR REPLACE INTO leases (question, campaign_id, annotator_id, lease)"
+      " VALUES (?, ?, ?, ?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, question);
+  sqlite3_bind_int64 (stmt, 2, campaign);
+  sqlite3_bind_int64 (stmt, 3, annotator);
+  sqlite3_bind_text (stmt, 4, lease, -1, SQLITE_STATIC);
+  return step_done (store, stmt, "saving a question handed out", error);
+}
+
+gboolean
+veto_store_delete_lease (VetoStore *store, gint64 question, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store, "DELETE FROM leases WHERE question = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, question);
+  return step_done (store, stmt, "ending a question handed out", error);
+}
+
+GPtrArray *
+veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT lease FROM leases WHERE campaign_id = ? ORDER BY question", error);
+  g_autoptr (GPtrArray) leases = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, campaign);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (leases, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the questions handed out");
+      return NULL;
+    }
+  return g_steal_pointer (&leases);
+}
+
+GArray *
+veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT item_id, annotator_id FROM annotations WHERE campaign_id = ? AND undone = 0"
+      " ORDER BY id", error);
+  g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoCampaignAnswer));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, campaign);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      VetoCampaignAnswer a = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+      g_array_append_val (answers, a);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the campaign's answers");
+      return NULL;
+    }
+  return g_steal_pointer (&answers);
 }
 
 /* --- summary --- */
@@ -1428,4 +1864,29 @@ veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version, cha
   *out_features = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
   *out_weights = g_bytes_new (sqlite3_column_blob (stmt, 2), sqlite3_column_bytes (stmt, 2));
   return TRUE;
+}
+
+/* --- file items --- */
+
+char *
+veto_store_describe_item (VetoStore *store, const VetoItem *item)
+{
+  g_autofree char *display = g_filename_display_name (store->path);
+
+  return g_strdup_printf ("%s: items row %" G_GINT64_FORMAT " (%s)", display, item->id,
+                          item->path ? item->path : "embedded");
+}
+
+char *
+veto_store_item_file (VetoStore *store, const VetoItem *item, GError **error)
+{
+  if (item->path == NULL || g_path_is_absolute (item->path))
+    {
+      g_autofree char *what = veto_store_describe_item (store, item);
+
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
+                   "%s: not a path relative to the project's folder", what);
+      return NULL;
+    }
+  return g_build_filename (store->base_dir, item->path, NULL);
 }

@@ -23,7 +23,7 @@ typedef enum
 } VetoStoreError;
 
 /* The schema this build writes; files with a higher PRAGMA user_version are refused. */
-#define VETO_STORE_SCHEMA_VERSION 1
+#define VETO_STORE_SCHEMA_VERSION 2
 
 typedef enum
 {
@@ -74,6 +74,14 @@ void veto_store_close (VetoStore *store);
 const char *veto_store_get_path (VetoStore *store);
 /* The folder that file items' relative paths start from. */
 const char *veto_store_get_base_dir (VetoStore *store);
+
+/* Commits are durable when veto_store_commit returns (synchronous = FULL: they survive an OS
+ * crash or a power cut). A server that groups many commits may defer that: with deferred sync a
+ * commit survives a killed process at once, and an OS crash once veto_store_sync has returned. */
+gboolean veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error);
+/* Makes every commit so far durable. Touches only the files, never the connection: it may run
+ * on another thread while the store's thread goes on writing. */
+gboolean veto_store_sync (VetoStore *store, GError **error);
 
 /* Write transactions (BEGIN IMMEDIATE). Every failing call leaves the transaction open for the
  * caller to roll back; rollback never fails loudly. */
@@ -167,11 +175,16 @@ typedef struct
   gint64 campaign;          /* 0 when outside a campaign */
   gint64 shown_at_us;       /* g_get_real_time () when the question appeared */
   gint64 answered_at_us;
+  const char *answer_uid;   /* the client's id for this answer, unique in the project; or NULL */
 } VetoAnswer;
 
 /* Commits one answer (its own transaction unless one is open). */
 gboolean veto_store_add_annotation (VetoStore *store, const VetoAnswer *answer, gint64 *out_id,
                                     GError **error);
+/* The annotation that carries a client's answer id: *out_id is 0 when there is none;
+ * out_annotator (may be NULL) gets who gave it. Sees the store's own uncommitted writes. */
+gboolean veto_store_find_answer_uid (VetoStore *store, const char *answer_uid, gint64 *out_id,
+                                     gint64 *out_annotator, GError **error);
 /* Marks an answer undone (the row stays). Fails if it is unknown or already undone. */
 gboolean veto_store_undo_annotation (VetoStore *store, gint64 annotation_id, GError **error);
 gboolean veto_store_flag_annotation (VetoStore *store, gint64 annotation_id, gboolean flagged,
@@ -243,14 +256,78 @@ gboolean veto_store_copy_to (VetoStore *store, const char *path, GError **error)
 gboolean veto_store_get_round (VetoStore *store, gint64 version, gint64 *out_version,
                                char **out_features, GBytes **out_weights, GError **error);
 
+/* --- the lab server's access tokens: only a hash of each is stored --- */
+/* Adds a token (its hash, as hex text) for an annotator; admin tokens may read progress and
+ * statistics. */
+gboolean veto_store_add_token (VetoStore *store, gint64 annotator, const char *hash,
+                               gboolean admin, GError **error);
+/* Revokes every live token of an annotator; out_revoked (may be NULL) counts them. */
+gboolean veto_store_revoke_tokens (VetoStore *store, gint64 annotator, guint *out_revoked,
+                                   GError **error);
+/* The live (not revoked) token with that hash: *out_annotator is 0 when there is none. */
+gboolean veto_store_find_token (VetoStore *store, const char *hash, gint64 *out_annotator,
+                                char **out_annotator_name, gboolean *out_admin, GError **error);
+
+/* A standing (not undone) answer of a campaign: who answered which item (for a preference
+ * answer, its left item). */
+typedef struct
+{
+  gint64 item;
+  gint64 annotator;
+} VetoCampaignAnswer;
+
+/* Every standing answer of a campaign (VetoCampaignAnswer elements), in answer order, through
+ * the store's own connection (its uncommitted writes included). */
+GArray *veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error);
+
+/* Questions of a campaign handed out and not yet answered (the lab server's leases), each kept
+ * as its holder's JSON text so that a restarted server hands the same questions back. */
+gboolean veto_store_put_lease (VetoStore *store, gint64 question, gint64 campaign,
+                               gint64 annotator, const char *lease, GError **error);
+gboolean veto_store_delete_lease (VetoStore *store, gint64 question, GError **error);
+/* The leases' texts, in question order. */
+GPtrArray *veto_store_list_leases (VetoStore *store, gint64 campaign, GError **error);
+
+/* --- checking a project file (veto-store-check.c) --- */
+/* Every open refuses a file whose schema is not Veto's (NOT_A_PROJECT) or that holds a row Veto
+ * would never have written (CORRUPT, naming the table, the row and the problem): pixels that do
+ * not fill width × height × channels, dimensions or channels the importer refuses, a class,
+ * item, annotator or campaign that does not exist, a question whose JSON does not parse or does
+ * not agree with its columns, an absolute path. */
+
+/* One problem found: in a row (row > 0) of a table, or in the schema or the file (row 0, table
+ * then names the object: "trigger wipe", "index items_split", "file"). */
+typedef struct
+{
+  char *table;
+  gint64 row;
+  char *problem;
+} VetoStoreProblem;
+
+void veto_store_problem_free (VetoStoreProblem *problem);
+/* Checks a project file without writing to it: SQLite's integrity check, the schema, and every
+ * row (its first problem, one per bad row). Fails only when path cannot be checked at all
+ * (missing, not a Veto project, written by a newer Veto); otherwise returns the problems
+ * (VetoStoreProblem elements; empty when the file is sound). File items' paths are checked
+ * here as text only: veto_store_item_file and the image loader check the files themselves. */
+GPtrArray *veto_store_check (const char *path, GError **error);
+
+/* The file behind a file item, for reading: refuses (CORRUPT) a path that is absolute or not
+ * clean UTF-8. The caller checks the file's bytes against item->sha256 as it reads them
+ * (veto_image_load_verified), so that a path edited to point anywhere else is never used. */
+char *veto_store_item_file (VetoStore *store, const VetoItem *item, GError **error);
+/* "PROJECT: items row ID (PATH)": how errors about an item's file name it. */
+char *veto_store_describe_item (VetoStore *store, const VetoItem *item);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreProblem, veto_store_problem_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStore, veto_store_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoClass, veto_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoItem, veto_item_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotation, veto_annotation_free)
 
 /* --- statistics for the dashboard (veto-store-stats.c) --- */
-/* These read through a short-lived read-only connection of their own: they see what has been
- * committed, and never hold up the writing connection. */
+/* These read through the store's own connection, on its thread: they see what its holder has
+ * written, committed or not. */
 
 /* A standing (not undone) answer touching an item; a preference answer touches both items. */
 typedef struct
@@ -307,8 +384,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoRoundInfo, veto_round_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoAnnotatorStats, veto_annotator_stats_free)
 
 /* --- campaigns and merging (veto-store-campaign.c) --- */
-/* These work through a short-lived connection of their own (read-only when they only read): call
- * them outside a write transaction of the store's; they see what has been committed. */
+/* The reads go through the store's own connection (they see its uncommitted writes too); what
+ * writes (create, close, merge) goes through a short-lived connection of its own in one
+ * transaction: call those outside a write transaction of the store's. */
 
 /* A collection campaign: every item answered m times, by m distinct annotators. */
 typedef struct

@@ -14,6 +14,7 @@ struct _VetoImportJob
   char *labels;
   VetoImportFormat format;
   GMainContext *context; /* where "progress" is emitted */
+  GCancellable *cancellable;
 };
 
 G_DEFINE_FINAL_TYPE (VetoImportJob, veto_import_job, G_TYPE_OBJECT)
@@ -87,6 +88,7 @@ import_into_new (VetoImportJob *self, GError **error)
     .labels_path = self->labels,
     .progress = report_progress,
     .progress_data = self,
+    .cancellable = self->cancellable,
   };
 
   return store != NULL && veto_import (store, self->source, &options, NULL, error);
@@ -107,7 +109,7 @@ run_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
            && veto_demo_is_complete (self->project, &complete, NULL) && complete;
       if (!ok)
         ok = veto_demo_build (self->project, VETO_DEMO_DATA_DIR, report_progress, self,
-                              &error);
+                              self->cancellable, &error);
     }
   else
     {
@@ -131,7 +133,11 @@ veto_import_job_run_async (VetoImportJob *self, GAsyncReadyCallback callback, gp
 
   g_clear_pointer (&self->context, g_main_context_unref);
   self->context = g_main_context_ref_thread_default ();
-  task = g_task_new (self, NULL, callback, user_data);
+  task = g_task_new (self, self->cancellable, callback, user_data);
+  /* The import itself rolls back when cancelled; the task must wait for that. */
+  g_task_set_return_on_cancel (task, FALSE);
+  /* What the import did decides the result, even when a cancel came too late to stop it. */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, veto_import_job_run_async);
   g_task_run_in_thread (task, run_thread);
 }
@@ -142,6 +148,14 @@ veto_import_job_run_finish (VetoImportJob *self, GAsyncResult *result, GError **
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+veto_import_job_cancel (VetoImportJob *self)
+{
+  g_return_if_fail (VETO_IS_IMPORT_JOB (self));
+
+  g_cancellable_cancel (self->cancellable);
 }
 
 const char *
@@ -189,6 +203,7 @@ veto_import_job_finalize (GObject *object)
   g_free (self->source);
   g_free (self->labels);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (veto_import_job_parent_class)->finalize (object);
 }
@@ -208,4 +223,5 @@ veto_import_job_class_init (VetoImportJobClass *klass)
 static void
 veto_import_job_init (VetoImportJob *self)
 {
+  self->cancellable = g_cancellable_new ();
 }

@@ -23,5 +23,8 @@ const char *veto_import_job_get_project (VetoImportJob *self);
 void veto_import_job_run_async (VetoImportJob *self, GAsyncReadyCallback callback,
                                 gpointer user_data);
 gboolean veto_import_job_run_finish (VetoImportJob *self, GAsyncResult *result, GError **error);
+/* Stops a running job: it finishes with G_IO_ERROR_CANCELLED, leaving nothing at PROJECT (an
+ * import is one transaction, rolled back). */
+void veto_import_job_cancel (VetoImportJob *self);
 
 G_END_DECLS

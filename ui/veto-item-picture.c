@@ -184,8 +184,9 @@ load_failed (VetoItemPicture *self, const GError *error)
 static void
 decode_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
+  char **file = task_data; /* path, sha256, name */
   GError *error = NULL;
-  VetoImage *image = veto_image_load (task_data, &error);
+  VetoImage *image = veto_image_load_verified (file[0], file[1], file[2], 0, 0, &error);
 
   if (image == NULL)
     g_task_return_error (task, error);
@@ -249,12 +250,22 @@ veto_item_picture_set_item (VetoItemPicture *self, VetoStore *store, gint64 item
   else
     {
       g_autoptr (GTask) task = NULL;
+      char *path = veto_store_item_file (store, record, &error);
+      char **file;
 
+      if (path == NULL)
+        {
+          load_failed (self, error);
+          return;
+        }
+      file = g_new0 (char *, 4);
+      file[0] = path;
+      file[1] = g_strdup (record->sha256);
+      file[2] = veto_store_describe_item (store, record);
       self->cancellable = g_cancellable_new ();
       task = g_task_new (self, self->cancellable, decode_done, NULL);
       g_task_set_source_tag (task, veto_item_picture_set_item);
-      g_task_set_task_data (task, g_build_filename (veto_store_get_base_dir (store),
-                                                    record->path, NULL), g_free);
+      g_task_set_task_data (task, file, (GDestroyNotify) g_strfreev);
       g_task_run_in_thread (task, decode_thread);
     }
 }

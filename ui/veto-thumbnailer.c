@@ -96,14 +96,27 @@ load_image (VetoStore *store, gint64 id, GError **error)
 {
   g_autoptr (VetoItem) item = veto_store_get_item (store, id, error);
   g_autofree char *path = NULL;
+  g_autofree char *name = NULL;
 
   if (item == NULL)
     return NULL;
   if (item->pixels)
     return veto_image_new_from_data (item->width, item->height, item->channels,
                                      g_bytes_get_data (item->pixels, NULL));
-  path = g_build_filename (veto_store_get_base_dir (store), item->path, NULL);
-  return veto_image_load (path, error);
+  path = veto_store_item_file (store, item, error);
+  if (path == NULL)
+    return NULL;
+  name = veto_store_describe_item (store, item);
+  /* A large photo is decoded straight at (about) the thumbnail's size where its decoder can. */
+  if (MAX (item->width, item->height) > VETO_THUMBNAILER_SIZE)
+    {
+      double scale = (double) VETO_THUMBNAILER_SIZE / MAX (item->width, item->height);
+
+      return veto_image_load_verified (path, item->sha256, name,
+                                       MAX (1, (guint) (item->width * scale + 0.5)),
+                                       MAX (1, (guint) (item->height * scale + 0.5)), error);
+    }
+  return veto_image_load_verified (path, item->sha256, name, 0, 0, error);
 }
 
 /* RGB pixels fitting VETO_THUMBNAILER_SIZE: large images box-filtered down, small ones

@@ -173,7 +173,13 @@ job_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_handlers_disconnect_by_data (job, self);
   g_clear_object (&self->job);
   veto_welcome_update_actions (self);
-  if (!veto_import_job_run_finish (job, result, &error))
+  if (!veto_import_job_run_finish (job, result, &error)
+      && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      show_toast (self, _("Import cancelled: no project made"));
+      return;
+    }
+  if (error != NULL)
     {
       /* Translators: making a new project failed; %s says why. */
       g_autofree char *text = g_strdup_printf (_("No project made: %s"), error->message);
@@ -418,6 +424,15 @@ use_name_action (GtkWidget *widget, const char *action_name, GVariant *parameter
 }
 
 static void
+cancel_import_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VetoWelcome *self = VETO_WELCOME (widget);
+
+  if (self->job != NULL)
+    veto_import_job_cancel (self->job);
+}
+
+static void
 veto_welcome_update_actions (VetoWelcome *self)
 {
   GtkWidget *widget = GTK_WIDGET (self);
@@ -429,6 +444,7 @@ veto_welcome_update_actions (VetoWelcome *self)
   gtk_widget_action_set_enabled (widget, "welcome.demo", idle && demo_possible);
   gtk_widget_action_set_enabled (widget, "welcome.open-recent", idle);
   gtk_widget_action_set_enabled (widget, "welcome.forget", idle);
+  gtk_widget_action_set_enabled (widget, "welcome.cancel-import", !idle);
   if (!demo_possible)
     gtk_widget_set_tooltip_text (self->demo_button,
                                  _("Install the dataset-fashion-mnist package to try the demo"));
@@ -518,6 +534,8 @@ veto_welcome_class_init (VetoWelcomeClass *klass)
 
   gtk_widget_class_install_action (widget_class, "welcome.new", "s", new_action);
   gtk_widget_class_install_action (widget_class, "welcome.demo", NULL, demo_action);
+  gtk_widget_class_install_action (widget_class, "welcome.cancel-import", NULL,
+                                   cancel_import_action);
   gtk_widget_class_install_action (widget_class, "welcome.open-recent", "s", open_recent_action);
   gtk_widget_class_install_action (widget_class, "welcome.forget", "s", forget_action);
   gtk_widget_class_install_action (widget_class, "welcome.use-name", "s", use_name_action);

@@ -12,7 +12,8 @@ typedef struct
 } Source;
 
 static VetoImage *
-source_fetch (gpointer user_data, guint index, GError **error)
+source_fetch (gpointer user_data, guint index, G_GNUC_UNUSED guint min_width,
+              G_GNUC_UNUSED guint min_height, GError **error)
 {
   Source *source = user_data;
   const VetoImage *image = g_ptr_array_index (source->images, index);
@@ -29,6 +30,7 @@ source_fetch (gpointer user_data, guint index, GError **error)
 
 static VetoImage *
 fetch_null (G_GNUC_UNUSED gpointer user_data, G_GNUC_UNUSED guint index,
+            G_GNUC_UNUSED guint min_width, G_GNUC_UNUSED guint min_height,
             G_GNUC_UNUSED GError **error)
 {
   return NULL;
@@ -631,6 +633,41 @@ test_errors (void)
   g_assert_error (error, VETO_FEATURES_ERROR, VETO_FEATURES_ERROR_INPUT);
 }
 
+/* A float32 matrix as NumPy writes it is used where it lies (a memory-mapped file is never
+ * copied) and outlives the decoder; a flat array or a non-finite value is still refused. */
+static void
+test_npy_float32_in_place (void)
+{
+  float f4[6] = { 1, 2, 3, 4, 5, 6 };
+  gsize shape[2] = { 3, 2 };
+  g_autoptr (GBytes) good = veto_npy_encode (VETO_NPY_FLOAT32, shape, 2, f4);
+  g_autoptr (GBytes) flat = veto_npy_encode (VETO_NPY_FLOAT32, shape, 1, f4);
+  g_autoptr (GBytes) bad = NULL;
+  g_autoptr (VetoNpy) npy = veto_npy_decode (good, NULL);
+  g_autoptr (VetoNpy) npy_flat = veto_npy_decode (flat, NULL);
+  g_autoptr (VetoNpy) npy_bad = NULL;
+  g_autoptr (VetoFeatures) features = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *raw = g_bytes_get_data (good, &size);
+
+  features = veto_features_new_from_npy (npy, "k", 3, &error);
+  g_assert_no_error (error);
+  g_assert_true ((const guint8 *) veto_features_get_data (features) == raw + size - sizeof f4);
+  g_clear_pointer (&npy, veto_npy_free);
+  g_assert_cmpfloat (veto_features_get_row (features, 2)[1], ==, 6);
+
+  g_assert_null (veto_features_new_from_npy (npy_flat, "k", 0, &error));
+  g_assert_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_SHAPE);
+  g_clear_error (&error);
+  f4[4] = INFINITY;
+  bad = veto_npy_encode (VETO_NPY_FLOAT32, shape, 2, f4);
+  npy_bad = veto_npy_decode (bad, NULL);
+  g_assert_null (veto_features_new_from_npy (npy_bad, "k", 0, &error));
+  g_assert_error (error, VETO_NPY_ERROR, VETO_NPY_ERROR_VALUE);
+  g_assert_nonnull (strstr (error->message, "row 2, column 0"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -644,5 +681,6 @@ main (int argc, char **argv)
   g_test_add_func ("/features/serialize", test_serialize);
   g_test_add_func ("/features/matrix-npy-reorder", test_matrix_npy_reorder);
   g_test_add_func ("/features/errors", test_errors);
+  g_test_add_func ("/features/npy-float32-in-place", test_npy_float32_in_place);
   return g_test_run ();
 }

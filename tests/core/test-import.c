@@ -1,6 +1,8 @@
 /* Tests of the importers on fixtures made here: IDX, CIFAR, ImageFolder, CSV, and bad input. */
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "veto-image.h"
@@ -370,6 +372,153 @@ test_csv_manifest (Fixture *f, gconstpointer data)
                   "escape.csv");
 }
 
+/* A smooth 640×480 JPEG whose colours depend on seed (quality 90). */
+static char *
+save_jpeg (Fixture *f, const char *name, guint seed)
+{
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 640, 480);
+  char *path = g_build_filename (f->dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+  guint stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (guint y = 0; y < 480; y++)
+    for (guint x = 0; x < 640; x++)
+      {
+        guint8 *p = pixels + (gsize) y * stride + x * 3;
+
+        p[0] = (guint8) (x * 255 / 639);
+        p[1] = (guint8) (y * 255 / 479);
+        p[2] = (guint8) ((seed * 37 + (x / 80 + y / 60) * 23) % 256);
+      }
+  g_mkdir_with_parents (parent, 0700);
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "jpeg", NULL, "quality", "90", NULL));
+  return path;
+}
+
+/* JPEG is decoded at the scale the caller needs, and the result is close to a full decode
+ * box-filtered down to the same size. */
+static void
+test_scaled_decode (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = save_jpeg (f, "big.jpg", 5);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoImage) full = veto_image_load_scaled (path, 0, 0, NULL, NULL, &error);
+  g_autoptr (VetoImage) eighth = NULL;
+  g_autoptr (VetoImage) quarter = NULL;
+  g_autoptr (VetoImage) reference = NULL;
+  guint width = 0, height = 0;
+  double diff = 0;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (full->width, ==, 640);
+  eighth = veto_image_load_scaled (path, 32, 24, &width, &height, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (eighth->width, ==, 80);
+  g_assert_cmpuint (eighth->height, ==, 60);
+  g_assert_cmpuint (width, ==, 640);
+  g_assert_cmpuint (height, ==, 480);
+  /* 100 × 100 is more than 1/8 gives (80 × 60): 1/4 is the smallest scale that covers it. */
+  quarter = veto_image_load_scaled (path, 100, 100, NULL, NULL, &error);
+  g_assert_cmpuint (quarter->width, ==, 160);
+  g_assert_cmpuint (quarter->height, ==, 120);
+  reference = veto_image_resize (full, 80, 60);
+  for (gsize i = 0; i < veto_image_n_bytes (reference); i++)
+    diff += fabs ((double) reference->data[i] - eighth->data[i]);
+  g_assert_cmpfloat (diff / veto_image_n_bytes (reference), <, 3.0);
+}
+
+typedef struct
+{
+  guint calls;
+  guint64 last_done;
+  guint64 total;
+  GCancellable *cancel_after_first;
+} ProgressLog;
+
+static void
+log_progress (gpointer user_data, guint64 done, guint64 total)
+{
+  ProgressLog *log = user_data;
+
+  if (log->calls++ == 0)
+    log->total = total;
+  /* The total is known from the first call on, and never moves. */
+  g_assert_cmpuint (total, ==, log->total);
+  g_assert_cmpuint (done, >=, log->last_done);
+  log->last_done = done;
+  if (log->cancel_after_first != NULL)
+    g_cancellable_cancel (log->cancel_after_first);
+}
+
+/* Many files read on every core: the items come out in the order of the listing, with their
+ * full dimensions; progress knows the total from the start; a corrupt file anywhere spoils the
+ * import; a cancelled import leaves the project as it was. */
+static void
+test_parallel_folder (Fixture *f, gconstpointer data)
+{
+  g_autofree char *folder = g_build_filename (f->dir, "photos", NULL);
+  g_autofree char *cut = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GPtrArray) items = NULL;
+  g_autoptr (GError) error = NULL;
+  ProgressLog log = { 0 };
+  VetoImportOptions options = { .split = VETO_SPLIT_POOL, .progress = log_progress,
+                                .progress_data = &log };
+  VetoImportResult result;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  for (guint i = 0; i < 24; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("photos/%s/%02u.jpg", i % 2 ? "b" : "a", i);
+
+      g_free (save_jpeg (f, name, i));
+    }
+  g_free (save_jpeg (f, "photos/b/dup.jpg", 3));
+  g_assert_true (veto_import (f->store, folder, &options, &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (result.added, ==, 24);
+  g_assert_cmpuint (result.duplicates, ==, 1);
+  g_assert_cmpuint (log.total, ==, 25);
+  g_assert_cmpuint (log.last_done, ==, 25);
+  items = all_items (f);
+  for (guint i = 0; i < items->len; i++)
+    {
+      const VetoItem *item = items->pdata[i];
+      g_autofree char *expected = g_strdup_printf ("photos/%s/%02u.jpg", i < 12 ? "a" : "b",
+                                                   i < 12 ? 2 * i : 2 * (i - 12) + 1);
+
+      g_assert_cmpstr (item->path, ==, expected);
+      g_assert_cmpuint (item->width, ==, 640);
+      g_assert_cmpuint (item->height, ==, 480);
+      g_assert_cmpuint (item->channels, ==, 3);
+    }
+
+  /* Other photos plus one cut in its header, last in the listing. */
+  g_clear_pointer (&folder, g_free);
+  folder = g_build_filename (f->dir, "more", NULL);
+  for (guint i = 0; i < 16; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("more/x/%02u.jpg", i);
+
+      g_free (save_jpeg (f, name, 100 + i));
+    }
+  cut = save_jpeg (f, "more/x/zz.jpg", 200);
+  g_assert_true (g_file_get_contents (cut, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (cut, contents, 300, NULL));
+  options.progress = NULL;
+  expect_refused (f, folder, &options, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "zz.jpg");
+
+  /* Cancelled after the first progress report. */
+  g_unlink (cut);
+  log = (ProgressLog) { .cancel_after_first = cancellable };
+  options.progress = log_progress;
+  options.cancellable = cancellable;
+  expect_refused (f, folder, &options, G_IO_ERROR, G_IO_ERROR_CANCELLED, "");
+  g_assert_cmpuint (count_items (f), ==, 24);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -381,6 +530,8 @@ main (int argc, char **argv)
   ADD ("/import/cifar", NULL, test_cifar_record);
   ADD ("/import/folder", NULL, test_image_folder);
   ADD ("/import/csv", NULL, test_csv_manifest);
+  ADD ("/import/scaled-decode", NULL, test_scaled_decode);
+  ADD ("/import/parallel-folder", NULL, test_parallel_folder);
 #undef ADD
   return g_test_run ();
 }

@@ -895,6 +895,129 @@ test_predict_proba_large_pool (void)
     g_assert_cmpfloat_with_epsilon (probs[i], expected[i], 1e-5);
 }
 
+/* The L-BFGS objective written out here: mean cross-entropy + l2 / 2 · |W|² (biases free). */
+static double
+lbfgs_objective (VetoModel *model, const Objective *obj, double l2, float *out_grad)
+{
+  gsize n_params = veto_model_get_n_params (model);
+  guint n_weights = veto_model_get_n_features (model) * veto_model_get_n_outputs (model);
+  const float *p = veto_model_get_params (model);
+  g_autofree guint *units = g_new (guint, obj->n);
+  g_autoptr (GError) error = NULL;
+  double loss, penalty = 0;
+
+  for (guint i = 0; i < obj->n; i++)
+    units[i] = i;
+  g_assert_true (veto_model_compute_gradients (model, obj->X, obj->n, obj->d, (gpointer) obj,
+                                               gather_units, cross_entropy_loss, units, obj->n,
+                                               out_grad, &loss, &error));
+  for (gsize i = 0; i < n_params; i++)
+    if (i < n_weights)
+      {
+        penalty += (double) p[i] * p[i];
+        out_grad[i] += (float) (l2 * p[i]);
+      }
+  return loss + 0.5 * l2 * penalty;
+}
+
+static void
+train_lbfgs (VetoModel *model, const Objective *obj, double l2, guint max_iterations,
+             VetoModelTrainReport *out_report)
+{
+  VetoModelTrainOptions options;
+  g_autoptr (GError) error = NULL;
+
+  veto_model_train_options_init (&options);
+  options.solver = VETO_SOLVER_LBFGS;
+  options.l2 = l2;
+  options.max_epochs = max_iterations;
+  g_assert_true (veto_model_train (model, obj->X, obj->n, obj->d, (gpointer) obj, gather_units,
+                                   cross_entropy_loss, obj->n, &options, out_report, NULL,
+                                   &error));
+  g_assert_no_error (error);
+}
+
+/* x = +1 is class 1, x = -1 class 0. By symmetry the optimum is W = (-a, a), equal biases,
+ * where the objective log (1 + e^(-2a)) + l2 · a² is flat: sigmoid (-2a) = l2 · a, solved here
+ * by bisection. L-BFGS must land there, and stop well before its limit. */
+static void
+test_lbfgs_known_optimum (void)
+{
+  static const float X[] = { 1, -1 };
+  static const guint labels[] = { 1, 0 };
+  Objective obj = { .X = X, .n = 2, .d = 1, .labels = labels };
+  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_SOFTMAX, 1, 2, 0, 0);
+  VetoModelTrainReport report;
+  const double l2 = 0.1;
+  double lo = 0, hi = 1 / l2, a;
+  const float *p;
+
+  for (guint i = 0; i < 100; i++)
+    {
+      double mid = 0.5 * (lo + hi);
+
+      if (1 / (1 + exp (2 * mid)) > l2 * mid)
+        lo = mid;
+      else
+        hi = mid;
+    }
+  a = 0.5 * (lo + hi);
+  train_lbfgs (model, &obj, l2, 200, &report);
+  g_assert_cmpuint (report.epochs, <, 200);
+  p = veto_model_get_params (model);
+  g_assert_cmpfloat_with_epsilon (p[0], -a, 1e-4);
+  g_assert_cmpfloat_with_epsilon (p[1], a, 1e-4);
+  g_assert_cmpfloat_with_epsilon (p[2], p[3], 1e-4);
+  g_assert_cmpfloat_with_epsilon (report.loss, log1p (exp (-2 * a)) + l2 * a * a, 1e-6);
+}
+
+/* On a random three-class problem: where L-BFGS stops, the objective's gradient (the model's own,
+ * plus the penalty's) vanishes, and every coordinate moved either way raises the objective, so
+ * the gradient it followed was the objective's. Started from that point it stops at once. */
+static void
+test_lbfgs_gradient_check (void)
+{
+  const guint n = 40, d = 3, k = 3;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (17);
+  g_autofree float *X = random_normal (rand, (gsize) n * d, 1.0);
+  g_autofree guint *labels = g_new (guint, n);
+  Objective obj = { .X = X, .n = n, .d = d, .labels = labels };
+  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_SOFTMAX, d, k, 0, 0);
+  g_autoptr (VetoModel) again = NULL;
+  VetoModelTrainReport report;
+  gsize n_params = veto_model_get_n_params (model);
+  g_autofree float *grad = g_new (float, n_params);
+  g_autofree float *params = NULL;
+  double f;
+
+  for (guint i = 0; i < n; i++)
+    labels[i] = (X[i * d] > 0) + (X[i * d + 1] > 0.5) + (g_rand_double (rand) < 0.1) > 1
+                    ? 2
+                    : (X[i * d] > 0);
+  train_lbfgs (model, &obj, 0.05, 500, &report);
+  g_assert_cmpuint (report.epochs, <, 500);
+  f = lbfgs_objective (model, &obj, 0.05, grad);
+  g_assert_cmpfloat_with_epsilon (f, report.loss, 1e-6);
+  for (gsize i = 0; i < n_params; i++)
+    g_assert_cmpfloat (fabs (grad[i]), <, 1e-4);
+  params = g_memdup2 (veto_model_get_params (model), n_params * sizeof (float));
+  for (gsize i = 0; i < n_params; i++)
+    for (int sign = -1; sign <= 1; sign += 2)
+      {
+        g_autoptr (VetoModel) moved = veto_model_copy (model);
+        g_autofree float *q = g_memdup2 (params, n_params * sizeof (float));
+
+        q[i] += sign * 0.01f;
+        veto_model_set_params (moved, q, n_params);
+        g_assert_cmpfloat (lbfgs_objective (moved, &obj, 0.05, grad), >, f);
+      }
+  again = veto_model_copy (model);
+  train_lbfgs (again, &obj, 0.05, 500, &report);
+  g_assert_cmpuint (report.epochs, <=, 2);
+  for (gsize i = 0; i < n_params; i++)
+    g_assert_cmpfloat_with_epsilon (veto_model_get_params (again)[i], params[i], 1e-3);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -917,5 +1040,7 @@ main (int   argc,
   g_test_add_func ("/model/embedding", test_embedding);
   g_test_add_func ("/model/kind-strings", test_kind_strings);
 
+  g_test_add_func ("/model/lbfgs/known-optimum", test_lbfgs_known_optimum);
+  g_test_add_func ("/model/lbfgs/gradient-check", test_lbfgs_gradient_check);
   return g_test_run ();
 }

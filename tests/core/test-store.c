@@ -2,6 +2,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #include "veto-store.h"
 
@@ -280,6 +281,121 @@ test_cache_and_rollback (Fixture *f, gconstpointer data)
   g_assert_cmpuint (classes->len, ==, 0);
 }
 
+/* A small sound project: two classes, two items, one complementary answer. */
+static void
+make_sound_project (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_create (path, &error);
+  gint64 cls[2], import_id, item, annotator;
+  g_autofree char *sha1 = NULL;
+  g_autofree char *sha2 = NULL;
+  guint8 pixels1[4] = { 1, 2, 3, 0 }, pixels2[4] = { 1, 2, 3, 1 };
+
+  g_assert_no_error (error);
+  sha1 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, pixels1, 4);
+  sha2 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, pixels2, 4);
+  g_assert_true (veto_store_begin (store, &error));
+  g_assert_true (veto_store_ensure_class (store, "cat", &cls[0], NULL, &error));
+  g_assert_true (veto_store_ensure_class (store, "dog", &cls[1], NULL, &error));
+  g_assert_true (veto_store_add_import (store, "test", "idx", VETO_SPLIT_POOL, &import_id,
+                                        &error));
+  item = add_item (store, sha1, import_id, 0);
+  add_item (store, sha2, import_id, 1);
+  g_assert_true (veto_store_commit (store, &error));
+  g_assert_true (veto_store_ensure_annotator (store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  {
+    VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = item, .annotator = annotator,
+                     .answer_class = cls[0], .candidates = cls, .n_candidates = 2,
+                     .score = NAN };
+
+    g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
+  }
+  g_assert_no_error (error);
+}
+
+/* The problems of a check as "TABLE ROW: PROBLEM" lines, in the order found. */
+static char *
+check_lines (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) problems = veto_store_check (path, &error);
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (problems);
+  for (guint i = 0; i < problems->len; i++)
+    {
+      const VetoStoreProblem *p = problems->pdata[i];
+
+      g_string_append_printf (text, "%s %" G_GINT64_FORMAT ": %s\n", p->table, p->row,
+                              p->problem);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static void
+test_tampered_rows (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = NULL;
+  g_autofree char *clean = NULL;
+  g_autofree char *found = NULL;
+
+  make_sound_project (f->path);
+  clean = check_lines (f->path);
+  g_assert_cmpstr (clean, ==, "");
+  /* Three rows edited behind Veto's back (foreign keys and CHECKs off, as in the shell). */
+  sql (f->path, "PRAGMA ignore_check_constraints = ON;"
+                "UPDATE items SET pixels = x'0102' WHERE id = 1;"
+                "UPDATE items SET channels = 2 WHERE id = 2;"
+                "UPDATE annotation_candidates SET class_id = 7 WHERE position = 1;"
+                "UPDATE annotations SET question = '{\"kind\": \"complementary\"' WHERE id = 1");
+  found = check_lines (f->path);
+  g_assert_cmpstr (found, ==,
+                   "items 1: the pixels hold 2 bytes, but 2×2×1 needs 4\n"
+                   "items 2: 2 channels (1 or 3 expected)\n"
+                   "annotation_candidates 2: the candidate class 7 (answer 1, position 1) does "
+                   "not exist\n"
+                   "annotations 1: the question is not valid JSON\n");
+  store = veto_store_open (f->path, TRUE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "p.veto: items row 1: the pixels hold 2 bytes"));
+  g_clear_error (&error);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT);
+}
+
+static void
+test_foreign_schema (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = NULL;
+  g_autofree char *found = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  make_sound_project (f->path);
+  sql (f->path, "CREATE VIEW v AS SELECT * FROM items;"
+                "ALTER TABLE annotations DROP COLUMN flagged;"
+                "DROP INDEX items_split");
+  found = check_lines (f->path);
+  g_assert_nonnull (strstr (found, "view v 0: a view that Veto did not create (on table v)"));
+  g_assert_nonnull (strstr (found, "table annotations 0: the table differs from Veto's"));
+  g_assert_nonnull (strstr (found, "index items_split 0: missing"));
+  before = file_sha (f->path);
+  store = veto_store_open (f->path, FALSE, &error);
+  g_assert_null (store);
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_NOT_A_PROJECT);
+  g_assert_nonnull (strstr (error->message, "the schema is not Veto's"));
+  /* Refused before anything was written: not even WAL mode. */
+  after = file_sha (f->path);
+  g_assert_cmpstr (before, ==, after);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -290,6 +406,8 @@ main (int argc, char **argv)
   ADD ("/store/versions", test_newer_refused_older_migrated);
   ADD ("/store/answers-undo", test_answers_and_undo);
   ADD ("/store/cache-rollback", test_cache_and_rollback);
+  ADD ("/store/tampered-rows", test_tampered_rows);
+  ADD ("/store/foreign-schema", test_foreign_schema);
 #undef ADD
   return g_test_run ();
 }

@@ -289,7 +289,7 @@ expect_counts "info --json of a new project: no items, classes a,b" proj/main.ve
 idx_labels 0 1 0 >data/three-labels.idx
 expect_success "import raw IDX with --labels" import proj/main.veto data/three-images.idx \
   --labels data/three-labels.idx
-expect_out "import raw IDX reports 3 items" "Imported 3 items"
+expect_out "import raw IDX reports 3 items, all in the pool" "Imported 3 items" ": 3 pool"
 expect_counts "info --json after raw IDX: 3 pool items with gold" proj/main.veto \
   "items=3 pool=3 test=0 with_gold=3" "a,b"
 
@@ -374,6 +374,7 @@ printf 'path,label,split\r\n"img/a, b.png",cat,pool\r\nimg/x.png,"dog ""big""",t
 expect_success "init a project for a CSV manifest" init proj/csv.veto
 expect_success "import a CSV manifest with quoted fields" import proj/csv.veto data/manifest/list.csv
 expect_out "CSV import reports 2 items and 1 duplicate" "Imported 2 items" "1 duplicates skipped"
+expect_out "CSV import reports the splits its rows named, not --split's" ": 1 pool, 1 test;"
 expect_counts "info --json after CSV: splits and classes from the manifest" proj/csv.veto \
   "items=2 pool=1 test=1 with_gold=2" 'cat,dog \"big\"'
 

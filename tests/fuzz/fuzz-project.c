@@ -17,8 +17,8 @@ static GBytes *template;  /* the project file with 10 classes and no item */
 static VetoStore *store;  /* open across inputs while it holds what the template holds */
 static gboolean dirty;    /* an import succeeded: the project must be reset */
 
-static void
-remove_tree (const char *path)
+void
+fuzz_remove_tree (const char *path)
 {
   GDir *dir;
   const char *name;
@@ -30,7 +30,7 @@ remove_tree (const char *path)
         {
           g_autofree char *child = g_build_filename (path, name, NULL);
 
-          remove_tree (child);
+          fuzz_remove_tree (child);
         }
       g_dir_close (dir);
       g_rmdir (path);
@@ -45,7 +45,7 @@ remove_work_dir (void)
   if (work_dir == NULL)
     return;
   g_clear_pointer (&store, veto_store_close);
-  remove_tree (work_dir);
+  fuzz_remove_tree (work_dir);
   g_clear_pointer (&template, g_bytes_unref);
   g_clear_pointer (&project_path, g_free);
   g_clear_pointer (&work_dir, g_free);

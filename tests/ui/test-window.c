@@ -1,8 +1,10 @@
 /* The window driven in process under Xvfb: every question kind answered through its actions. */
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
 
+#include "veto-image.h"
 #include "veto-import-job.h"
 #include "veto-item-picture.h"
 #include "veto-preferences-window.h"
@@ -582,6 +584,91 @@ test_open_failure (Fixture *f, gconstpointer data)
   g_assert_null (veto_window_get_project (f->window));
 }
 
+/* Edits the project behind Veto's back, as a person with the sqlite3 shell could. */
+static void
+tamper (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+/* Whether a label under widget shows text containing needle (a toast's title, once drawn). */
+static gboolean
+shows_text (GtkWidget *widget, const char *needle)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_get_mapped (widget)
+      && strstr (gtk_label_get_label (GTK_LABEL (widget)), needle))
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    if (shows_text (child, needle))
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct
+{
+  GtkWidget *window;
+  const char *needle;
+} Shown;
+
+static gboolean
+is_shown (gpointer data)
+{
+  Shown *shown = data;
+
+  return shows_text (shown->window, shown->needle);
+}
+
+/* A tampered project: the window refuses it, says which row is wrong, and stays usable. */
+static void
+test_open_tampered (Fixture *f, gconstpointer data)
+{
+  static const struct
+  {
+    const char *sql;
+    int code;
+    const char *needle;
+  } cases[] = {
+    { "UPDATE items SET pixels = substr (pixels, 1, 10) WHERE id = 1",
+      VETO_STORE_ERROR_CORRUPT, "items row 1:" },
+    { "PRAGMA foreign_keys = OFF; UPDATE items SET gold_class_id = 99 WHERE id = 2",
+      VETO_STORE_ERROR_CORRUPT, "items row 2:" },
+    { "CREATE TRIGGER wipe AFTER INSERT ON annotations BEGIN DELETE FROM items; END",
+      VETO_STORE_ERROR_NOT_A_PROJECT, "trigger wipe" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = g_strdup_printf ("tampered-%u.veto", i);
+      g_autofree char *copy = g_build_filename (f->dir, name, NULL);
+      g_autofree char *contents = NULL;
+      gsize length;
+      Shown shown = { GTK_WIDGET (f->window), cases[i].needle };
+
+      g_assert_true (g_file_get_contents (f->path, &contents, &length, &error));
+      g_assert_true (g_file_set_contents (copy, contents, length, &error));
+      tamper (copy, cases[i].sql);
+      g_assert_false (veto_window_open_project (f->window, copy, &error));
+      g_assert_error (error, VETO_STORE_ERROR, cases[i].code);
+      g_assert_nonnull (strstr (error->message, name));
+      g_assert_nonnull (strstr (error->message, cases[i].needle));
+      g_assert_null (veto_window_get_project (f->window));
+      /* Opened through the window's action, the error shows as a toast naming the row. */
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.open-project", "s",
+                                                 copy));
+      wait_until (is_shown, &shown);
+      g_assert_null (veto_window_get_project (f->window));
+    }
+  /* The window still opens a sound project afterwards. */
+  set_mode_and_open (f, "complementary");
+  g_assert_nonnull (veto_window_get_project (f->window));
+}
+
 /* Finds a combo row of the preferences window by its title. */
 static AdwComboRow *
 find_combo (GtkWidget *widget, const char *title)
@@ -770,6 +857,52 @@ test_import_job (Fixture *f, gconstpointer data)
   g_assert_nonnull (result.error);
   g_clear_error (&result.error);
   g_assert_false (g_file_test (project, G_FILE_TEST_EXISTS));
+
+  /* A cancelled import of a folder of images leaves no project behind either. */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%02u.png", i);
+      g_autofree char *png = g_build_filename (f->dir, "photos", "cat", name, NULL);
+      g_autofree char *parent = g_path_get_dirname (png);
+      g_autoptr (VetoImage) image = veto_image_new (8, 8, 3);
+
+      memset (image->data, i * 11, veto_image_n_bytes (image));
+      g_mkdir_with_parents (parent, 0700);
+      g_assert_true (veto_image_save_png (image, png, NULL));
+    }
+  g_clear_object (&job);
+  result.finished = FALSE;
+  g_clear_pointer (&idx, g_free);
+  idx = g_build_filename (f->dir, "photos", NULL);
+  job = veto_import_job_new (project, idx, VETO_FORMAT_IMAGE_FOLDER, NULL);
+  veto_import_job_run_async (job, job_done_cb, &result);
+  veto_import_job_cancel (job);
+  wait_until (job_finished, &result);
+  g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&result.error);
+  g_assert_false (g_file_test (project, G_FILE_TEST_EXISTS));
+}
+
+/* The guard of tests/display-test.sh: with GL disabled, showing a window maps no GL library.
+ * A GL driver is unloaded at exit and leaks that no suppression can name (Debian 12's Mesa). */
+static void
+test_no_gl_driver (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  g_autofree char *maps = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  gtk_window_present (GTK_WINDOW (window));
+  wait_until (rendered, window);
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "_dri.so") != NULL || strstr (lines[i], "libEGL") != NULL
+        || strstr (lines[i], "libGLX") != NULL)
+      g_error ("a GL library is mapped although GDK_DEBUG=%s: %s (the environment loads GL; run "
+               "display tests through tests/display-test.sh)",
+               g_getenv ("GDK_DEBUG"), lines[i]);
+  gtk_window_destroy (GTK_WINDOW (window));
 }
 
 int
@@ -788,9 +921,11 @@ main (int argc, char **argv)
   ADD ("/window/settings-remake-engine", test_settings_remake_engine, NULL);
   ADD ("/window/answer-fails-and-stays", test_answer_fails_and_stays, NULL);
   ADD ("/window/open-failure", test_open_failure, NULL);
+  ADD ("/window/open-tampered", test_open_tampered, NULL);
   ADD ("/window/preferences", test_preferences, NULL);
   ADD ("/window/picture-is-crisp", test_picture_is_crisp, NULL);
   ADD ("/window/import-job", test_import_job, NULL);
 #undef ADD
+  g_test_add_func ("/window/no-gl-driver", test_no_gl_driver);
   return g_test_run ();
 }

@@ -1,0 +1,392 @@
+/* Tests of per-annotator sessions: leases, a campaign's m, answer ids, undo, grouped commits. */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "veto-sessions.h"
+#include "veto-store.h"
+
+#define K 5
+#define N_ITEMS 12
+#define M 2
+#define SECOND G_USEC_PER_SEC
+
+typedef struct
+{
+  char *dir;
+  char *path;
+  VetoStore *store;
+  VetoSessions *sessions;
+  gint64 people[6];
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoCampaignSpec spec = { .name = "lab", .protocol = VETO_KIND_COMPLEMENTARY, .per_item = M,
+                            .n_candidates = 3, .split = VETO_SPLIT_POOL };
+  VetoSessionsOptions options;
+  gint64 import_id, campaign;
+  guint8 pixels[4];
+
+  f->dir = g_dir_make_tmp ("veto-sessions-XXXXXX", NULL);
+  f->path = g_build_filename (f->dir, "lab.veto", NULL);
+  f->store = veto_store_create (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (veto_store_begin (f->store, &error));
+  for (guint c = 0; c < K; c++)
+    {
+      g_autofree char *name = g_strdup_printf ("class%u", c);
+
+      g_assert_true (veto_store_ensure_class (f->store, name, &import_id, NULL, &error));
+    }
+  g_assert_true (veto_store_add_import (f->store, "generated", "idx", VETO_SPLIT_POOL,
+                                        &import_id, &error));
+  for (guint i = 0; i < N_ITEMS; i++)
+    {
+      g_autofree char *sha = g_strdup_printf ("%064u", i);
+      VetoItemRecord record = { .pixels = pixels, .sha256 = sha, .width = 2, .height = 2,
+                                .channels = 1, .split = VETO_SPLIT_POOL,
+                                .import_id = import_id, .import_index = i };
+
+      memset (pixels, i, sizeof pixels);
+      g_assert_true (veto_store_add_item (f->store, &record, NULL, &error));
+    }
+  for (guint p = 0; p < G_N_ELEMENTS (f->people); p++)
+    {
+      g_autofree char *name = g_strdup_printf ("person%u", p);
+
+      g_assert_true (veto_store_ensure_annotator (f->store, name, VETO_ANNOTATOR_HUMAN,
+                                                  &f->people[p], &error));
+    }
+  g_assert_true (veto_store_commit (f->store, &error));
+  g_assert_true (veto_store_campaign_create (f->store, &spec, &campaign, &error));
+  g_assert_no_error (error);
+  veto_sessions_options_init (&options);
+  options.lease_seconds = 60;
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (f->path, "-shm", NULL);
+
+  veto_sessions_free (f->sessions);
+  veto_store_close (f->store);
+  g_unlink (wal);
+  g_unlink (shm);
+  g_unlink (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static gint64
+answer (Fixture *f, gint64 person, const VetoLease *q, const char *uid, gint64 now,
+        gboolean *out_duplicate)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionAnswer a = { .question = q->id, .answer_class = q->candidates[0],
+                          .answer_uid = uid };
+  gint64 id = 0;
+  gboolean duplicate = FALSE;
+
+  g_assert_true (veto_sessions_answer (f->sessions, person, &a, now, &id, &duplicate, &error));
+  g_assert_no_error (error);
+  if (out_duplicate)
+    *out_duplicate = duplicate;
+  return id;
+}
+
+/* Six people at once: leased items count towards m, so nobody waits on an item that is full,
+ * and the first six questions spread over six different items. */
+static void
+test_spread_and_m (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) items = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr (GHashTable) pairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GError) error = NULL;
+  VetoLease held[6];
+  guint answered = 0;
+  gint64 now = 1000 * SECOND;
+
+  for (guint p = 0; p < 6; p++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[p], now, &error);
+
+      g_assert_nonnull (q);
+      g_assert_cmpuint (q->n_candidates, ==, 3);
+      held[p] = *q;
+      g_assert_false (g_hash_table_contains (items, &held[p].item));
+      g_hash_table_add (items, &held[p].item);
+    }
+  /* Asking again gives the same question (and renews it). */
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], now, &error)->id, ==,
+                   held[0].id);
+  /* Everyone answers until nothing is left: exactly m answers per item, never twice a person. */
+  for (guint round = 0; round < 100; round++)
+    for (guint p = 0; p < 6; p++)
+      {
+        const VetoLease *q = veto_sessions_question (f->sessions, f->people[p], now, &error);
+        g_autofree char *key = NULL;
+
+        g_assert_no_error (error);
+        if (q == NULL)
+          continue;
+        key = g_strdup_printf ("%" G_GINT64_FORMAT "/%u", q->item, p);
+        g_assert_false (g_hash_table_contains (pairs, key));
+        g_hash_table_add (pairs, g_steal_pointer (&key));
+        answer (f, f->people[p], q, NULL, now, NULL);
+        answered++;
+      }
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_cmpuint (answered, ==, N_ITEMS * M);
+  {
+    VetoSessionsProgress progress;
+    g_autoptr (GArray) stored = veto_store_campaign_list_answers (f->store, 1, &error);
+
+    veto_sessions_get_progress (f->sessions, &progress);
+    g_assert_cmpuint (progress.complete, ==, N_ITEMS);
+    g_assert_cmpuint (progress.missing, ==, 0);
+    g_assert_cmpuint (stored->len, ==, N_ITEMS * M);
+  }
+}
+
+/* A lease that runs out returns its item; answering it afterwards is refused. */
+static void
+test_expiry (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsProgress progress;
+  VetoLease first;
+  gint64 now = 1000 * SECOND, id = 0;
+  gboolean duplicate;
+  VetoSessionAnswer a;
+
+  first = *veto_sessions_question (f->sessions, f->people[0], now, &error);
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 1);
+  /* Renewed by a request at 50 s: still live at 100 s. */
+  g_assert_nonnull (veto_sessions_lookup (f->sessions, f->people[0], first.id, now + 50 * SECOND,
+                                          &error));
+  veto_sessions_expire (f->sessions, now + 100 * SECOND);
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 1);
+  veto_sessions_expire (f->sessions, now + 111 * SECOND);
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 0);
+  a = (VetoSessionAnswer) { .question = first.id, .answer_class = first.candidates[0] };
+  g_assert_false (veto_sessions_answer (f->sessions, f->people[0], &a, now + 112 * SECOND, &id,
+                                        &duplicate, &error));
+  g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_UNKNOWN);
+}
+
+/* Another person's question is refused; a class outside the candidates too. */
+static void
+test_forbidden (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const VetoLease *q = veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  VetoSessionAnswer a = { .question = q->id, .answer_class = q->candidates[0] };
+  gint64 id;
+  gboolean duplicate;
+  gint64 outside = 0;
+  VetoStoreSummary summary;
+
+  g_assert_false (veto_sessions_answer (f->sessions, f->people[1], &a, SECOND, &id, &duplicate,
+                                        &error));
+  g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  for (gint64 c = 1; c <= K && outside == 0; c++)
+    if (c != q->candidates[0] && c != q->candidates[1] && c != q->candidates[2])
+      outside = c;
+  a.answer_class = outside;
+  g_assert_false (veto_sessions_answer (f->sessions, f->people[0], &a, SECOND, &id, &duplicate,
+                                        &error));
+  g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_true (veto_store_summarize (f->store, &summary, &error));
+  g_assert_cmpuint (summary.annotations[VETO_KIND_COMPLEMENTARY], ==, 0);
+}
+
+/* A restarted server hands the same questions back: leases are saved with the next commit. */
+static void
+test_leases_survive (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+  VetoSessionsProgress progress;
+  VetoLease q0 = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  VetoLease q1 = *veto_sessions_question (f->sessions, f->people[1], SECOND, &error);
+  const VetoLease *back;
+  gint64 id;
+
+  g_assert_true (veto_sessions_flag (f->sessions, f->people[1], q1.id, SECOND, &error));
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 2);
+  back = veto_sessions_question (f->sessions, f->people[0], g_get_real_time (), &error);
+  g_assert_cmpint (back->id, ==, q0.id);
+  g_assert_cmpmem (back->candidates, 3 * sizeof (gint64), q0.candidates, 3 * sizeof (gint64));
+  back = veto_sessions_lookup (f->sessions, f->people[1], q1.id, g_get_real_time (), &error);
+  g_assert_nonnull (back);
+  g_assert_true (back->flagged);
+  /* An answer sent before the restart to the question asked before it is taken. */
+  id = answer (f, f->people[0], &q0, "uid-00000002", g_get_real_time (), NULL);
+  g_assert_cmpint (id, >, 0);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.leased, ==, 1);
+  g_assert_cmpuint (progress.answers, ==, 1);
+}
+
+/* The same answer id twice records one answer, before and after the commit, and across a
+ * restart of the sessions. */
+static void
+test_answer_id (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+  const VetoLease *q = veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  VetoLease copy = *q;
+  gboolean duplicate = TRUE;
+  gint64 id = answer (f, f->people[0], &copy, "uid-00000001", SECOND, &duplicate);
+  VetoStoreSummary summary;
+
+  g_assert_false (duplicate);
+  g_assert_cmpint (answer (f, f->people[0], &copy, "uid-00000001", SECOND, &duplicate), ==, id);
+  g_assert_true (duplicate);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_cmpint (answer (f, f->people[0], &copy, "uid-00000001", SECOND, &duplicate), ==, id);
+  g_assert_true (duplicate);
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_cmpint (answer (f, f->people[0], &copy, "uid-00000001", SECOND, &duplicate), ==, id);
+  g_assert_true (duplicate);
+  g_assert_true (veto_store_summarize (f->store, &summary, &error));
+  g_assert_cmpuint (summary.annotations[VETO_KIND_COMPLEMENTARY], ==, 1);
+  /* Reloaded from the store, the answer still counts: person 0 never gets that item again. */
+  for (guint i = 0; i < N_ITEMS; i++)
+    {
+      q = veto_sessions_question (f->sessions, f->people[0], 2 * SECOND, &error);
+      if (q == NULL)
+        break;
+      g_assert_cmpint (q->item, !=, copy.item);
+      g_assert_true (veto_sessions_skip (f->sessions, f->people[0], q->id, 2 * SECOND, &error));
+    }
+}
+
+/* Undo marks the answer undone and puts the same question again; a flag is recorded. */
+static void
+test_undo_and_flag (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoLease q = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  const VetoLease *again;
+  gint64 id, undone = 0, flagged_id;
+  g_autoptr (GPtrArray) annotations = NULL;
+
+  g_assert_true (veto_sessions_flag (f->sessions, f->people[0], q.id, SECOND, &error));
+  id = answer (f, f->people[0], &q, NULL, 2 * SECOND, NULL);
+  g_assert_true (veto_sessions_undo (f->sessions, f->people[0], 3 * SECOND, &undone, &error));
+  g_assert_cmpint (undone, ==, id);
+  again = veto_sessions_question (f->sessions, f->people[0], 3 * SECOND, &error);
+  g_assert_cmpint (again->item, ==, q.item);
+  g_assert_cmpmem (again->candidates, 3 * sizeof (gint64), q.candidates, 3 * sizeof (gint64));
+  g_assert_cmpint (again->id, !=, q.id);
+  flagged_id = answer (f, f->people[0], again, NULL, 4 * SECOND, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  annotations = veto_store_list_item_annotations (f->store, q.item, &error);
+  g_assert_cmpuint (annotations->len, ==, 2);
+  g_assert_true (((VetoAnnotation *) g_ptr_array_index (annotations, 0))->undone);
+  g_assert_true (((VetoAnnotation *) g_ptr_array_index (annotations, 0))->flagged);
+  g_assert_cmpint (((VetoAnnotation *) g_ptr_array_index (annotations, 1))->id, ==, flagged_id);
+  g_assert_false (((VetoAnnotation *) g_ptr_array_index (annotations, 1))->undone);
+  g_assert_false (veto_sessions_undo (f->sessions, f->people[1], 5 * SECOND, &undone, &error));
+  g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING);
+}
+
+/* With the learner's keys, the least covered items still come first, its favourite among them;
+ * the answers record the round that ordered their question. */
+static void
+test_priority (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) items = veto_store_campaign_list_items (f->store, 1, &error);
+  gint64 ids[N_ITEMS];
+  float keys[N_ITEMS];
+  VetoLease q;
+  g_autoptr (GPtrArray) annotations = NULL;
+
+  for (guint i = 0; i < N_ITEMS; i++)
+    {
+      ids[i] = g_array_index (items, VetoCampaignItem, i).item;
+      keys[i] = (float) ((i * 7) % N_ITEMS) / N_ITEMS;  /* item 5 first (key 11/12), then 10 */
+    }
+  veto_sessions_set_priority (f->sessions, 3, ids, keys, N_ITEMS);
+  q = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  g_assert_cmpint (q.item, ==, ids[5]);
+  g_assert_cmpint (q.model_version, ==, 3);
+  /* Item 5 is leased (covered once): person 1 gets the next favourite, uncovered. */
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[1], SECOND, &error)->item, ==,
+                   ids[10]);
+  answer (f, f->people[0], &q, NULL, 2 * SECOND, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  annotations = veto_store_list_item_annotations (f->store, ids[5], &error);
+  g_assert_cmpint (((VetoAnnotation *) g_ptr_array_index (annotations, 0))->model_version, ==, 3);
+  g_assert_cmpstr (((VetoAnnotation *) g_ptr_array_index (annotations, 0))->strategy, ==,
+                   "campaign+margin");
+}
+
+/* Answers wait in the open transaction until the commit: another connection sees none before. */
+static void
+test_grouped_commit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) reader = NULL;
+  VetoStoreSummary summary;
+
+  for (guint p = 0; p < 3; p++)
+    {
+      VetoLease q = *veto_sessions_question (f->sessions, f->people[p], SECOND, &error);
+
+      answer (f, f->people[p], &q, NULL, SECOND, NULL);
+    }
+  g_assert_true (veto_sessions_pending (f->sessions));
+  reader = veto_store_open (f->path, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_true (veto_store_summarize (reader, &summary, &error));
+  g_assert_cmpuint (summary.annotations[VETO_KIND_COMPLEMENTARY], ==, 0);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_true (veto_store_sync (f->store, &error));
+  g_assert_false (veto_sessions_pending (f->sessions));
+  g_assert_true (veto_store_summarize (reader, &summary, &error));
+  g_assert_cmpuint (summary.annotations[VETO_KIND_COMPLEMENTARY], ==, 3);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, func) \
+  g_test_add ("/sessions/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("spread-and-m", test_spread_and_m);
+  ADD ("expiry", test_expiry);
+  ADD ("forbidden", test_forbidden);
+  ADD ("answer-id", test_answer_id);
+  ADD ("leases-survive", test_leases_survive);
+  ADD ("undo-and-flag", test_undo_and_flag);
+  ADD ("grouped-commit", test_grouped_commit);
+  ADD ("priority", test_priority);
+  return g_test_run ();
+}
