@@ -53,6 +53,7 @@ strategy_title (const char *name)
     { "coreset", N_("Spread over the data (core-set)") },
     { "badge", N_("BADGE (uncertain and diverse)") },
     { "distill", N_("Distillation (needs a teacher)") },
+    { "information", N_("Most informative question (expected information gain)") },
     { "agcd", N_("Find novel classes (AGCD)") },
   };
 
