@@ -289,7 +289,8 @@ veto_cmd_simulate (int argc, char **argv)
       "ordinary (default), complementary, preference, agcd or distill", "MODE" },
     { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy_list,
       "comma-separated: random, least-confidence, margin, entropy, density, coreset, badge, "
-      "distill (default margin,random); every one runs on the same seeds", "S[,S2…]" },
+      "distill, information (default margin,random); every one runs on the same seeds",
+      "S[,S2…]" },
     { "budget", 'b', 0, G_OPTION_ARG_INT, &budget, "answers per run, init included (1000)", "N" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "answers per round (100)", "B" },
     { "init", 0, 0, G_OPTION_ARG_INT, &init, "random answers before the first model (100)", "N0" },
@@ -300,7 +301,8 @@ veto_cmd_simulate (int argc, char **argv)
       "mode; complementary: human, CLImage's annotators, with 10 classes, else uniform)",
       "PROFILE" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
-      "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
+      "complementary: proportional (∝ the model's p, default), uniform (CLImage) or "
+      "informative (largest expected information gain)", "RULE" },
     { "shown", 'k', 0, G_OPTION_ARG_INT, &k_shown, "complementary: candidates shown (4, or K when there are fewer classes)", "K" },
     { "loss", 'l', 0, G_OPTION_ARG_STRING, &loss_name,
       "complementary loss (default candidate; scl-nl with uniform candidates and the uniform "

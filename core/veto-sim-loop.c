@@ -498,8 +498,9 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
     spec.holdout = run->config->holdout;
   /* A softmax on cross-entropy terms (ordinary answers, a teacher's soft labels) is solved to
    * its optimum by L-BFGS, so the previous round's weights only make the solve shorter. The
-   * complementary and preference losses are not convex, and a warm start was measured to stall
-   * them (the prototype of issue 11: 0.23 against 0.45 from a cold start): they start afresh. */
+   * complementary and preference losses are not convex and keep AdamW, and continuing from the
+   * previous round stalls them (human profile, margin, 3 seeds: 0.307 at 6,000 answers warm
+   * against 0.552 cold; the demo's 1,000 answers: 0.195 against 0.303): they start afresh. */
   warm = spec.model == VETO_MODEL_KIND_SOFTMAX
          && (run->config->mode == VETO_SIM_MODE_ORDINARY
              || run->config->mode == VETO_SIM_MODE_DISTILL);
