@@ -115,7 +115,7 @@ case_ "a question JSON about another item" \
   "UPDATE annotations SET item_id = (SELECT max(id) FROM items) WHERE id = $COMP" \
   "annotations row $COMP"
 case_ "a candidate class that does not exist" \
-  "UPDATE annotation_candidates SET class_id = 999 WHERE annotation_id = $COMP AND position = 0" \
+  "UPDATE annotation_candidates SET class_id = 999 WHERE annotation_id = $COMP AND position = (SELECT min(position) FROM annotation_candidates WHERE annotation_id = $COMP AND class_id <> (SELECT answer_class_id FROM annotations WHERE id = $COMP))" \
   "annotation_candidates row"
 case_ "a complementary answer that was not among the candidates" \
   "DELETE FROM annotation_candidates WHERE annotation_id = $COMP AND class_id = (SELECT answer_class_id FROM annotations WHERE id = $COMP)" \
