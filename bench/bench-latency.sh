@@ -9,7 +9,7 @@ veto="$build/app/veto"
 # The demo project is made once and kept; every run answers on a fresh copy of it.
 cache="${TMPDIR:-/tmp}/veto-bench-latency"
 mkdir -p "$cache"
-[ -f "$cache/fm.veto" ] || $veto demo --project "$cache/fm.veto" >/dev/null
+[ -f "$cache/fm.veto" ] || DISPLAY= WAYLAND_DISPLAY= $veto demo --project "$cache/fm.veto" >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$cache/fm.veto" "$work/fm.veto"

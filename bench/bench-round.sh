@@ -10,7 +10,7 @@ build="${VETO_BUILD:-build}"
 ninja -C "$build" >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$build"/app/veto demo --project "$work/fm.veto" >/dev/null
+DISPLAY= WAYLAND_DISPLAY= "$build"/app/veto demo --project "$work/fm.veto" >/dev/null
 "$build"/app/veto train "$work/fm.veto" --epochs 1 --no-save >/dev/null 2>&1 || true
 "$build"/app/veto train "$work/fm.veto" --epochs 1 >/dev/null   # caches the pixel features
 "$build"/bench/bench-round "$work/fm.veto" "$work/indices.txt" | tee "$work/veto.txt"

@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 data=/usr/share/datasets/fashion-mnist
 
-$veto demo --project "$work/fm.veto" >/dev/null
+DISPLAY= WAYLAND_DISPLAY= $veto demo --project "$work/fm.veto" >/dev/null
 # The first train computes and caches the features; the timed one below reads the cache.
 $veto train "$work/fm.veto" --features pixels --epochs 1 --no-save >/dev/null 2>&1 || true
 $veto train "$work/fm.veto" --features pixels --json >"$work/veto.json"

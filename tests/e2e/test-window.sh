@@ -31,7 +31,7 @@ for tool in xdotool import python3 gsettings; do
   fi
 done
 if [ -z "${DISPLAY:-}" ]; then
-  echo "1..0 # SKIP no display (run under xvfb-run)"
+  echo "1..0 # SKIP no display (run it through tests/display-test.sh)"
   exit 0
 fi
 
