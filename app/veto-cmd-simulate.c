@@ -340,7 +340,6 @@ veto_cmd_simulate (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (Row));
   g_autoptr (JsonNode) summary = NULL;
-  g_autofree char *scratch_dir = NULL;
   g_autofree char *csv_path = NULL;
   g_autofree char *json_path = NULL;
   g_autofree char *png_path = NULL;
@@ -414,24 +413,9 @@ veto_cmd_simulate (int argc, char **argv)
     config.train.train.max_epochs = epochs;
 
   project = argv[1];
-  store = veto_store_open (project, scratch, &error);
+  store = scratch ? veto_store_open_scratch (project, &error) : veto_store_open (project, FALSE, &error);
   if (store == NULL)
     return veto_cli_fail (error);
-  if (scratch)
-    {
-      g_autofree char *copy = NULL;
-
-      scratch_dir = g_dir_make_tmp ("veto-simulate-XXXXXX", &error);
-      if (scratch_dir == NULL)
-        return veto_cli_fail (error);
-      copy = g_build_filename (scratch_dir, "scratch.veto", NULL);
-      if (!veto_store_copy_to (store, copy, &error))
-        return veto_cli_fail (error);
-      g_clear_pointer (&store, veto_store_close);
-      store = veto_store_open (copy, FALSE, &error);
-      if (store == NULL)
-        return veto_cli_fail (error);
-    }
   if (g_mkdir_with_parents (out_dir, 0755) != 0)
     {
       g_printerr ("veto: %s: cannot create the folder: %s\n", out_dir, g_strerror (errno));
@@ -475,13 +459,5 @@ veto_cmd_simulate (int argc, char **argv)
         return veto_cli_fail (error);
     }
   g_print ("%s\n", summary_text);
-  if (scratch_dir)
-    {
-      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", scratch_dir);
-
-      g_clear_pointer (&store, veto_store_close);
-      if (system (cmd) != 0)
-        g_printerr ("veto: could not remove %s\n", scratch_dir);
-    }
   return VETO_EXIT_OK;
 }

@@ -30,6 +30,7 @@ struct _VetoStore
   char *transaction_time;    /* when the open write transaction began */
   GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
   char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
+  char *scratch_dir;         /* veto_store_open_scratch: the temporary folder removed on close */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -391,6 +392,24 @@ store_new (const char *path)
 
 static void forget_checked (VetoStore *store);
 
+/* Removes a scratch folder: the copy, its WAL and shared-memory files, a migration backup. */
+static void
+remove_scratch_dir (const char *dir)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *file = g_build_filename (dir, name, NULL);
+
+      if (g_unlink (file) != 0)
+        g_warning ("could not remove %s: %s", file, g_strerror (errno));
+    }
+  if (g_rmdir (dir) != 0)
+    g_warning ("could not remove %s: %s", dir, g_strerror (errno));
+}
+
 void
 veto_store_close (VetoStore *store)
 {
@@ -403,6 +422,9 @@ veto_store_close (VetoStore *store)
   g_free (store->transaction_time);
   g_free (store->path);
   g_free (store->base_dir);
+  if (store->scratch_dir != NULL)
+    remove_scratch_dir (store->scratch_dir);
+  g_free (store->scratch_dir);
   g_free (store);
 }
 
@@ -764,6 +786,45 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
   if (!validate_rows_once (store, display, error))
     return NULL;
   return g_steal_pointer (&store);
+}
+
+VetoStore *
+veto_store_open_scratch (const char *path, GError **error)
+{
+  g_autoptr (VetoStore) source = store_new (path);
+  g_autofree char *display = g_filename_display_name (path);
+  g_autofree char *dir = NULL;
+  g_autofree char *copy = NULL;
+  g_autoptr (VetoStore) scratch = NULL;
+  int version = 0;
+
+  /* The source is only read, whatever its schema: its copy is what gets migrated and checked. */
+  source->read_only = TRUE;
+  if (!check_file_kind (path, display, error)
+      || !open_connection (source, SQLITE_OPEN_READONLY, error)
+      || !identify (source->db, display, &version, error)
+      || !veto_store_validate_schema (source->db, display, version, error)
+      || !configure_connection (source, error))
+    return NULL;
+  dir = g_dir_make_tmp ("veto-scratch-XXXXXX", error);
+  if (dir == NULL)
+    return NULL;
+  copy = g_build_filename (dir, "scratch.veto", NULL);
+  if (!veto_store_copy_to (source, copy, error))
+    {
+      remove_scratch_dir (dir);
+      return NULL;
+    }
+  scratch = veto_store_open (copy, FALSE, error);
+  if (scratch == NULL)
+    {
+      remove_scratch_dir (dir);
+      return NULL;
+    }
+  g_free (scratch->base_dir);
+  scratch->base_dir = g_strdup (source->base_dir);
+  scratch->scratch_dir = g_steal_pointer (&dir);
+  return g_steal_pointer (&scratch);
 }
 
 gboolean

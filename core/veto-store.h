@@ -70,6 +70,10 @@ VetoStore *veto_store_create (const char *path, GError **error);
 /* Opens an existing project; read_only opens it without ever writing to it. An older schema is
  * migrated (after a backup copy PATH.vN.bak is kept) unless read_only. */
 VetoStore *veto_store_open (const char *path, gboolean read_only, GError **error);
+/* A writable store on a temporary copy of the project at PATH, which is only read (any schema
+ * this build knows; the copy is migrated). File items resolve against PATH's folder. The copy is
+ * deleted by veto_store_close: for runs that must leave the project as it was. */
+VetoStore *veto_store_open_scratch (const char *path, GError **error);
 void veto_store_close (VetoStore *store);
 const char *veto_store_get_path (VetoStore *store);
 /* The folder that file items' relative paths start from. */

@@ -92,6 +92,40 @@ check "curve.png is a PNG" sh -c "head -c 8 '$T/sim/curve.png' | od -An -c | gre
 "$VETO" info "$P" --json >"$T/info-after"
 check "--scratch leaves the project as it was" cmp -s "$T/info-before" "$T/info-after"
 
+# --scratch on a project written by the previous schema: the copy is migrated, the file is not.
+cp "$P" "$T/v1.veto"
+sqlite3 "$T/v1.veto" "DROP TABLE tokens; DROP TABLE leases; DROP INDEX annotations_answer_uid;
+  DROP INDEX annotations_campaign; ALTER TABLE annotations DROP COLUMN answer_uid;
+  PRAGMA user_version = 1"
+sha256sum <"$T/v1.veto" >"$T/v1-before"
+check "simulate --scratch on a schema-1 project" "$VETO" simulate "$T/v1.veto" --scratch -q \
+  --mode ordinary --out "$T/sim-v1" --budget 40 --batch 20 --init 20 --seeds 1
+check "--scratch leaves the schema-1 project byte-identical, with no backup beside it" \
+  sh -c "sha256sum <'$T/v1.veto' | cmp -s - '$T/v1-before' && ! ls '$T'/v1.veto.v*.bak 2>/dev/null"
+
+# --scratch on a project of image files: the copy reads them from the project's own folder.
+/usr/bin/python3 - "$T/files" <<'PY'
+import os, struct, sys, zlib
+def png(path, grey):
+    raw = b"".join(b"\0" + bytes([grey] * 4) for _ in range(4))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0))
+    open(path, "wb").write(data + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for split, shift in (("pool", 0), ("test", 20)):
+    for c, base in (("dark", 30), ("light", 200)):
+        os.makedirs(f"{sys.argv[1]}/{split}/{c}", exist_ok=True)
+        for i in range(12):
+            png(f"{sys.argv[1]}/{split}/{c}/{i}.png", base + shift + i)
+PY
+"$VETO" init "$T/files/f.veto" --classes dark,light >/dev/null
+"$VETO" import "$T/files/f.veto" "$T/files/pool" >/dev/null
+"$VETO" import "$T/files/f.veto" "$T/files/test" --split test >/dev/null
+mkdir "$T/tmp"
+check "simulate --scratch on a project of image files" env TMPDIR="$T/tmp" "$VETO" simulate \
+  "$T/files/f.veto" --scratch -q --mode ordinary --out "$T/sim-files" --budget 12 --batch 4 \
+  --init 4 --seeds 1
+check "the scratch copy is gone afterwards" test -z "$(ls -A "$T/tmp")"
+
 for mode in complementary preference agcd distill; do
   extra=""
   [ "$mode" = agcd ] && extra="--novel 1 --strategy agcd,random"
