@@ -227,6 +227,43 @@ png_problem (const guint8 *data, gsize size)
   return NULL;
 }
 
+/* GdkPixbuf's JPEG loader returns a truncated JPEG as an image (grey below the cut) with only a
+ * warning from libjpeg. A whole JPEG ends its first frame's scans with an EOI marker: walk the
+ * marker segments to the first top-level SOS (an EXIF thumbnail inside APP1, with its own EOI,
+ * is skipped by its segment length), then look for EOI in what follows (in entropy-coded data a
+ * 0xFF byte is followed by 0x00 or a restart marker, so 0xFF 0xD9 there is the real EOI). Data
+ * after EOI is allowed. Returns the problem, or NULL. */
+static const char *
+jpeg_problem (const guint8 *data, gsize size)
+{
+  gsize at = 2;
+
+  for (;;)
+    {
+      guint8 marker;
+
+      while (at < size && data[at] == 0xff)
+        at++;
+      if (at >= size)
+        return "a truncated JPEG (it ends inside its header)";
+      marker = data[at++];
+      if (marker == 0xd9)
+        return "a JPEG that ends before its image data";
+      if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7))
+        continue;
+      if (at + 2 > size || ((gsize) data[at] << 8 | data[at + 1]) < 2
+          || ((gsize) data[at] << 8 | data[at + 1]) > size - at)
+        return "a truncated JPEG (a header segment runs past the end of the file)";
+      at += (gsize) data[at] << 8 | data[at + 1];
+      if (marker == 0xda)
+        break;
+    }
+  for (; at + 1 < size; at++)
+    if (data[at] == 0xff && data[at + 1] == 0xd9)
+      return NULL;
+  return "a truncated JPEG (its image data has no end marker)";
+}
+
 static void
 set_too_large (GError **error, const char *name)
 {
@@ -271,6 +308,11 @@ veto_image_load_bytes_scaled (GBytes *bytes, const char *name, guint min_width, 
       return NULL;
     }
   if (g_str_equal (format, "png") && (problem = png_problem (data, size)))
+    {
+      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name, problem);
+      return NULL;
+    }
+  if (g_str_equal (format, "jpeg") && (problem = jpeg_problem (data, size)))
     {
       g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name, problem);
       return NULL;

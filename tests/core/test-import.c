@@ -428,6 +428,54 @@ test_scaled_decode (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (diff / veto_image_n_bytes (reference), <, 3.0);
 }
 
+/* Loads the first length bytes of the JPEG at path, then those bytes followed by tail. */
+static VetoImage *
+load_prefix (const char *path, gsize length, const char *tail, GError **error)
+{
+  g_autofree char *contents = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  gsize size;
+
+  g_assert_true (g_file_get_contents (path, &contents, &size, NULL));
+  g_assert_cmpuint (length, <=, size);
+  contents = g_realloc (contents, length + strlen (tail));
+  memcpy (contents + length, tail, strlen (tail));
+  bytes = g_bytes_new (contents, length + strlen (tail));
+  return veto_image_load_bytes (bytes, "p.jpg", error);
+}
+
+/* A JPEG cut anywhere in its image data decodes (GdkPixbuf fills the rest with grey) but is
+ * refused as truncated; the whole file, and the file with data after its end marker, load. */
+static void
+test_truncated_jpeg (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = save_jpeg (f, "whole.jpg", 7);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoImage) whole = NULL;
+  g_autoptr (VetoImage) trailing = NULL;
+  gsize size;
+
+  g_assert_true (g_file_get_contents (path, &contents, &size, NULL));
+  g_assert_cmpuint ((guint8) contents[size - 2], ==, 0xff);
+  g_assert_cmpuint ((guint8) contents[size - 1], ==, 0xd9);
+  whole = load_prefix (path, size, "", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (whole->width, ==, 640);
+  trailing = load_prefix (path, size, "appended by a camera", &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 4; i++)
+    {
+      gsize cut = i < 3 ? size * (i + 1) / 4 : size - 2;
+      g_autoptr (VetoImage) image = load_prefix (path, cut, "", &error);
+
+      g_assert_null (image);
+      g_assert_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE);
+      g_assert_nonnull (strstr (error->message, "truncated JPEG"));
+      g_clear_error (&error);
+    }
+}
+
 typedef struct
 {
   guint calls;
@@ -531,6 +579,7 @@ main (int argc, char **argv)
   ADD ("/import/folder", NULL, test_image_folder);
   ADD ("/import/csv", NULL, test_csv_manifest);
   ADD ("/import/scaled-decode", NULL, test_scaled_decode);
+  ADD ("/import/truncated-jpeg", NULL, test_truncated_jpeg);
   ADD ("/import/parallel-folder", NULL, test_parallel_folder);
 #undef ADD
   return g_test_run ();
