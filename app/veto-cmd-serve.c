@@ -155,7 +155,8 @@ veto_cmd_invite (int argc, char **argv)
     return veto_cli_usage (context, "NAME must be 1 to 200 bytes of UTF-8");
   if (revoke && admin)
     return veto_cli_usage (context, "--revoke and --admin do not go together");
-  store = veto_store_open (argv[1], FALSE, &error);
+  /* Tokens only, also while the project is served (the server reads them at every request). */
+  store = veto_store_open_tokens (argv[1], &error);
   if (store == NULL || !veto_store_begin (store, &error))
     return veto_cli_fail (error);
   if (!veto_store_ensure_annotator (store, argv[2], VETO_ANNOTATOR_HUMAN, &annotator, &error))

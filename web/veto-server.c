@@ -1,16 +1,12 @@
 /* veto-server: the lab server's HTTP handlers (libsoup 3), tokens, rate limits and grouped commits. */
 #include "veto-server.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <math.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "veto-image.h"
 
@@ -70,7 +66,7 @@ struct _VetoServer
   gboolean stop;
   GSource *notify;      /* the syncer's "synced" on the main context, or NULL */
   GMainContext *context;
-  int lock_fd;          /* holds flock (LOCK_EX) on the project: one server per project */
+  VetoStoreClaim *claim; /* the project, exclusively: no other process writes it meanwhile */
 };
 
 void
@@ -1128,32 +1124,6 @@ model_updated (VetoEngine *learner, gint64 version, gpointer data)
   veto_sessions_set_priority (server->sessions, version, scores->items, keys, scores->n);
 }
 
-/* One server per project: a second `veto serve` on the same file is refused at once. (flock
- * locks are apart from the POSIX locks SQLite takes on the same file.) */
-static gboolean
-lock_project (VetoServer *server, const char *project_path, GError **error)
-{
-  g_autofree char *display = g_filename_display_name (project_path);
-
-  server->lock_fd = open (project_path, O_RDONLY | O_CLOEXEC);
-  if (server->lock_fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, VETO_STORE_ERROR,
-                   saved == ENOENT ? VETO_STORE_ERROR_NOT_FOUND : VETO_STORE_ERROR_FAILED,
-                   "%s: %s", display, g_strerror (saved));
-      return FALSE;
-    }
-  if (flock (server->lock_fd, LOCK_EX | LOCK_NB) != 0)
-    {
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_BUSY,
-                   "%s: another veto serve is serving this project", display);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* The learner: the engine's worker, on the project's one writing connection (the engine's). */
 static gboolean
 start_learner (VetoServer *server, const char *project_path, GError **error)
@@ -1192,8 +1162,9 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   g_mutex_init (&server->lock);
   g_cond_init (&server->cond);
   server->context = g_main_context_ref_thread_default ();
-  server->lock_fd = -1;
-  if (!lock_project (server, project_path, error))
+  /* Before the project is opened: the store's own claim then shares this one. */
+  server->claim = veto_store_claim (project_path, VETO_STORE_CLAIM_SERVE, error);
+  if (server->claim == NULL)
     return NULL;
   if (options->learn ? !start_learner (server, project_path, error)
                      : (server->store = veto_store_open (project_path, FALSE, error)) == NULL)
@@ -1287,8 +1258,7 @@ veto_server_free (VetoServer *server)
   g_clear_pointer (&server->context, g_main_context_unref);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->cond);
-  if (server->lock_fd >= 0)
-    close (server->lock_fd);
+  veto_store_claim_release (server->claim);
   g_free (server->campaign);
   g_free (server);
 }
