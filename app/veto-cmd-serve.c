@@ -55,7 +55,7 @@ veto_cmd_serve (int argc, char **argv)
   g_autofree char *campaign = NULL;
   g_autofree char *host = NULL;
   g_autofree char *uri = NULL;
-  int lease = 0, burst = 0;
+  int lease = 0, burst = 0, idle = 0;
   gboolean no_learner = FALSE;
   double rate = 0;
   GOptionEntry entries[] = {
@@ -70,6 +70,9 @@ veto_cmd_serve (int argc, char **argv)
       "Requests per second allowed to one token (default 50)", "R" },
     { "burst", 0, 0, G_OPTION_ARG_INT, &burst,
       "Requests one token may send at once before the rate applies (default 200)", "N" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle,
+      "Seconds a connection may take to send its next request whole, idle or trickling "
+      "(default 60)", "S" },
     { "no-learner", 0, 0, G_OPTION_ARG_NONE, &no_learner,
       "Hand items out in coverage order only, without retraining a model on the answers", NULL },
     { NULL },
@@ -96,12 +99,14 @@ veto_cmd_serve (int argc, char **argv)
     return veto_cli_usage (context, "serve takes one PROJECT");
   if (!parse_listen (listen ? listen : "127.0.0.1:8080", &host, &port))
     return veto_cli_usage (context, "--listen takes HOST:PORT");
-  if (lease < 0 || rate < 0 || burst < 0)
-    return veto_cli_usage (context, "--lease, --rate and --burst take positive numbers");
+  if (lease < 0 || rate < 0 || burst < 0 || idle < 0)
+    return veto_cli_usage (context,
+                           "--lease, --rate, --burst and --idle-timeout take positive numbers");
   veto_server_options_init (&options);
   options.campaign = campaign;
   options.lease_seconds = lease;
   options.learn = !no_learner;
+  options.idle_timeout = idle;
   if (rate > 0)
     options.rate = rate;
   if (burst > 0)
@@ -155,7 +160,8 @@ veto_cmd_invite (int argc, char **argv)
     return veto_cli_usage (context, "NAME must be 1 to 200 bytes of UTF-8");
   if (revoke && admin)
     return veto_cli_usage (context, "--revoke and --admin do not go together");
-  store = veto_store_open (argv[1], FALSE, &error);
+  /* Tokens only, also while the project is served (the server reads them at every request). */
+  store = veto_store_open_tokens (argv[1], &error);
   if (store == NULL || !veto_store_begin (store, &error))
     return veto_cli_fail (error);
   if (!veto_store_ensure_annotator (store, argv[2], VETO_ANNOTATOR_HUMAN, &annotator, &error))

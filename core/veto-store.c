@@ -31,6 +31,7 @@ struct _VetoStore
   GHashTable *kept;          /* SQL text (static) → statement kept prepared, for the answer path */
   char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
   char *scratch_dir;         /* veto_store_open_scratch: the temporary folder removed on close */
+  VetoStoreClaim *claim;     /* this process's claim on the file: a lock while it writes */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -419,6 +420,8 @@ veto_store_close (VetoStore *store)
   sqlite3_finalize (store->insert_item);
   g_clear_pointer (&store->kept, g_hash_table_unref);
   sqlite3_close_v2 (store->db);
+  /* After the connection: the claim may close the last descriptor of the file in this process. */
+  veto_store_claim_release (store->claim);
   g_free (store->transaction_time);
   g_free (store->path);
   g_free (store->base_dir);
@@ -529,8 +532,17 @@ veto_store_create (const char *path, GError **error)
                    "%s: a file of that name exists already", display);
       return NULL;
     }
-  if (!open_connection (store, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error)
-      || !configure_connection (store, error) || !migrate (store, 0, error))
+  if (!open_connection (store, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error))
+    {
+      g_unlink (path);
+      return NULL;
+    }
+  /* Nobody else can know of the file yet: the claim is only refused if someone raced to serve
+   * it, and the file is then theirs. */
+  store->claim = veto_store_claim (path, VETO_STORE_CLAIM_WRITE, error);
+  if (store->claim == NULL)
+    return NULL;
+  if (!configure_connection (store, error) || !migrate (store, 0, error))
     {
       sqlite3_close_v2 (store->db);
       store->db = NULL;
@@ -746,15 +758,58 @@ forget_checked (VetoStore *store)
   g_clear_pointer (&store->checked_key, g_free);
 }
 
-VetoStore *
-veto_store_open (const char *path, gboolean read_only, GError **error)
+typedef enum
+{
+  OPEN_READ,
+  OPEN_WRITE,
+  OPEN_TOKENS,
+} OpenMode;
+
+/* What `veto invite` may write beside a server: annotators and their tokens, nothing else (the
+ * schema included). */
+static int
+authorize_tokens_only (void *data, int action, const char *arg1, const char *arg2,
+                       const char *database, const char *trigger)
+{
+  switch (action)
+    {
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+      return g_strcmp0 (arg1, "tokens") == 0 || g_strcmp0 (arg1, "annotators") == 0
+                 ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_TRANSACTION:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    default:
+      return SQLITE_DENY;
+    }
+}
+
+static VetoStore *
+open_store (const char *path, OpenMode mode, GError **error)
 {
   g_autoptr (VetoStore) store = store_new (path);
   g_autofree char *display = g_filename_display_name (path);
+  gboolean read_only = mode == OPEN_READ, beside_server = FALSE;
   int version = 0;
 
   store->read_only = read_only;
   if (!check_file_kind (path, display, error))
+    return NULL;
+  /* The lock before anything could write to the file; invite goes on without one while a server
+   * holds it (it alone refuses nothing else then: the server reads the tokens it writes). */
+  store->claim = veto_store_claim (path, read_only ? VETO_STORE_CLAIM_READ : VETO_STORE_CLAIM_WRITE,
+                                   mode == OPEN_TOKENS ? NULL : error);
+  if (store->claim == NULL && mode == OPEN_TOKENS)
+    {
+      beside_server = TRUE;
+      store->claim = veto_store_claim (path, VETO_STORE_CLAIM_READ, error);
+    }
+  if (store->claim == NULL)
     return NULL;
   /* Identify the file before anything could write to it (WAL mode would change its header), and
    * refuse a schema that is not Veto's before any query of ours runs on it. */
@@ -779,12 +834,21 @@ veto_store_open (const char *path, gboolean read_only, GError **error)
                        "open cannot do", display, version);
           return NULL;
         }
+      if (beside_server)
+        {
+          g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_BUSY,
+                       "%s: in use: an older veto serve is serving this project (schema %d); "
+                       "stop it before upgrading the project", display, version);
+          return NULL;
+        }
       if (!backup_before_migration (store, version, error) || !migrate (store, version, error))
         return NULL;
     }
   /* Every row the rest of Veto will be handed is what Veto itself would have written. */
   if (!validate_rows_once (store, display, error))
     return NULL;
+  if (mode == OPEN_TOKENS)
+    sqlite3_set_authorizer (store->db, authorize_tokens_only, NULL);
   return g_steal_pointer (&store);
 }
 
@@ -825,6 +889,18 @@ veto_store_open_scratch (const char *path, GError **error)
   scratch->base_dir = g_strdup (source->base_dir);
   scratch->scratch_dir = g_steal_pointer (&dir);
   return g_steal_pointer (&scratch);
+}
+
+VetoStore *
+veto_store_open (const char *path, gboolean read_only, GError **error)
+{
+  return open_store (path, read_only ? OPEN_READ : OPEN_WRITE, error);
+}
+
+VetoStore *
+veto_store_open_tokens (const char *path, GError **error)
+{
+  return open_store (path, OPEN_TOKENS, error);
 }
 
 gboolean

@@ -65,6 +65,26 @@ const char *veto_preferred_to_string (VetoPreferred preferred);
 
 typedef struct _VetoStore VetoStore;
 
+/* Who writes a project (veto-store-lock.c). Every store opened for writing holds a shared lock
+ * (flock) on the project file while it is open, so any number of windows and commands may write
+ * together (SQLite orders their transactions); `veto serve` claims the file exclusively and is
+ * then its only writer. A claim is refused at once (BUSY, the message naming the file, who holds
+ * it and how to stop them) when it conflicts with another process's: a writer while a server
+ * serves the file, a server while anyone else writes it. Claims of one process never conflict
+ * with each other: the server's own stores share its claim. Read-only opens are never refused.
+ * The kernel drops the locks of a process that ends, however it ends. */
+typedef enum
+{
+  VETO_STORE_CLAIM_READ,  /* takes no lock */
+  VETO_STORE_CLAIM_WRITE, /* shared */
+  VETO_STORE_CLAIM_SERVE, /* exclusive */
+} VetoStoreClaimKind;
+
+typedef struct _VetoStoreClaim VetoStoreClaim;
+VetoStoreClaim *veto_store_claim (const char *path, VetoStoreClaimKind kind, GError **error);
+void veto_store_claim_release (VetoStoreClaim *claim);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoStoreClaim, veto_store_claim_release)
+
 /* Creates a new, empty project; fails if PATH exists. */
 VetoStore *veto_store_create (const char *path, GError **error);
 /* Opens an existing project; read_only opens it without ever writing to it. An older schema is
@@ -74,6 +94,11 @@ VetoStore *veto_store_open (const char *path, gboolean read_only, GError **error
  * this build knows; the copy is migrated). File items resolve against PATH's folder. The copy is
  * deleted by veto_store_close: for runs that must leave the project as it was. */
 VetoStore *veto_store_open_scratch (const char *path, GError **error);
+/* Opens a project to write its annotators and access tokens only (`veto invite`), also while
+ * `veto serve` serves it: the one exemption to the server being the only writer. The server
+ * reads tokens through its connection at every request, so a token made or revoked here counts
+ * from the server's next request; every other write through this store is refused. */
+VetoStore *veto_store_open_tokens (const char *path, GError **error);
 void veto_store_close (VetoStore *store);
 const char *veto_store_get_path (VetoStore *store);
 /* The folder that file items' relative paths start from. */

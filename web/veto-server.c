@@ -1,16 +1,12 @@
 /* veto-server: the lab server's HTTP handlers (libsoup 3), tokens, rate limits and grouped commits. */
 #include "veto-server.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <math.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "veto-image.h"
 
@@ -70,13 +66,13 @@ struct _VetoServer
   gboolean stop;
   GSource *notify;      /* the syncer's "synced" on the main context, or NULL */
   GMainContext *context;
-  int lock_fd;          /* holds flock (LOCK_EX) on the project: one server per project */
+  VetoStoreClaim *claim; /* the project, exclusively: no other process writes it meanwhile */
 };
 
 void
 veto_server_options_init (VetoServerOptions *options)
 {
-  *options = (VetoServerOptions) { .rate = 50, .burst = 200, .learn = TRUE };
+  *options = (VetoServerOptions) { .rate = 50, .burst = 200, .learn = TRUE, .idle_timeout = 60 };
 }
 
 static void
@@ -1065,10 +1061,70 @@ got_headers (SoupServerMessage *msg, gpointer user_data)
   response_clear (&r);
 }
 
+/* libsoup 3 has no timeout of its own for a server's connections. Each connection gets
+ * idle_timeout to send a request whole (headers and body), counted from when it connects or from
+ * its previous response, and again from the first bytes of the request: an idle keep-alive
+ * connection and a request trickled in a byte at a time (slowloris) are both closed. The
+ * deadline hangs on the connection's socket, so it goes with the connection. */
+#define DEADLINE_KEY "veto-deadline"
+
+static gboolean
+connection_overdue (gpointer data)
+{
+  /* libsoup reads the end of the stream next and drops the connection; the client sees it
+   * closed. */
+  g_socket_shutdown (data, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+deadline_free (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
+/* Starts (or starts again) the connection's deadline; seconds 0 ends it. */
+static void
+set_deadline (VetoServer *server, SoupServerMessage *msg, guint seconds)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  GSource *deadline;
+
+  if (socket == NULL)
+    return;
+  if (seconds == 0)
+    {
+      g_object_set_data (G_OBJECT (socket), DEADLINE_KEY, NULL);
+      return;
+    }
+  deadline = g_timeout_source_new_seconds (seconds);
+  g_source_set_callback (deadline, connection_overdue, socket, NULL);
+  g_source_attach (deadline, server->context);
+  g_object_set_data_full (G_OBJECT (socket), DEADLINE_KEY, deadline, deadline_free);
+}
+
 static void
 request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
+  VetoServer *server = user_data;
+
+  set_deadline (server, msg, server->options.idle_timeout);
   g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers), NULL);
+}
+
+static void
+request_read (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  set_deadline (user_data, msg, 0);
+}
+
+static void
+request_finished (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+{
+  VetoServer *server = user_data;
+
+  set_deadline (server, msg, server->options.idle_timeout);
 }
 
 guint
@@ -1128,32 +1184,6 @@ model_updated (VetoEngine *learner, gint64 version, gpointer data)
   veto_sessions_set_priority (server->sessions, version, scores->items, keys, scores->n);
 }
 
-/* One server per project: a second `veto serve` on the same file is refused at once. (flock
- * locks are apart from the POSIX locks SQLite takes on the same file.) */
-static gboolean
-lock_project (VetoServer *server, const char *project_path, GError **error)
-{
-  g_autofree char *display = g_filename_display_name (project_path);
-
-  server->lock_fd = open (project_path, O_RDONLY | O_CLOEXEC);
-  if (server->lock_fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, VETO_STORE_ERROR,
-                   saved == ENOENT ? VETO_STORE_ERROR_NOT_FOUND : VETO_STORE_ERROR_FAILED,
-                   "%s: %s", display, g_strerror (saved));
-      return FALSE;
-    }
-  if (flock (server->lock_fd, LOCK_EX | LOCK_NB) != 0)
-    {
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_BUSY,
-                   "%s: another veto serve is serving this project", display);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* The learner: the engine's worker, on the project's one writing connection (the engine's). */
 static gboolean
 start_learner (VetoServer *server, const char *project_path, GError **error)
@@ -1182,6 +1212,8 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
     server->options.rate = 50;
   if (server->options.burst == 0)
     server->options.burst = 200;
+  if (server->options.idle_timeout == 0)
+    server->options.idle_timeout = 60;
   server->campaign = g_strdup (options->campaign);
   server->options.campaign = server->campaign;
   server->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -1192,8 +1224,9 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
   g_mutex_init (&server->lock);
   g_cond_init (&server->cond);
   server->context = g_main_context_ref_thread_default ();
-  server->lock_fd = -1;
-  if (!lock_project (server, project_path, error))
+  /* Before the project is opened: the store's own claim then shares this one. */
+  server->claim = veto_store_claim (project_path, VETO_STORE_CLAIM_SERVE, error);
+  if (server->claim == NULL)
     return NULL;
   if (options->learn ? !start_learner (server, project_path, error)
                      : (server->store = veto_store_open (project_path, FALSE, error)) == NULL)
@@ -1232,6 +1265,8 @@ veto_server_listen (VetoServer *server, const char *host, guint port, char **out
   server->soup = soup_server_new ("server-header", "veto", NULL);
   soup_server_add_handler (server->soup, NULL, handle_message, server, NULL);
   g_signal_connect (server->soup, "request-started", G_CALLBACK (request_started), server);
+  g_signal_connect (server->soup, "request-read", G_CALLBACK (request_read), server);
+  g_signal_connect (server->soup, "request-finished", G_CALLBACK (request_finished), server);
   socket_address = g_inet_socket_address_new (address, port);
   if (!soup_server_listen (server->soup, socket_address, 0, error))
     return FALSE;
@@ -1287,8 +1322,7 @@ veto_server_free (VetoServer *server)
   g_clear_pointer (&server->context, g_main_context_unref);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->cond);
-  if (server->lock_fd >= 0)
-    close (server->lock_fd);
+  veto_store_claim_release (server->claim);
   g_free (server->campaign);
   g_free (server);
 }

@@ -25,6 +25,8 @@ typedef struct
   guint burst;              /* requests a token may send at once (0: the default, 200) */
   gboolean learn;           /* run the learner (default TRUE): one model retrained from
                                everyone's answers orders the items handed out */
+  guint idle_timeout;       /* seconds a connection may take to send its next request whole,
+                               from connecting or from the previous response (0: 60) */
 } VetoServerOptions;
 
 void veto_server_options_init (VetoServerOptions *options);
