@@ -1,6 +1,7 @@
 /* veto-engine: the answer path on the creating thread and the background learner that feeds it. */
 #include "veto-engine.h"
 
+#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -982,8 +983,18 @@ worker_main (gpointer data)
 
   g_main_context_push_thread_default (own);
 #ifdef __linux__
-  /* Linux keeps a niceness per thread, and the threads that score the pool inherit it. */
-  setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), WORKER_NICE);
+  /* Linux keeps a niceness per thread, and the threads that score the pool inherit it. Relative
+   * to the thread that made the engine (whose niceness this one inherited): under `nice veto
+   * serve` an absolute 10 would put the learner level with the thread that answers. */
+  {
+    id_t tid = (id_t) syscall (SYS_gettid);
+    int base;
+
+    errno = 0;
+    base = getpriority (PRIO_PROCESS, tid);
+    if (errno == 0)
+      setpriority (PRIO_PROCESS, tid, MIN (base + WORKER_NICE, 19));
+  }
 #endif
   w.store = veto_store_open (e->path, TRUE, &error);
   if (w.store)

@@ -32,6 +32,7 @@ struct _VetoStore
   char *checked_key;         /* the file, among those whose rows were checked (veto_store_open) */
   char *scratch_dir;         /* veto_store_open_scratch: the temporary folder removed on close */
   VetoStoreClaim *claim;     /* this process's claim on the file: a lock while it writes */
+  sqlite3 *checkpointer;     /* veto_store_checkpoint's own connection, on its caller's thread */
 };
 
 /* Schema version 1. Standard SQL types only, so that a PostgreSQL port needs no new model.
@@ -419,6 +420,7 @@ veto_store_close (VetoStore *store)
   forget_checked (store);
   sqlite3_finalize (store->insert_item);
   g_clear_pointer (&store->kept, g_hash_table_unref);
+  sqlite3_close_v2 (store->checkpointer);
   sqlite3_close_v2 (store->db);
   /* After the connection: the claim may close the last descriptor of the file in this process. */
   veto_store_claim_release (store->claim);
@@ -903,11 +905,53 @@ veto_store_open_tokens (const char *path, GError **error)
   return open_store (path, OPEN_TOKENS, error);
 }
 
+/* Deferred, the committing connection never checkpoints by itself: SQLite would do it inside
+ * the COMMIT that crosses 1,000 pages of WAL (and, while a reader holds back a full checkpoint,
+ * in every COMMIT after it), syncing the WAL and the database file each time, tens of
+ * milliseconds on a loaded disk, on the thread that answers. veto_store_checkpoint does it
+ * elsewhere. */
 gboolean
 veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GError **error)
 {
-  return exec_sql (store, deferred ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+  return exec_sql (store, deferred ? "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0"
+                                   : "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000",
                    "configuring the project", error);
+}
+
+gboolean
+veto_store_checkpoint (VetoStore *store, guint64 min_wal_bytes, GError **error)
+{
+  g_autofree char *wal = g_strconcat (store->path, "-wal", NULL);
+  g_autofree char *display = NULL;
+  struct stat st;
+  int rc;
+
+  if (stat (wal, &st) != 0 || (guint64) st.st_size < min_wal_bytes)
+    return TRUE;
+  display = g_filename_display_name (store->path);
+  if (store->checkpointer == NULL)
+    {
+      if (!connect_db (store->path, SQLITE_OPEN_READWRITE, &store->checkpointer, error))
+        return FALSE;
+      /* A connection knows the file is in WAL mode (and checkpoints it) once it has read it. */
+      rc = sqlite3_exec (store->checkpointer, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+      if (rc != SQLITE_OK)
+        {
+          veto_store_set_sqlite_error (store->checkpointer, display, rc, "checkpointing", error);
+          g_clear_pointer (&store->checkpointer, sqlite3_close_v2);
+          return FALSE;
+        }
+    }
+  /* PASSIVE: copies what no reader still needs, waits for nobody; the writer restarts the WAL
+   * from its start once everything was copied. */
+  rc = sqlite3_wal_checkpoint_v2 (store->checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                  NULL);
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+    {
+      veto_store_set_sqlite_error (store->checkpointer, display, rc, "checkpointing", error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* In WAL mode with synchronous = NORMAL, SQLite syncs the WAL before each checkpoint and the

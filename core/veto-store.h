@@ -111,6 +111,11 @@ gboolean veto_store_set_deferred_sync (VetoStore *store, gboolean deferred, GErr
 /* Makes every commit so far durable. Touches only the files, never the connection: it may run
  * on another thread while the store's thread goes on writing. */
 gboolean veto_store_sync (VetoStore *store, GError **error);
+/* With deferred sync the store's own connection no longer copies the WAL into the database
+ * (a checkpoint syncs both files: a stall for whoever commits). This does it when the WAL has
+ * grown to min_wal_bytes, through a connection of its own, without waiting for readers or
+ * writers: call it on one thread other than the store's (it may run beside veto_store_sync). */
+gboolean veto_store_checkpoint (VetoStore *store, guint64 min_wal_bytes, GError **error);
 
 /* Write transactions (BEGIN IMMEDIATE). Every failing call leaves the transaction open for the
  * caller to roll back; rollback never fails loudly. */

@@ -15,6 +15,11 @@
 /* Encoded images kept in memory; past this the cache starts again. */
 #define MAX_CACHED_IMAGES 8192
 #define RESOURCE_ROOT "/io/github/veto/Veto/web/"
+/* The WAL is copied into the database (veto_store_checkpoint) once it has grown this much, at
+ * most once a second: while a reader (the learner) holds an old snapshot, SQLite cannot start
+ * the WAL again, and checkpointing after every sync would only compete with the syncs. */
+#define CHECKPOINT_WAL_BYTES (4 << 20)
+#define CHECKPOINT_INTERVAL_US G_USEC_PER_SEC
 /* The page runs only its own script and style, and talks only to this server. */
 #define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " \
             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -65,6 +70,11 @@ struct _VetoServer
   gboolean sync_ok;     /* the last sync worked */
   gboolean stop;
   GSource *notify;      /* the syncer's "synced" on the main context, or NULL */
+  /* Checkpoints run on a thread of their own, so that neither the answers' commits (main
+   * thread) nor their syncs (syncer) wait for one. */
+  GThreadPool *checkpointer;
+  gint checkpointing;   /* atomic: one is queued or running */
+  gint64 checkpoint_at; /* when the syncer last queued one */
   GMainContext *context;
   VetoStoreClaim *claim; /* the project, exclusively: no other process writes it meanwhile */
 };
@@ -975,6 +985,12 @@ syncer_main (gpointer data)
       target = server->committed;
       g_mutex_unlock (&server->lock);
       ok = veto_store_sync (server->store, NULL);
+      if (g_get_monotonic_time () - server->checkpoint_at >= CHECKPOINT_INTERVAL_US
+          && g_atomic_int_compare_and_exchange (&server->checkpointing, 0, 1))
+        {
+          server->checkpoint_at = g_get_monotonic_time ();
+          g_thread_pool_push (server->checkpointer, server, NULL);
+        }
       g_mutex_lock (&server->lock);
       server->synced = target;
       server->sync_ok = ok;
@@ -988,6 +1004,17 @@ syncer_main (gpointer data)
     }
   g_mutex_unlock (&server->lock);
   return NULL;
+}
+
+/* A failed checkpoint only leaves the WAL longer (every commit is in it, synced): the next
+ * one tries again. */
+static void
+checkpoint_main (gpointer data, gpointer user_data)
+{
+  VetoServer *server = data;
+
+  veto_store_checkpoint (server->store, CHECKPOINT_WAL_BYTES, NULL);
+  g_atomic_int_set (&server->checkpointing, 0);
 }
 
 static gboolean
@@ -1243,6 +1270,7 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
     return NULL;
   if (server->learner)
     g_signal_connect (server->learner, "model-updated", G_CALLBACK (model_updated), server);
+  server->checkpointer = g_thread_pool_new (checkpoint_main, NULL, 1, FALSE, NULL);
   server->syncer = g_thread_new ("veto-sync", syncer_main, server);
   return g_steal_pointer (&server);
 }
@@ -1294,6 +1322,7 @@ veto_server_free (VetoServer *server)
       g_cond_signal (&server->cond);
       g_mutex_unlock (&server->lock);
       g_thread_join (server->syncer);
+      g_thread_pool_free (server->checkpointer, FALSE, TRUE);
       if (server->notify)
         {
           g_source_destroy (server->notify);

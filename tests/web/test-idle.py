@@ -12,6 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import webtest  # noqa: E402
 
 BOUND = 2
+# Closing happens on a timer of whole seconds, and a loaded machine may run it late: a close
+# within BOUND + 4 s (against the 60 s default) still shows the bound at work.
 
 
 def closed_after(s, trickle=b"", every=0.25, limit=15):
@@ -50,7 +52,7 @@ def main():
         s = socket.create_connection(("127.0.0.1", port))
         seconds = closed_after(s)
         s.close()
-        tap.check(seconds is not None and BOUND - 1 <= seconds <= BOUND + 2,
+        tap.check(seconds is not None and BOUND - 1 <= seconds <= BOUND + 4,
                   "a connection that sends nothing is closed after about %d s" % BOUND, seconds)
 
         head = ("GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
@@ -58,7 +60,7 @@ def main():
         s = socket.create_connection(("127.0.0.1", port))
         seconds = closed_after(s, trickle=head, every=0.1)
         s.close()
-        tap.check(seconds is not None and seconds <= BOUND + 2,
+        tap.check(seconds is not None and seconds <= BOUND + 4,
                   "headers trickled a byte every 0.1 s are cut off within the bound", seconds)
 
         body = b'{"question": 1, "class": 1}'
@@ -68,7 +70,7 @@ def main():
         s = socket.create_connection(("127.0.0.1", port))
         seconds = closed_after(s, trickle=slow, every=0.05)
         s.close()
-        tap.check(seconds is not None and seconds <= BOUND + 2,
+        tap.check(seconds is not None and seconds <= BOUND + 4,
                   "a body trickled in is cut off within the bound too", seconds)
 
         # A client at work, even slowly (a request every second on one connection), keeps it.
@@ -92,7 +94,7 @@ def main():
         seconds = closed_after(s)
         s.close()
         tap.check(reply.startswith(b"HTTP/1.1 200") and seconds is not None
-                  and BOUND - 1 <= seconds <= BOUND + 2,
+                  and BOUND - 1 <= seconds <= BOUND + 4,
                   "a keep-alive connection idle after its response is closed after about %d s"
                   % BOUND, (reply[:20], seconds))
 
