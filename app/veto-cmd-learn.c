@@ -165,6 +165,7 @@ veto_cmd_train (int argc, char **argv)
   spec.seed = seed;
   if (g_strcmp0 (recipe, "ishida2019") == 0)
     {
+      spec.train.solver = VETO_SOLVER_ADAMW;
       spec.train.learning_rate = 5e-5;
       spec.train.schedule = VETO_LR_CONSTANT;
       spec.train.batch_size = 256;
@@ -187,7 +188,9 @@ veto_cmd_train (int argc, char **argv)
     spec.train.weight_decay = weight_decay;
   if (g_strcmp0 (schedule_name, "constant") == 0)
     spec.train.schedule = VETO_LR_CONSTANT;
-  else if (schedule_name && g_strcmp0 (schedule_name, "cosine") != 0)
+  else if (g_strcmp0 (schedule_name, "cosine") == 0)
+    spec.train.schedule = VETO_LR_COSINE;
+  else if (schedule_name)
     return veto_cli_usage (context, "--schedule must be cosine or constant");
 
   store = veto_store_open (argv[1], no_save, &error);

@@ -69,6 +69,10 @@ cp "$T/out" "$T/recipe.json"
 check "the recipe trains on pixels in [0, 1]" grep -q '"features" : "pixels:v1:side=32,std=0"' "$T/recipe.json"
 check "the recipe runs 300 epochs" test "$(json_number epochs "$T/recipe.json")" = 300
 check "URE-GA accuracy at least 0.9" at_least "$(json_number test_accuracy "$T/recipe.json")" 0.9
+check "the recipe on gold labels" "$VETO" train "$P" --no-save --json --recipe ishida2019
+cp "$T/out" "$T/recipe-gold.json"
+check "the recipe keeps Adam's 300 epochs where L-BFGS would stop early" \
+  test "$(json_number epochs "$T/recipe-gold.json")" = 300
 for bad in "--recipe bogus" "--schedule bogus"; do
   n=$((n + 1))
   "$VETO" train "$P" --no-save $bad >/dev/null 2>&1
