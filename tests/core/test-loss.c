@@ -494,6 +494,52 @@ test_ure_corrections (void)
                                   log (4.0), 1e-9);
 }
 
+/* One URE-GA step on four rows of three classes, solved by hand. Logits are log p, in units of
+ * L = log 2: rows 0 and 1 say "not 0" with l = (2, 1, 2) L and (2, 2, 1) L, row 2 says "not 1"
+ * and row 3 "not 2", both with l = (1, 2, 2) L. With K = 3 and the batch's own priors,
+ * R_j = 1/4 (sum over rows whose CL is not j of l_j - sum over rows whose CL is j of l_j):
+ * R_0 = (1 + 1 - 2 - 2) L / 4 = -L/2, R_1 = R_2 = 3L/4. Only R_0 is negative: the rows that
+ * say "not 0" rule class 0 out harder than the others support. GA's loss is then -R_0 = L/2, and
+ * its gradient on a row with CL k is -(1/4) (Q^-1)[k][0] (p - e_0), (Q^-1)[k][0] = -1 for k = 0
+ * and 1 otherwise; a descent step on it raises p_0 where the CL is 0 and lowers it elsewhere,
+ * which raises R_0 and leaves the URE's descent (on R_1, R_2) out of this step. */
+static void
+test_ure_ga_step (void)
+{
+  static const double p[4][3] = { { 0.25, 0.5, 0.25 },
+                                  { 0.25, 0.25, 0.5 },
+                                  { 0.5, 0.25, 0.25 },
+                                  { 0.5, 0.25, 0.25 } };
+  static const double expected_grad[4][3] = { { -3.0 / 16, 1.0 / 8, 1.0 / 16 },
+                                              { -3.0 / 16, 1.0 / 16, 1.0 / 8 },
+                                              { 1.0 / 8, -1.0 / 16, -1.0 / 16 },
+                                              { 1.0 / 8, -1.0 / 16, -1.0 / 16 } };
+  const double l2 = log (2.0);
+  float outputs[12], grad[12] = { 0 };
+  VetoLossBatch batch = { outputs, grad, 4, 3, 3 };
+  VetoLossLabel cls[] = { { 0, 0 }, { 1, 0 }, { 2, 1 }, { 3, 2 } };
+  double risk[3], after[3];
+
+  for (guint i = 0; i < 4; i++)
+    for (guint j = 0; j < 3; j++)
+      outputs[i * 3 + j] = (float) log (p[i][j]);
+  veto_loss_ure_partial_risks (&batch, cls, 4, NULL, NULL, risk);
+  g_assert_cmpfloat_with_epsilon (risk[0], -l2 / 2, 1e-6);
+  g_assert_cmpfloat_with_epsilon (risk[1], 3 * l2 / 4, 1e-6);
+  g_assert_cmpfloat_with_epsilon (risk[2], 3 * l2 / 4, 1e-6);
+  g_assert_cmpfloat_with_epsilon (veto_loss_ure_ga (&batch, cls, 4, NULL, NULL, 1.0), l2 / 2,
+                                  1e-6);
+  for (guint i = 0; i < 4; i++)
+    for (guint j = 0; j < 3; j++)
+      g_assert_cmpfloat_with_epsilon (grad[i * 3 + j], expected_grad[i][j], 1e-6);
+
+  /* The step the trainer takes (against the gradient) raises the negative risk. */
+  for (guint i = 0; i < 12; i++)
+    outputs[i] -= 0.1f * grad[i];
+  veto_loss_ure_partial_risks (&batch, cls, 4, NULL, NULL, after);
+  g_assert_cmpfloat (after[0], >, risk[0] + 0.01);
+}
+
 static guint
 draw_from (GRand *rand, const double *p, guint k)
 {
@@ -1119,6 +1165,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/known/ure-identity", test_ure_identity);
   g_test_add_func ("/loss/known/ure-corrections", test_ure_corrections);
   g_test_add_func ("/loss/known/ure-population", test_ure_population);
+  g_test_add_func ("/loss/known/ure-ga-step", test_ure_ga_step);
   g_test_add_func ("/loss/known/fit-annotator", test_fit_annotator);
   g_test_add_func ("/loss/known/candidate-absent", test_candidate_absent);
   g_test_add_func ("/loss/known/candidate-by-hand", test_candidate_by_hand);

@@ -63,6 +63,22 @@ check "eval agrees with train" test "$(json_number test_accuracy "$T/out")" = "$
 check "synthetic CLs through a PyTorch-printed matrix, FWD" "$VETO" train "$P" --no-save --json \
   --supervision synthetic-complementary --q "$T/q.txt" --loss fwd
 check "FWD accuracy at least 0.9" at_least "$(json_number test_accuracy "$T/out")" 0.9
+check "URE-GA with Ishida et al.'s recipe, MLP" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --loss ure-ga --recipe ishida2019 --model mlp
+cp "$T/out" "$T/recipe.json"
+check "the recipe trains on pixels in [0, 1]" grep -q '"features" : "pixels:v1:side=32,std=0"' "$T/recipe.json"
+check "the recipe runs 300 epochs" test "$(json_number epochs "$T/recipe.json")" = 300
+check "URE-GA accuracy at least 0.9" at_least "$(json_number test_accuracy "$T/recipe.json")" 0.9
+check "the recipe on gold labels" "$VETO" train "$P" --no-save --json --recipe ishida2019
+cp "$T/out" "$T/recipe-gold.json"
+check "the recipe keeps Adam's 300 epochs where L-BFGS would stop early" \
+  test "$(json_number epochs "$T/recipe-gold.json")" = 300
+for bad in "--recipe bogus" "--schedule bogus"; do
+  n=$((n + 1))
+  "$VETO" train "$P" --no-save $bad >/dev/null 2>&1
+  if [ $? -eq 2 ]; then echo "ok $n - train $bad is a usage error"
+  else echo "not ok $n - train $bad is a usage error"; failed=$((failed + 1)); fi
+done
 
 n=$((n + 1))
 if "$VETO" train "$P" --no-save --supervision synthetic-complementary --q "$T/bad-q.txt" 2>"$T/err"; then
