@@ -59,7 +59,7 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
   if (mode == VETO_SIM_MODE_DISTILL)
     g_string_append (out, ",teacher_wrong_rate");
   if (mode == VETO_SIM_MODE_COMPLEMENTARY)
-    g_string_append (out, ",estimated_accuracy,validation");
+    g_string_append (out, ",estimated_accuracy,validation,annotator_error");
   g_string_append (out, ",seconds\n");
   for (guint i = 0; i < rows->len; i++)
     {
@@ -89,6 +89,8 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
       else if (mode == VETO_SIM_MODE_COMPLEMENTARY)
         g_string_append_printf (out, ",%.6f,%s", r->point.estimated_accuracy,
                                 r->point.validation);
+      if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+        g_string_append_printf (out, ",%.6f", r->point.annotator_error);
       g_string_append_printf (out, ",%.3f\n", r->point.seconds);
     }
   return g_file_set_contents (path, out->str, out->len, error);
@@ -309,8 +311,8 @@ veto_cmd_simulate (int argc, char **argv)
       "annotator model)", "NAME" },
     { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
       "complementary: the annotator model of the loss: estimated (default: fitted to the "
-      "answers on gold anchors), oracle (the simulated annotator's own; a reference) or "
-      "uniform", "MODEL" },
+      "answers on gold anchors), oracle (the simulated annotator's own; a reference), "
+      "uniform, or em (the estimated model refined by EM over every answer)", "MODEL" },
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "complementary: share of items whose answers are held out of training, to choose each "
       "round's epoch and estimate its accuracy without gold (0: none; try 0.1)", "SHARE" },
@@ -390,7 +392,7 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context, "--model must be softmax or mlp");
   if (model_kind
       && !veto_sim_annotator_model_from_string (model_kind, &config.annotator_model))
-    return veto_cli_usage (context, "--annotator-model must be estimated, oracle or uniform");
+    return veto_cli_usage (context, "--annotator-model must be estimated, oracle, uniform or em");
   if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
     return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
   config.anchors = anchors == -1 ? 0.05 : anchors;

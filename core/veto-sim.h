@@ -194,11 +194,14 @@ const char *veto_sim_mode_to_string (VetoSimMode mode);
 /* What the candidate-aware loss assumes of a simulated complementary annotator. */
 typedef enum
 {
-  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator ()) to the answers on
-                               gold anchors, its pull towards uniform chosen by cross-validation;
-                               without anchors, the fit's prior */
+  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator_cv ()) to the answers
+                               on gold anchors once there are 10 per class; the uniform model
+                               before */
   VETO_SIM_MODEL_ORACLE,    /* the simulated annotator's own weights: a reference row only */
   VETO_SIM_MODEL_UNIFORM,   /* every wrong class alike, the truth at the default noise floor */
+  VETO_SIM_MODEL_EM,        /* the estimated model refined each round by EM over every answer
+                               with the last classifier (veto_loss_fit_annotator_em ()); measured
+                               worse than `estimated` on the human profile (README) */
 } VetoSimAnnotatorModel;
 
 gboolean veto_sim_annotator_model_from_string (const char *text,
@@ -246,6 +249,10 @@ typedef struct
   double novel_uniformity;
   double estimated_accuracy; /* from held-out answers alone (VetoTrainResult); NAN without */
   const char *validation;    /* what chose the round's model (VetoTrainResult) */
+  /* complementary: how far the loss's annotator model is from the simulated annotator's own
+   * weights, mean |Â[y][c] − A[y][c]| over every entry, each row scaled so that its wrong
+   * classes average 1 (a Luce row means the same at any scale); the uniform model when none */
+  double annotator_error;
 } VetoSimPoint;
 
 typedef void (*VetoSimPointFunc) (gpointer user_data, const VetoSimPoint *point);

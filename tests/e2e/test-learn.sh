@@ -107,12 +107,15 @@ check "the second round reports the first batch's novel ratio, in [0, 1]" \
   awk -F, 'NR == 3 && $1 == "agcd" { found = ($10 != "" && $10 >= 0 && $10 <= 1) } END { exit !found }' \
   "$T/sim-agcd/curve.csv"
 
-for model in estimated oracle uniform; do
+for model in estimated oracle uniform em; do
   check "simulate --mode complementary --annotator-model $model" "$VETO" simulate "$P" --scratch \
     -q --mode complementary --annotator-model "$model" --anchors 0.25 --budget 60 --batch 20 \
     --init 20 --seeds 1 --strategy margin --out "$T/sim-model-$model"
 done
-check "--annotator-model must be one of three" sh -c \
+check "the oracle model is the simulated annotator's own: annotator_error 0 every round" \
+  awk -F, 'NR == 1 { ok = ($8 == "annotator_error") } NR > 1 && $8 != 0 { ok = 0 } END { exit !ok }' \
+  "$T/sim-model-oracle/curve.csv"
+check "--annotator-model must be one of four" sh -c \
   "'$VETO' simulate '$P' --scratch -q --mode complementary --annotator-model psychic --out '$T/x'; test \$? -eq 2"
 check "simulate --holdout 0.2 estimates the accuracy from held-out answers" "$VETO" simulate "$P" \
   --scratch -q --mode complementary --holdout 0.2 --budget 100 --batch 20 --init 20 --seeds 1 \
