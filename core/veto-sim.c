@@ -897,6 +897,23 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, d
   return TRUE;
 }
 
+/* How many classes complementary questions showed: the most any answer saw (all K for an
+ * answer without candidates, and when there is none). */
+static guint
+shown_per_question (GPtrArray *answers, guint k)
+{
+  guint most = 0;
+
+  for (guint i = 0; i < answers->len; i++)
+    {
+      const VetoAnnotation *an = answers->pdata[i];
+
+      if (an->kind == VETO_KIND_COMPLEMENTARY)
+        most = MAX (most, an->candidates && an->candidates->len > 0 ? an->candidates->len : k);
+    }
+  return most > 0 ? MIN (most, k) : k;
+}
+
 /* A warm start only continues a model of the shape this round needs. */
 static gboolean
 warm_start_fits (const VetoTrainSpec *spec, guint d, guint k, guint n_heads)
@@ -1018,6 +1035,12 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                    spec->supervision == VETO_SUPERVISION_ANSWERS ? "answers" : "gold labels");
       goto out;
     }
+  if (spec->annotator_model == NULL && spec->fit_annotator
+      && spec->supervision == VETO_SUPERVISION_ANSWERS
+      && (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
+          || (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && spec->q == NULL))
+      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
+    goto out;
   if (spec->supervision == VETO_SUPERVISION_SYNTHETIC_CL && spec->estimate_q_from > 0)
     {
       q_loss = estimate_q (ds, spec, drawn, error);
@@ -1026,14 +1049,20 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else if (spec->q && spec->loss_uses_true_q)
     q_loss = g_memdup2 (spec->q, sizeof (double) * k * k);
+  else if (spec->supervision == VETO_SUPERVISION_ANSWERS
+           && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD
+           && (spec->annotator_model != NULL || fitted_a != NULL))
+    {
+      /* FWD's Q from the annotator model, for the sets the answers were asked with */
+      q_loss = g_new (double, (gsize) k * k);
+      if (!veto_loss_annotator_transition (spec->annotator_model ? spec->annotator_model
+                                                                 : fitted_a,
+                                           k, shown_per_question (answers, k), q_loss, error))
+        goto out;
+    }
   if (q_loss && !veto_objective_set_transition (objective, q_loss, error))
     goto out;
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
-    goto out;
-  if (spec->annotator_model == NULL && spec->fit_annotator
-      && spec->supervision == VETO_SUPERVISION_ANSWERS
-      && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
-      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
     goto out;
   if ((spec->annotator_model != NULL || fitted_a != NULL)
       && !veto_objective_set_annotator (objective, spec->annotator_model ? spec->annotator_model

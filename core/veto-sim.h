@@ -69,7 +69,10 @@ typedef struct
   const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
                                     (veto_loss_fit_annotator ()); NULL: fitted to the answers on
                                     the campaigns' gold anchors when fit_annotator and there are
-                                    any, else the uniform annotator */
+                                    any, else the uniform annotator. With answers, FWD without q
+                                    takes its Q from this model
+                                    (veto_loss_annotator_transition (), as many classes shown as
+                                    the answers saw); no model: the uniform Q */
   gboolean fit_annotator; /* default TRUE */
   double holdout;         /* answers: share of the items whose complementary answers are held
                              out of training; they choose the epoch when the validation split
