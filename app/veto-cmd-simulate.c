@@ -59,7 +59,8 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
   if (mode == VETO_SIM_MODE_DISTILL)
     g_string_append (out, ",teacher_wrong_rate");
   if (mode == VETO_SIM_MODE_COMPLEMENTARY)
-    g_string_append (out, ",estimated_accuracy,validation,annotator_error");
+    g_string_append (out, ",estimated_accuracy,validation,annotator_error,"
+                          "estimated_accuracy_low,estimated_accuracy_high,estimated_from");
   g_string_append (out, ",seconds\n");
   for (guint i = 0; i < rows->len; i++)
     {
@@ -90,7 +91,21 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
         g_string_append_printf (out, ",%.6f,%s", r->point.estimated_accuracy,
                                 r->point.validation);
       if (mode == VETO_SIM_MODE_COMPLEMENTARY)
-        g_string_append_printf (out, ",%.6f", r->point.annotator_error);
+        {
+          g_string_append_printf (out, ",%.6f", r->point.annotator_error);
+          for (guint m = 0; m < 2; m++)
+            {
+              double v = m == 0 ? r->point.estimated_accuracy_low
+                                : r->point.estimated_accuracy_high;
+
+              if (isnan (v))
+                g_string_append (out, ",");
+              else
+                g_string_append_printf (out, ",%.6f", v);
+            }
+          g_string_append_printf (out, ",%s", r->point.estimated_from ? r->point.estimated_from
+                                                                      : "none");
+        }
       g_string_append_printf (out, ",%.3f\n", r->point.seconds);
     }
   return g_file_set_contents (path, out->str, out->len, error);
@@ -187,7 +202,19 @@ summary_json (GArray *rows, GStrv strategies, VetoSimMode mode, double target)
             if (!isnan (g_array_index (finals, Row, i).point.estimated_accuracy))
               metric[n_estimated++] = g_array_index (finals, Row, i).point.estimated_accuracy;
           if (n_estimated > 0)
-            add_mean_std (b, "final_estimated_accuracy", metric, n_estimated);
+            {
+              add_mean_std (b, "final_estimated_accuracy", metric, n_estimated);
+              json_builder_set_member_name (b, "final_estimated_accuracy_per_seed");
+              json_builder_begin_array (b);
+              for (guint i = 0; i < n_estimated; i++)
+                json_builder_add_double_value (b, metric[i]);
+              json_builder_end_array (b);
+              json_builder_set_member_name (b, "estimated_from");
+              json_builder_add_string_value (
+                  b, g_array_index (finals, Row, 0).point.estimated_from
+                         ? g_array_index (finals, Row, 0).point.estimated_from
+                         : "none");
+            }
           json_builder_set_member_name (b, "validation");
           json_builder_add_string_value (b, finals->len
                                                 ? g_array_index (finals, Row, 0).point.validation

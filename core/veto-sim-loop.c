@@ -762,6 +762,9 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
                                                error))
         return FALSE;
       point.estimated_accuracy = trained.estimated_accuracy;
+      point.estimated_accuracy_low = trained.estimated_accuracy_low;
+      point.estimated_accuracy_high = trained.estimated_accuracy_high;
+      point.estimated_from = trained.estimated_from;
       point.annotator_error = c->mode == VETO_SIM_MODE_COMPLEMENTARY ? annotator_error (run) : NAN;
       point.validation = trained.validation;
       veto_train_result_clear (&trained);

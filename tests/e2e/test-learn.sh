@@ -124,6 +124,14 @@ check "curve.csv has estimated_accuracy and the criterion that chose the model" 
   grep -q '^margin,1,5,100,[0-9.]*,[0-9.][0-9.]*,answers,' "$T/sim-holdout/curve.csv"
 check "summary.json has final_estimated_accuracy" \
   grep -q '"final_estimated_accuracy"' "$T/sim-holdout/summary.json"
+check "simulate --holdout 0.2 --anchors 0.5 holds the anchors out too" "$VETO" simulate "$P" \
+  --scratch -q --mode complementary --holdout 0.2 --anchors 0.5 --budget 100 --batch 20 \
+  --init 20 --seeds 1 --strategy margin --out "$T/sim-holdout-anchors"
+check "...and estimates from their gold labels: inside its interval, within 0.2 of the test accuracy" \
+  awk -F, 'END { ok = ($11 == "anchors" && $9 <= $6 && $6 <= $10 && ($6 - $5)^2 < 0.04); exit !ok }' \
+  "$T/sim-holdout-anchors/curve.csv"
+check "summary.json says what the estimate came from" \
+  grep -q '"estimated_from" : "anchors"' "$T/sim-holdout-anchors/summary.json"
 check "without --holdout no estimate, and the criterion is none" \
   grep -q '^margin,1,3,60,[0-9.]*,,none,' "$T/sim-model-estimated/curve.csv"
 cp "$P" "$T/anchors.veto"
