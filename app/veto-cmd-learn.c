@@ -235,6 +235,21 @@ veto_cmd_train (int argc, char **argv)
   json_builder_add_int_value (b, result.n_terms);
   json_builder_set_member_name (b, "annotator_model_anchor_answers");
   json_builder_add_int_value (b, result.anchor_answers);
+  if (result.q_used != NULL)
+    {
+      /* the transition matrix the loss used (rows = true class) */
+      json_builder_set_member_name (b, "q_used");
+      json_builder_begin_array (b);
+      for (guint y = 0; y < veto_dataset_get_n_classes (ds); y++)
+        {
+          json_builder_begin_array (b);
+          for (guint c = 0; c < veto_dataset_get_n_classes (ds); c++)
+            json_builder_add_double_value (
+                b, result.q_used[(gsize) y * veto_dataset_get_n_classes (ds) + c]);
+          json_builder_end_array (b);
+        }
+      json_builder_end_array (b);
+    }
   json_builder_set_member_name (b, "validation");
   json_builder_add_string_value (b, result.validation);
   json_builder_set_member_name (b, "epochs");

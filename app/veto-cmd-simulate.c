@@ -59,7 +59,8 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
   if (mode == VETO_SIM_MODE_DISTILL)
     g_string_append (out, ",teacher_wrong_rate");
   if (mode == VETO_SIM_MODE_COMPLEMENTARY)
-    g_string_append (out, ",estimated_accuracy,validation");
+    g_string_append (out, ",estimated_accuracy,validation,annotator_error,"
+                          "estimated_accuracy_low,estimated_accuracy_high,estimated_from");
   g_string_append (out, ",seconds\n");
   for (guint i = 0; i < rows->len; i++)
     {
@@ -89,6 +90,22 @@ write_curve_csv (const char *path, GArray *rows, VetoSimMode mode, GError **erro
       else if (mode == VETO_SIM_MODE_COMPLEMENTARY)
         g_string_append_printf (out, ",%.6f,%s", r->point.estimated_accuracy,
                                 r->point.validation);
+      if (mode == VETO_SIM_MODE_COMPLEMENTARY)
+        {
+          g_string_append_printf (out, ",%.6f", r->point.annotator_error);
+          for (guint m = 0; m < 2; m++)
+            {
+              double v = m == 0 ? r->point.estimated_accuracy_low
+                                : r->point.estimated_accuracy_high;
+
+              if (isnan (v))
+                g_string_append (out, ",");
+              else
+                g_string_append_printf (out, ",%.6f", v);
+            }
+          g_string_append_printf (out, ",%s", r->point.estimated_from ? r->point.estimated_from
+                                                                      : "none");
+        }
       g_string_append_printf (out, ",%.3f\n", r->point.seconds);
     }
   return g_file_set_contents (path, out->str, out->len, error);
@@ -185,7 +202,19 @@ summary_json (GArray *rows, GStrv strategies, VetoSimMode mode, double target)
             if (!isnan (g_array_index (finals, Row, i).point.estimated_accuracy))
               metric[n_estimated++] = g_array_index (finals, Row, i).point.estimated_accuracy;
           if (n_estimated > 0)
-            add_mean_std (b, "final_estimated_accuracy", metric, n_estimated);
+            {
+              add_mean_std (b, "final_estimated_accuracy", metric, n_estimated);
+              json_builder_set_member_name (b, "final_estimated_accuracy_per_seed");
+              json_builder_begin_array (b);
+              for (guint i = 0; i < n_estimated; i++)
+                json_builder_add_double_value (b, metric[i]);
+              json_builder_end_array (b);
+              json_builder_set_member_name (b, "estimated_from");
+              json_builder_add_string_value (
+                  b, g_array_index (finals, Row, 0).point.estimated_from
+                         ? g_array_index (finals, Row, 0).point.estimated_from
+                         : "none");
+            }
           json_builder_set_member_name (b, "validation");
           json_builder_add_string_value (b, finals->len
                                                 ? g_array_index (finals, Row, 0).point.validation
@@ -309,8 +338,8 @@ veto_cmd_simulate (int argc, char **argv)
       "annotator model)", "NAME" },
     { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
       "complementary: the annotator model of the loss: estimated (default: fitted to the "
-      "answers on gold anchors), oracle (the simulated annotator's own; a reference) or "
-      "uniform", "MODEL" },
+      "answers on gold anchors), oracle (the simulated annotator's own; a reference), "
+      "uniform, or em (the estimated model refined by EM over every answer)", "MODEL" },
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "complementary: share of items whose answers are held out of training, to choose each "
       "round's epoch and estimate its accuracy without gold (0: none; try 0.1)", "SHARE" },
@@ -389,7 +418,7 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context, "--model must be softmax or mlp");
   if (model_kind
       && !veto_sim_annotator_model_from_string (model_kind, &config.annotator_model))
-    return veto_cli_usage (context, "--annotator-model must be estimated, oracle or uniform");
+    return veto_cli_usage (context, "--annotator-model must be estimated, oracle, uniform or em");
   if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
     return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
   config.anchors = anchors == -1 ? 0.05 : anchors;

@@ -936,8 +936,10 @@ worker_round (Worker *w)
   veto_train_spec_init (&spec);
   spec.model = o->model;
   spec.supervision = VETO_SUPERVISION_ANSWERS;
+  /* Uniform sets: FWD, whose Q comes from the annotators' model fitted on the campaigns'
+   * anchors (the uniform Q, the same optimum as SCL-NL, until there are any). */
   spec.cl_loss = o->candidates == VETO_ACTIVE_CANDIDATES_UNIFORM
-                     ? VETO_LOSS_COMPLEMENTARY_SCL_NL
+                     ? VETO_LOSS_COMPLEMENTARY_FWD
                      : VETO_LOSS_COMPLEMENTARY_CANDIDATE;
   spec.seed = o->seed;
   spec.warm_start = w->model;

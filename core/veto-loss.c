@@ -884,13 +884,14 @@ veto_loss_matrix_invert (const double *m, guint k, double *out_inv, GError **err
   return TRUE;
 }
 
-gboolean
-veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
-                         double *out_a, double *out_noise, GError **error)
+/* veto_loss_fit_annotator (), with the noise weight held at fixed_noise unless that is NAN. */
+static gboolean
+fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
+               double fixed_noise, double *out_a, double *out_noise, GError **error)
 {
   g_autofree double *wins = g_new0 (double, (gsize) k * k);
   g_autofree double *denominators = g_new (double, (gsize) k * k);
-  double noise = VETO_LOSS_PRIOR_NOISE, noise_wins = 0.0;
+  double noise = isnan (fixed_noise) ? VETO_LOSS_PRIOR_NOISE : fixed_noise, noise_wins = 0.0;
 
   g_return_val_if_fail (obs != NULL || n == 0, FALSE);
   g_return_val_if_fail (out_a != NULL && k >= 2 && strength > 0, FALSE);
@@ -977,8 +978,10 @@ veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k,
       {
         /* The noise weight is one number for all rows, well measured even when each row's
          * weights are not: its prior is worth VETO_LOSS_PRIOR_NOISE_ANSWERS answers. */
-        double next = (noise_wins + VETO_LOSS_PRIOR_NOISE_ANSWERS * VETO_LOSS_PRIOR_NOISE)
-                      / (noise_denominator + VETO_LOSS_PRIOR_NOISE_ANSWERS);
+        double next = !isnan (fixed_noise)
+                          ? fixed_noise
+                          : (noise_wins + VETO_LOSS_PRIOR_NOISE_ANSWERS * VETO_LOSS_PRIOR_NOISE)
+                                / (noise_denominator + VETO_LOSS_PRIOR_NOISE_ANSWERS);
 
         change = MAX (change, fabs (next - noise) / noise);
         noise = next;
@@ -1008,6 +1011,13 @@ veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k,
   return TRUE;
 }
 
+gboolean
+veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
+                         double *out_a, double *out_noise, GError **error)
+{
+  return fit_annotator (obs, n, k, strength, NAN, out_a, out_noise, error);
+}
+
 /* Pulls towards uniform tried by veto_loss_fit_annotator_cv () (pseudo-answers per entry). */
 static const double fit_strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0 };
 #define FIT_FOLDS 5
@@ -1030,10 +1040,10 @@ choice_log_likelihood (const VetoLossChoiceObservation *o, const double *a, guin
   return value;
 }
 
-gboolean
-veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k,
-                            double *out_a, double *out_strength, double *out_noise,
-                            GError **error)
+/* veto_loss_fit_annotator_cv (), with the noise weight held at fixed_noise unless NAN. */
+static gboolean
+fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double fixed_noise,
+                  double *out_a, double *out_strength, double *out_noise, GError **error)
 {
   g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, MAX (n, 1));
   g_autofree double *a = g_new (double, (gsize) k * k);
@@ -1051,7 +1061,7 @@ veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint
           for (guint t = 0; t < n; t++)
             if (t % FIT_FOLDS != fold)
               train[m++] = obs[t];
-          if (!veto_loss_fit_annotator (train, m, k, fit_strengths[s], a, NULL, error))
+          if (!fit_annotator (train, m, k, fit_strengths[s], fixed_noise, a, NULL, error))
             return FALSE;
           for (guint t = fold; t < n; t += FIT_FOLDS)
             held_out += choice_log_likelihood (&obs[t], a, k);
@@ -1064,7 +1074,133 @@ veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint
     }
   if (out_strength != NULL)
     *out_strength = best_strength;
-  return veto_loss_fit_annotator (obs, n, k, best_strength, out_a, out_noise, error);
+  return fit_annotator (obs, n, k, best_strength, fixed_noise, out_a, out_noise, error);
+}
+
+gboolean
+veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k,
+                            double *out_a, double *out_strength, double *out_noise,
+                            GError **error)
+{
+  return fit_annotator_cv (obs, n, k, NAN, out_a, out_strength, out_noise, error);
+}
+
+gboolean
+veto_loss_fit_annotator_em (const VetoLossChoiceObservation *obs, const guint *item_of, guint n,
+                            const double *priors, guint n_items, guint k, guint iterations,
+                            double *io_a, double *out_posteriors, GError **error)
+{
+  g_autofree VetoLossChoiceObservation *weighted = g_new (VetoLossChoiceObservation, MAX (n, 1));
+  g_autofree double *posteriors = g_new (double, (gsize) MAX (n_items, 1) * k);
+  double noise = io_a[0];
+
+  g_return_val_if_fail ((obs != NULL && item_of != NULL) || n == 0, FALSE);
+  g_return_val_if_fail (priors != NULL && io_a != NULL && k >= 2, FALSE);
+
+  for (guint t = 0; t < n; t++)
+    {
+      if (item_of[t] >= n_items)
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "answer %u is about item %u, out of %u", t, item_of[t], n_items);
+          return FALSE;
+        }
+      for (guint s = 0; s < obs[t].n_shown; s++)
+        if (obs[t].shown[s] >= k)
+          {
+            g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                         "answer %u: class %u shown, out of %u", t, obs[t].shown[s], k);
+            return FALSE;
+          }
+      weighted[t] = obs[t];
+      weighted[t].truth = posteriors + (gsize) item_of[t] * k;
+    }
+  for (guint iter = 0; iter < iterations; iter++)
+    {
+      /* E-step, in logs: an item with many answers would underflow a product. */
+      for (guint i = 0; i < n_items; i++)
+        for (guint y = 0; y < k; y++)
+          posteriors[(gsize) i * k + y] = log (MAX (priors[(gsize) i * k + y], 0.0));
+      for (guint t = 0; t < n; t++)
+        for (guint y = 0; y < k; y++)
+          {
+            double total = 0.0;
+
+            for (guint s = 0; s < obs[t].n_shown; s++)
+              total += io_a[(gsize) y * k + obs[t].shown[s]];
+            posteriors[(gsize) item_of[t] * k + y] += log (io_a[(gsize) y * k + obs[t].answer]
+                                                           / total);
+          }
+      for (guint i = 0; i < n_items; i++)
+        {
+          double *row = posteriors + (gsize) i * k, top = -INFINITY, z = 0.0;
+
+          for (guint y = 0; y < k; y++)
+            top = MAX (top, row[y]);
+          for (guint y = 0; y < k; y++)
+            z += row[y] = top > -INFINITY ? exp (row[y] - top) : 1.0;
+          for (guint y = 0; y < k; y++)
+            row[y] /= z;
+        }
+      /* M-step, the noise weight kept */
+      if (!fit_annotator_cv (weighted, n, k, noise, io_a, NULL, NULL, error))
+        return FALSE;
+    }
+  if (out_posteriors != NULL)
+    memcpy (out_posteriors, posteriors, (gsize) n_items * k * sizeof (double));
+  return TRUE;
+}
+
+/* Most m-subsets veto_loss_annotator_transition () averages over. */
+#define MAX_SUBSETS 200000
+
+gboolean
+veto_loss_annotator_transition (const double *a, guint k, guint m, double *out_q,
+                                GError **error)
+{
+  guint set[64];
+  double subsets = 1.0;
+
+  g_return_val_if_fail (a != NULL && out_q != NULL, FALSE);
+
+  for (guint i = 0; i < m && m <= k; i++)
+    subsets = subsets * (k - i) / (i + 1);
+  if (m < 2 || m > k || m > G_N_ELEMENTS (set) || subsets > MAX_SUBSETS)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "a transition matrix averages over every set of %u of %u classes shown: "
+                   "between 2 and %u shown, and at most %u sets", m, k,
+                   MIN (k, (guint) G_N_ELEMENTS (set)), MAX_SUBSETS);
+      return FALSE;
+    }
+  memset (out_q, 0, (gsize) k * k * sizeof (double));
+  for (guint i = 0; i < m; i++)
+    set[i] = i;
+  for (;;)
+    {
+      gint i;
+
+      for (guint y = 0; y < k; y++)
+        {
+          double total = 0.0;
+
+          for (guint s = 0; s < m; s++)
+            total += a[(gsize) y * k + set[s]];
+          for (guint s = 0; s < m; s++)
+            out_q[(gsize) y * k + set[s]] += total > 0 ? a[(gsize) y * k + set[s]] / total
+                                                       : 1.0 / m;
+        }
+      for (i = (gint) m - 1; i >= 0 && set[i] == k - m + i; i--)
+        ;
+      if (i < 0)
+        break;
+      set[i]++;
+      for (guint j = i + 1; j < m; j++)
+        set[j] = set[j - 1] + 1;
+    }
+  for (guint i = 0; i < k * k; i++)
+    out_q[i] /= subsets;
+  return TRUE;
 }
 
 gboolean

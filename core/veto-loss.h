@@ -226,6 +226,28 @@ gboolean veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint
                                      guint n_classes, double *out_a, double *out_strength,
                                      double *out_noise, GError **error);
 
+/* The annotator model from every answer, not only those on gold items: EM in the style of
+ * Dawid and Skene (1979), jointly with a classifier. obs[t] is about item item_of[t] (its truth
+ * is ignored); priors (n_items × K) give what is known of each item's class before its answers,
+ * the classifier's p, or one-hot for a gold item (which so stays hard). Each of `iterations`
+ * rounds computes every item's posterior pi_i(y) ∝ prior_i(y) Π_{t of i} A[y][c_t] / Σ_{s∈S_t}
+ * A[y][s] under the current model (E-step), then refits A by veto_loss_fit_annotator_cv () on
+ * every answer weighted by its item's posterior (M-step). Starts from io_a (the fit on gold
+ * items alone, so that EM does not learn a near-chance classifier's mistakes as the
+ * annotator's habits) and leaves the last model there; out_posteriors (n_items × K, may be
+ * NULL) gets the last E-step's posteriors. */
+gboolean veto_loss_fit_annotator_em (const VetoLossChoiceObservation *obs, const guint *item_of,
+                                     guint n, const double *priors, guint n_items,
+                                     guint n_classes, guint iterations, double *io_a,
+                                     double *out_posteriors, GError **error);
+
+/* The transition matrix a Luce annotator model induces when m of the K classes are shown
+ * uniformly at random (CLImage's protocol): Q[y][c] = E_S[1{c ∈ S} A[y][c] / Σ_{s∈S} A[y][s]],
+ * averaged exactly over every m-subset S. FWD's Q from a fitted model. Fails when m is not in
+ * 2..min(K, 64) or there are more than 200,000 subsets. */
+gboolean veto_loss_annotator_transition (const double *a, guint n_classes, guint m,
+                                         double *out_q, GError **error);
+
 /* Q = alpha U + (1 - alpha) Q_hat, Q_hat the row-normalised counts of (gold, cl) pairs and
  * U uniform (0 diagonal, 1/(K-1) elsewhere); a class never seen as gold gets U's row. */
 gboolean veto_loss_estimate_transition (const guint *gold, const guint *cls, guint n,

@@ -28,7 +28,7 @@ veto_sim_mode_to_string (VetoSimMode mode)
   return mode_names[mode];
 }
 
-static const char *const model_names[] = { "estimated", "oracle", "uniform" };
+static const char *const model_names[] = { "estimated", "oracle", "uniform", "em" };
 
 gboolean
 veto_sim_annotator_model_from_string (const char *text, VetoSimAnnotatorModel *out_model)
@@ -97,6 +97,7 @@ typedef struct
   GArray *choices;          /* Choice: every complementary answer of the run */
   GHashTable *answers_of;   /* pool index + 1 -> GArray of indices into choices */
   double *annotator_a;      /* K×K: the loss's annotator model, NULL: uniform */
+  const float *scored;      /* n_pool × K: the last round's classifier on the pool, NULL before */
   char *annotator_name;
   gint64 annotator_id;
   guint answers;
@@ -432,14 +433,59 @@ oracle_model (Run *run)
  * (README: the demo's 1,000 answers, 50 of them anchors). */
 #define MIN_ANCHORS_PER_CLASS 10
 
+/* EM rounds of veto_loss_fit_annotator_em () per training round. */
+#define EM_ITERATIONS 3
+
+/* EM over every answer of the run from the model in io_a (veto_loss_fit_annotator_em ()):
+ * each answered item's prior is the last round's classifier on it (probs), or its gold class
+ * when it was asked as an anchor. */
+static gboolean
+refine_by_em (Run *run, const float *probs, double *io_a, GError **error)
+{
+  guint k = run->k, m = run->config->n_candidates, n = run->choices->len, n_items = 0;
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, MAX (n, 1));
+  g_autofree guint *item_of = g_new (guint, MAX (n, 1));
+  g_autofree gint *item_of_index = g_new (gint, MAX (run->n_pool, 1));
+  g_autofree double *priors = NULL;
+
+  for (guint i = 0; i < run->n_pool; i++)
+    item_of_index[i] = -1;
+  for (guint t = 0; t < n; t++)
+    {
+      const Choice *ch = &g_array_index (run->choices, Choice, t);
+
+      if (item_of_index[ch->index] < 0)
+        item_of_index[ch->index] = n_items++;
+      item_of[t] = item_of_index[ch->index];
+      obs[t] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, NULL };
+    }
+  priors = g_new (double, (gsize) MAX (n_items, 1) * k);
+  for (guint t = 0; t < n; t++)
+    for (guint y = 0; y < k; y++)
+      priors[(gsize) item_of[t] * k + y]
+          = MAX (probs[(gsize) g_array_index (run->choices, Choice, t).index * k + y], 1e-6);
+  for (guint t = 0; t < n; t++)
+    {
+      const Choice *ch = &g_array_index (run->choices, Choice, t);
+
+      if (!ch->anchor)
+        continue;
+      memset (priors + (gsize) item_of[t] * k, 0, k * sizeof (double));
+      priors[(gsize) item_of[t] * k + ch->truth] = 1.0;
+    }
+  return veto_loss_fit_annotator_em (obs, item_of, n, priors, n_items, k, EM_ITERATIONS, io_a,
+                                     NULL, error);
+}
+
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
  * by cross-validation (veto_loss_fit_annotator_cv ()), once there are MIN_ANCHORS_PER_CLASS × K
- * of them; until then (and without anchors) the uniform model. EM with the classifier's
- * posteriors in place of gold was tried and collapsed here (0.16 at 6,000 answers, human
- * profile), because the first models are near chance and EM learns their mistakes as the
- * annotator's habits. */
+ * of them; until then (and without anchors) the uniform model. With `em`, and once the previous
+ * round's classifier has scored the pool (probs), that fit then starts EM over every answer
+ * (refine_by_em ()). EM from the uniform model, without gold, collapsed here (0.16 at 6,000
+ * answers, human profile): the first classifiers are near chance and EM learns their mistakes
+ * as the annotator's habits. */
 static gboolean
-estimate_model (Run *run, GError **error)
+estimate_model (Run *run, const float *probs, gboolean em, GError **error)
 {
   guint k = run->k, m = run->config->n_candidates, n = 0;
   GArray *choices = run->choices;
@@ -461,10 +507,40 @@ estimate_model (Run *run, GError **error)
   g_clear_pointer (&run->annotator_a, g_free);
   if (n < MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
-  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
+  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error)
+      || (em && probs != NULL && !refine_by_em (run, probs, a, error)))
     return FALSE;
   run->annotator_a = g_steal_pointer (&a);
   return TRUE;
+}
+
+/* VetoSimPoint.annotator_error of the loss's current model. */
+static double
+annotator_error (Run *run)
+{
+  guint k = run->k;
+  g_autofree double *truth = oracle_model (run);
+  double total = 0.0;
+
+  for (guint y = 0; y < k; y++)
+    {
+      double scale_fit = 0.0, scale_true = 0.0;
+
+      for (guint c = 0; c < k; c++)
+        if (c != y)
+          {
+            scale_fit += (run->annotator_a ? run->annotator_a[(gsize) y * k + c] : 1.0) / (k - 1);
+            scale_true += truth[(gsize) y * k + c] / (k - 1);
+          }
+      for (guint c = 0; c < k; c++)
+        {
+          double fit = run->annotator_a ? run->annotator_a[(gsize) y * k + c]
+                                        : c == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+
+          total += fabs (fit / scale_fit - truth[(gsize) y * k + c] / scale_true);
+        }
+    }
+  return total / ((double) k * k);
 }
 
 static VetoModel *
@@ -485,7 +561,9 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
           run->annotator_a = oracle_model (run);
         break;
       case VETO_SIM_MODEL_ESTIMATED:
-        if (!estimate_model (run, error))
+      case VETO_SIM_MODEL_EM:
+        if (!estimate_model (run, run->scored,
+                             run->config->annotator_model == VETO_SIM_MODEL_EM, error))
           return NULL;
         break;
       case VETO_SIM_MODEL_UNIFORM:
@@ -684,6 +762,10 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
                                                error))
         return FALSE;
       point.estimated_accuracy = trained.estimated_accuracy;
+      point.estimated_accuracy_low = trained.estimated_accuracy_low;
+      point.estimated_accuracy_high = trained.estimated_accuracy_high;
+      point.estimated_from = trained.estimated_from;
+      point.annotator_error = c->mode == VETO_SIM_MODE_COMPLEMENTARY ? annotator_error (run) : NAN;
       point.validation = trained.validation;
       veto_train_result_clear (&trained);
       point.answers = run->answers - first_answers;
@@ -702,6 +784,7 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       if (batch == 0)
         return TRUE;
       veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
+      run->scored = probs;
       anchors = MIN (anchors_in (run, batch), run->n_pool - run->n_asked);
       batch -= anchors;
       if (batch > 0 && asks_again (c))

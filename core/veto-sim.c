@@ -513,6 +513,7 @@ typedef struct
   guint row;
   guint answer;
   guint n_shown;
+  gboolean anchor;   /* asked as a gold anchor: its gold label may score the model */
   guint shown[64];
 } HeldOut;
 
@@ -546,9 +547,11 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
 
   if (row < 0 || (al->annotator && g_strcmp0 (al->annotator, a->annotator) != 0))
     return TRUE;
-  if (a->kind == VETO_KIND_COMPLEMENTARY && is_held_out (a->item, al->holdout))
+  if (a->kind == VETO_KIND_COMPLEMENTARY
+      && (is_held_out (a->item, al->holdout)
+          || (al->holdout > 0 && g_strcmp0 (a->strategy, "anchor") == 0)))
     {
-      HeldOut h = { row, 0, 0, { 0 } };
+      HeldOut h = { row, 0, 0, g_strcmp0 (a->strategy, "anchor") == 0, { 0 } };
 
       if (al->objective == NULL || cls < 0 || a->candidates->len > G_N_ELEMENTS (h.shown))
         return TRUE;
@@ -824,6 +827,79 @@ estimate_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDatase
   return n_pool ? total / n_pool : NAN;
 }
 
+/* Mean over the pool of the model's top probability. */
+static double
+pool_confidence (const float *X, guint d, VetoModel *model, const VetoDataset *ds)
+{
+  guint k = veto_model_get_n_classes (model), n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  g_autofree float *x = g_new (float, (gsize) 1024 * d);
+  g_autofree float *p = g_new (float, (gsize) 1024 * k);
+  double total = 0.0;
+
+  for (guint start = 0; start < n_pool; start += 1024)
+    {
+      guint n = MIN (1024, n_pool - start);
+
+      for (guint i = 0; i < n; i++)
+        memcpy (x + (gsize) i * d, X + (gsize) pool[start + i] * d, d * sizeof (float));
+      veto_model_predict_proba (model, x, n, d, p);
+      for (guint i = 0; i < n; i++)
+        {
+          float top = 0;
+
+          for (guint y = 0; y < k; y++)
+            top = MAX (top, p[(gsize) i * k + y]);
+          total += top;
+        }
+    }
+  return n_pool ? total / n_pool : NAN;
+}
+
+/* The accuracy of the model from the held-out answers asked as gold anchors (random pool
+ * items it never trained on), made more precise by the model's own confidence (prediction-
+ * powered inference, Angelopoulos et al. 2023): the pool's mean top probability plus the
+ * anchors' mean of (right − top probability), with a 95% normal interval from the spread of
+ * that difference. FALSE without held-out anchors. */
+static gboolean
+anchor_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset *ds,
+                 VetoTrainResult *result)
+{
+  guint k = veto_model_get_n_classes (model), n = 0;
+  g_autofree float *p = held_out_probs (v, model);
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  double sum = 0.0, sum2 = 0.0, mean, sd;
+
+  for (guint i = 0; i < v->held_out->len; i++)
+    {
+      const HeldOut *h = &g_array_index (v->held_out, HeldOut, i);
+      gint gold = veto_dataset_get_gold (ds, h->row);
+      guint best = 0;
+      double residual;
+
+      /* an item asked twice counts once */
+      if (!h->anchor || gold < 0 || !g_hash_table_add (seen, GUINT_TO_POINTER (h->row + 1)))
+        continue;
+      for (guint c = 1; c < k; c++)
+        if (p[(gsize) i * k + c] > p[(gsize) i * k + best])
+          best = c;
+      residual = ((gint) best == gold) - p[(gsize) i * k + best];
+      sum += residual;
+      sum2 += residual * residual;
+      n++;
+    }
+  if (n == 0)
+    return FALSE;
+  mean = sum / n;
+  sd = n > 1 ? sqrt (MAX (sum2 - n * mean * mean, 0.0) / (n - 1)) : 0.5;
+  result->estimated_accuracy = pool_confidence (v->X, v->d, model, ds) + mean;
+  result->estimated_accuracy_low = result->estimated_accuracy - 1.96 * sd / sqrt (n);
+  result->estimated_accuracy_high = result->estimated_accuracy + 1.96 * sd / sqrt (n);
+  result->estimated_from = "anchors";
+  result->estimate_items = n;
+  return TRUE;
+}
+
 /* The annotators' choice model, pooled, from their complementary answers (with the sets
  * shown) on the campaigns' gold anchors: the items whose gold label the project may read for
  * this. Leaves *out_a NULL when there are none. */
@@ -895,6 +971,23 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, d
   *out_a = g_steal_pointer (&a);
   *out_n = n;
   return TRUE;
+}
+
+/* How many classes complementary questions showed: the most any answer saw (all K for an
+ * answer without candidates, and when there is none). */
+static guint
+shown_per_question (GPtrArray *answers, guint k)
+{
+  guint most = 0;
+
+  for (guint i = 0; i < answers->len; i++)
+    {
+      const VetoAnnotation *an = answers->pdata[i];
+
+      if (an->kind == VETO_KIND_COMPLEMENTARY)
+        most = MAX (most, an->candidates && an->candidates->len > 0 ? an->candidates->len : k);
+    }
+  return most > 0 ? MIN (most, k) : k;
 }
 
 /* A warm start only continues a model of the shape this round needs. */
@@ -1018,6 +1111,12 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                    spec->supervision == VETO_SUPERVISION_ANSWERS ? "answers" : "gold labels");
       goto out;
     }
+  if (spec->annotator_model == NULL && spec->fit_annotator
+      && spec->supervision == VETO_SUPERVISION_ANSWERS
+      && (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
+          || (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && spec->q == NULL))
+      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
+    goto out;
   if (spec->supervision == VETO_SUPERVISION_SYNTHETIC_CL && spec->estimate_q_from > 0)
     {
       q_loss = estimate_q (ds, spec, drawn, error);
@@ -1026,14 +1125,20 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else if (spec->q && spec->loss_uses_true_q)
     q_loss = g_memdup2 (spec->q, sizeof (double) * k * k);
+  else if (spec->supervision == VETO_SUPERVISION_ANSWERS
+           && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD
+           && (spec->annotator_model != NULL || fitted_a != NULL))
+    {
+      /* FWD's Q from the annotator model, for the sets the answers were asked with */
+      q_loss = g_new (double, (gsize) k * k);
+      if (!veto_loss_annotator_transition (spec->annotator_model ? spec->annotator_model
+                                                                 : fitted_a,
+                                           k, shown_per_question (answers, k), q_loss, error))
+        goto out;
+    }
   if (q_loss && !veto_objective_set_transition (objective, q_loss, error))
     goto out;
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
-    goto out;
-  if (spec->annotator_model == NULL && spec->fit_annotator
-      && spec->supervision == VETO_SUPERVISION_ANSWERS
-      && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
-      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
     goto out;
   if ((spec->annotator_model != NULL || fitted_a != NULL)
       && !veto_objective_set_annotator (objective, spec->annotator_model ? spec->annotator_model
@@ -1102,8 +1207,15 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   result.epochs = report.epochs;
   result.final_loss = report.loss;
   result.q_used = g_steal_pointer (&q_loss);
-  result.estimated_accuracy = held_out->len > 0 ? estimate_accuracy (&answer_validation, model, ds)
-                                                : NAN;
+  result.estimated_accuracy = NAN;
+  result.estimated_accuracy_low = result.estimated_accuracy_high = NAN;
+  result.estimated_from = "none";
+  if (held_out->len > 0 && !anchor_accuracy (&answer_validation, model, ds, &result))
+    {
+      result.estimated_accuracy = estimate_accuracy (&answer_validation, model, ds);
+      result.estimated_from = "answers";
+      result.estimate_items = held_out->len;
+    }
   ok = TRUE;
 
 out:

@@ -69,11 +69,15 @@ typedef struct
   const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
                                     (veto_loss_fit_annotator ()); NULL: fitted to the answers on
                                     the campaigns' gold anchors when fit_annotator and there are
-                                    any, else the uniform annotator */
+                                    any, else the uniform annotator. With answers, FWD without q
+                                    takes its Q from this model
+                                    (veto_loss_annotator_transition (), as many classes shown as
+                                    the answers saw); no model: the uniform Q */
   gboolean fit_annotator; /* default TRUE */
   double holdout;         /* answers: share of the items whose complementary answers are held
-                             out of training; they choose the epoch when the validation split
-                             has no gold, and calibrate the accuracy estimate */
+                             out of training, and when > 0 every answer asked as a gold anchor
+                             (strategy "anchor") too; they choose the epoch when the validation
+                             split has no gold, and give the accuracy estimate */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -90,9 +94,19 @@ typedef struct
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
                               (held-out complementary answers, their candidate-aware
                               likelihood) or "none" (the last epoch); static */
-  /* From held-out answers only, no gold: the model's mean top probability over the pool after
-   * its temperature is fitted to the held-out answers' likelihood. NAN without held-out answers. */
+  /* Without the validation split's gold, from what a deployment has (NAN without held-out
+   * answers): when answers asked as gold anchors (strategy "anchor") are held out (every one is
+   * when holdout > 0), their items' gold labels, which the model never trained on, made more
+   * precise by its confidence (prediction-powered: the pool's mean top probability plus the
+   * anchors' mean of right − top probability), with a 95% normal interval (estimated_from
+   * "anchors"); else the model's mean top probability over the pool after its temperature is
+   * fitted to the held-out answers' likelihood ("answers", no interval, off by up to 0.2 on
+   * the human profile). estimated_from is "none" without an estimate; static. */
   double estimated_accuracy;
+  double estimated_accuracy_low;
+  double estimated_accuracy_high;
+  const char *estimated_from;
+  guint estimate_items;    /* the anchors, or the held-out answers, behind it */
 } VetoTrainResult;
 
 void veto_train_result_clear (VetoTrainResult *result);
@@ -194,11 +208,14 @@ const char *veto_sim_mode_to_string (VetoSimMode mode);
 /* What the candidate-aware loss assumes of a simulated complementary annotator. */
 typedef enum
 {
-  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator ()) to the answers on
-                               gold anchors, its pull towards uniform chosen by cross-validation;
-                               without anchors, the fit's prior */
+  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator_cv ()) to the answers
+                               on gold anchors once there are 10 per class; the uniform model
+                               before */
   VETO_SIM_MODEL_ORACLE,    /* the simulated annotator's own weights: a reference row only */
   VETO_SIM_MODEL_UNIFORM,   /* every wrong class alike, the truth at the default noise floor */
+  VETO_SIM_MODEL_EM,        /* the estimated model refined each round by EM over every answer
+                               with the last classifier (veto_loss_fit_annotator_em ()); measured
+                               worse than `estimated` on the human profile (README) */
 } VetoSimAnnotatorModel;
 
 gboolean veto_sim_annotator_model_from_string (const char *text,
@@ -244,8 +261,14 @@ typedef struct
    * (their class entropy over log of the number of novel classes: 1 even, 0 all one class) */
   double novel_ratio;
   double novel_uniformity;
-  double estimated_accuracy; /* from held-out answers alone (VetoTrainResult); NAN without */
+  double estimated_accuracy; /* without the test split (VetoTrainResult); NAN without */
+  double estimated_accuracy_low, estimated_accuracy_high; /* its 95% interval, NAN without */
+  const char *estimated_from; /* VetoTrainResult.estimated_from */
   const char *validation;    /* what chose the round's model (VetoTrainResult) */
+  /* complementary: how far the loss's annotator model is from the simulated annotator's own
+   * weights, mean |Â[y][c] − A[y][c]| over every entry, each row scaled so that its wrong
+   * classes average 1 (a Luce row means the same at any scale); the uniform model when none */
+  double annotator_error;
 } VetoSimPoint;
 
 typedef void (*VetoSimPointFunc) (gpointer user_data, const VetoSimPoint *point);

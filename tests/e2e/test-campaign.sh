@@ -257,6 +257,13 @@ expect_status "train on the answers, candidate-aware loss" 0 train proj/target.v
 cp "$T/out" train.json
 expect_json "train fits the annotator model to the 30 answers on anchors" train.json \
   "annotator_model_anchor_answers=30"
+# FWD takes its Q from that model (the sets were uniform).
+expect_status "train on the answers, FWD" 0 train proj/target.veto --supervision answers \
+  --loss fwd --no-save --json
+cp "$T/out" train-fwd.json
+expect_json "FWD fits the annotator model to the 30 answers on anchors" train-fwd.json \
+  "annotator_model_anchor_answers=30"
+expect_in out "FWD reports the Q it took from the model" '"q_used"'
 
 # --- exports ---
 

@@ -157,12 +157,15 @@ check "the second round reports the first batch's novel ratio, in [0, 1]" \
   awk -F, 'NR == 3 && $1 == "agcd" { found = ($10 != "" && $10 >= 0 && $10 <= 1) } END { exit !found }' \
   "$T/sim-agcd/curve.csv"
 
-for model in estimated oracle uniform; do
+for model in estimated oracle uniform em; do
   check "simulate --mode complementary --annotator-model $model" "$VETO" simulate "$P" --scratch \
     -q --mode complementary --annotator-model "$model" --anchors 0.25 --budget 60 --batch 20 \
     --init 20 --seeds 1 --strategy margin --out "$T/sim-model-$model"
 done
-check "--annotator-model must be one of three" sh -c \
+check "the oracle model is the simulated annotator's own: annotator_error 0 every round" \
+  awk -F, 'NR == 1 { ok = ($8 == "annotator_error") } NR > 1 && $8 != 0 { ok = 0 } END { exit !ok }' \
+  "$T/sim-model-oracle/curve.csv"
+check "--annotator-model must be one of four" sh -c \
   "'$VETO' simulate '$P' --scratch -q --mode complementary --annotator-model psychic --out '$T/x'; test \$? -eq 2"
 check "simulate --holdout 0.2 estimates the accuracy from held-out answers" "$VETO" simulate "$P" \
   --scratch -q --mode complementary --holdout 0.2 --budget 100 --batch 20 --init 20 --seeds 1 \
@@ -171,6 +174,14 @@ check "curve.csv has estimated_accuracy and the criterion that chose the model" 
   grep -q '^margin,1,5,100,[0-9.]*,[0-9.][0-9.]*,answers,' "$T/sim-holdout/curve.csv"
 check "summary.json has final_estimated_accuracy" \
   grep -q '"final_estimated_accuracy"' "$T/sim-holdout/summary.json"
+check "simulate --holdout 0.2 --anchors 0.5 holds the anchors out too" "$VETO" simulate "$P" \
+  --scratch -q --mode complementary --holdout 0.2 --anchors 0.5 --budget 100 --batch 20 \
+  --init 20 --seeds 1 --strategy margin --out "$T/sim-holdout-anchors"
+check "...and estimates from their gold labels: inside its interval, within 0.2 of the test accuracy" \
+  awk -F, 'END { ok = ($11 == "anchors" && $9 <= $6 && $6 <= $10 && ($6 - $5)^2 < 0.04); exit !ok }' \
+  "$T/sim-holdout-anchors/curve.csv"
+check "summary.json says what the estimate came from" \
+  grep -q '"estimated_from" : "anchors"' "$T/sim-holdout-anchors/summary.json"
 check "without --holdout no estimate, and the criterion is none" \
   grep -q '^margin,1,3,60,[0-9.]*,,none,' "$T/sim-model-estimated/curve.csv"
 cp "$P" "$T/anchors.veto"
