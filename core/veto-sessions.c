@@ -570,12 +570,23 @@ lease_drop (VetoSessions *ss, VetoLease *lease)
   g_hash_table_remove (ss->leases, &lease->id);
 }
 
-/* The leases a previous run handed out come back with a fresh term; those whose item is no
- * longer free for their holder are ended. */
+static int
+compare_newest_first (gconstpointer a, gconstpointer b)
+{
+  const VetoLease *x = *(VetoLease *const *) a, *y = *(VetoLease *const *) b;
+
+  return x->shown_at_us != y->shown_at_us ? (x->shown_at_us > y->shown_at_us ? -1 : 1)
+                                          : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The leases a previous run handed out come back with a fresh term: each person's newest is the
+ * current question again, older ones (put aside by an undo) come after it, newest first; those
+ * whose item is no longer free for their holder are ended. */
 static gboolean
 load_leases (VetoSessions *ss, GError **error)
 {
   g_autoptr (GPtrArray) texts = veto_store_list_leases (ss->store, ss->campaign->id, error);
+  g_autoptr (GPtrArray) saved = g_ptr_array_new ();
   gint64 now = g_get_real_time ();
 
   if (texts == NULL)
@@ -583,14 +594,22 @@ load_leases (VetoSessions *ss, GError **error)
   for (guint i = 0; i < texts->len; i++)
     {
       VetoLease *lease = lease_from_json (g_ptr_array_index (texts, i));
-      Slot *slot = lease ? slot_of (ss, lease->item) : NULL;
-      Session *s = lease ? session_get (ss, lease->annotator) : NULL;
 
-      if (slot == NULL || s->current || done_count (s, lease->item) > 0
+      if (lease)
+        g_ptr_array_add (saved, lease);
+    }
+  g_ptr_array_sort (saved, compare_newest_first);
+  for (guint i = 0; i < saved->len; i++)
+    {
+      VetoLease *lease = g_ptr_array_index (saved, i);
+      Slot *slot = slot_of (ss, lease->item);
+      Session *s = session_get (ss, lease->annotator);
+
+      if (slot == NULL || done_count (s, lease->item) > 0
           || slot->answers + slot->leases >= ss->campaign->per_item
           || g_hash_table_contains (ss->leases, &lease->id))
         {
-          if (lease && ensure_transaction (ss, NULL))
+          if (ensure_transaction (ss, NULL))
             veto_store_delete_lease (ss->store, lease->id, NULL);
           g_free (lease);
           continue;
@@ -598,7 +617,10 @@ load_leases (VetoSessions *ss, GError **error)
       lease->expires_us = now + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
       slot->leases++;
       g_hash_table_insert (ss->leases, &lease->id, lease);
-      s->current = lease;
+      if (s->current == NULL)
+        s->current = lease;
+      else
+        g_ptr_array_insert (s->held, 0, lease);
     }
   return TRUE;
 }

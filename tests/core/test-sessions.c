@@ -249,6 +249,34 @@ test_leases_survive (Fixture *f, gconstpointer data)
   g_assert_cmpuint (progress.answers, ==, 1);
 }
 
+/* After an undo, a restart gives back the question undone first, then the one it replaced. */
+static void
+test_undo_survives (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+  VetoLease first = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  VetoLease shown, back;
+  gint64 undone = 0;
+
+  answer (f, f->people[0], &first, NULL, 2 * SECOND, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  shown = *veto_sessions_question (f->sessions, f->people[0], 3 * SECOND, &error);
+  g_assert_true (veto_sessions_undo (f->sessions, f->people[0], 4 * SECOND, &undone, &error));
+  back = *veto_sessions_question (f->sessions, f->people[0], 4 * SECOND, &error);
+  g_assert_cmpint (back.item, ==, first.item);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], 5 * SECOND, &error)->id,
+                   ==, back.id);
+  answer (f, f->people[0], &back, NULL, 6 * SECOND, NULL);
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], 6 * SECOND, &error)->id,
+                   ==, shown.id);
+}
+
 /* The same answer id twice records one answer, before and after the commit, and across a
  * restart of the sessions. */
 static void
@@ -672,6 +700,7 @@ main (int argc, char **argv)
   ADD ("forbidden", test_forbidden);
   ADD ("answer-id", test_answer_id);
   ADD ("leases-survive", test_leases_survive);
+  ADD ("undo-survives", test_undo_survives);
   ADD ("undo-and-flag", test_undo_and_flag);
   ADD ("grouped-commit", test_grouped_commit);
   ADD ("priority", test_priority);
