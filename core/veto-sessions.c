@@ -762,20 +762,30 @@ rewind_cursors (VetoSessions *ss)
     ((Session *) value)->cursor = 0;
 }
 
-static int
-compare_keys (gconstpointer a, gconstpointer b, gpointer data)
+typedef struct
 {
-  const Slot *slots = data;
-  float x = slots[*(const guint *) a].key, y = slots[*(const guint *) b].key;
+  float key;
+  guint index;
+} Keyed;
 
-  if (x != y)
-    return x > y ? -1 : 1;
-  return *(const guint *) a < *(const guint *) b ? -1 : *(const guint *) a > *(const guint *) b;
+static int
+compare_keyed (const void *a, const void *b)
+{
+  const Keyed *x = a, *y = b;
+
+  if (x->key != y->key)
+    return x->key > y->key ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
 }
 
+/* This runs on the thread that answers, once a round: the pool is walked in step with the slots
+ * when both are in the same order (the usual case), and sorted as plain pairs. */
 void
 veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
 {
+  g_autofree Keyed *keyed = g_new (Keyed, MAX (p->n, 1));
+  guint n_keyed = 0;
+
   ss->model_version = p->model_version;
   g_strlcpy (ss->strategy, p->strategy ? p->strategy : "random", sizeof ss->strategy);
   g_clear_pointer (&ss->probs, g_free);
@@ -792,11 +802,10 @@ veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
       slot->row = -1;
       slot->recent = 0;
     }
-  g_array_set_size (ss->order, 0);
   for (guint i = 0; i < p->n; i++)
     {
-      Slot *slot = slot_of (ss, p->items[i]);
-      guint index;
+      Slot *slot = i < ss->slots->len && g_array_index (ss->slots, Slot, i).item == p->items[i]
+                   ? &g_array_index (ss->slots, Slot, i) : slot_of (ss, p->items[i]);
 
       if (slot == NULL)
         continue;
@@ -806,10 +815,12 @@ veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
         continue;
       slot->key = p->keys[i];
       slot->score = p->scores ? p->scores[i] : NAN;
-      index = slot - &g_array_index (ss->slots, Slot, 0);
-      g_array_append_val (ss->order, index);
+      keyed[n_keyed++] = (Keyed) { slot->key, slot - &g_array_index (ss->slots, Slot, 0) };
     }
-  g_array_sort_with_data (ss->order, compare_keys, ss->slots->data);
+  qsort (keyed, n_keyed, sizeof *keyed, compare_keyed);
+  g_array_set_size (ss->order, n_keyed);
+  for (guint i = 0; i < n_keyed; i++)
+    g_array_index (ss->order, guint, i) = keyed[i].index;
   rewind_cursors (ss);
   ss->prioritized = TRUE;
 }
