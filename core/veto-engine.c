@@ -1,4 +1,4 @@
-/* veto-engine: the answer path on the creating thread and the background learner that feeds it. */
+/* veto-engine: the project's learner (a background worker) and the sessions it orders, the window's one among them. */
 #include "veto-engine.h"
 
 #include <errno.h>
@@ -15,15 +15,15 @@
 
 /*
  * Two threads, and only copies between them. The creating thread owns the writing connection,
- * the session (current question, queue, undo) and the newest scores; the worker owns its
- * read-only connection, the dataset and the live model. The worker learns of answers through a
- * counter under `lock`; the creating thread learns of rounds through messages posted to its main
- * context, which carry the weights (written there as a round row, whose version then goes on
- * every answer to a question that round chose), the questions and a copy of the scores.
+ * the sessions (veto-sessions: every question is composed and leased there, every answer
+ * recorded there) and the newest scores; the worker owns its read-only connection, the dataset
+ * and the live model. The worker learns of answers through a counter under `lock`; the creating
+ * thread learns of rounds through messages posted to its main context, which carry the weights
+ * (written there as a round row, whose version then goes on every answer to a question that
+ * round ordered), the order of the pool (keys, scores, pairs) and a copy of the scores.
  *
- * With options->campaign the questions come from the campaign's assignment instead (its
- * protocol, its K uniform candidates), and every answer counts towards it; the learner still
- * trains, for the guesses, the scores and the status.
+ * The engine's own session (the window's, `veto drive`'s) is one annotator's in the sessions; a
+ * learner alone (the lab server) has none and lends the sessions to its caller.
  */
 
 /* Answers not yet in a model are trained on after this long without a new answer. */
@@ -31,8 +31,8 @@
 /* AGCD asks about the surest rows of novel clusters first for this many rounds (as simulate). */
 #define AGCD_WARM_ROUNDS 2
 #define AGCD_ITERATIONS 30
-/* Random draws of the fallback before it walks the pool for a free item. */
-#define RANDOM_TRIES 64
+/* The engine's own session has nobody to share its items with: its questions stay its own. */
+#define OWN_LEASE_SECONDS (30 * 24 * 3600)
 /* The learner's niceness: when both want a core, the thread that shows questions gets it. */
 #define WORKER_NICE 10
 /* The sizes of VetoQuestion's fixed arrays. */
@@ -49,13 +49,6 @@ enum
 };
 
 static guint signals[N_SIGNALS];
-
-typedef struct
-{
-  gint64 annotation;
-  VetoQuestion question;
-  double seconds;
-} Undo;
 
 /* What a message knows of its engine. Dispose clears it on the creating thread, where messages
  * are delivered; the worker only passes it on. (A GWeakRef could not be taken from the worker
@@ -74,32 +67,22 @@ struct _VetoEngine
   char *annotator;
   char *criterion;
   char *features;
+  char *campaign_name;
   char *path;
   GMainContext *context;
   Link *link;                /* atomic refcounted: each message holds a reference */
 
   /* The creating thread's. */
   VetoStore *store;
-  gint64 annotator_id;
-  GPtrArray *classes;
-  GArray *pool;              /* pool item ids, for questions before the first scores */
-  GRand *rand;
-  VetoQuestion current;
-  gboolean has_current;
-  gint64 shown_at_us;
-  GQueue *queue;             /* VetoQuestion *, from the newest round or the campaign */
-  GHashTable *taken;         /* item ids never to serve now: answered (standing), current, queued */
-  GHashTable *flagged;       /* item ids to flag with their next answer */
-  GArray *undo;              /* Undo, oldest first */
-  guint answers;
-  double answer_seconds;
+  VetoSessions *sessions;
+  gint64 annotator_id;       /* the engine's own session (0: a learner alone) */
+  VetoQuestion current;      /* a copy of the session's current question */
+  gint64 current_id;         /* its question id (0: none fetched since the last change) */
   gint64 model_version;
   double accuracy;
   gboolean training;
   guint64 delivered_seq;
   VetoEngineScores *scores;
-  guint *ranked;             /* the scores' pool indices in the strategy's order, or NULL */
-  gboolean campaign_pending; /* the worker is fetching campaign items */
   gboolean stopped;
 
   /* Shared with the worker. */
@@ -109,7 +92,6 @@ struct _VetoEngine
   guint changes;             /* answers and undos so far */
   gint64 last_change_us;
   gboolean classes_changed;
-  guint campaign_wanted;     /* campaign items the creating thread asks the worker for, or 0 */
   GCancellable *cancellable;
   GThread *worker;
 };
@@ -168,8 +150,8 @@ argmax (const float *p, guint k)
 }
 
 /* Strategies whose order of the pool follows from the probabilities alone (the others need a
- * space or clusters): the worker ranks the whole pool by them, so that the question made when
- * the queue runs dry is the next best by the last scores. */
+ * space or clusters): the worker ranks the whole pool by them, so that every question handed out
+ * until the next round is the next best by the last scores. */
 static gboolean
 ranks_by_probabilities (const VetoEngineOptions *o)
 {
@@ -217,7 +199,6 @@ typedef enum
 {
   MESSAGE_STARTED,  /* a round began */
   MESSAGE_FINISHED, /* a round ended: with a model, an error, or nothing to learn from yet */
-  MESSAGE_CAMPAIGN, /* the campaign's next items (or why there are none) */
 } MessageKind;
 
 typedef struct
@@ -232,10 +213,11 @@ typedef struct
   double seconds;
   char *metrics;
   double accuracy;
-  GArray *questions;        /* VetoQuestion, model_version still 0 */
   VetoEngineScores *scores;
-  guint *ranked;            /* pool indices (of scores), most wanted first; NULL: none */
-  GArray *campaign_items;   /* VetoCampaignItem */
+  float *keys;              /* per pool item (of scores): larger asks sooner, NAN: none */
+  float *key_scores;        /* the strategy's score of each, NAN: none */
+  gint64 *partners;         /* preference: the right item paired with each, or 0 */
+  const char *strategy;     /* a static string */
 } Message;
 
 static void
@@ -248,52 +230,19 @@ message_free (gpointer data)
   g_clear_pointer (&msg->weights, g_bytes_unref);
   g_free (msg->model_kind);
   g_free (msg->metrics);
-  g_clear_pointer (&msg->questions, g_array_unref);
   veto_engine_scores_free (msg->scores);
-  g_free (msg->ranked);
-  g_clear_pointer (&msg->campaign_items, g_array_unref);
+  g_free (msg->keys);
+  g_free (msg->key_scores);
+  g_free (msg->partners);
   g_free (msg);
 }
 
-static void
-release_items (VetoEngine *engine, const VetoQuestion *q)
-{
-  g_hash_table_remove (engine->taken, &q->item);
-  if (q->kind == VETO_KIND_PREFERENCE)
-    g_hash_table_remove (engine->taken, &q->right_item);
-}
-
-static void
-take_items (VetoEngine *engine, const VetoQuestion *q)
-{
-  g_hash_table_add (engine->taken, g_memdup2 (&q->item, sizeof (gint64)));
-  if (q->kind == VETO_KIND_PREFERENCE)
-    g_hash_table_add (engine->taken, g_memdup2 (&q->right_item, sizeof (gint64)));
-}
-
-static gboolean
-is_taken (VetoEngine *engine, gint64 item)
-{
-  return g_hash_table_contains (engine->taken, &item);
-}
-
-static void
-clear_queue (VetoEngine *engine)
-{
-  VetoQuestion *q;
-
-  while ((q = g_queue_pop_head (engine->queue)))
-    {
-      release_items (engine, q);
-      g_free (q);
-    }
-}
-
-/* Records the round, then serves its questions in place of the older round's. */
+/* Records the round, then hands its order of the pool to the sessions. */
 static void
 deliver_round (VetoEngine *engine, Message *msg)
 {
   g_autoptr (GError) error = NULL;
+  VetoSessionsPriority priority;
   gint64 version;
 
   /* A round that cannot be recorded is dropped: every model_version on an answer names a row. */
@@ -309,32 +258,22 @@ deliver_round (VetoEngine *engine, Message *msg)
   veto_engine_scores_free (engine->scores);
   engine->scores = g_steal_pointer (&msg->scores);
   engine->scores->version = version;
-  g_free (engine->ranked);
-  engine->ranked = g_steal_pointer (&msg->ranked);
-  /* A campaign's assignment, not the model, chooses a campaign's questions. */
-  if (!engine->options.campaign)
-    {
-      clear_queue (engine);
-      for (guint i = 0; i < msg->questions->len
-                        && g_queue_get_length (engine->queue) < engine->options.queue_size; i++)
-        {
-          VetoQuestion *q = &g_array_index (msg->questions, VetoQuestion, i);
-
-          /* Answered, or shown, while the round was being prepared. */
-          if (is_taken (engine, q->item)
-              || (q->kind == VETO_KIND_PREFERENCE && is_taken (engine, q->right_item)))
-            continue;
-          q->model_version = version;
-          take_items (engine, q);
-          g_queue_push_tail (engine->queue, g_memdup2 (q, sizeof *q));
-        }
-    }
+  priority = (VetoSessionsPriority) {
+    .model_version = version,
+    .n = engine->scores->n,
+    .n_classes = engine->scores->n_classes,
+    .items = engine->scores->items,
+    .probs = engine->scores->probs,
+    .keys = msg->keys,
+    .scores = msg->key_scores,
+    .partners = msg->partners,
+    .strategy = msg->strategy,
+  };
+  veto_sessions_set_priority (engine->sessions, &priority);
   g_signal_emit (engine, signals[SIGNAL_MODEL_UPDATED], 0, version);
-  if (!engine->has_current)
+  if (engine->annotator_id && engine->current_id == 0)
     g_signal_emit (engine, signals[SIGNAL_QUESTION_CHANGED], 0);
 }
-
-static void take_campaign_items (VetoEngine *engine, GArray *items);
 
 static gboolean
 deliver (gpointer data)
@@ -348,14 +287,6 @@ deliver (gpointer data)
     g_signal_emit (engine, signals[SIGNAL_ERROR], 0, msg->error);
   switch (msg->kind)
     {
-    case MESSAGE_CAMPAIGN:
-      engine->campaign_pending = FALSE;
-      if (msg->campaign_items)
-        take_campaign_items (engine, msg->campaign_items);
-      /* Once the campaign had run dry, there may be something to ask again. */
-      if (!engine->has_current && !g_queue_is_empty (engine->queue))
-        g_signal_emit (engine, signals[SIGNAL_QUESTION_CHANGED], 0);
-      return G_SOURCE_REMOVE;
     case MESSAGE_STARTED:
       engine->training = TRUE;
       break;
@@ -403,15 +334,13 @@ post (Worker *w, MessageKind kind, Message *msg)
 typedef enum
 {
   WORK_STOP,
-  WORK_CAMPAIGN,
   WORK_ROUND,
 } Work;
 
-/* Blocks until there is work: campaign items asked for (first: they are quick and awaited), or a
- * round due: first thing after the start, after retrain_every changes, or when the annotator
- * has been idle with changes the model has not seen. */
+/* Blocks until a round is due: first thing after the start, after retrain_every changes, or when
+ * the annotators have been idle with changes the model has not seen. */
 static Work
-wait_for_work (Worker *w, guint *out_campaign_items)
+wait_for_work (Worker *w)
 {
   VetoEngine *e = w->engine;
   Work work = WORK_STOP;
@@ -422,13 +351,6 @@ wait_for_work (Worker *w, guint *out_campaign_items)
       guint pending = e->changes - w->trained_changes;
       gint64 idle_at = e->last_change_us + IDLE_RETRAIN_US;
 
-      if (e->campaign_wanted)
-        {
-          work = WORK_CAMPAIGN;
-          *out_campaign_items = e->campaign_wanted;
-          e->campaign_wanted = 0;
-          break;
-        }
       if (w->first || pending >= e->options.retrain_every
           || (pending > 0 && g_get_monotonic_time () >= idle_at))
         {
@@ -448,25 +370,12 @@ wait_for_work (Worker *w, guint *out_campaign_items)
   return work;
 }
 
-/* The campaign's assignment is one scan of the campaign (a tenth of a second for tens of
- * thousands of items): here, out of the answers' way. */
-static void
-worker_campaign (Worker *w, guint max_items)
-{
-  VetoEngine *e = w->engine;
-  Message *msg = g_new0 (Message, 1);
-
-  msg->campaign_items = veto_store_campaign_next_items (w->store, e->options.campaign,
-                                                       e->annotator_id, max_items, &msg->error);
-  post (w, MESSAGE_CAMPAIGN, msg);
-}
-
 /* What the annotations say about each pool item this round. */
 typedef struct
 {
   Worker *w;
-  const char *annotator;
-  gboolean *mine;     /* answered by this annotator (standing): never asked again */
+  const char *annotator; /* the engine's own ("": a learner alone, for whom every answer counts) */
+  gboolean *mine;     /* answered by this annotator (standing): never chosen again */
   gboolean *labeled;  /* answered by anyone */
   gint *label;        /* ordinary answers' class index (AGCD's labeled rows), or -1 */
 } Known;
@@ -487,7 +396,7 @@ static gboolean
 known_add (const VetoAnnotation *a, gpointer user_data)
 {
   Known *known = user_data;
-  gboolean mine = g_strcmp0 (a->annotator, known->annotator) == 0;
+  gboolean mine = *known->annotator == '\0' || g_strcmp0 (a->annotator, known->annotator) == 0;
 
   known_mark (known, a->item, mine);
   if (a->kind == VETO_KIND_PREFERENCE)
@@ -602,33 +511,24 @@ choose_agcd (Worker *w, const Known *known, const guint *free_index, guint n_fre
                            AGCD_WARM_ROUNDS, out_chosen, error);
 }
 
-static void
-question_init (Worker *w, VetoQuestion *q, guint index, const float *probs, const char *strategy,
-               double score)
+/* The order a round gives the pool: a key per item (larger: ask sooner; NAN: none), the
+ * strategy's score of it, and for preference the right item paired with it. */
+typedef struct
 {
-  guint k = veto_dataset_get_n_classes (w->ds);
-  const float *p = probs + (gsize) index * k;
-  guint guess = argmax (p, k);
-
-  *q = (VetoQuestion) {
-    .kind = w->engine->options.kind,
-    .item = veto_dataset_item_of_row (w->ds, w->pool[index]),
-    .score = score,
-    .guess_class = veto_dataset_class_id (w->ds, guess),
-    .guess_confidence = p[guess],
-  };
-  g_strlcpy (q->strategy, strategy, sizeof q->strategy);
-}
+  float *keys;
+  float *scores;
+  gint64 *partners;
+} Order;
 
 /* Preference questions, after P2C as `veto simulate --mode preference`: pairs of free items the
  * model puts in the same class c whose order it is least sure of ("which is more clearly a c?"),
- * each item in one pair at most. */
+ * each item in one pair at most. The sessions show the left item's class as the criterion. */
 static gboolean
-choose_pairs (Worker *w, const Known *known, const float *probs, guint want, GArray *questions,
+choose_pairs (Worker *w, const Known *known, const float *probs, guint want, Order *order,
               GError **error)
 {
   const VetoEngineOptions *o = &w->engine->options;
-  guint k = veto_dataset_get_n_classes (w->ds), batch;
+  guint k = veto_dataset_get_n_classes (w->ds), batch, n_pairs = 0;
   g_autofree float *scores = g_new (float, MAX (w->n_pool, 1));
   g_autofree gint *labels = g_new (gint, MAX (w->n_pool, 1));
   g_autofree guint *per_class = g_new0 (guint, k);
@@ -663,65 +563,24 @@ choose_pairs (Worker *w, const Known *known, const float *probs, guint want, GAr
   if (!veto_active_pairs (&pool, batch, random ? batch : 20 * batch,
                           o->seed * 131 + w->round, left, right, pair_scores, error))
     return FALSE;
-  for (guint i = 0; i < batch && questions->len < want; i++)
+  for (guint i = 0; i < batch && n_pairs < want; i++)
     {
-      VetoQuestion q;
-
       if (used[left[i]] || used[right[i]])
         continue;
       used[left[i]] = used[right[i]] = TRUE;
-      question_init (w, &q, left[i], probs, random ? "random" : "least-sure-pair",
-                     random ? NAN : pair_scores[i]);
-      q.right_item = veto_dataset_item_of_row (w->ds, w->pool[right[i]]);
-      /* A class name as the criterion makes the pair a task label of that class in training. */
-      g_strlcpy (q.criterion,
-                 o->criterion ? o->criterion : veto_dataset_get_class_name (w->ds, labels[left[i]]),
-                 sizeof q.criterion);
-      g_array_append_val (questions, q);
+      order->keys[left[i]] = batch - i;
+      order->scores[left[i]] = random ? NAN : pair_scores[i];
+      order->partners[left[i]] = veto_dataset_item_of_row (w->ds, w->pool[right[i]]);
+      n_pairs++;
     }
   return TRUE;
 }
 
-typedef struct
-{
-  double key;
-  guint index;
-} Ranked;
-
-static int
-compare_ranked (gconstpointer a, gconstpointer b)
-{
-  const Ranked *x = a, *y = b;
-
-  if (x->key != y->key)
-    return x->key > y->key ? -1 : 1;
-  return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static guint *
-rank_pool (Worker *w, const float *probs)
-{
-  guint k = veto_dataset_get_n_classes (w->ds);
-  g_autofree Ranked *ranked = g_new (Ranked, MAX (w->n_pool, 1));
-  guint *order = g_new (guint, MAX (w->n_pool, 1));
-
-  for (guint i = 0; i < w->n_pool; i++)
-    {
-      double score;
-
-      ranked[i].index = i;
-      uncertainty (w->engine->options.strategy, probs + (gsize) i * k, k, &ranked[i].key, &score);
-    }
-  qsort (ranked, w->n_pool, sizeof (Ranked), compare_ranked);
-  for (guint i = 0; i < w->n_pool; i++)
-    order[i] = ranked[i].index;
-  return order;
-}
-
-/* The questions of a round and the copy of the scores the creating thread keeps. */
+/* The order of a round and the copy of the scores the creating thread keeps. The uncertainty
+ * strategies key the whole pool; the others (a space, clusters, pairs) key the batch they
+ * choose among the items not yet answered, and the rest of the pool follows in a random order. */
 static gboolean
-prepare_questions (Worker *w, const VetoModel *model, GArray *questions,
-                   VetoEngineScores **out_scores, guint **out_ranked, GError **error)
+prepare_order (Worker *w, const VetoModel *model, Message *msg, GError **error)
 {
   VetoEngine *e = w->engine;
   const VetoEngineOptions *o = &e->options;
@@ -734,7 +593,10 @@ prepare_questions (Worker *w, const VetoModel *model, GArray *questions,
   g_autofree double *chosen_scores = NULL;
   g_autofree gint *clusters = g_new (gint, MAX (w->n_pool, 1));
   Known known = { w, e->annotator };
-  const char *strategy = o->agcd ? "agcd" : veto_active_strategy_to_string (o->strategy);
+  Order order = {
+    g_new (float, MAX (w->n_pool, 1)), g_new (float, MAX (w->n_pool, 1)),
+    g_new0 (gint64, MAX (w->n_pool, 1)),
+  };
   gboolean ok = FALSE;
 
   known.mine = g_new0 (gboolean, MAX (w->n_pool, 1));
@@ -744,6 +606,7 @@ prepare_questions (Worker *w, const VetoModel *model, GArray *questions,
     {
       known.label[i] = -1;
       clusters[i] = -1;
+      order.keys[i] = order.scores[i] = NAN;
     }
   if (!veto_store_foreach_annotation (w->store, FALSE, known_add, &known, error))
     goto out;
@@ -757,22 +620,26 @@ prepare_questions (Worker *w, const VetoModel *model, GArray *questions,
       if (known.labeled[i])
         labeled_rows[n_labeled++] = w->pool[i];
     }
-  /* More than the queue holds: items answered while this round ran are dropped on arrival. */
+  /* More than are asked before the next round, which answers may bring early. */
   want = MIN (o->queue_size + o->retrain_every + 1, n_free);
-  if (want > 0 && o->kind == VETO_KIND_PREFERENCE)
+  if (ranks_by_probabilities (o))
+    for (guint i = 0; i < w->n_pool; i++)
+      {
+        double key, score;
+
+        uncertainty (o->strategy, probs + (gsize) i * k, k, &key, &score);
+        order.keys[i] = key;
+        order.scores[i] = score;
+      }
+  else if (want > 0 && o->kind == VETO_KIND_PREFERENCE)
     {
-      if (!choose_pairs (w, &known, probs, want, questions, error))
+      if (!choose_pairs (w, &known, probs, want, &order, error))
         goto out;
     }
   else if (want > 0)
     {
-      g_autofree float *free_probs = g_new (float, (gsize) n_free * k);
-      g_autofree guint *shown = NULL;
-
       chosen = g_new (guint, want);
       chosen_scores = g_new (double, want);
-      for (guint j = 0; j < n_free; j++)
-        memcpy (free_probs + (gsize) j * k, probs + (gsize) free_index[j] * k, k * sizeof (float));
       if (o->agcd)
         {
           if (!choose_agcd (w, &known, free_index, n_free, want, chosen, clusters, error))
@@ -782,8 +649,12 @@ prepare_questions (Worker *w, const VetoModel *model, GArray *questions,
         }
       else
         {
+          g_autofree float *free_probs = g_new (float, (gsize) n_free * k);
           VetoActiveOptions active;
 
+          for (guint j = 0; j < n_free; j++)
+            memcpy (free_probs + (gsize) j * k, probs + (gsize) free_index[j] * k,
+                    k * sizeof (float));
           veto_active_options_init (&active);
           active.seed = o->seed * 31 + w->round;
           if (!veto_sim_select_batch (w->ds, model, o->strategy, &active, free_rows, n_free,
@@ -791,46 +662,33 @@ prepare_questions (Worker *w, const VetoModel *model, GArray *questions,
                                       chosen_scores, error))
             goto out;
         }
-      if (o->kind == VETO_KIND_COMPLEMENTARY)
-        {
-          g_autofree float *chosen_probs = g_new (float, (gsize) want * k);
-
-          for (guint j = 0; j < want; j++)
-            memcpy (chosen_probs + (gsize) j * k, free_probs + (gsize) chosen[j] * k,
-                    k * sizeof (float));
-          shown = g_new (guint, (gsize) want * o->n_candidates);
-          if (!veto_active_candidates (o->candidates, chosen_probs, want, k, o->n_candidates,
-                                       VETO_ACTIVE_DEFAULT_FLOOR, o->seed * 1000003 + w->round,
-                                       shown, error))
-            goto out;
-        }
       for (guint j = 0; j < want; j++)
         {
-          VetoQuestion q;
-
-          question_init (w, &q, free_index[chosen[j]], probs, strategy, chosen_scores[j]);
-          if (shown)
-            {
-              q.n_candidates = o->n_candidates;
-              for (guint c = 0; c < q.n_candidates; c++)
-                q.candidates[c] = veto_dataset_class_id (w->ds,
-                                                         shown[(gsize) j * o->n_candidates + c]);
-            }
-          g_array_append_val (questions, q);
+          order.keys[free_index[chosen[j]]] = want - j;
+          order.scores[free_index[chosen[j]]] = chosen_scores[j];
         }
     }
-  *out_ranked = ranks_by_probabilities (o) ? rank_pool (w, probs) : NULL;
-  *out_scores = g_new0 (VetoEngineScores, 1);
-  (*out_scores)->n = w->n_pool;
-  (*out_scores)->n_classes = k;
-  (*out_scores)->items = g_new (gint64, MAX (w->n_pool, 1));
+  msg->strategy = o->agcd ? "agcd"
+                  : o->kind == VETO_KIND_PREFERENCE
+                  ? (o->strategy == VETO_ACTIVE_RANDOM ? "random" : "least-sure-pair")
+                  : veto_active_strategy_to_string (o->strategy);
+  msg->keys = g_steal_pointer (&order.keys);
+  msg->key_scores = g_steal_pointer (&order.scores);
+  msg->partners = g_steal_pointer (&order.partners);
+  msg->scores = g_new0 (VetoEngineScores, 1);
+  msg->scores->n = w->n_pool;
+  msg->scores->n_classes = k;
+  msg->scores->items = g_new (gint64, MAX (w->n_pool, 1));
   for (guint i = 0; i < w->n_pool; i++)
-    (*out_scores)->items[i] = veto_dataset_item_of_row (w->ds, w->pool[i]);
-  (*out_scores)->probs = g_steal_pointer (&probs);
-  (*out_scores)->clusters = g_steal_pointer (&clusters);
+    msg->scores->items[i] = veto_dataset_item_of_row (w->ds, w->pool[i]);
+  msg->scores->probs = g_steal_pointer (&probs);
+  msg->scores->clusters = g_steal_pointer (&clusters);
   ok = TRUE;
 
 out:
+  g_free (order.keys);
+  g_free (order.scores);
+  g_free (order.partners);
   known_clear (&known);
   return ok;
 }
@@ -912,14 +770,13 @@ worker_round (Worker *w)
   const VetoEngineOptions *o = &e->options;
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoModel) model = NULL;
-  g_autoptr (GArray) questions = g_array_new (FALSE, FALSE, sizeof (VetoQuestion));
-  VetoEngineScores *scores = NULL;
   VetoTrainSpec spec;
   VetoTrainResult result = { 0 };
   VetoEvaluation eval = { 0 };
   VetoSplit eval_split = VETO_SPLIT_TEST;
   VetoStoreSummary summary;
   guint64 standing = 0;
+  guint ordered = 0;
   gint64 started = g_get_monotonic_time ();
   Message *msg = g_new0 (Message, 1);
 
@@ -947,23 +804,22 @@ worker_round (Worker *w)
   if (model == NULL)
     goto out;
   w->round++;
-  if (!prepare_questions (w, model, questions, &scores, &msg->ranked, &error))
+  if (!prepare_order (w, model, msg, &error))
     goto out;
+  for (guint i = 0; i < msg->scores->n; i++)
+    ordered += !isnan (msg->keys[i]);
   msg->accuracy = estimate_accuracy (w->ds, model, &eval, &eval_split);
   msg->weights = veto_model_save (model);
   msg->model_kind = g_strdup (veto_model_kind_to_string (o->model));
   msg->train_size = result.train_size;
   msg->seconds = (g_get_monotonic_time () - started) / 1e6;
-  msg->metrics = round_metrics (&result, msg->accuracy, &eval, eval_split, questions->len);
-  msg->questions = g_steal_pointer (&questions);
-  msg->scores = g_steal_pointer (&scores);
+  msg->metrics = round_metrics (&result, msg->accuracy, &eval, eval_split, ordered);
   g_clear_pointer (&w->model, veto_model_free);
   w->model = g_steal_pointer (&model);
 
 out:
   veto_train_result_clear (&result);
   veto_evaluation_clear (&eval);
-  veto_engine_scores_free (scores);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       message_free (msg);
@@ -1011,14 +867,8 @@ worker_main (gpointer data)
         w.pool_index[r] = -1;
       for (guint i = 0; i < w.n_pool; i++)
         w.pool_index[w.pool[i]] = i;
-      Work work;
-      guint campaign_items;
-
-      while ((work = wait_for_work (&w, &campaign_items)) != WORK_STOP)
-        if (work == WORK_CAMPAIGN)
-          worker_campaign (&w, campaign_items);
-        else
-          worker_round (&w);
+      while (wait_for_work (&w) != WORK_STOP)
+        worker_round (&w);
     }
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -1060,324 +910,74 @@ veto_engine_note_answers (VetoEngine *engine, guint n)
   g_mutex_unlock (&engine->lock);
 }
 
-/* A free index of ids (not taken, not avoid), at random; -1 when there is none. */
-static gint
-random_free (VetoEngine *engine, const gint64 *ids, guint n, gint avoid)
-{
-  guint start;
-
-  if (n == 0)
-    return -1;
-  for (guint t = 0; t < RANDOM_TRIES; t++)
-    {
-      gint i = g_rand_int_range (engine->rand, 0, n);
-
-      if (i != avoid && !is_taken (engine, ids[i]))
-        return i;
-    }
-  start = g_rand_int_range (engine->rand, 0, n);
-  for (guint j = 0; j < n; j++)
-    {
-      guint i = (start + j) % n;
-
-      if ((gint) i != avoid && !is_taken (engine, ids[i]))
-        return i;
-    }
-  return -1;
-}
-
-/* The index of item in ids (ascending, as pool item ids are kept), or -1. */
-static gint
-index_of (const gint64 *ids, guint n, gint64 item)
-{
-  guint lo = 0, hi = n;
-
-  while (lo < hi)
-    {
-      guint mid = lo + (hi - lo) / 2;
-
-      if (ids[mid] < item)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  return lo < n && ids[lo] == item ? (gint) lo : -1;
-}
-
-/* Completes a question about q->item, which is ids[index] (-1: an item outside ids): the stale
- * guess, the candidates (by rule when the scores cover every class, else uniform), the pair's
- * partner (on a random side unless q->item must stay left); then takes its items. FALSE when no
- * partner is left. */
-static gboolean
-complete_question (VetoEngine *engine, VetoQuestion *q, const gint64 *ids, guint n, gint index,
-                   VetoActiveCandidateRule rule, gboolean keep_left)
-{
-  const VetoEngineOptions *o = &engine->options;
-  const VetoEngineScores *s = engine->scores;
-  guint k = s ? s->n_classes : 0;
-  const float *p = s && index >= 0 ? s->probs + (gsize) index * k : NULL;
-  g_autoptr (GError) error = NULL;
-
-  if (p)
-    {
-      q->guess_class = ((VetoClass *) engine->classes->pdata[argmax (p, k)])->id;
-      q->guess_confidence = p[argmax (p, k)];
-    }
-  if (q->kind == VETO_KIND_COMPLEMENTARY)
-    {
-      guint K = engine->classes->len;
-      guint shown[MAX_CANDIDATES];
-      gboolean by_model = p && k == K;
-
-      if (!veto_active_candidates (by_model ? rule : VETO_ACTIVE_CANDIDATES_UNIFORM,
-                                   by_model ? p : NULL, 1, K, o->n_candidates,
-                                   VETO_ACTIVE_DEFAULT_FLOOR, g_rand_int (engine->rand), shown,
-                                   &error))
-        {
-          g_signal_emit (engine, signals[SIGNAL_ERROR], 0, error);
-          return FALSE;
-        }
-      q->n_candidates = o->n_candidates;
-      for (guint c = 0; c < q->n_candidates; c++)
-        q->candidates[c] = ((VetoClass *) engine->classes->pdata[shown[c]])->id;
-    }
-  else if (q->kind == VETO_KIND_PREFERENCE)
-    {
-      gint right = -1;
-      guint label = p ? argmax (p, k) : (guint) g_rand_int_range (engine->rand, 0,
-                                                                  engine->classes->len);
-
-      /* A partner the model puts in the same class, if one turns up quickly. */
-      for (guint t = 0; p && t < RANDOM_TRIES && right < 0; t++)
-        {
-          gint i = random_free (engine, ids, n, index);
-
-          if (i >= 0 && argmax (s->probs + (gsize) i * k, k) == label)
-            right = i;
-        }
-      if (right < 0)
-        right = random_free (engine, ids, n, index);
-      if (right < 0 || ids[right] == q->item)
-        return FALSE;
-      q->right_item = ids[right];
-      if (!keep_left && g_rand_boolean (engine->rand))
-        {
-          q->right_item = q->item;
-          q->item = ids[right];
-          /* The criterion and the guess are the left item's. */
-          p = s ? s->probs + (gsize) right * k : NULL;
-          label = p ? argmax (p, k) : label;
-          q->guess_class = p ? ((VetoClass *) engine->classes->pdata[label])->id : 0;
-          q->guess_confidence = p ? p[label] : 0;
-        }
-      g_strlcpy (q->criterion,
-                 o->criterion ? o->criterion
-                              : ((VetoClass *) engine->classes->pdata[label])->name,
-                 sizeof q->criterion);
-    }
-  take_items (engine, q);
-  return TRUE;
-}
-
-/* The question when the queue is empty, made at once: the best free item by the last scores for
- * an uncertainty strategy, else a random free item (the pair's partner in the same predicted
- * class when there are scores). FALSE when the pool is exhausted. */
-static gboolean
-make_fallback (VetoEngine *engine, VetoQuestion *q)
-{
-  const VetoEngineOptions *o = &engine->options;
-  const VetoEngineScores *s = engine->scores;
-  const gint64 *ids = s ? s->items : (const gint64 *) engine->pool->data;
-  guint n = s ? s->n : engine->pool->len;
-  gint best = -1;
-
-  *q = (VetoQuestion) { .kind = o->kind, .score = NAN };
-  if (engine->ranked)
-    {
-      double key;
-
-      /* The taken items at the front are at most this session's answers and the queue. */
-      for (guint r = 0; r < n && best < 0; r++)
-        if (!is_taken (engine, ids[engine->ranked[r]]))
-          best = engine->ranked[r];
-      if (best >= 0)
-        uncertainty (o->strategy, s->probs + (gsize) best * s->n_classes, s->n_classes, &key,
-                     &q->score);
-      g_strlcpy (q->strategy, veto_active_strategy_to_string (o->strategy), sizeof q->strategy);
-    }
-  else
-    {
-      best = random_free (engine, ids, n, -1);
-      g_strlcpy (q->strategy, "random", sizeof q->strategy);
-    }
-  if (best < 0)
-    return FALSE;
-  q->item = ids[best];
-  /* The stale round shaped the question (its guess, candidates or pair) if there is one. */
-  q->model_version = s ? s->version : 0;
-  return complete_question (engine, q, ids, n, best, o->candidates, FALSE);
-}
-
-/* Campaign questions, in the order of the campaign's assignment; the candidates are uniform, as
- * the protocol wants. Items already shown, queued or answered are passed over. */
+/* Errors of the sessions are the engine's callers' mistakes: told as the store tells them. */
 static void
-take_campaign_items (VetoEngine *engine, GArray *items)
+propagate (VetoEngine *engine, GError *local, GError **error)
 {
-  const VetoEngineOptions *o = &engine->options;
-  const VetoEngineScores *s = engine->scores;
-  const gint64 *ids = s ? s->items : (const gint64 *) engine->pool->data;
-  guint n = s ? s->n : engine->pool->len;
+  g_autofree char *display = g_filename_display_name (engine->path);
 
-  for (guint i = 0; i < items->len; i++)
+  if (local->domain != VETO_SESSIONS_ERROR)
     {
-      VetoQuestion q = { .kind = o->kind, .score = NAN, .strategy = "campaign" };
-
-      q.item = g_array_index (items, VetoCampaignItem, i).item;
-      if (!is_taken (engine, q.item)
-          && complete_question (engine, &q, ids, n, index_of (ids, n, q.item),
-                                VETO_ACTIVE_CANDIDATES_UNIFORM, TRUE))
-        g_queue_push_tail (engine->queue, g_memdup2 (&q, sizeof q));
+      g_propagate_error (error, local);
+      return;
     }
-}
-
-/* Keeps campaign questions coming: the worker fetches the next ones once half the queue is
- * gone; only an empty queue (at the start, or when the worker is late) fetches here. FALSE when
- * the campaign has nothing left for this annotator. */
-static gboolean
-refill_from_campaign (VetoEngine *engine)
-{
-  const VetoEngineOptions *o = &engine->options;
-  guint queued = g_queue_get_length (engine->queue);
-
-  if (queued == 0)
-    {
-      g_autoptr (GError) error = NULL;
-      g_autoptr (GArray) items = veto_store_campaign_next_items (engine->store, o->campaign,
-                                                                 engine->annotator_id,
-                                                                 o->queue_size, &error);
-
-      if (items == NULL)
-        {
-          g_signal_emit (engine, signals[SIGNAL_ERROR], 0, error);
-          return FALSE;
-        }
-      take_campaign_items (engine, items);
-      if (g_queue_is_empty (engine->queue))
-        return FALSE;
-    }
-  if (queued <= o->queue_size / 2 && !engine->campaign_pending && engine->worker)
-    {
-      engine->campaign_pending = TRUE;
-      g_mutex_lock (&engine->lock);
-      /* Items still queued here come back from the assignment too: ask for enough beyond. */
-      engine->campaign_wanted = g_queue_get_length (engine->queue) + 1 + o->queue_size;
-      g_cond_signal (&engine->cond);
-      g_mutex_unlock (&engine->lock);
-    }
-  return TRUE;
+  g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID, "%s: %s", display,
+               local->message);
+  g_error_free (local);
 }
 
 const VetoQuestion *
 veto_engine_current (VetoEngine *engine)
 {
+  g_autoptr (GError) error = NULL;
+  const VetoLease *lease;
+
   g_return_val_if_fail (VETO_IS_ENGINE (engine), NULL);
 
-  if (!engine->has_current)
+  if (engine->annotator_id == 0)
+    return NULL;
+  lease = veto_sessions_question (engine->sessions, engine->annotator_id, g_get_real_time (),
+                                  &error);
+  if (lease == NULL)
     {
-      g_autofree VetoQuestion *next = NULL;
-
-      if (engine->options.campaign && !refill_from_campaign (engine))
-        return NULL;
-      next = g_queue_pop_head (engine->queue);
-      if (next)
-        engine->current = *next;
-      else if (!make_fallback (engine, &engine->current))
-        return NULL;
-      engine->has_current = TRUE;
-      engine->shown_at_us = 0;
+      engine->current_id = 0;
+      if (error)
+        g_signal_emit (engine, signals[SIGNAL_ERROR], 0, error);
+      return NULL;
     }
-  if (engine->shown_at_us == 0)
-    engine->shown_at_us = g_get_real_time ();
+  if (lease->id != engine->current_id)
+    {
+      engine->current_id = lease->id;
+      engine->current = (VetoQuestion) {
+        .kind = lease->kind,
+        .item = lease->item,
+        .right_item = lease->right_item,
+        .n_candidates = lease->kind == VETO_KIND_COMPLEMENTARY ? lease->n_candidates : 0,
+        .model_version = lease->model_version,
+        .score = lease->score,
+        .guess_class = lease->guess_class,
+        .guess_confidence = lease->guess_confidence,
+      };
+      memcpy (engine->current.candidates, lease->candidates,
+              sizeof (gint64) * engine->current.n_candidates);
+      g_strlcpy (engine->current.criterion, lease->criterion, sizeof engine->current.criterion);
+      g_strlcpy (engine->current.strategy, lease->strategy, sizeof engine->current.strategy);
+    }
   return &engine->current;
-}
-
-static gboolean
-check_answer (VetoEngine *engine, const VetoQuestion *q, gint64 answer_class,
-              VetoPreferred preferred, GError **error)
-{
-  g_autofree char *display = g_filename_display_name (engine->path);
-  gboolean found = FALSE;
-
-  switch (q->kind)
-    {
-    case VETO_KIND_ORDINARY:
-      for (guint i = 0; i < engine->classes->len; i++)
-        found |= ((VetoClass *) engine->classes->pdata[i])->id == answer_class;
-      if (!found)
-        g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
-                     "%s: class %" G_GINT64_FORMAT " is not a class of the project", display,
-                     answer_class);
-      return found;
-    case VETO_KIND_COMPLEMENTARY:
-      for (guint i = 0; i < q->n_candidates; i++)
-        found |= q->candidates[i] == answer_class;
-      if (!found)
-        g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
-                     "%s: class %" G_GINT64_FORMAT " is not one of the candidates shown",
-                     display, answer_class);
-      return found;
-    case VETO_KIND_PREFERENCE:
-      if (preferred != VETO_PREFER_LEFT && preferred != VETO_PREFER_RIGHT
-          && preferred != VETO_PREFER_TIE)
-        {
-          g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
-                       "%s: a preference is left, right or tie", display);
-          return FALSE;
-        }
-      return TRUE;
-    case VETO_KIND_SOFT:
-    case VETO_N_KINDS:
-    default:
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
-                   "%s: the engine asks no such question", display);
-      return FALSE;
-    }
-}
-
-/* One transaction, so that a flagged answer is never on disk without its flag. */
-static gboolean
-commit_answer (VetoEngine *engine, const VetoAnswer *answer, gboolean flag, gint64 *out_id,
-               GError **error)
-{
-  if (!flag)
-    return veto_store_add_annotation (engine->store, answer, out_id, error);
-  if (!veto_store_begin (engine->store, error))
-    return FALSE;
-  if (!veto_store_add_annotation (engine->store, answer, out_id, error)
-      || !veto_store_flag_annotation (engine->store, *out_id, TRUE, error)
-      || !veto_store_commit (engine->store, error))
-    {
-      veto_store_rollback (engine->store);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 gboolean
 veto_engine_answer (VetoEngine *engine, gint64 answer_class, VetoPreferred preferred,
                     gint64 *out_annotation_id, GError **error)
 {
-  const VetoQuestion *q;
-  VetoAnswer answer;
-  Undo undo;
-  gint64 id;
-  gboolean flag;
+  GError *local = NULL;
+  VetoSessionAnswer answer;
+  gint64 id = 0;
 
   g_return_val_if_fail (VETO_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  q = veto_engine_current (engine);
-  if (q == NULL)
+  if (veto_engine_current (engine) == NULL)
     {
       g_autofree char *display = g_filename_display_name (engine->path);
 
@@ -1385,37 +985,14 @@ veto_engine_answer (VetoEngine *engine, gint64 answer_class, VetoPreferred prefe
                    "%s: no question to answer: every pool item has been asked", display);
       return FALSE;
     }
-  if (!check_answer (engine, q, answer_class, preferred, error))
-    return FALSE;
-  answer = (VetoAnswer) {
-    .kind = q->kind,
-    .item = q->item,
-    .annotator = engine->annotator_id,
-    .answer_class = q->kind == VETO_KIND_PREFERENCE ? 0 : answer_class,
-    .candidates = q->n_candidates ? q->candidates : NULL,
-    .n_candidates = q->n_candidates,
-    .right_item = q->right_item,
-    .criterion = q->kind == VETO_KIND_PREFERENCE ? q->criterion : NULL,
-    .preferred = preferred,
-    .model_version = q->model_version,
-    .strategy = q->strategy,
-    .score = q->score,
-    .campaign = engine->options.campaign,
-    .shown_at_us = engine->shown_at_us,
-    .answered_at_us = g_get_real_time (),
-  };
-  flag = g_hash_table_contains (engine->flagged, &q->item);
-  if (!commit_answer (engine, &answer, flag, &id, error))
-    return FALSE;
-
-  undo = (Undo) { id, *q, (answer.answered_at_us - answer.shown_at_us) / 1e6 };
-  g_array_append_val (engine->undo, undo);
-  if (engine->undo->len > VETO_ENGINE_UNDO_DEPTH)
-    g_array_remove_index (engine->undo, 0);
-  g_hash_table_remove (engine->flagged, &q->item);
-  engine->answers++;
-  engine->answer_seconds += undo.seconds;
-  engine->has_current = FALSE;
+  answer = (VetoSessionAnswer) { engine->current_id, answer_class, preferred, NULL };
+  if (!veto_sessions_answer_now (engine->sessions, engine->annotator_id, &answer,
+                                 g_get_real_time (), &id, &local))
+    {
+      propagate (engine, local, error);
+      return FALSE;
+    }
+  engine->current_id = 0;
   notify_worker (engine);
   if (out_annotation_id)
     *out_annotation_id = id;
@@ -1429,10 +1006,11 @@ veto_engine_skip (VetoEngine *engine)
 {
   g_return_if_fail (VETO_IS_ENGINE (engine));
 
-  if (!engine->has_current)
+  if (engine->current_id == 0)
     return;
-  release_items (engine, &engine->current);
-  engine->has_current = FALSE;
+  veto_sessions_skip (engine->sessions, engine->annotator_id, engine->current_id,
+                      g_get_real_time (), NULL);
+  engine->current_id = 0;
   g_signal_emit (engine, signals[SIGNAL_QUESTION_CHANGED], 0);
 }
 
@@ -1441,42 +1019,34 @@ veto_engine_flag (VetoEngine *engine)
 {
   g_return_if_fail (VETO_IS_ENGINE (engine));
 
-  if (engine->has_current)
-    g_hash_table_add (engine->flagged, g_memdup2 (&engine->current.item, sizeof (gint64)));
+  if (engine->current_id)
+    veto_sessions_flag (engine->sessions, engine->annotator_id, engine->current_id,
+                        g_get_real_time (), NULL);
 }
 
 gboolean
 veto_engine_undo (VetoEngine *engine, gint64 *out_undone_id, GError **error)
 {
-  Undo undo;
+  GError *local = NULL;
+  gint64 undone = 0;
 
   g_return_val_if_fail (VETO_IS_ENGINE (engine), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (engine->undo->len == 0)
+  if (engine->annotator_id == 0
+      || !veto_sessions_undo (engine->sessions, engine->annotator_id, g_get_real_time (),
+                              &undone, &local))
     {
-      g_autofree char *display = g_filename_display_name (engine->path);
-
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
-                   "%s: nothing left to undo (the last %d answers of a session can be undone)",
-                   display, VETO_ENGINE_UNDO_DEPTH);
+      if (local == NULL)
+        local = g_error_new_literal (VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING,
+                                     "nothing to undo: a learner alone answers nothing");
+      propagate (engine, local, error);
       return FALSE;
     }
-  undo = g_array_index (engine->undo, Undo, engine->undo->len - 1);
-  if (!veto_store_undo_annotation (engine->store, undo.annotation, error))
-    return FALSE;
-  g_array_set_size (engine->undo, engine->undo->len - 1);
-  /* The question on screen goes back to the front of the queue, still taken. */
-  if (engine->has_current)
-    g_queue_push_head (engine->queue, g_memdup2 (&engine->current, sizeof engine->current));
-  engine->current = undo.question;
-  engine->has_current = TRUE;
-  engine->shown_at_us = 0;
-  engine->answers--;
-  engine->answer_seconds -= undo.seconds;
+  engine->current_id = 0;
   notify_worker (engine);
   if (out_undone_id)
-    *out_undone_id = undo.annotation;
+    *out_undone_id = undone;
   g_signal_emit (engine, signals[SIGNAL_STATUS_CHANGED], 0);
   g_signal_emit (engine, signals[SIGNAL_QUESTION_CHANGED], 0);
   return TRUE;
@@ -1485,7 +1055,6 @@ veto_engine_undo (VetoEngine *engine, gint64 *out_undone_id, GError **error)
 gboolean
 veto_engine_add_class (VetoEngine *engine, const char *name, gint64 *out_id, GError **error)
 {
-  g_autoptr (GPtrArray) classes = NULL;
   g_autofree char *trimmed = g_strstrip (g_strdup (name ? name : ""));
   gint64 id;
 
@@ -1497,14 +1066,9 @@ veto_engine_add_class (VetoEngine *engine, const char *name, gint64 *out_id, GEr
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID, "a class needs a name");
       return FALSE;
     }
-  if (!veto_store_ensure_class (engine->store, trimmed, &id, NULL, error))
+  if (!veto_store_ensure_class (engine->store, trimmed, &id, NULL, error)
+      || !veto_sessions_reload_classes (engine->sessions, error))
     return FALSE;
-  classes = veto_store_list_classes (engine->store, error);
-  if (classes == NULL)
-    return FALSE;
-  /* In place: callers may hold the array veto_engine_get_classes () lent them. */
-  g_ptr_array_set_size (engine->classes, 0);
-  g_ptr_array_extend_and_steal (engine->classes, g_steal_pointer (&classes));
   g_mutex_lock (&engine->lock);
   engine->classes_changed = TRUE;
   g_mutex_unlock (&engine->lock);
@@ -1531,22 +1095,33 @@ GPtrArray *
 veto_engine_get_classes (VetoEngine *engine)
 {
   g_return_val_if_fail (VETO_IS_ENGINE (engine), NULL);
-  return engine->classes;
+  return veto_sessions_get_classes (engine->sessions);
+}
+
+VetoSessions *
+veto_engine_get_sessions (VetoEngine *engine)
+{
+  g_return_val_if_fail (VETO_IS_ENGINE (engine), NULL);
+  return engine->sessions;
 }
 
 void
 veto_engine_get_status (VetoEngine *engine, VetoEngineStatus *out_status)
 {
+  VetoSessionStatus st = { .mean_seconds = NAN };
+
   g_return_if_fail (VETO_IS_ENGINE (engine));
 
+  if (engine->annotator_id)
+    veto_sessions_get_status (engine->sessions, engine->annotator_id, &st);
   *out_status = (VetoEngineStatus) {
-    .answers = engine->answers,
+    .answers = st.session_answers,
     .budget = engine->options.budget,
-    .seconds_per_answer = engine->answers ? engine->answer_seconds / engine->answers : 0,
+    .seconds_per_answer = st.session_answers ? st.mean_seconds : 0,
     .model_version = engine->model_version,
     .estimated_accuracy = engine->accuracy,
     .training = engine->training,
-    .queue_length = g_queue_get_length (engine->queue),
+    .queue_length = MIN (st.ready, engine->options.queue_size),
   };
 }
 
@@ -1599,19 +1174,6 @@ veto_engine_shutdown (VetoEngine *engine)
 }
 
 static gboolean
-collect_taken (const VetoAnnotation *a, gpointer user_data)
-{
-  VetoEngine *engine = user_data;
-
-  if (g_strcmp0 (a->annotator, engine->annotator) != 0)
-    return TRUE;
-  g_hash_table_add (engine->taken, g_memdup2 (&a->item, sizeof (gint64)));
-  if (a->kind == VETO_KIND_PREFERENCE)
-    g_hash_table_add (engine->taken, g_memdup2 (&a->right_item, sizeof (gint64)));
-  return TRUE;
-}
-
-static gboolean
 check_options (const VetoEngineOptions *o, GError **error)
 {
   g_autoptr (VetoFeatureSpec) spec = NULL;
@@ -1640,9 +1202,10 @@ check_options (const VetoEngineOptions *o, GError **error)
   return spec != NULL;
 }
 
-/* A campaign sets the kind of question and, for complementary ones, how many candidates. */
+/* A campaign given by id must ask the engine's kind of question; its name goes to the sessions.
+ * (The campaign then sets, for complementary questions, how many candidates.) */
 static gboolean
-adopt_campaign (VetoEngine *engine, GError **error)
+check_campaign (VetoEngine *engine, GError **error)
 {
   VetoEngineOptions *o = &engine->options;
   g_autoptr (GPtrArray) campaigns = veto_store_list_campaigns (engine->store, error);
@@ -1680,8 +1243,45 @@ adopt_campaign (VetoEngine *engine, GError **error)
                    c->name, c->n_candidates, (guint) MAX_CANDIDATES);
       return FALSE;
     }
-  if (c->protocol == VETO_KIND_COMPLEMENTARY)
-    o->n_candidates = c->n_candidates;
+  g_free (engine->campaign_name);
+  engine->campaign_name = g_strdup (c->name);
+  o->campaign_name = engine->campaign_name;
+  return TRUE;
+}
+
+/* The sessions: the campaign's (named, or given by id, or with any_campaign the only open one)
+ * or the free pool's. The engine's own session keeps its questions as long as it likes. */
+static gboolean
+open_sessions (VetoEngine *engine, GError **error)
+{
+  VetoEngineOptions *o = &engine->options;
+  const VetoCampaign *c;
+  VetoSessionsOptions so;
+
+  veto_sessions_options_init (&so);
+  so.campaign = engine->campaign_name;
+  so.free = !o->campaign && !o->any_campaign && engine->campaign_name == NULL;
+  so.lease_seconds = o->lease_seconds ? o->lease_seconds
+                     : o->learner_only ? 0 : OWN_LEASE_SECONDS;
+  so.criterion = o->criterion;
+  so.seed = o->seed;
+  so.kind = o->kind;
+  so.candidates = o->candidates;
+  so.n_candidates = o->n_candidates;
+  engine->sessions = veto_sessions_new (engine->store, &so, error);
+  /* Leases a previous run left that are void now are deleted at once. */
+  if (engine->sessions == NULL || !veto_sessions_commit (engine->sessions, error))
+    return FALSE;
+  /* A campaign sets the kind of question and its K; the learner fits its uniform sets. */
+  c = veto_sessions_get_campaign (engine->sessions);
+  if (c)
+    {
+      o->campaign = c->id;
+      o->kind = c->protocol;
+      o->candidates = VETO_ACTIVE_CANDIDATES_UNIFORM;
+      if (c->protocol == VETO_KIND_COMPLEMENTARY)
+        o->n_candidates = c->n_candidates;
+    }
   return TRUE;
 }
 
@@ -1690,6 +1290,7 @@ veto_engine_new (const char *project_path, const VetoEngineOptions *options, GEr
 {
   g_autoptr (VetoEngine) engine = NULL;
   g_autofree char *display = g_filename_display_name (project_path);
+  g_autoptr (GPtrArray) classes = NULL;
   VetoEngineOptions *o;
 
   g_return_val_if_fail (project_path != NULL && options != NULL, NULL);
@@ -1706,23 +1307,27 @@ veto_engine_new (const char *project_path, const VetoEngineOptions *options, GEr
                                 : options->annotator ? options->annotator : g_get_user_name ());
   engine->criterion = g_strdup (options->criterion);
   engine->features = g_strdup (options->features ? options->features : "pixels");
+  engine->campaign_name = g_strdup (options->campaign_name);
   o->annotator = engine->annotator;
   o->criterion = engine->criterion;
   o->features = engine->features;
-  engine->rand = g_rand_new_with_seed ((guint32) (o->seed * 2654435761u + 7));
+  o->campaign_name = engine->campaign_name;
 
   engine->store = veto_store_open (project_path, FALSE, error);
   if (engine->store == NULL)
     return NULL;
-  engine->classes = veto_store_list_classes (engine->store, error);
-  if (engine->classes == NULL || (o->campaign && !adopt_campaign (engine, error)))
+  classes = veto_store_list_classes (engine->store, error);
+  if (classes == NULL || (o->campaign && !check_campaign (engine, error)))
     return NULL;
-  if (engine->classes->len < 2 || (o->kind == VETO_KIND_COMPLEMENTARY
-                                   && engine->classes->len < o->n_candidates))
+  /* A learner alone shows what the project has room for. */
+  if (o->learner_only && o->kind == VETO_KIND_COMPLEMENTARY && classes->len >= 2)
+    o->n_candidates = MIN (o->n_candidates, classes->len);
+  if (classes->len < 2 || (o->kind == VETO_KIND_COMPLEMENTARY && !o->campaign
+                           && !o->any_campaign && classes->len < o->n_candidates))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID,
                    "%s: the project has %u classes; questions need at least %u", display,
-                   engine->classes->len,
+                   classes->len,
                    o->kind == VETO_KIND_COMPLEMENTARY ? MAX (o->n_candidates, 2) : 2);
       return NULL;
     }
@@ -1737,9 +1342,7 @@ veto_engine_new (const char *project_path, const VetoEngineOptions *options, GEr
       veto_store_rollback (engine->store);
       return NULL;
     }
-  engine->pool = veto_store_list_item_ids (engine->store, VETO_SPLIT_POOL, error);
-  if (engine->pool == NULL
-      || !veto_store_foreach_annotation (engine->store, FALSE, collect_taken, engine, error))
+  if (!open_sessions (engine, error))
     return NULL;
   engine->context = g_main_context_ref_thread_default ();
   engine->worker = g_thread_try_new ("veto-engine", worker_main, engine, error);
@@ -1755,9 +1358,7 @@ veto_engine_dispose (GObject *object)
 
   veto_engine_shutdown (engine);
   engine->link->engine = NULL;
-  clear_queue (engine);
   g_clear_pointer (&engine->scores, veto_engine_scores_free);
-  g_clear_pointer (&engine->ranked, g_free);
   G_OBJECT_CLASS (veto_engine_parent_class)->dispose (object);
 }
 
@@ -1766,22 +1367,17 @@ veto_engine_finalize (GObject *object)
 {
   VetoEngine *engine = VETO_ENGINE (object);
 
+  g_clear_pointer (&engine->sessions, veto_sessions_free);
   g_clear_pointer (&engine->store, veto_store_close);
-  g_clear_pointer (&engine->classes, g_ptr_array_unref);
-  g_clear_pointer (&engine->pool, g_array_unref);
-  g_clear_pointer (&engine->rand, g_rand_free);
   g_clear_pointer (&engine->context, g_main_context_unref);
   g_atomic_rc_box_release (engine->link);
-  g_queue_free (engine->queue);
-  g_hash_table_unref (engine->taken);
-  g_hash_table_unref (engine->flagged);
-  g_array_unref (engine->undo);
   g_object_unref (engine->cancellable);
   g_mutex_clear (&engine->lock);
   g_cond_clear (&engine->cond);
   g_free (engine->annotator);
   g_free (engine->criterion);
   g_free (engine->features);
+  g_free (engine->campaign_name);
   g_free (engine->path);
   G_OBJECT_CLASS (veto_engine_parent_class)->finalize (object);
 }
@@ -1809,10 +1405,6 @@ veto_engine_class_init (VetoEngineClass *klass)
 static void
 veto_engine_init (VetoEngine *engine)
 {
-  engine->queue = g_queue_new ();
-  engine->taken = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  engine->flagged = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  engine->undo = g_array_new (FALSE, FALSE, sizeof (Undo));
   engine->accuracy = NAN;
   engine->cancellable = g_cancellable_new ();
   engine->link = g_atomic_rc_box_new0 (Link);

@@ -1,23 +1,27 @@
-/* veto-engine: the answer path and the background learner behind the window (and `veto drive`). */
+/* veto-engine: the project's learner and its sessions: the window's (and `veto drive`'s) one, or the lab server's many. */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "veto-active.h"
+#include "veto-sessions.h"
 #include "veto-sim.h"
 #include "veto-store.h"
 
 G_BEGIN_DECLS
 
 /*
- * Threads (DESIGN.md "Engine and threads"): the thread that creates the engine (the UI thread)
- * owns the only writing connection; every answer is committed on it before veto_engine_answer
- * returns, so an acknowledged answer is on disk. One long-lived worker thread has its own
- * read-only connection: it retrains after every `retrain_every` answers (warm start from the
- * previous round) or when idle, rescores the pool, and prepares a queue of questions. Its
- * results come back to the creating thread's main context with g_main_context_invoke; results
- * older than the newest version delivered are dropped. The caller never waits for the worker:
- * when the prepared queue is empty, a question is made at once from the last scores (or at
+ * One engine per open project (DESIGN.md "Engine, sessions and threads"): the learner and the
+ * sessions (veto-sessions.h). The thread that creates the engine (the UI thread) owns the only
+ * writing connection and the sessions; the engine's own session (one annotator: the window's,
+ * `veto drive`'s) answers through veto_engine_current/answer/skip/flag/undo, and every answer
+ * is committed (synchronous = FULL) before veto_engine_answer returns. A learner alone
+ * (learner_only: the lab server) lends its sessions to many annotators instead. One long-lived
+ * worker thread has its own read-only connection: it retrains after every `retrain_every`
+ * answers of anyone (warm start from the previous round) or when idle, rescores the pool, and
+ * orders it for the sessions by the strategy. Its results come back to the creating thread's
+ * main context with g_main_context_invoke; results older than the newest version delivered are
+ * dropped. Nobody waits for the worker: a question is made at once from the last order (or at
  * random before the first model). Signals are emitted on the creating thread.
  */
 
@@ -38,11 +42,18 @@ typedef struct
   const char *criterion;            /* preference: shown with the pair; NULL: the model's
                                        predicted class of the left item ("more clearly a c") */
   guint retrain_every;              /* answers between retrains (default 10) */
-  guint queue_size;                 /* questions prepared ahead (default 20) */
+  guint queue_size;                 /* questions a batch strategy (coreset, BADGE, AGCD, pairs...)
+                                       orders ahead, beyond retrain_every (default 20) */
   guint budget;                     /* answers wanted this session (0: no goal); for progress */
   const char *features;             /* extractor spec (default "pixels") */
   VetoModelKind model;
-  gint64 campaign;                  /* serve this campaign's questions (0: none) */
+  gint64 campaign;                  /* serve this campaign's questions (0: none: free active
+                                       learning on the pool) */
+  const char *campaign_name;        /* or the campaign by name */
+  gboolean any_campaign;            /* or, without either, the only open campaign if there is
+                                       one (free when none is open: `veto serve`) */
+  guint lease_seconds;              /* a question's lease (0: the sessions' default for a
+                                       learner alone; the engine's own session keeps its own) */
   guint64 seed;
   gboolean learner_only;            /* the learner without a session of its own: no annotator
                                        is made, and current, answer, skip, flag and undo are
@@ -81,9 +92,12 @@ VetoStore *veto_engine_get_store (VetoEngine *engine);          /* the writing c
 const VetoEngineOptions *veto_engine_get_options (VetoEngine *engine);
 /* Classes in model order (borrowed; refreshed when a class is added). */
 GPtrArray *veto_engine_get_classes (VetoEngine *engine);
+/* The sessions, ordered by the learner (borrowed): the lab server's annotators answer there. */
+VetoSessions *veto_engine_get_sessions (VetoEngine *engine);
 
-/* The question to show now; never blocks. NULL when the pool is exhausted. The time it is first
- * returned is recorded as shown_at. Borrowed until the next answer, skip or undo. */
+/* The engine's own session's question to show now (leased to it); never blocks. NULL when the
+ * pool (or the campaign) has nothing left for it. The time it is first returned is recorded as
+ * shown_at. Borrowed until the next answer, skip or undo. */
 const VetoQuestion *veto_engine_current (VetoEngine *engine);
 
 /* Records the answer to the current question and commits it before returning TRUE (the
@@ -92,7 +106,7 @@ const VetoQuestion *veto_engine_current (VetoEngine *engine);
  * read-only, busy) nothing is recorded, the question stays current, and error says why. */
 gboolean veto_engine_answer (VetoEngine *engine, gint64 answer_class, VetoPreferred preferred,
                              gint64 *out_annotation_id, GError **error);
-/* Moves on without answering (the item may come back later). */
+/* Moves on without answering (the item comes back once nothing else is left). */
 void veto_engine_skip (VetoEngine *engine);
 /* Flags the current item for review (recorded with the next answer to it). */
 void veto_engine_flag (VetoEngine *engine);
@@ -117,7 +131,8 @@ typedef struct
   double estimated_accuracy;   /* of that round: test gold if any, else validation, else
                                   cross-validated on answers; NAN when unknown */
   gboolean training;           /* the worker is retraining now */
-  guint queue_length;
+  guint queue_length;          /* items the learner has ordered that this session may get next
+                                  (up to queue_size) */
 } VetoEngineStatus;
 
 void veto_engine_get_status (VetoEngine *engine, VetoEngineStatus *out_status);

@@ -1,4 +1,4 @@
-/* veto-sessions: per-annotator sessions over one campaign, leased questions and grouped commits. */
+/* veto-sessions: per-annotator sessions over a campaign or the free pool: leases, composed questions, grouped commits. */
 #include "veto-sessions.h"
 
 #include <json-glib/json-glib.h>
@@ -9,30 +9,42 @@
 #define DEFAULT_LEASE_SECONDS 300
 #define UNDO_DEPTH 10
 #define MAX_CANDIDATES G_N_ELEMENTS (((VetoLease *) NULL)->candidates)
+/* Random draws for a pair's partner before the pool is walked for one. */
+#define RANDOM_TRIES 64
+/* veto_sessions_get_status counts the ready items up to this. */
+#define MAX_READY 1000
 
 G_DEFINE_QUARK (veto-sessions-error-quark, veto_sessions_error)
 
-/* A campaign item and how far it is covered: standing answers (pending ones included) and live
- * leases. answers + leases never exceeds m through this server. */
+/* An item that may be asked and how far it is covered: standing answers (pending ones included)
+ * and live leases. With a campaign, answers + leases never exceeds m through these sessions. */
 typedef struct
 {
   gint64 item;
   guint answers;
   guint leases;
-  float key;      /* the learner's priority (larger first); -1 without one */
+  guint recent;   /* free: answers since the learner's last order */
+  float key;      /* the learner's priority (larger first); -INFINITY without one */
+  float score;    /* the strategy's score (NAN: none) */
+  gint64 partner; /* preference: the learner's pair for it (0: none) */
+  gint row;       /* its row of VetoSessions.probs, or -1 */
 } Slot;
 
 typedef struct
 {
   gint64 annotation;
   VetoLease lease;
+  double seconds;
 } Undo;
 
 typedef struct
 {
   gint64 annotator;
-  GHashTable *done;    /* item id → standing answers of this person in the campaign */
+  GHashTable *done;    /* item id → standing answers of this person (campaign or pool) */
+  GHashTable *skipped; /* item ids given back, passed over while anything else is left */
+  guint cursor;        /* in the learner's order: what comes before is done or skipped */
   VetoLease *current;  /* owned by VetoSessions.leases */
+  GPtrArray *held;     /* leases an undo put aside, the next last (owned by leases) */
   GArray *undo;        /* Undo, oldest first */
   guint timed;
   double seconds;
@@ -41,13 +53,20 @@ typedef struct
 struct _VetoSessions
 {
   VetoStore *store;
-  VetoCampaign *campaign;
+  VetoCampaign *campaign;   /* NULL: free */
+  VetoAnswerKind kind;
+  VetoActiveCandidateRule rule;
+  guint n_candidates;
   GPtrArray *classes;
   guint lease_seconds;
-  char *criterion;
+  char *criterion;          /* NULL: the left item's predicted class */
   GRand *rand;
-  GArray *slots;            /* Slot, in the campaign's item order */
+  GArray *slots;            /* Slot, in the campaign's item order (free: the pool's) */
   GHashTable *slot_of;      /* item id → index + 1 */
+  GArray *order;            /* indices of the slots with a key, highest key first */
+  float *probs;             /* the learner's probabilities, n_classes a row */
+  guint n_classes;
+  char strategy[32];        /* the learner's, for the items it ordered */
   GHashTable *sessions;     /* annotator id → Session */
   GHashTable *leases;       /* question id → VetoLease (owned) */
   GHashTable *pending_uids; /* answer id → annotation id, written but not committed */
@@ -67,6 +86,9 @@ veto_sessions_options_init (VetoSessionsOptions *options)
     .lease_seconds = DEFAULT_LEASE_SECONDS,
     .criterion = "clearer",
     .seed = 1,
+    .kind = VETO_KIND_COMPLEMENTARY,
+    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+    .n_candidates = 4,
   };
 }
 
@@ -76,6 +98,8 @@ session_free (gpointer data)
   Session *s = data;
 
   g_hash_table_unref (s->done);
+  g_hash_table_unref (s->skipped);
+  g_ptr_array_unref (s->held);
   g_array_unref (s->undo);
   g_free (s);
 }
@@ -90,6 +114,8 @@ session_get (VetoSessions *ss, gint64 annotator)
       s = g_new0 (Session, 1);
       s->annotator = annotator;
       s->done = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+      s->skipped = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+      s->held = g_ptr_array_new ();
       s->undo = g_array_new (FALSE, FALSE, sizeof (Undo));
       g_hash_table_insert (ss->sessions, g_memdup2 (&annotator, sizeof annotator), s);
     }
@@ -121,6 +147,17 @@ slot_of (VetoSessions *ss, gint64 item)
   return index == 0 ? NULL : &g_array_index (ss->slots, Slot, index - 1);
 }
 
+static guint
+argmax (const float *p, guint k)
+{
+  guint best = 0;
+
+  for (guint c = 1; c < k; c++)
+    if (p[c] > p[best])
+      best = c;
+  return best;
+}
+
 static void
 forget_pending (VetoSessions *ss)
 {
@@ -129,23 +166,39 @@ forget_pending (VetoSessions *ss)
   ss->pending = FALSE;
 }
 
-/* Counts the campaign's standing answers again, from the store's own connection, and takes back
- * the leases saved there. */
+/* Counts the standing answers again, from the store's own connection. With a campaign, the
+ * sessions start again and take back the leases saved in the store; free leases (in memory only)
+ * and sessions stay. */
 static gboolean
 load_answers (VetoSessions *ss, GError **error)
 {
-  g_autoptr (GArray) answers = veto_store_campaign_list_answers (ss->store, ss->campaign->id,
-                                                                 error);
+  g_autoptr (GArray) answers = ss->campaign
+                               ? veto_store_campaign_list_answers (ss->store, ss->campaign->id,
+                                                                   error)
+                               : veto_store_list_answered (ss->store, error);
+  GHashTableIter iter;
+  gpointer value;
 
   if (answers == NULL)
     return FALSE;
-  g_hash_table_remove_all (ss->leases);
-  g_hash_table_remove_all (ss->sessions);
+  if (ss->campaign)
+    {
+      g_hash_table_remove_all (ss->leases);
+      g_hash_table_remove_all (ss->sessions);
+    }
+  g_hash_table_iter_init (&iter, ss->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_hash_table_remove_all (((Session *) value)->done);
+      ((Session *) value)->cursor = 0;
+    }
   for (guint i = 0; i < ss->slots->len; i++)
     {
       Slot *slot = &g_array_index (ss->slots, Slot, i);
 
-      slot->answers = slot->leases = 0;
+      slot->answers = slot->recent = 0;
+      if (ss->campaign)
+        slot->leases = 0;
     }
   for (guint i = 0; i < answers->len; i++)
     {
@@ -156,9 +209,10 @@ load_answers (VetoSessions *ss, GError **error)
         slot->answers++;
       done_add (session_get (ss, a->annotator), a->item, 1);
     }
-  return load_leases (ss, error);
+  return ss->campaign == NULL || load_leases (ss, error);
 }
 
+/* The campaign named, or the only open one; NULL without error when none is open. */
 static VetoCampaign *
 find_campaign (VetoStore *store, const char *name, GError **error)
 {
@@ -185,13 +239,9 @@ find_campaign (VetoStore *store, const char *name, GError **error)
         }
       open = c;
     }
+  /* None open: free active learning on the pool. */
   if (open == NULL)
-    {
-      g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
-                           "the project has no open campaign: create one with 'veto campaign "
-                           "create'");
-      return NULL;
-    }
+    return NULL;
   g_ptr_array_set_free_func (all, NULL);
   for (guint i = 0; i < all->len; i++)
     if (g_ptr_array_index (all, i) != open)
@@ -199,56 +249,106 @@ find_campaign (VetoStore *store, const char *name, GError **error)
   return open;
 }
 
-VetoSessions *
-veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options, GError **error)
+/* The items asked about: the campaign's, or the whole pool. */
+static gboolean
+load_slots (VetoSessions *ss, GError **error)
 {
-  g_autoptr (VetoSessions) ss = g_new0 (VetoSessions, 1);
-  g_autoptr (GArray) items = NULL;
+  g_autoptr (GArray) items = ss->campaign
+                             ? veto_store_campaign_list_items (ss->store, ss->campaign->id, error)
+                             : veto_store_list_item_ids (ss->store, VETO_SPLIT_POOL, error);
 
-  ss->store = store;
-  ss->lease_seconds = options->lease_seconds > 0 ? options->lease_seconds
-                                                 : DEFAULT_LEASE_SECONDS;
-  ss->criterion = g_strdup (options->criterion ? options->criterion : "clearer");
-  ss->rand = g_rand_new_with_seed ((guint32) (options->seed ^ (options->seed >> 32)));
-  ss->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
-  ss->slot_of = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  ss->sessions = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, session_free);
-  ss->leases = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
-  ss->pending_uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  ss->pending_by = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-
-  ss->campaign = find_campaign (store, options->campaign, error);
-  if (ss->campaign == NULL)
-    return NULL;
-  if (ss->campaign->closed)
-    {
-      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
-                   "campaign %s is closed", ss->campaign->name);
-      return NULL;
-    }
-  ss->classes = veto_store_list_classes (store, error);
-  if (ss->classes == NULL)
-    return NULL;
-  if (ss->campaign->protocol != VETO_KIND_PREFERENCE
-      && (ss->classes->len < 2 || ss->classes->len > MAX_CANDIDATES))
-    {
-      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
-                   "the project has %u classes; the server shows between 2 and %u",
-                   ss->classes->len, (guint) MAX_CANDIDATES);
-      return NULL;
-    }
-  items = veto_store_campaign_list_items (store, ss->campaign->id, error);
   if (items == NULL)
-    return NULL;
+    return FALSE;
   for (guint i = 0; i < items->len; i++)
     {
-      Slot slot = { g_array_index (items, VetoCampaignItem, i).item, 0, 0, -1 };
+      Slot slot = {
+        .item = ss->campaign ? g_array_index (items, VetoCampaignItem, i).item
+                             : g_array_index (items, gint64, i),
+        .key = -INFINITY, .score = NAN, .row = -1,
+      };
 
       g_array_append_val (ss->slots, slot);
       g_hash_table_insert (ss->slot_of, g_memdup2 (&slot.item, sizeof slot.item),
                            GUINT_TO_POINTER (i + 1));
     }
-  if (!load_answers (ss, error))
+  return TRUE;
+}
+
+static gboolean
+check_setup (VetoSessions *ss, GError **error)
+{
+  guint n = ss->classes->len;
+
+  if (ss->campaign && ss->campaign->closed)
+    g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                 "campaign %s is closed", ss->campaign->name);
+  else if (ss->campaign && ss->kind != VETO_KIND_PREFERENCE
+           && (n < 2 || n > MAX_CANDIDATES))
+    g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                 "the project has %u classes; the server shows between 2 and %u", n,
+                 (guint) MAX_CANDIDATES);
+  else if (ss->campaign == NULL && ss->kind != VETO_KIND_ORDINARY
+           && ss->kind != VETO_KIND_COMPLEMENTARY && ss->kind != VETO_KIND_PREFERENCE)
+    g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                         "questions are ordinary, complementary or preference");
+  else if (ss->campaign == NULL && n < 2)
+    g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                 "the project has %u classes; questions need 2 at least", n);
+  else if (ss->campaign == NULL && ss->kind == VETO_KIND_COMPLEMENTARY
+           && (ss->n_candidates < 2 || ss->n_candidates > MIN (n, MAX_CANDIDATES)))
+    g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                 "a complementary question shows between 2 and %u candidates here, not %u",
+                 (guint) MIN (n, MAX_CANDIDATES), ss->n_candidates);
+  else
+    return TRUE;
+  return FALSE;
+}
+
+VetoSessions *
+veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options, GError **error)
+{
+  g_autoptr (VetoSessions) ss = g_new0 (VetoSessions, 1);
+  g_autoptr (GError) local = NULL;
+
+  ss->store = store;
+  ss->lease_seconds = options->lease_seconds > 0 ? options->lease_seconds
+                                                 : DEFAULT_LEASE_SECONDS;
+  ss->rand = g_rand_new_with_seed ((guint32) (options->seed ^ (options->seed >> 32)));
+  ss->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
+  ss->slot_of = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  ss->order = g_array_new (FALSE, FALSE, sizeof (guint));
+  ss->sessions = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, session_free);
+  ss->leases = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  ss->pending_uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  ss->pending_by = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_strlcpy (ss->strategy, "random", sizeof ss->strategy);
+
+  if (!options->free)
+    {
+      ss->campaign = find_campaign (store, options->campaign, &local);
+      if (local)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return NULL;
+        }
+    }
+  if (ss->campaign)
+    {
+      ss->kind = ss->campaign->protocol;
+      ss->rule = VETO_ACTIVE_CANDIDATES_UNIFORM;
+      ss->n_candidates = ss->campaign->n_candidates;
+      ss->criterion = g_strdup (options->criterion ? options->criterion : "clearer");
+    }
+  else
+    {
+      ss->kind = options->kind;
+      ss->rule = options->candidates;
+      ss->n_candidates = options->n_candidates;
+      ss->criterion = g_strdup (options->criterion);
+    }
+  ss->classes = veto_store_list_classes (store, error);
+  if (ss->classes == NULL || !check_setup (ss, error) || !load_slots (ss, error)
+      || !load_answers (ss, error))
     return NULL;
   return g_steal_pointer (&ss);
 }
@@ -265,6 +365,8 @@ veto_sessions_free (VetoSessions *ss)
   g_clear_pointer (&ss->rand, g_rand_free);
   g_clear_pointer (&ss->slots, g_array_unref);
   g_clear_pointer (&ss->slot_of, g_hash_table_unref);
+  g_clear_pointer (&ss->order, g_array_unref);
+  g_clear_pointer (&ss->probs, g_free);
   g_clear_pointer (&ss->sessions, g_hash_table_unref);
   g_clear_pointer (&ss->leases, g_hash_table_unref);
   g_clear_pointer (&ss->pending_uids, g_hash_table_unref);
@@ -279,10 +381,29 @@ veto_sessions_get_campaign (VetoSessions *ss)
   return ss->campaign;
 }
 
+VetoAnswerKind
+veto_sessions_get_kind (VetoSessions *ss)
+{
+  return ss->kind;
+}
+
 GPtrArray *
 veto_sessions_get_classes (VetoSessions *ss)
 {
   return ss->classes;
+}
+
+gboolean
+veto_sessions_reload_classes (VetoSessions *ss, GError **error)
+{
+  g_autoptr (GPtrArray) classes = veto_store_list_classes (ss->store, error);
+
+  if (classes == NULL)
+    return FALSE;
+  /* In place: callers may hold the array veto_sessions_get_classes () lent them. */
+  g_ptr_array_set_size (ss->classes, 0);
+  g_ptr_array_extend_and_steal (ss->classes, g_steal_pointer (&classes));
+  return TRUE;
 }
 
 /* Question ids come from the kernel's random source: one annotator cannot guess another's. */
@@ -382,6 +503,8 @@ lease_from_json (const char *text)
   lease->shown_at_us = json_object_get_int_member_with_default (o, "shown_at_us", 0);
   lease->flagged = json_object_get_boolean_member_with_default (o, "flagged", FALSE);
   lease->model_version = json_object_get_int_member_with_default (o, "model_version", 0);
+  g_strlcpy (lease->strategy, "campaign", sizeof lease->strategy);
+  lease->score = NAN;
   if (lease->id <= 0 || lease->annotator <= 0 || lease->item <= 0)
     return NULL;
   return g_steal_pointer (&lease);
@@ -391,8 +514,11 @@ lease_from_json (const char *text)
 static gboolean
 lease_save (VetoSessions *ss, const VetoLease *lease, GError **error)
 {
-  g_autofree char *text = lease_to_json (lease);
+  g_autofree char *text = NULL;
 
+  if (ss->campaign == NULL)
+    return TRUE;
+  text = lease_to_json (lease);
   return ensure_transaction (ss, error)
          && veto_store_put_lease (ss->store, lease->id, ss->campaign->id, lease->annotator, text,
                                   error);
@@ -403,30 +529,64 @@ lease_save (VetoSessions *ss, const VetoLease *lease, GError **error)
 static void
 lease_end (VetoSessions *ss, VetoLease *lease)
 {
-  if (ensure_transaction (ss, NULL))
+  if (ss->campaign && ensure_transaction (ss, NULL))
     veto_store_delete_lease (ss->store, lease->id, NULL);
   lease_drop (ss, lease);
+}
+
+/* The items a question holds: a free preference question holds both of its own. */
+static guint
+lease_items (VetoSessions *ss, const VetoLease *lease, gint64 out_items[2])
+{
+  out_items[0] = lease->item;
+  out_items[1] = lease->right_item;
+  return ss->campaign == NULL && lease->kind == VETO_KIND_PREFERENCE ? 2 : 1;
+}
+
+static void
+lease_hold (VetoSessions *ss, const VetoLease *lease, int delta)
+{
+  gint64 items[2];
+  guint n = lease_items (ss, lease, items);
+
+  for (guint i = 0; i < n; i++)
+    {
+      Slot *slot = slot_of (ss, items[i]);
+
+      if (slot && (delta > 0 || slot->leases > 0))
+        slot->leases += delta;
+    }
 }
 
 static void
 lease_drop (VetoSessions *ss, VetoLease *lease)
 {
   Session *s = session_get (ss, lease->annotator);
-  Slot *slot = slot_of (ss, lease->item);
 
-  if (slot && slot->leases > 0)
-    slot->leases--;
+  lease_hold (ss, lease, -1);
   if (s->current == lease)
     s->current = NULL;
+  g_ptr_array_remove (s->held, lease);
   g_hash_table_remove (ss->leases, &lease->id);
 }
 
-/* The leases a previous run handed out come back with a fresh term; those whose item is no
- * longer free for their holder are ended. */
+static int
+compare_newest_first (gconstpointer a, gconstpointer b)
+{
+  const VetoLease *x = *(VetoLease *const *) a, *y = *(VetoLease *const *) b;
+
+  return x->shown_at_us != y->shown_at_us ? (x->shown_at_us > y->shown_at_us ? -1 : 1)
+                                          : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The leases a previous run handed out come back with a fresh term: each person's newest is the
+ * current question again, older ones (put aside by an undo) come after it, newest first; those
+ * whose item is no longer free for their holder are ended. */
 static gboolean
 load_leases (VetoSessions *ss, GError **error)
 {
   g_autoptr (GPtrArray) texts = veto_store_list_leases (ss->store, ss->campaign->id, error);
+  g_autoptr (GPtrArray) saved = g_ptr_array_new ();
   gint64 now = g_get_real_time ();
 
   if (texts == NULL)
@@ -434,14 +594,22 @@ load_leases (VetoSessions *ss, GError **error)
   for (guint i = 0; i < texts->len; i++)
     {
       VetoLease *lease = lease_from_json (g_ptr_array_index (texts, i));
-      Slot *slot = lease ? slot_of (ss, lease->item) : NULL;
-      Session *s = lease ? session_get (ss, lease->annotator) : NULL;
 
-      if (slot == NULL || s->current || done_count (s, lease->item) > 0
+      if (lease)
+        g_ptr_array_add (saved, lease);
+    }
+  g_ptr_array_sort (saved, compare_newest_first);
+  for (guint i = 0; i < saved->len; i++)
+    {
+      VetoLease *lease = g_ptr_array_index (saved, i);
+      Slot *slot = slot_of (ss, lease->item);
+      Session *s = session_get (ss, lease->annotator);
+
+      if (slot == NULL || done_count (s, lease->item) > 0
           || slot->answers + slot->leases >= ss->campaign->per_item
           || g_hash_table_contains (ss->leases, &lease->id))
         {
-          if (lease && ensure_transaction (ss, NULL))
+          if (ensure_transaction (ss, NULL))
             veto_store_delete_lease (ss->store, lease->id, NULL);
           g_free (lease);
           continue;
@@ -449,7 +617,10 @@ load_leases (VetoSessions *ss, GError **error)
       lease->expires_us = now + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
       slot->leases++;
       g_hash_table_insert (ss->leases, &lease->id, lease);
-      s->current = lease;
+      if (s->current == NULL)
+        s->current = lease;
+      else
+        g_ptr_array_insert (s->held, 0, lease);
     }
   return TRUE;
 }
@@ -469,37 +640,21 @@ veto_sessions_expire (VetoSessions *ss, gint64 now_us)
     lease_end (ss, g_ptr_array_index (ended, i));
 }
 
-/* K distinct classes drawn uniformly, in a random order (CLImage's protocol). */
-static void
-draw_candidates (VetoSessions *ss, VetoLease *lease)
+/* Whether this person may be handed the slot's item now. */
+static gboolean
+may_get (VetoSessions *ss, Session *s, const Slot *slot)
 {
-  guint n = ss->classes->len;
-  guint k = ss->campaign->protocol == VETO_KIND_COMPLEMENTARY
-            ? MIN (MAX (ss->campaign->n_candidates, 2u), n) : n;
-  gint64 ids[MAX_CANDIDATES];
-
-  for (guint i = 0; i < n; i++)
-    ids[i] = ((VetoClass *) g_ptr_array_index (ss->classes, i))->id;
-  if (ss->campaign->protocol == VETO_KIND_COMPLEMENTARY)
-    for (guint i = 0; i < k; i++)
-      {
-        guint j = i + g_rand_int_range (ss->rand, 0, n - i);
-        gint64 t = ids[i];
-
-        ids[i] = ids[j];
-        ids[j] = t;
-      }
-  memcpy (lease->candidates, ids, k * sizeof ids[0]);
-  lease->n_candidates = k;
+  if (ss->campaign ? slot->answers + slot->leases >= ss->campaign->per_item : slot->leases > 0)
+    return FALSE;
+  return done_count (s, slot->item) == 0 && !g_hash_table_contains (s->skipped, &slot->item);
 }
 
-/* The least covered item this person may get, the learner's first among those; remaining ties
- * broken by a random starting point. */
+/* With a campaign: the least covered item this person may get, the learner's first among those;
+ * remaining ties broken by a random starting point. */
 static Slot *
-choose_slot (VetoSessions *ss, Session *s)
+choose_campaign_slot (VetoSessions *ss, Session *s)
 {
   guint n = ss->slots->len;
-  guint m = ss->campaign->per_item;
   guint start, best_cover = G_MAXUINT;
   Slot *best = NULL;
 
@@ -512,9 +667,8 @@ choose_slot (VetoSessions *ss, Session *s)
       Slot *slot = &g_array_index (ss->slots, Slot, (start + k) % n);
       guint cover = slot->answers + slot->leases;
 
-      if (cover >= m || cover > best_cover
-          || (cover == best_cover && slot->key <= best->key)
-          || done_count (s, slot->item) > 0)
+      if (cover > best_cover || (cover == best_cover && slot->key <= best->key)
+          || !may_get (ss, s, slot))
         continue;
       best = slot;
       best_cover = cover;
@@ -522,50 +676,288 @@ choose_slot (VetoSessions *ss, Session *s)
   return best;
 }
 
-void
-veto_sessions_set_priority (VetoSessions *ss, gint64 model_version, const gint64 *items,
-                            const float *keys, guint n)
+/* A slot this person may get, other than avoid, at random; of class label (the model's guess)
+ * when label >= 0 and it turns up within a few draws. */
+static Slot *
+random_slot (VetoSessions *ss, Session *s, const Slot *avoid, gint label)
 {
-  ss->model_version = model_version;
-  for (guint i = 0; i < ss->slots->len; i++)
-    g_array_index (ss->slots, Slot, i).key = -1;
-  for (guint i = 0; i < n; i++)
-    {
-      Slot *slot = slot_of (ss, items[i]);
+  guint n = ss->slots->len, start;
 
-      if (slot)
-        slot->key = keys[i];
+  if (n == 0)
+    return NULL;
+  for (guint t = 0; t < RANDOM_TRIES; t++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, g_rand_int_range (ss->rand, 0, n));
+
+      if (slot != avoid && may_get (ss, s, slot)
+          && (label < 0 || (slot->row >= 0 && (gint) argmax (
+                                                  ss->probs + (gsize) slot->row * ss->n_classes,
+                                                  ss->n_classes) == label)))
+        return slot;
     }
+  if (label >= 0)
+    return NULL;
+  start = g_rand_int_range (ss->rand, 0, n);
+  for (guint k = 0; k < n; k++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, (start + k) % n);
+
+      if (slot != avoid && may_get (ss, s, slot))
+        return slot;
+    }
+  return NULL;
+}
+
+/* Free: the learner's first item this person may get that nobody has answered since the order
+ * was made; then any such item; then the answered ones. */
+static Slot *
+choose_free_slot (VetoSessions *ss, Session *s)
+{
+  guint n = ss->slots->len, start;
+  Slot *later = NULL;
+
+  /* What this person answered or gave back stays so until an undo or a new order: the walk
+   * starts past it (someone skipping through many items costs no more than one walk). */
+  while (s->cursor < ss->order->len)
+    {
+      const Slot *slot = &g_array_index (ss->slots, Slot,
+                                         g_array_index (ss->order, guint, s->cursor));
+
+      if (done_count (s, slot->item) == 0 && !g_hash_table_contains (s->skipped, &slot->item))
+        break;
+      s->cursor++;
+    }
+  for (guint i = s->cursor; i < ss->order->len; i++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, g_array_index (ss->order, guint, i));
+
+      if (!may_get (ss, s, slot))
+        continue;
+      if (slot->recent == 0)
+        return slot;
+      if (later == NULL)
+        later = slot;
+    }
+  if (n == 0)
+    return NULL;
+  start = g_rand_int_range (ss->rand, 0, n);
+  for (guint k = 0; k < n; k++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, (start + k) % n);
+
+      if (slot->recent == 0 && may_get (ss, s, slot))
+        return slot;
+    }
+  return later ? later : random_slot (ss, s, NULL, -1);
+}
+
+static void
+rewind_cursors (VetoSessions *ss)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, ss->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    ((Session *) value)->cursor = 0;
+}
+
+typedef struct
+{
+  float key;
+  guint index;
+} Keyed;
+
+static int
+compare_keyed (const void *a, const void *b)
+{
+  const Keyed *x = a, *y = b;
+
+  if (x->key != y->key)
+    return x->key > y->key ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* This runs on the thread that answers, once a round: the pool is walked in step with the slots
+ * when both are in the same order (the usual case), and sorted as plain pairs. */
+void
+veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
+{
+  g_autofree Keyed *keyed = g_new (Keyed, MAX (p->n, 1));
+  guint n_keyed = 0;
+
+  ss->model_version = p->model_version;
+  g_strlcpy (ss->strategy, p->strategy ? p->strategy : "random", sizeof ss->strategy);
+  g_clear_pointer (&ss->probs, g_free);
+  ss->n_classes = p->probs ? p->n_classes : 0;
+  if (p->probs)
+    ss->probs = g_memdup2 (p->probs, sizeof (float) * p->n * p->n_classes);
+  for (guint i = 0; i < ss->slots->len; i++)
+    {
+      Slot *slot = &g_array_index (ss->slots, Slot, i);
+
+      slot->key = -INFINITY;
+      slot->score = NAN;
+      slot->partner = 0;
+      slot->row = -1;
+      slot->recent = 0;
+    }
+  for (guint i = 0; i < p->n; i++)
+    {
+      Slot *slot = i < ss->slots->len && g_array_index (ss->slots, Slot, i).item == p->items[i]
+                   ? &g_array_index (ss->slots, Slot, i) : slot_of (ss, p->items[i]);
+
+      if (slot == NULL)
+        continue;
+      slot->row = p->probs ? (gint) i : -1;
+      slot->partner = p->partners ? p->partners[i] : 0;
+      if (p->keys == NULL || isnan (p->keys[i]))
+        continue;
+      slot->key = p->keys[i];
+      slot->score = p->scores ? p->scores[i] : NAN;
+      keyed[n_keyed++] = (Keyed) { slot->key, slot - &g_array_index (ss->slots, Slot, 0) };
+    }
+  qsort (keyed, n_keyed, sizeof *keyed, compare_keyed);
+  g_array_set_size (ss->order, n_keyed);
+  for (guint i = 0; i < n_keyed; i++)
+    g_array_index (ss->order, guint, i) = keyed[i].index;
+  rewind_cursors (ss);
   ss->prioritized = TRUE;
 }
 
-static VetoLease *
-lease_new (VetoSessions *ss, Session *s, gint64 item, gint64 now_us)
+/* The model's guess for the slot's item, when it has one. */
+static void
+set_guess (VetoSessions *ss, VetoLease *lease, const Slot *slot)
 {
-  VetoLease *lease = g_new0 (VetoLease, 1);
-  Slot *slot = slot_of (ss, item);
+  const float *p = slot && slot->row >= 0 ? ss->probs + (gsize) slot->row * ss->n_classes : NULL;
+  guint best = p ? argmax (p, ss->n_classes) : 0;
 
-  lease->id = new_question_id (ss);
-  lease->annotator = s->annotator;
-  lease->kind = ss->campaign->protocol;
-  lease->item = item;
-  lease->shown_at_us = now_us;
-  lease->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
-  lease->model_version = ss->model_version;
-  if (lease->kind == VETO_KIND_PREFERENCE)
+  lease->guess_class = 0;
+  lease->guess_confidence = 0;
+  if (p && best < ss->classes->len)
     {
-      guint n = ss->slots->len;
-      gint64 right = item;
+      lease->guess_class = ((VetoClass *) g_ptr_array_index (ss->classes, best))->id;
+      lease->guess_confidence = p[best];
+    }
+}
 
-      for (guint tries = 0; tries < 16 && right == item && n > 1; tries++)
-        right = g_array_index (ss->slots, Slot, g_rand_int_range (ss->rand, 0, n)).item;
-      lease->right_item = right;
+/* The pair: the learner's partner for the item if it is free, else one the model puts in the
+ * same class, else any; the left side at random unless the learner made the pair. The criterion
+ * is the configured one or the left item's predicted class. FALSE when no partner is left. */
+static gboolean
+compose_pair (VetoSessions *ss, Session *s, Slot *slot, VetoLease *lease)
+{
+  Slot *right = slot->partner ? slot_of (ss, slot->partner) : NULL;
+  gint label = slot->row >= 0 ? (gint) argmax (ss->probs
+                                                           + (gsize) slot->row * ss->n_classes,
+                                                           ss->n_classes)
+                              : -1;
+
+  if (ss->campaign)
+    {
+      /* A campaign's pairs are at random; its right items are not leased. */
+      guint n = ss->slots->len;
+
+      lease->right_item = slot->item;
+      for (guint tries = 0; tries < 16 && lease->right_item == slot->item && n > 1; tries++)
+        lease->right_item = g_array_index (ss->slots, Slot,
+                                           g_rand_int_range (ss->rand, 0, n)).item;
       g_strlcpy (lease->criterion, ss->criterion, sizeof lease->criterion);
+      return TRUE;
+    }
+  if (right == NULL || right == slot || !may_get (ss, s, right))
+    {
+      right = label >= 0 ? random_slot (ss, s, slot, label) : NULL;
+      if (right == NULL)
+        right = random_slot (ss, s, slot, -1);
+      if (right == NULL)
+        return FALSE;
+      if (g_rand_boolean (ss->rand))
+        {
+          Slot *t = slot;
+
+          slot = right;
+          right = t;
+          lease->item = slot->item;
+          set_guess (ss, lease, slot);
+          label = slot->row >= 0 ? (gint) argmax (
+                                       ss->probs + (gsize) slot->row * ss->n_classes,
+                                       ss->n_classes)
+                                 : -1;
+        }
+    }
+  lease->right_item = right->item;
+  if (label < 0 || label >= (gint) ss->classes->len)
+    label = g_rand_int_range (ss->rand, 0, ss->classes->len);
+  g_strlcpy (lease->criterion,
+             ss->criterion ? ss->criterion
+                           : ((VetoClass *) g_ptr_array_index (ss->classes, label))->name,
+             sizeof lease->criterion);
+  return TRUE;
+}
+
+/* Every question is composed here: the item, what chose it, the model's guess, and the
+ * candidates (complementary: K by the rule, uniform for a campaign or before the scores cover
+ * every class; ordinary: every class) or the pair. FALSE (without error) when no pair is left. */
+static gboolean
+compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lease,
+         GError **error)
+{
+  guint n = ss->classes->len;
+
+  *lease = (VetoLease) {
+    .annotator = s->annotator,
+    .kind = ss->kind,
+    .item = slot->item,
+    .shown_at_us = now_us,
+    .expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC,
+    .model_version = ss->model_version,
+    .score = NAN,
+  };
+  if (ss->campaign)
+    g_strlcpy (lease->strategy, "campaign", sizeof lease->strategy);
+  else if (slot->key > -INFINITY)
+    {
+      g_strlcpy (lease->strategy, ss->strategy, sizeof lease->strategy);
+      lease->score = slot->score;
     }
   else
-    draw_candidates (ss, lease);
-  if (slot)
-    slot->leases++;
+    g_strlcpy (lease->strategy, "random", sizeof lease->strategy);
+  set_guess (ss, lease, slot);
+  if (lease->kind == VETO_KIND_PREFERENCE)
+    return compose_pair (ss, s, slot, lease);
+  if (lease->kind == VETO_KIND_COMPLEMENTARY)
+    {
+      guint k = MIN (MAX (ss->n_candidates, 2u), MIN (n, MAX_CANDIDATES));
+      const float *p = slot->row >= 0 && ss->n_classes == n
+                       ? ss->probs + (gsize) slot->row * ss->n_classes : NULL;
+      guint shown[MAX_CANDIDATES];
+      guint64 seed = ((guint64) g_rand_int (ss->rand) << 32) | g_rand_int (ss->rand);
+
+      if (!veto_active_candidates (p ? ss->rule : VETO_ACTIVE_CANDIDATES_UNIFORM, p, 1, n, k,
+                                   VETO_ACTIVE_DEFAULT_FLOOR, seed, shown, error))
+        return FALSE;
+      for (guint i = 0; i < k; i++)
+        lease->candidates[i] = ((VetoClass *) g_ptr_array_index (ss->classes, shown[i]))->id;
+      lease->n_candidates = k;
+    }
+  else if (n <= MAX_CANDIDATES)
+    {
+      for (guint i = 0; i < n; i++)
+        lease->candidates[i] = ((VetoClass *) g_ptr_array_index (ss->classes, i))->id;
+      lease->n_candidates = n;
+    }
+  return TRUE;
+}
+
+/* Takes the composed question as the person's current one, with a fresh id. */
+static VetoLease *
+lease_take (VetoSessions *ss, Session *s, const VetoLease *composed)
+{
+  VetoLease *lease = g_memdup2 (composed, sizeof *composed);
+
+  lease->id = new_question_id (ss);
+  lease_hold (ss, lease, 1);
   g_hash_table_insert (ss->leases, &lease->id, lease);
   s->current = lease;
   return lease;
@@ -579,25 +971,61 @@ fail_and_reload (VetoSessions *ss)
   load_answers (ss, NULL);
 }
 
+/* The next slot for this person, or NULL; what was given back comes again once nothing else is
+ * left. */
+static Slot *
+choose_slot (VetoSessions *ss, Session *s)
+{
+  Slot *slot = ss->campaign ? choose_campaign_slot (ss, s) : choose_free_slot (ss, s);
+
+  if (slot == NULL && g_hash_table_size (s->skipped) > 0)
+    {
+      g_hash_table_remove_all (s->skipped);
+      s->cursor = 0;
+      slot = ss->campaign ? choose_campaign_slot (ss, s) : choose_free_slot (ss, s);
+    }
+  return slot;
+}
+
 const VetoLease *
 veto_sessions_question (VetoSessions *ss, gint64 annotator, gint64 now_us, GError **error)
 {
   Session *s = session_get (ss, annotator);
-  VetoLease *lease;
+  VetoLease composed, *lease;
   Slot *slot;
 
   veto_sessions_expire (ss, now_us);
+  if (s->current == NULL && s->held->len > 0)
+    s->current = g_ptr_array_steal_index (s->held, s->held->len - 1);
   if (s->current)
     {
       s->current->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
       return s->current;
     }
-  if (ss->campaign->protocol == VETO_KIND_PREFERENCE && ss->slots->len < 2)
+  if (ss->kind == VETO_KIND_PREFERENCE && ss->slots->len < 2)
     return NULL;
-  slot = choose_slot (ss, s);
+  /* A free pair may find no partner for the first item chosen: a few other items are tried. */
+  for (guint tries = 0; tries < RANDOM_TRIES; tries++)
+    {
+      g_autoptr (GError) local = NULL;
+
+      slot = choose_slot (ss, s);
+      if (slot == NULL)
+        return NULL;
+      if (compose (ss, s, slot, now_us, &composed, &local))
+        break;
+      if (local)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return NULL;
+        }
+      /* Nothing pairs with this item for now. */
+      g_hash_table_add (s->skipped, g_memdup2 (&slot->item, sizeof slot->item));
+      slot = NULL;
+    }
   if (slot == NULL)
     return NULL;
-  lease = lease_new (ss, s, slot->item, now_us);
+  lease = lease_take (ss, s, &composed);
   if (!lease_save (ss, lease, error))
     {
       fail_and_reload (ss);
@@ -671,14 +1099,22 @@ check_answer (VetoSessions *ss, const VetoLease *lease, const VetoSessionAnswer 
         goto invalid;
       return TRUE;
     }
-  for (guint i = 0; i < lease->n_candidates; i++)
-    if (lease->candidates[i] == answer->answer_class)
-      return TRUE;
+  /* An ordinary answer may name any class, one added since the question was shown too. */
+  if (lease->kind == VETO_KIND_ORDINARY)
+    for (guint i = 0; i < ss->classes->len; i++)
+      if (((VetoClass *) g_ptr_array_index (ss->classes, i))->id == answer->answer_class)
+        return TRUE;
+  if (lease->kind == VETO_KIND_COMPLEMENTARY)
+    for (guint i = 0; i < lease->n_candidates; i++)
+      if (lease->candidates[i] == answer->answer_class)
+        return TRUE;
 
 invalid:
   g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
                        lease->kind == VETO_KIND_PREFERENCE
                        ? "the answer must prefer left, right or neither"
+                       : lease->kind == VETO_KIND_ORDINARY
+                       ? "the class answered is not a class of the project"
                        : "the class answered is not one of the candidates shown");
   return FALSE;
 }
@@ -691,10 +1127,10 @@ veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswe
   Session *s;
   VetoLease *lease;
   VetoAnswer record;
-  Slot *slot;
   Undo undo;
-  gint64 id = 0;
+  gint64 id = 0, items[2];
   gboolean known = FALSE;
+  guint n_items;
 
   *out_duplicate = FALSE;
   if (answer->answer_uid && !known_uid (ss, annotator, answer->answer_uid, &id, &known, error))
@@ -719,9 +1155,10 @@ veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswe
     .criterion = lease->kind == VETO_KIND_PREFERENCE ? lease->criterion : NULL,
     .preferred = answer->preferred,
     .model_version = lease->model_version,
-    .strategy = lease->model_version > 0 ? "campaign+margin" : "campaign",
-    .score = NAN,
-    .campaign = ss->campaign->id,
+    .strategy = ss->campaign == NULL ? lease->strategy
+                : lease->model_version > 0 ? "campaign+margin" : "campaign",
+    .score = lease->score,
+    .campaign = ss->campaign ? ss->campaign->id : 0,
     .shown_at_us = lease->shown_at_us,
     .answered_at_us = now_us,
     .answer_uid = answer->answer_uid,
@@ -743,19 +1180,67 @@ veto_sessions_answer (VetoSessions *ss, gint64 annotator, const VetoSessionAnswe
                            g_memdup2 (&annotator, sizeof annotator));
     }
   s = session_get (ss, annotator);
-  slot = slot_of (ss, lease->item);
-  if (slot)
-    slot->answers++;
-  done_add (s, lease->item, 1);
+  n_items = lease_items (ss, lease, items);
+  for (guint i = 0; i < n_items; i++)
+    {
+      Slot *slot = slot_of (ss, items[i]);
+
+      if (slot)
+        {
+          slot->answers++;
+          slot->recent++;
+        }
+      done_add (s, items[i], 1);
+    }
+  undo = (Undo) { id, *lease, (now_us - lease->shown_at_us) / (double) G_USEC_PER_SEC };
   s->timed++;
-  s->seconds += (now_us - lease->shown_at_us) / (double) G_USEC_PER_SEC;
-  undo = (Undo) { id, *lease };
+  s->seconds += undo.seconds;
   g_array_append_val (s->undo, undo);
   if (s->undo->len > UNDO_DEPTH)
     g_array_remove_index (s->undo, 0);
   lease_end (ss, lease);
   *out_annotation = id;
   return TRUE;
+}
+
+gboolean
+veto_sessions_answer_now (VetoSessions *ss, gint64 annotator, const VetoSessionAnswer *answer,
+                          gint64 now_us, gint64 *out_annotation, GError **error)
+{
+  const VetoLease *lease = veto_sessions_lookup (ss, annotator, answer->question, now_us, error);
+  Session *s = session_get (ss, annotator);
+  VetoLease saved;
+  gboolean duplicate;
+  gint64 id = 0;
+
+  if (lease == NULL)
+    return FALSE;
+  saved = *lease;
+  if (!veto_sessions_answer (ss, annotator, answer, now_us, &id, &duplicate, error))
+    return FALSE;
+  if (veto_sessions_commit (ss, error))
+    {
+      *out_annotation = id;
+      return TRUE;
+    }
+  /* Rolled back: the answer is forgotten and its question is current again. */
+  if (s->undo->len > 0 && g_array_index (s->undo, Undo, s->undo->len - 1).annotation == id)
+    {
+      s->timed--;
+      s->seconds -= g_array_index (s->undo, Undo, s->undo->len - 1).seconds;
+      g_array_remove_index (s->undo, s->undo->len - 1);
+    }
+  if (!g_hash_table_contains (ss->leases, &saved.id))
+    {
+      VetoLease *back = g_memdup2 (&saved, sizeof saved);
+
+      if (s->current)
+        g_ptr_array_add (s->held, s->current);
+      lease_hold (ss, back, 1);
+      g_hash_table_insert (ss->leases, &back->id, back);
+      s->current = back;
+    }
+  return FALSE;
 }
 
 gboolean
@@ -786,6 +1271,8 @@ veto_sessions_skip (VetoSessions *ss, gint64 annotator, gint64 question, gint64 
 
   if (lease == NULL)
     return FALSE;
+  g_hash_table_add (session_get (ss, annotator)->skipped,
+                    g_memdup2 (&lease->item, sizeof lease->item));
   lease_end (ss, lease);
   return TRUE;
 }
@@ -814,12 +1301,13 @@ veto_sessions_undo (VetoSessions *ss, gint64 annotator, gint64 now_us, gint64 *o
   Session *s = session_get (ss, annotator);
   Undo undo;
   VetoLease *lease;
-  Slot *slot;
+  gint64 items[2];
+  guint n_items;
 
   if (s->undo->len == 0)
     {
-      g_set_error_literal (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING,
-                           "nothing to undo");
+      g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING,
+                   "nothing left to undo (the last %d answers can be undone)", UNDO_DEPTH);
       return FALSE;
     }
   if (!veto_sessions_commit (ss, error))
@@ -828,22 +1316,29 @@ veto_sessions_undo (VetoSessions *ss, gint64 annotator, gint64 now_us, gint64 *o
   if (!veto_store_undo_annotation (ss->store, undo.annotation, error))
     return FALSE;
   g_array_remove_index (s->undo, s->undo->len - 1);
-  slot = slot_of (ss, undo.lease.item);
-  if (slot && slot->answers > 0)
-    slot->answers--;
-  done_add (s, undo.lease.item, -1);
+  s->timed--;
+  s->seconds -= undo.seconds;
+  n_items = lease_items (ss, &undo.lease, items);
+  for (guint i = 0; i < n_items; i++)
+    {
+      Slot *slot = slot_of (ss, items[i]);
+
+      if (slot && slot->answers > 0)
+        slot->answers--;
+      if (slot && slot->recent > 0)
+        slot->recent--;
+      done_add (s, items[i], -1);
+    }
+  s->cursor = 0;
+  /* The question shown keeps its lease and comes after the one undone. */
   if (s->current)
-    lease_end (ss, s->current);
+    g_ptr_array_add (s->held, s->current);
+  s->current = NULL;
   /* The same question again, under a new id and a fresh lease. */
-  lease = g_memdup2 (&undo.lease, sizeof undo.lease);
-  lease->id = new_question_id (ss);
-  lease->shown_at_us = now_us;
-  lease->expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
-  lease->flagged = FALSE;
-  if (slot)
-    slot->leases++;
-  g_hash_table_insert (ss->leases, &lease->id, lease);
-  s->current = lease;
+  undo.lease.shown_at_us = now_us;
+  undo.lease.expires_us = now_us + (gint64) ss->lease_seconds * G_USEC_PER_SEC;
+  undo.lease.flagged = FALSE;
+  lease = lease_take (ss, s, &undo.lease);
   *out_undone = undo.annotation;
   if (!lease_save (ss, lease, error))
     {
@@ -856,7 +1351,7 @@ veto_sessions_undo (VetoSessions *ss, gint64 annotator, gint64 now_us, gint64 *o
 void
 veto_sessions_get_progress (VetoSessions *ss, VetoSessionsProgress *out)
 {
-  guint m = ss->campaign->per_item;
+  guint m = ss->campaign ? ss->campaign->per_item : 1;
 
   *out = (VetoSessionsProgress) { .items = ss->slots->len };
   for (guint i = 0; i < ss->slots->len; i++)
@@ -876,22 +1371,33 @@ void
 veto_sessions_get_status (VetoSessions *ss, gint64 annotator, VetoSessionStatus *out)
 {
   Session *s = session_get (ss, annotator);
-  guint m = ss->campaign->per_item;
   GHashTableIter iter;
   gpointer key, value;
 
-  *out = (VetoSessionStatus) { .mean_seconds = s->timed ? s->seconds / s->timed : NAN };
-  for (guint i = 0; i < ss->slots->len; i++)
-    if (g_array_index (ss->slots, Slot, i).answers < m)
-      out->remaining++;
-  /* The person's own items (a few hundred at most) rather than a lookup per campaign item. */
+  *out = (VetoSessionStatus) {
+    .session_answers = s->timed,
+    .mean_seconds = s->timed ? s->seconds / s->timed : NAN,
+  };
+  if (ss->campaign)
+    {
+      for (guint i = 0; i < ss->slots->len; i++)
+        if (g_array_index (ss->slots, Slot, i).answers < ss->campaign->per_item)
+          out->remaining++;
+    }
+  else
+    out->remaining = ss->slots->len;
+  /* The person's own items (a few hundred at most) rather than a lookup per item. */
   g_hash_table_iter_init (&iter, s->done);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       Slot *slot = slot_of (ss, *(gint64 *) key);
 
       out->answers += GPOINTER_TO_UINT (value);
-      if (slot && slot->answers < m)
+      if (slot && (ss->campaign == NULL || slot->answers < ss->campaign->per_item)
+          && out->remaining > 0)
         out->remaining--;
     }
+  for (guint i = 0; i < ss->order->len && out->ready < MAX_READY; i++)
+    if (may_get (ss, s, &g_array_index (ss->slots, Slot, g_array_index (ss->order, guint, i))))
+      out->ready++;
 }

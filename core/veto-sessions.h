@@ -1,19 +1,30 @@
-/* veto-sessions: many annotators at once on one campaign: leased questions, per-person sessions. */
+/* veto-sessions: per-annotator sessions over one project (a campaign or the free pool): leased questions. */
 #pragma once
 
+#include "veto-active.h"
 #include "veto-store.h"
 
 G_BEGIN_DECLS
 
 /*
- * One VetoSessions per served project, on the thread that owns the store (the project's only
- * writer). Each annotator has a session: its current question, an undo stack, its answers. A
- * question leases its item: a live lease counts towards the campaign's m like an answer, so an
+ * One VetoSessions per open project, on the thread that owns the store (the project's only
+ * writer): the window has one session in it, the lab server one per annotator. Each annotator's
+ * session holds its current question, an undo stack and its answers. A question leases its item:
+ * a leased item is not handed to anyone else; a lease expires after lease_seconds without a
+ * request from its holder (every request renews it), and the item returns to the others.
+ *
+ * Two modes. With a campaign: a live lease counts towards the campaign's m like an answer, so an
  * item is never handed out more than m times at once; the same person never gets an item twice
- * in a campaign; a lease expires after lease_seconds without a request from its holder (every
- * request renews it), and the item returns to the others. Among the items a person may get, the
- * least covered (answers plus leases) comes first, ties broken at random, so people working at
- * the same time spread over different items.
+ * in the campaign; among the items a person may get the least covered (answers plus leases) come
+ * first; the candidates are the campaign's K, uniform (CLImage's protocol); leases are saved in
+ * the store so that a restarted server keeps them. Free (no campaign: active learning on the
+ * pool): every pool item is eligible, once per person; the learner's order decides what comes
+ * next (veto_sessions_set_priority), items answered by anyone since that order was made coming
+ * after the others, so that people working at once spread over different items; the question is
+ * composed here from the learner's scores (complementary: K candidates by the configured rule;
+ * preference: the learner's pair, else a partner in the same predicted class; ordinary: every
+ * class), with the model's guess. Free leases live in memory only. Either way, ties and items
+ * without a priority go in a random order.
  *
  * Answers are written inside the store's open write transaction (begun when none is) and are
  * acknowledged only after veto_sessions_commit: callers group the answers of concurrent requests
@@ -35,10 +46,16 @@ typedef enum
 
 typedef struct
 {
-  const char *campaign;   /* its name; NULL: the only open campaign */
+  const char *campaign;   /* its name; NULL: the only open campaign, or free when none is open */
+  gboolean free;          /* free even when a campaign is open (the window, `veto drive`) */
   guint lease_seconds;    /* default 300 */
-  const char *criterion;  /* preference campaigns: the criterion shown (default "clearer") */
+  const char *criterion;  /* preference: the criterion shown (campaigns default to "clearer";
+                             free: NULL shows the predicted class of the left item) */
   guint64 seed;
+  /* Free mode only (a campaign has its own protocol and K): */
+  VetoAnswerKind kind;                /* default complementary */
+  VetoActiveCandidateRule candidates; /* complementary: uniform or proportional to the model */
+  guint n_candidates;                 /* complementary: K shown (default 4) */
 } VetoSessionsOptions;
 
 void veto_sessions_options_init (VetoSessionsOptions *options);
@@ -51,25 +68,36 @@ typedef struct
   VetoAnswerKind kind;
   gint64 item;            /* preference: the left item */
   gint64 right_item;      /* preference only */
-  gint64 candidates[16];  /* complementary: K classes in display order; ordinary: every class */
+  gint64 candidates[16];  /* complementary: K classes in display order; ordinary: every class
+                             (none when the project has more than 16) */
   guint n_candidates;
   char criterion[128];
   gint64 shown_at_us;
   gint64 expires_us;
   gboolean flagged;
   gint64 model_version;   /* the learner's round that ordered it (0: none) */
+  char strategy[32];      /* what chose it: the learner's strategy, "random" or "campaign" */
+  double score;           /* the strategy's score of the item (NAN when none) */
+  gint64 guess_class;     /* the model's guess for item (0: no model yet) */
+  double guess_confidence;
 } VetoLease;
 
 typedef struct _VetoSessions VetoSessions;
 
-/* Loads the campaign's items and standing answers through store (which it borrows). */
+/* Loads the campaign's (or the pool's) items and standing answers through store (which it
+ * borrows). */
 VetoSessions *veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options,
                                  GError **error);
 void veto_sessions_free (VetoSessions *sessions);
 
+/* The campaign served; NULL in free mode. */
 const VetoCampaign *veto_sessions_get_campaign (VetoSessions *sessions);
-/* Classes in creation order (borrowed). */
+/* The kind of question asked (the campaign's protocol, or the free mode's kind). */
+VetoAnswerKind veto_sessions_get_kind (VetoSessions *sessions);
+/* Classes in creation order (borrowed; reloaded in place). */
 GPtrArray *veto_sessions_get_classes (VetoSessions *sessions);
+/* Reads the classes again (one was added): answers may name it at once. */
+gboolean veto_sessions_reload_classes (VetoSessions *sessions, GError **error);
 
 /* The annotator's current question, its lease renewed, or a new one; NULL without error when
  * nothing is left for this annotator. The lease is borrowed until the next call. */
@@ -92,28 +120,49 @@ typedef struct
 gboolean veto_sessions_answer (VetoSessions *sessions, gint64 annotator,
                                const VetoSessionAnswer *answer, gint64 now_us,
                                gint64 *out_annotation, gboolean *out_duplicate, GError **error);
+/* veto_sessions_answer and veto_sessions_commit in one, for a single annotator who waits (the
+ * window): on failure nothing is recorded and the question stays current. */
+gboolean veto_sessions_answer_now (VetoSessions *sessions, gint64 annotator,
+                                   const VetoSessionAnswer *answer, gint64 now_us,
+                                   gint64 *out_annotation, GError **error);
 /* Commits what the answers since the last commit wrote. On failure everything since is rolled
  * back, the sessions are reloaded from the store, and error says why. */
 gboolean veto_sessions_commit (VetoSessions *sessions, GError **error);
 /* TRUE while answers wait for veto_sessions_commit. */
 gboolean veto_sessions_pending (VetoSessions *sessions);
 
-/* Gives the question back (its item returns to the others; this person may get it again). */
+/* Gives the question back: its item returns to the others, and comes back to this person only
+ * once nothing else is left. */
 gboolean veto_sessions_skip (VetoSessions *sessions, gint64 annotator, gint64 question,
                              gint64 now_us, GError **error);
 /* Flags the question's item for review: recorded with its answer. */
 gboolean veto_sessions_flag (VetoSessions *sessions, gint64 annotator, gint64 question,
                              gint64 now_us, GError **error);
-/* Marks the annotator's most recent answer (committed first) undone and makes its question
- * current again; commits before returning. */
+/* Marks the annotator's most recent answer (committed first; 10 deep) undone and makes its
+ * question current again (the question it replaces keeps its lease and comes next); commits
+ * before returning. */
 gboolean veto_sessions_undo (VetoSessions *sessions, gint64 annotator, gint64 now_us,
                              gint64 *out_undone, GError **error);
 
-/* The learner's order (round model_version): keys[i] (larger: ask sooner) for items[i]; among the items a person may
- * get, the least covered still come first, and the highest key among those. Items without a key
- * come after those with one. Keys may be a round stale: nobody waits for a retrain. */
-void veto_sessions_set_priority (VetoSessions *sessions, gint64 model_version,
-                                 const gint64 *items, const float *keys, guint n);
+/* The learner's view of the items, round model_version: everything is copied. */
+typedef struct
+{
+  gint64 model_version;
+  guint n;
+  guint n_classes;
+  const gint64 *items;
+  const float *probs;      /* n × n_classes in the classes' order (NULL: none) */
+  const float *keys;       /* larger: ask sooner; NAN: no priority (NULL: none has one) */
+  const float *scores;     /* the strategy's own score of each item, NAN when none (may be NULL) */
+  const gint64 *partners;  /* preference: the right item the learner paired with it, or 0 (may
+                              be NULL) */
+  const char *strategy;    /* its name, recorded with the questions it orders */
+} VetoSessionsPriority;
+
+/* The learner's order: among the items a person may get (with a campaign: the least covered
+ * first), the highest key first; items without a key come after those with one. The order may
+ * be a round stale: nobody waits for a retrain. */
+void veto_sessions_set_priority (VetoSessions *sessions, const VetoSessionsPriority *priority);
 
 /* Ends the leases that ran out; veto_sessions_question does it too. */
 void veto_sessions_expire (VetoSessions *sessions, gint64 now_us);
@@ -122,18 +171,21 @@ typedef struct
 {
   guint items;
   guint answers;   /* standing, pending commits included */
-  guint complete;  /* items with m answers */
+  guint complete;  /* items with m answers (free: with one at least) */
   guint leased;    /* live leases */
-  guint missing;   /* answers still needed */
+  guint missing;   /* answers still needed (free: items nobody has answered) */
 } VetoSessionsProgress;
 
 void veto_sessions_get_progress (VetoSessions *sessions, VetoSessionsProgress *out_progress);
 
 typedef struct
 {
-  guint answers;          /* standing answers of this person in the campaign */
+  guint answers;          /* standing answers of this person in the campaign (free: on the pool) */
   guint remaining;        /* items this person may still get (leased by others included) */
-  double mean_seconds;    /* shown → answered, over this server's answers of this person */
+  guint session_answers;  /* answered through these sessions and not undone */
+  double mean_seconds;    /* shown → answered, over those answers; NAN when none */
+  guint ready;            /* items the learner has ordered that this person may get now (counted
+                             up to 1,000) */
 } VetoSessionStatus;
 
 void veto_sessions_get_status (VetoSessions *sessions, gint64 annotator,

@@ -1857,6 +1857,36 @@ veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **er
   return g_steal_pointer (&answers);
 }
 
+GArray *
+veto_store_list_answered (VetoStore *store, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT item_id, annotator_id, right_item_id FROM annotations WHERE undone = 0 ORDER BY id",
+      error);
+  g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoCampaignAnswer));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      VetoCampaignAnswer a = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+      g_array_append_val (answers, a);
+      if (sqlite3_column_type (stmt, 2) != SQLITE_NULL)
+        {
+          a.item = sqlite3_column_int64 (stmt, 2);
+          g_array_append_val (answers, a);
+        }
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading the answers");
+      return NULL;
+    }
+  return g_steal_pointer (&answers);
+}
+
 /* --- summary --- */
 
 static gboolean

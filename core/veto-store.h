@@ -313,6 +313,10 @@ typedef struct
 /* Every standing answer of a campaign (VetoCampaignAnswer elements), in answer order, through
  * the store's own connection (its uncommitted writes included). */
 GArray *veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GError **error);
+/* Every standing answer, of a campaign or not, as VetoCampaignAnswer elements in answer order;
+ * a preference answer gives two, its left item and its right one. Through the store's own
+ * connection, as above. */
+GArray *veto_store_list_answered (VetoStore *store, GError **error);
 
 /* Questions of a campaign handed out and not yet answered (the lab server's leases), each kept
  * as its holder's JSON text so that a restarted server hands the same questions back. */

@@ -51,7 +51,7 @@ struct _VetoServer
   VetoServerOptions options;
   char *campaign;
   SoupServer *soup;
-  VetoEngine *learner;  /* owns store when there is one */
+  VetoEngine *learner;  /* owns store and sessions when there is one */
   VetoStore *store;
   VetoSessions *sessions;
   GHashTable *buckets;  /* token hash → Bucket */
@@ -335,6 +335,19 @@ class_name (VetoServer *server, gint64 id)
   return "?";
 }
 
+/* The campaign's name, or null in free mode (active learning on the pool). */
+static void
+add_campaign (VetoServer *server, JsonBuilder *b)
+{
+  const VetoCampaign *campaign = veto_sessions_get_campaign (server->sessions);
+
+  json_builder_set_member_name (b, "campaign");
+  if (campaign)
+    json_builder_add_string_value (b, campaign->name);
+  else
+    json_builder_add_null_value (b);
+}
+
 static void
 add_status (VetoServer *server, JsonBuilder *b, gint64 annotator)
 {
@@ -405,23 +418,30 @@ get_question (VetoServer *server, const Caller *c, Response *r)
     }
   else
     {
+      GPtrArray *classes = veto_sessions_get_classes (server->sessions);
+      /* An ordinary question offers every class (its lease lists them when they fit). */
+      gboolean all = q->kind == VETO_KIND_ORDINARY && q->n_candidates == 0;
+      guint n = all ? classes->len : q->n_candidates;
+
       json_builder_set_member_name (b, "candidates");
       json_builder_begin_array (b);
-      for (guint i = 0; i < q->n_candidates; i++)
+      for (guint i = 0; i < n; i++)
         {
+          gint64 id = all ? ((VetoClass *) g_ptr_array_index (classes, i))->id
+                          : q->candidates[i];
+
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "id");
-          json_builder_add_int_value (b, q->candidates[i]);
+          json_builder_add_int_value (b, id);
           json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, class_name (server, q->candidates[i]));
+          json_builder_add_string_value (b, class_name (server, id));
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
     }
   json_builder_set_member_name (b, "flagged");
   json_builder_add_boolean_value (b, q->flagged);
-  json_builder_set_member_name (b, "campaign");
-  json_builder_add_string_value (b, veto_sessions_get_campaign (server->sessions)->name);
+  add_campaign (server, b);
   add_status (server, b, c->annotator);
   json_builder_end_object (b);
   set_json (r, 200, b);
@@ -567,8 +587,7 @@ get_me (VetoServer *server, const Caller *c, Response *r)
   json_builder_add_string_value (b, c->name);
   json_builder_set_member_name (b, "admin");
   json_builder_add_boolean_value (b, c->admin);
-  json_builder_set_member_name (b, "campaign");
-  json_builder_add_string_value (b, veto_sessions_get_campaign (server->sessions)->name);
+  add_campaign (server, b);
   add_status (server, b, c->annotator);
   json_builder_end_object (b);
   set_json (r, 200, b);
@@ -584,10 +603,9 @@ get_progress (VetoServer *server, Response *r)
   veto_sessions_expire (server->sessions, g_get_real_time ());
   veto_sessions_get_progress (server->sessions, &p);
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "campaign");
-  json_builder_add_string_value (b, campaign->name);
+  add_campaign (server, b);
   json_builder_set_member_name (b, "per_item");
-  json_builder_add_int_value (b, campaign->per_item);
+  json_builder_add_int_value (b, campaign ? campaign->per_item : 1);
   json_builder_set_member_name (b, "items");
   json_builder_add_int_value (b, p.items);
   json_builder_set_member_name (b, "answers");
@@ -1181,37 +1199,9 @@ veto_server_handle (VetoServer *server, const char *method, const char *path,
   return status;
 }
 
-/* A new round: the items it is least sure of (smallest margin between its two most probable
- * classes) are handed out first. */
-static void
-model_updated (VetoEngine *learner, gint64 version, gpointer data)
-{
-  VetoServer *server = data;
-  g_autoptr (VetoEngineScores) scores = veto_engine_get_scores (learner);
-  g_autofree float *keys = NULL;
-
-  if (scores == NULL || scores->n_classes < 2)
-    return;
-  keys = g_new (float, scores->n);
-  for (guint i = 0; i < scores->n; i++)
-    {
-      const float *p = scores->probs + (gsize) i * scores->n_classes;
-      float p1 = 0, p2 = 0;
-
-      for (guint c = 0; c < scores->n_classes; c++)
-        if (p[c] > p1)
-          {
-            p2 = p1;
-            p1 = p[c];
-          }
-        else if (p[c] > p2)
-          p2 = p[c];
-      keys[i] = 1 - (p1 - p2);
-    }
-  veto_sessions_set_priority (server->sessions, version, scores->items, keys, scores->n);
-}
-
-/* The learner: the engine's worker, on the project's one writing connection (the engine's). */
+/* The learner: the engine's worker, on the project's one writing connection (the engine's), and
+ * the sessions it orders: the campaign's, or free active learning on the pool when none is open
+ * and none is named. */
 static gboolean
 start_learner (VetoServer *server, const char *project_path, GError **error)
 {
@@ -1219,12 +1209,14 @@ start_learner (VetoServer *server, const char *project_path, GError **error)
 
   veto_engine_options_init (&eo);
   eo.learner_only = TRUE;
-  eo.n_candidates = 2;
-  eo.candidates = VETO_ACTIVE_CANDIDATES_UNIFORM;
+  eo.any_campaign = TRUE;
+  eo.campaign_name = server->campaign;
+  eo.lease_seconds = server->options.lease_seconds;
   server->learner = veto_engine_new (project_path, &eo, error);
   if (server->learner == NULL)
     return FALSE;
   server->store = veto_engine_get_store (server->learner);
+  server->sessions = veto_engine_get_sessions (server->learner);
   return TRUE;
 }
 
@@ -1260,16 +1252,17 @@ veto_server_new (const char *project_path, const VetoServerOptions *options, GEr
     return NULL;
   if (!veto_store_set_deferred_sync (server->store, TRUE, error))
     return NULL;
-  veto_sessions_options_init (&so);
-  so.campaign = server->campaign;
-  if (options->lease_seconds)
-    so.lease_seconds = options->lease_seconds;
-  so.seed = g_get_real_time ();
-  server->sessions = veto_sessions_new (server->store, &so, error);
-  if (server->sessions == NULL)
-    return NULL;
-  if (server->learner)
-    g_signal_connect (server->learner, "model-updated", G_CALLBACK (model_updated), server);
+  if (server->learner == NULL)
+    {
+      veto_sessions_options_init (&so);
+      so.campaign = server->campaign;
+      if (options->lease_seconds)
+        so.lease_seconds = options->lease_seconds;
+      so.seed = g_get_real_time ();
+      server->sessions = veto_sessions_new (server->store, &so, error);
+      if (server->sessions == NULL)
+        return NULL;
+    }
   server->checkpointer = g_thread_pool_new (checkpoint_main, NULL, 1, FALSE, NULL);
   server->syncer = g_thread_new ("veto-sync", syncer_main, server);
   return g_steal_pointer (&server);
@@ -1335,14 +1328,14 @@ veto_server_free (VetoServer *server)
   if (server->soup)
     soup_server_disconnect (server->soup);
   g_clear_object (&server->soup);
-  g_clear_pointer (&server->sessions, veto_sessions_free);
   if (server->learner)
     {
-      g_signal_handlers_disconnect_by_data (server->learner, server);
       veto_engine_shutdown (server->learner);
       g_clear_object (&server->learner);
       server->store = NULL;
+      server->sessions = NULL;
     }
+  g_clear_pointer (&server->sessions, veto_sessions_free);
   g_clear_pointer (&server->store, veto_store_close);
   g_clear_pointer (&server->buckets, g_hash_table_unref);
   g_clear_pointer (&server->images, g_hash_table_unref);

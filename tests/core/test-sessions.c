@@ -249,6 +249,34 @@ test_leases_survive (Fixture *f, gconstpointer data)
   g_assert_cmpuint (progress.answers, ==, 1);
 }
 
+/* After an undo, a restart gives back the question undone first, then the one it replaced. */
+static void
+test_undo_survives (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+  VetoLease first = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  VetoLease shown, back;
+  gint64 undone = 0;
+
+  answer (f, f->people[0], &first, NULL, 2 * SECOND, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  shown = *veto_sessions_question (f->sessions, f->people[0], 3 * SECOND, &error);
+  g_assert_true (veto_sessions_undo (f->sessions, f->people[0], 4 * SECOND, &undone, &error));
+  back = *veto_sessions_question (f->sessions, f->people[0], 4 * SECOND, &error);
+  g_assert_cmpint (back.item, ==, first.item);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], 5 * SECOND, &error)->id,
+                   ==, back.id);
+  answer (f, f->people[0], &back, NULL, 6 * SECOND, NULL);
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], 6 * SECOND, &error)->id,
+                   ==, shown.id);
+}
+
 /* The same answer id twice records one answer, before and after the commit, and across a
  * restart of the sessions. */
 static void
@@ -325,6 +353,7 @@ test_priority (Fixture *f, gconstpointer data)
   g_autoptr (GArray) items = veto_store_campaign_list_items (f->store, 1, &error);
   gint64 ids[N_ITEMS];
   float keys[N_ITEMS];
+  VetoSessionsPriority priority;
   VetoLease q;
   g_autoptr (GPtrArray) annotations = NULL;
 
@@ -333,7 +362,9 @@ test_priority (Fixture *f, gconstpointer data)
       ids[i] = g_array_index (items, VetoCampaignItem, i).item;
       keys[i] = (float) ((i * 7) % N_ITEMS) / N_ITEMS;  /* item 5 first (key 11/12), then 10 */
     }
-  veto_sessions_set_priority (f->sessions, 3, ids, keys, N_ITEMS);
+  priority = (VetoSessionsPriority) { .model_version = 3, .n = N_ITEMS, .items = ids,
+                                      .keys = keys, .strategy = "margin" };
+  veto_sessions_set_priority (f->sessions, &priority);
   q = *veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
   g_assert_cmpint (q.item, ==, ids[5]);
   g_assert_cmpint (q.model_version, ==, 3);
@@ -374,6 +405,290 @@ test_grouped_commit (Fixture *f, gconstpointer data)
   g_assert_cmpuint (summary.annotations[VETO_KIND_COMPLEMENTARY], ==, 3);
 }
 
+/* --- free mode: no campaign, active learning on the pool --- */
+
+static void
+use_free (Fixture *f, VetoAnswerKind kind)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  options.free = TRUE;
+  options.kind = kind;
+  options.criterion = NULL;
+  options.lease_seconds = 60;
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+  g_assert_null (veto_sessions_get_campaign (f->sessions));
+}
+
+static GArray *
+pool_ids (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *ids = veto_store_list_item_ids (f->store, VETO_SPLIT_POOL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, N_ITEMS);
+  return ids;
+}
+
+/* Six people at once on twelve items: never one item to two of them, each item once a person
+ * (72 answers in all), nothing written for a lease, and the composition of each question. */
+static void
+test_free_leases (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) answered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GPtrArray *classes;
+  gint64 now = 1000 * SECOND;
+  guint total = 0;
+
+  use_free (f, VETO_KIND_COMPLEMENTARY);
+  classes = veto_sessions_get_classes (f->sessions);
+  for (guint round = 0; round < 100; round++)
+    {
+      g_autoptr (GHashTable) held = g_hash_table_new (g_int64_hash, g_int64_equal);
+      VetoLease asked[6];
+      guint n_asked = 0;
+
+      for (guint p = 0; p < 6; p++)
+        {
+          const VetoLease *q = veto_sessions_question (f->sessions, f->people[p], now, &error);
+
+          g_assert_no_error (error);
+          if (q == NULL)
+            continue;
+          /* Handed out, not written: free leases live in memory only. */
+          g_assert_false (veto_sessions_pending (f->sessions));
+          g_assert_cmpint (q->kind, ==, VETO_KIND_COMPLEMENTARY);
+          g_assert_cmpuint (q->n_candidates, ==, 4);
+          g_assert_cmpstr (q->strategy, ==, "random");
+          g_assert_cmpint (q->guess_class, ==, 0);
+          for (guint i = 0; i < q->n_candidates; i++)
+            {
+              gboolean known = FALSE;
+
+              for (guint c = 0; c < classes->len; c++)
+                known |= ((VetoClass *) classes->pdata[c])->id == q->candidates[i];
+              g_assert_true (known);
+              for (guint j = 0; j < i; j++)
+                g_assert_cmpint (q->candidates[i], !=, q->candidates[j]);
+            }
+          g_assert_false (g_hash_table_contains (held, &q->item));
+          asked[n_asked] = *q;
+          g_hash_table_add (held, &asked[n_asked++].item);
+          /* Asking again renews the same question. */
+          g_assert_cmpint (veto_sessions_question (f->sessions, f->people[p], now, &error)->id,
+                           ==, q->id);
+        }
+      if (n_asked == 0)
+        break;
+      for (guint i = 0; i < n_asked; i++)
+        {
+          g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
+                                                  asked[i].annotator, asked[i].item);
+
+          g_assert_false (g_hash_table_contains (answered, key));
+          g_hash_table_add (answered, g_steal_pointer (&key));
+          answer (f, asked[i].annotator, &asked[i], NULL, now, NULL);
+          total++;
+        }
+      g_assert_true (veto_sessions_commit (f->sessions, &error));
+    }
+  g_assert_cmpuint (total, ==, 6 * N_ITEMS);
+  {
+    VetoSessionsProgress progress;
+    VetoSessionStatus status;
+
+    veto_sessions_get_progress (f->sessions, &progress);
+    g_assert_cmpuint (progress.items, ==, N_ITEMS);
+    g_assert_cmpuint (progress.answers, ==, 6 * N_ITEMS);
+    g_assert_cmpuint (progress.leased, ==, 0);
+    veto_sessions_get_status (f->sessions, f->people[2], &status);
+    g_assert_cmpuint (status.answers, ==, N_ITEMS);
+    g_assert_cmpuint (status.session_answers, ==, N_ITEMS);
+    g_assert_cmpuint (status.remaining, ==, 0);
+  }
+}
+
+/* The learner's order: its first item first, the next one for the next person while the first
+ * is leased; an item answered since the order comes after the others until a new order; the
+ * model's guess, strategy and score go with the question and its answer; an expired lease
+ * returns the item. */
+static void
+test_free_priority (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = NULL;
+  g_autoptr (GPtrArray) annotations = NULL;
+  GPtrArray *classes;
+  float keys[N_ITEMS], scores[N_ITEMS], probs[N_ITEMS * K];
+  VetoSessionsPriority priority = { .model_version = 4, .n = N_ITEMS, .n_classes = K,
+                                    .keys = keys, .scores = scores, .probs = probs,
+                                    .strategy = "margin" };
+  VetoLease q0, q1, q2;
+  gint64 now = 1000 * SECOND;
+
+  use_free (f, VETO_KIND_COMPLEMENTARY);
+  ids = pool_ids (f);
+  classes = veto_sessions_get_classes (f->sessions);
+  for (guint i = 0; i < N_ITEMS; i++)
+    {
+      keys[i] = (float) ((i * 5) % N_ITEMS);  /* item 7 first (key 11), then 2 (10), 9 (9) */
+      scores[i] = -keys[i];
+      for (guint c = 0; c < K; c++)
+        probs[i * K + c] = c == i % K ? 0.6f : 0.1f;
+    }
+  /* Item 3 has no key: it comes after every keyed one. */
+  keys[3] = NAN;
+  priority.items = (const gint64 *) ids->data;
+  veto_sessions_set_priority (f->sessions, &priority);
+
+  q0 = *veto_sessions_question (f->sessions, f->people[0], now, &error);
+  g_assert_cmpint (q0.item, ==, g_array_index (ids, gint64, 7));
+  g_assert_cmpstr (q0.strategy, ==, "margin");
+  g_assert_cmpfloat (q0.score, ==, -11);
+  g_assert_cmpint (q0.model_version, ==, 4);
+  g_assert_cmpint (q0.guess_class, ==, ((VetoClass *) classes->pdata[7 % K])->id);
+  g_assert_cmpfloat_with_epsilon (q0.guess_confidence, 0.6, 1e-6);
+  q1 = *veto_sessions_question (f->sessions, f->people[1], now, &error);
+  g_assert_cmpint (q1.item, ==, g_array_index (ids, gint64, 2));
+  answer (f, f->people[0], &q0, NULL, now + SECOND, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  annotations = veto_store_list_item_annotations (f->store, q0.item, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (annotations->len, ==, 1);
+  g_assert_cmpint (((VetoAnnotation *) annotations->pdata[0])->model_version, ==, 4);
+  g_assert_cmpstr (((VetoAnnotation *) annotations->pdata[0])->strategy, ==, "margin");
+  g_assert_cmpint (((VetoAnnotation *) annotations->pdata[0])->campaign, ==, 0);
+  /* Item 7 was answered since the order: person 2 gets item 9, the next one nobody has. */
+  q2 = *veto_sessions_question (f->sessions, f->people[2], now, &error);
+  g_assert_cmpint (q2.item, ==, g_array_index (ids, gint64, 9));
+  veto_sessions_skip (f->sessions, f->people[2], q2.id, now, &error);
+  g_assert_no_error (error);
+  /* A new order: item 7 is person 2's first again (person 0 has answered it, not person 2). */
+  veto_sessions_set_priority (f->sessions, &priority);
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[2], now, &error)->item, ==,
+                   g_array_index (ids, gint64, 7));
+  /* Person 1's lease on item 2 runs out (person 2's was renewed): person 3 gets item 2. */
+  g_assert_nonnull (veto_sessions_question (f->sessions, f->people[2], now + 30 * SECOND,
+                                            &error));
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[3], now + 61 * SECOND,
+                                           &error)->item,
+                   ==, g_array_index (ids, gint64, 2));
+  g_assert_null (veto_sessions_lookup (f->sessions, f->people[1], q1.id, now + 61 * SECOND,
+                                       &error));
+  g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_UNKNOWN);
+}
+
+/* Undo, ten deep, in one person's session as the window uses it: the undone question comes back
+ * with its candidates, and the question it replaced comes right after. */
+static void
+test_free_undo (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VetoLease first, second, shown;
+  gint64 now = 1000 * SECOND, id1 = 0, id2 = 0, undone = 0;
+  g_autoptr (GPtrArray) annotations = NULL;
+  VetoSessionStatus status;
+  VetoSessionAnswer a;
+
+  use_free (f, VETO_KIND_ORDINARY);
+  first = *veto_sessions_question (f->sessions, f->people[0], now, &error);
+  /* Ordinary: every class is offered. */
+  g_assert_cmpuint (first.n_candidates, ==, K);
+  a = (VetoSessionAnswer) { .question = first.id, .answer_class = first.candidates[1] };
+  g_assert_true (veto_sessions_answer_now (f->sessions, f->people[0], &a, now, &id1, &error));
+  g_assert_false (veto_sessions_pending (f->sessions));
+  second = *veto_sessions_question (f->sessions, f->people[0], now, &error);
+  a = (VetoSessionAnswer) { .question = second.id, .answer_class = second.candidates[2] };
+  g_assert_true (veto_sessions_answer_now (f->sessions, f->people[0], &a, now, &id2, &error));
+  shown = *veto_sessions_question (f->sessions, f->people[0], now, &error);
+  g_assert_true (veto_sessions_undo (f->sessions, f->people[0], now, &undone, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (undone, ==, id2);
+  annotations = veto_store_list_item_annotations (f->store, second.item, &error);
+  g_assert_true (((VetoAnnotation *) annotations->pdata[0])->undone);
+  {
+    const VetoLease *back = veto_sessions_question (f->sessions, f->people[0], now, &error);
+
+    g_assert_cmpint (back->item, ==, second.item);
+    g_assert_cmpint (back->id, !=, second.id);
+    g_assert_cmpmem (back->candidates, sizeof back->candidates, second.candidates,
+                     sizeof second.candidates);
+    /* Nobody else may have it meanwhile, nor the item shown before. */
+    g_assert_cmpint (veto_sessions_question (f->sessions, f->people[1], now, &error)->item, !=,
+                     back->item);
+    a = (VetoSessionAnswer) { .question = back->id, .answer_class = back->candidates[0] };
+  }
+  veto_sessions_get_status (f->sessions, f->people[0], &status);
+  g_assert_cmpuint (status.session_answers, ==, 1);
+  g_assert_true (veto_sessions_answer_now (f->sessions, f->people[0], &a, now, &id2, &error));
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], now, &error)->item, ==,
+                   shown.item);
+  g_assert_cmpint (veto_sessions_question (f->sessions, f->people[0], now, &error)->id, ==,
+                   shown.id);
+  /* Ten back, not eleven. */
+  for (guint i = 0; i < 9; i++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[0], now, &error);
+      gint64 id;
+
+      g_assert_nonnull (q);
+      a = (VetoSessionAnswer) { .question = q->id, .answer_class = q->candidates[0] };
+      g_assert_true (veto_sessions_answer_now (f->sessions, f->people[0], &a, now, &id, &error));
+    }
+  for (guint i = 0; i < 10; i++)
+    g_assert_true (veto_sessions_undo (f->sessions, f->people[0], now, &undone, &error));
+  g_assert_false (veto_sessions_undo (f->sessions, f->people[0], now, &undone, &error));
+  g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_NOTHING);
+  veto_sessions_get_status (f->sessions, f->people[0], &status);
+  g_assert_cmpuint (status.session_answers, ==, 1);
+  g_assert_cmpuint (status.answers, ==, 1);
+}
+
+/* Preference pairs lease both their items; the criterion is a class (the left item's). */
+static void
+test_free_preference (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) held = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GPtrArray *classes;
+  VetoLease pairs[6];
+  gint64 now = 1000 * SECOND;
+
+  use_free (f, VETO_KIND_PREFERENCE);
+  classes = veto_sessions_get_classes (f->sessions);
+  for (guint p = 0; p < 6; p++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[p], now, &error);
+      gboolean named = FALSE;
+
+      g_assert_nonnull (q);
+      pairs[p] = *q;
+      g_assert_cmpint (q->right_item, !=, q->item);
+      g_assert_false (g_hash_table_contains (held, &pairs[p].item));
+      g_assert_false (g_hash_table_contains (held, &pairs[p].right_item));
+      g_hash_table_add (held, &pairs[p].item);
+      g_hash_table_add (held, &pairs[p].right_item);
+      for (guint c = 0; c < classes->len; c++)
+        named |= g_strcmp0 (((VetoClass *) classes->pdata[c])->name, q->criterion) == 0;
+      g_assert_true (named);
+    }
+  /* Twelve items, six pairs: nothing is left to pair for a seventh person. */
+  {
+    gint64 seventh = 0;
+
+    g_assert_true (veto_store_ensure_annotator (f->store, "seventh", VETO_ANNOTATOR_HUMAN,
+                                                &seventh, &error));
+    g_assert_null (veto_sessions_question (f->sessions, seventh, now, &error));
+    g_assert_no_error (error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -385,8 +700,13 @@ main (int argc, char **argv)
   ADD ("forbidden", test_forbidden);
   ADD ("answer-id", test_answer_id);
   ADD ("leases-survive", test_leases_survive);
+  ADD ("undo-survives", test_undo_survives);
   ADD ("undo-and-flag", test_undo_and_flag);
   ADD ("grouped-commit", test_grouped_commit);
   ADD ("priority", test_priority);
+  ADD ("free/leases", test_free_leases);
+  ADD ("free/priority", test_free_priority);
+  ADD ("free/undo", test_free_undo);
+  ADD ("free/preference", test_free_preference);
   return g_test_run ();
 }

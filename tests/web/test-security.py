@@ -4,6 +4,7 @@
 #
 # Usage: test-security.py VETO
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -221,10 +222,17 @@ def main():
         tap.check(status == 0 and "every acknowledged answer is saved" in server.stderr,
                   "SIGINT stops it cleanly too", server.stderr)
         webtest.run(veto, "campaign", "close", project, "--name", "lab")
-        refused = subprocess.run([veto, "serve", project], capture_output=True, text=True,
-                                 timeout=60)
-        tap.check(refused.returncode == 1 and "no open campaign" in refused.stderr,
-                  "without an open campaign the server says so (exit 1)", refused.stderr)
+        refused = subprocess.run([veto, "serve", project, "--campaign", "lab"],
+                                 capture_output=True, text=True, timeout=60)
+        tap.check(refused.returncode == 1 and "closed" in refused.stderr,
+                  "a closed campaign is not served (exit 1)", refused.stderr)
+        server = webtest.Server(veto, project)
+        status, body, _ = webtest.Client(server.port, alice).request("GET", "/api/question")
+        question = json.loads(body) if status == 200 else {}
+        tap.check(status == 200 and question.get("campaign", "") is None,
+                  "without an open campaign the server serves the pool (free mode)",
+                  "%d %s" % (status, body[:200]))
+        tap.check(server.stop() == 0, "and stops cleanly", server.stderr)
         con = webtest.db(project)
         ok = con.execute("PRAGMA integrity_check").fetchone()[0]
         con.close()

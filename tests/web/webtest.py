@@ -51,8 +51,8 @@ def run(veto, *args):
     return out.stdout
 
 
-def make_project(veto, folder, n_items, per_item, protocol="complementary"):
-    """n_items Fashion-MNIST training images in a project with one campaign, "lab"."""
+def make_project(veto, folder, n_items, per_item, protocol="complementary", campaign=True):
+    """n_items Fashion-MNIST training images in a project with one campaign, "lab" (or none)."""
     images = gzip.open(FASHION + "train-images-idx3-ubyte.gz").read()
     labels = gzip.open(FASHION + "train-labels-idx1-ubyte.gz").read()
     with open(os.path.join(folder, "pool.idx"), "wb") as f:
@@ -63,8 +63,9 @@ def make_project(veto, folder, n_items, per_item, protocol="complementary"):
     run(veto, "init", project, "--classes", CLASSES)
     run(veto, "import", project, os.path.join(folder, "pool.idx"), "--labels",
         os.path.join(folder, "labels.idx"))
-    run(veto, "campaign", "create", project, "--name", "lab", "--protocol", protocol,
-        "--per-item", str(per_item))
+    if campaign:
+        run(veto, "campaign", "create", project, "--name", "lab", "--protocol", protocol,
+            "--per-item", str(per_item))
     return project
 
 
