@@ -761,7 +761,7 @@ round_metrics (const VetoTrainResult *result, double accuracy, const VetoEvaluat
   return json_to_string (root, FALSE);
 }
 
-/* One round: train on every standing answer (warm start), rescore the pool, choose the next
+/* One round: train on every standing answer, rescore the pool, choose the next
  * questions, and post all of it as copies. */
 static void
 worker_round (Worker *w)
@@ -799,7 +799,11 @@ worker_round (Worker *w)
                      ? VETO_LOSS_COMPLEMENTARY_FWD
                      : VETO_LOSS_COMPLEMENTARY_CANDIDATE;
   spec.seed = o->seed;
-  spec.warm_start = w->model;
+  /* As in `veto simulate`: only the convex case (a softmax on ordinary answers, solved by L-BFGS)
+   * continues from the previous round. The complementary and preference losses are not convex,
+   * and continuing stalls them: a poor first round from a few dozen answers stays poor. */
+  if (o->kind == VETO_KIND_ORDINARY && o->model == VETO_MODEL_KIND_SOFTMAX)
+    spec.warm_start = w->model;
   model = veto_sim_train (w->store, w->ds, &spec, &result, e->cancellable, &error);
   if (model == NULL)
     goto out;
