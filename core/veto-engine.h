@@ -128,8 +128,11 @@ typedef struct
   guint budget;
   double seconds_per_answer;   /* mean shown → answered */
   gint64 model_version;        /* newest round delivered (0: none) */
-  double estimated_accuracy;   /* of that round: test gold if any, else validation, else
-                                  cross-validated on answers; NAN when unknown */
+  double estimated_accuracy;   /* of that round: test gold if any, else validation gold, else
+                                  (complementary questions) the answers of a tenth of the items
+                                  held out of training; NAN when unknown */
+  const char *accuracy_from;   /* "test", "validation", "anchors" (held-out answers on gold
+                                  anchors), "answers" (held-out answers alone), NULL: unknown */
   gboolean training;           /* the worker is retraining now */
   guint queue_length;          /* items the learner has ordered that this session may get next
                                   (up to queue_size) */

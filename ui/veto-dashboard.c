@@ -231,6 +231,7 @@ refresh_rounds (VetoDashboard *self, GPtrArray *labels)
   g_autoptr (GArray) test_y = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) estimate_x = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) estimate_y = g_array_new (FALSE, FALSE, sizeof (double));
+  gboolean from_answers = FALSE;
   g_autofree double *confusion = NULL;
   g_autofree char *confusion_title = NULL;
   guint k = 0;
@@ -269,7 +270,13 @@ refresh_rounds (VetoDashboard *self, GPtrArray *labels)
       if (json_member_number (metrics, "test_accuracy", &accuracy))
         add_point (test_x, test_y, round->train_size, accuracy);
       else if (json_member_number (metrics, "estimated_accuracy", &accuracy))
-        add_point (estimate_x, estimate_y, round->train_size, accuracy);
+        {
+          const char *from = json_object_get_string_member_with_default (metrics,
+                                                                         "estimated_from", "");
+
+          add_point (estimate_x, estimate_y, round->train_size, accuracy);
+          from_answers |= g_str_equal (from, "answers") || g_str_equal (from, "anchors");
+        }
       if (i == rounds->len - 1)
         {
           g_clear_pointer (&confusion, g_free);
@@ -292,7 +299,12 @@ refresh_rounds (VetoDashboard *self, GPtrArray *labels)
         g_warning ("Dashboard: %s", error->message);
       g_clear_error (&error);
       if (estimate_x->len > 0
-          && !veto_plot_curves_add_run (self->curves, _("estimated accuracy"),
+          && !veto_plot_curves_add_run (self->curves,
+                                        from_answers
+                                        /* Translators: no gold labels to test on: the
+                                         * estimate comes from answers kept out of training. */
+                                        ? _("estimated accuracy (held-out answers, no gold)")
+                                        : _("estimated accuracy"),
                                         (double *) estimate_x->data, (double *) estimate_y->data,
                                         estimate_x->len, &error))
         g_warning ("Dashboard: %s", error->message);

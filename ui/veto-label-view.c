@@ -349,6 +349,13 @@ update_status (VetoLabelView *self)
   else if (isnan (st.estimated_accuracy))
     /* Translators: %lld is the number of the model's training round. */
     model = g_strdup_printf (_("Model round %lld"), (long long) st.model_version);
+  else if (g_strcmp0 (st.accuracy_from, "answers") == 0
+           || g_strcmp0 (st.accuracy_from, "anchors") == 0)
+    /* Translators: the project has no gold labels to test on: the estimate comes from answers
+     * kept out of training. %lld is the training round, %.0f%% the estimated accuracy. */
+    model = g_strdup_printf (_("Model round %lld · about %.0f%% accurate (estimated from "
+                               "held-out answers, no gold labels)"),
+                             (long long) st.model_version, 100 * st.estimated_accuracy);
   else
     /* Translators: %lld is the model's training round, %.0f%% its estimated accuracy. */
     model = g_strdup_printf (_("Model round %lld · about %.0f%% accurate"),

@@ -372,6 +372,85 @@ test_answers (Fixture *f, gconstpointer data)
 
 /* An answer the question does not allow records nothing and keeps the question. */
 static void
+fixture_set_up_no_test (Fixture *f, gconstpointer data)
+{
+  fixture_make (f, SIDE, 300, 0);
+}
+
+/* A project without test or validation gold (people labelling their own images): the engine
+ * holds out a tenth of the items' complementary answers and estimates its accuracy from them,
+ * says so, and the estimate is near the model's real accuracy on the pool's (hidden) gold. */
+/* Answers n questions as the always-right annotator, then waits for a round that saw them all. */
+static void
+answer_and_settle (Fixture *f, VetoEngine *engine, guint n, VetoEngineStatus *out_status)
+{
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const VetoQuestion *q = veto_engine_current (engine);
+      gint64 answer_class;
+      VetoPreferred preferred;
+
+      g_assert_nonnull (q);
+      gold_answer (f, engine, q, &answer_class, &preferred);
+      g_assert_true (veto_engine_answer (engine, answer_class, preferred, NULL, &error));
+      g_assert_no_error (error);
+      drain ();
+    }
+  veto_engine_get_status (engine, out_status);
+  g_assert_true (veto_engine_wait_for_model (engine, out_status->model_version + 1, WAIT_MS));
+  veto_engine_get_status (engine, out_status);
+  while (veto_engine_wait_for_model (engine, out_status->model_version + 1, 3000))
+    veto_engine_get_status (engine, out_status);
+}
+
+/* A project without test or validation gold (people labelling their own images): the engine
+ * holds out a tenth of the items' complementary answers and estimates its accuracy from them
+ * once 20 items are held out (none before: a handful gives a figure off by tens of points), says
+ * so, and the estimate is near the model's real accuracy on the pool's (hidden) gold. */
+static void
+test_estimate_without_gold (Fixture *f, gconstpointer data)
+{
+  g_autoptr (VetoEngine) engine = engine_new (f, VETO_KIND_COMPLEMENTARY, NULL);
+  g_autoptr (VetoEngineScores) scores = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) reader = NULL;
+  g_autoptr (GPtrArray) rounds = NULL;
+  VetoEngineStatus status;
+  guint right = 0;
+
+  answer_and_settle (f, engine, 40, &status);
+  g_assert_cmpint (status.model_version, >, 0);
+  g_assert_null (status.accuracy_from);
+  g_assert_true (isnan (status.estimated_accuracy));
+  answer_and_settle (f, engine, 200, &status);
+  g_assert_cmpstr (status.accuracy_from, ==, "answers");
+  g_assert_false (isnan (status.estimated_accuracy));
+  scores = veto_engine_get_scores (engine);
+  for (guint i = 0; i < scores->n; i++)
+    {
+      const float *p = scores->probs + (gsize) i * scores->n_classes;
+      guint best = 0;
+
+      for (guint c = 1; c < scores->n_classes; c++)
+        best = p[c] > p[best] ? c : best;
+      right += best == gold_of (f, scores->items[i]);
+    }
+  g_test_message ("estimated %.3f, on the pool's gold %.3f", status.estimated_accuracy,
+                  (double) right / scores->n);
+  g_assert_cmpfloat (fabs (status.estimated_accuracy - (double) right / scores->n), <, 0.2);
+  /* The round's metrics say what the estimate rests on. */
+  reader = veto_store_open (f->path, TRUE, &error);
+  g_assert_no_error (error);
+  rounds = veto_store_list_rounds (reader, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (((VetoRoundInfo *) g_ptr_array_index (rounds, rounds->len - 1))
+                                ->metrics_json,
+                            "\"estimated_from\":\"answers\""));
+}
+
+static void
 test_failed_answer (Fixture *f, gconstpointer data)
 {
   g_autoptr (VetoEngine) engine = engine_new (f, VETO_KIND_COMPLEMENTARY, NULL);
@@ -740,6 +819,8 @@ main (int argc, char **argv)
               test_failed_answer, fixture_tear_down);
   g_test_add ("/engine/failed-answer/ordinary", Fixture, NULL, fixture_set_up,
               test_failed_ordinary, fixture_tear_down);
+  g_test_add ("/engine/estimate-without-gold", Fixture, NULL, fixture_set_up_no_test,
+              test_estimate_without_gold, fixture_tear_down);
   g_test_add ("/engine/undo", Fixture, NULL, fixture_set_up, test_undo, fixture_tear_down);
   g_test_add ("/engine/skip-and-flag", Fixture, NULL, fixture_set_up, test_skip_and_flag,
               fixture_tear_down);
