@@ -186,7 +186,7 @@ veto_cmd_drive (int argc, char **argv)
     { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy_name,
       "random, least-confidence, margin (default), entropy, density, coreset, badge, or agcd",
       "S" },
-    { "queue", 'q', 0, G_OPTION_ARG_INT, &queue, "questions prepared ahead (20)", "N" },
+    { "queue", 'q', 0, G_OPTION_ARG_INT, &queue, "items the learner keeps ordered ahead for this session (20)", "N" },
     { "shown", 0, 0, G_OPTION_ARG_INT, &shown, "complementary: candidates shown (4)", "K" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
       "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
