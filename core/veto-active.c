@@ -340,9 +340,8 @@ top_two_scores (const float        *probs,
     }
 }
 
-static guint
-argmax (const float *p,
-        guint        k)
+guint
+veto_active_argmax (const float *p, guint k)
 {
   guint best = 0;
 
@@ -960,7 +959,7 @@ select_badge (const float *probs,
     {
       const float *hi = h + (gsize) i * e;
 
-      b.argmax[i] = argmax (probs + (gsize) i * k, k);
+      b.argmax[i] = veto_active_argmax (probs + (gsize) i * k, k);
       b.norm2[i] = residual_dot (&b, i, i) * cblas_sdot ((int) e, hi, 1, hi, 1);
       if (b.norm2[i] > b.norm2[first])
         first = i;

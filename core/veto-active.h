@@ -247,4 +247,7 @@ gboolean veto_active_pairs        (const VetoActivePairPool *pool,
                                    double                   *out_scores,
                                    GError                  **error);
 
+/* The index of the largest of p's k values (the first when tied). */
+guint veto_active_argmax (const float *p, guint k);
+
 G_END_DECLS

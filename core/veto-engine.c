@@ -143,17 +143,6 @@ scores_copy (const VetoEngineScores *s)
   return copy;
 }
 
-static guint
-argmax (const float *p, guint k)
-{
-  guint best = 0;
-
-  for (guint c = 1; c < k; c++)
-    if (p[c] > p[best])
-      best = c;
-  return best;
-}
-
 /* Strategies whose order of the pool follows from the probabilities alone (the others need a
  * space or clusters): the worker ranks the whole pool by them, so that every question handed out
  * until the next round is the next best by the last scores. */
@@ -550,7 +539,7 @@ choose_pairs (Worker *w, const Known *known, const float *probs, guint want, Ord
   for (guint i = 0; i < w->n_pool; i++)
     {
       const float *p = probs + (gsize) i * k;
-      guint best = argmax (p, k);
+      guint best = veto_active_argmax (p, k);
 
       labels[i] = known->mine[i] ? -1 : (gint) best;
       /* How surely the item is a c: the log-odds of its predicted class. */

@@ -147,17 +147,6 @@ slot_of (VetoSessions *ss, gint64 item)
   return index == 0 ? NULL : &g_array_index (ss->slots, Slot, index - 1);
 }
 
-static guint
-argmax (const float *p, guint k)
-{
-  guint best = 0;
-
-  for (guint c = 1; c < k; c++)
-    if (p[c] > p[best])
-      best = c;
-  return best;
-}
-
 static void
 forget_pending (VetoSessions *ss)
 {
@@ -676,6 +665,16 @@ choose_campaign_slot (VetoSessions *ss, Session *s)
   return best;
 }
 
+/* The class the learner's newest scores predict for the slot's item, or -1 without scores. */
+static gint
+slot_label (const VetoSessions *ss, const Slot *slot)
+{
+  return slot->row >= 0
+             ? (gint) veto_active_argmax (ss->probs + (gsize) slot->row * ss->n_classes,
+                                          ss->n_classes)
+             : -1;
+}
+
 /* A slot this person may get, other than avoid, at random; of class label (the model's guess)
  * when label >= 0 and it turns up within a few draws. */
 static Slot *
@@ -689,10 +688,7 @@ random_slot (VetoSessions *ss, Session *s, const Slot *avoid, gint label)
     {
       Slot *slot = &g_array_index (ss->slots, Slot, g_rand_int_range (ss->rand, 0, n));
 
-      if (slot != avoid && may_get (ss, s, slot)
-          && (label < 0 || (slot->row >= 0 && (gint) argmax (
-                                                  ss->probs + (gsize) slot->row * ss->n_classes,
-                                                  ss->n_classes) == label)))
+      if (slot != avoid && may_get (ss, s, slot) && (label < 0 || slot_label (ss, slot) == label))
         return slot;
     }
   if (label >= 0)
@@ -830,7 +826,7 @@ static void
 set_guess (VetoSessions *ss, VetoLease *lease, const Slot *slot)
 {
   const float *p = slot && slot->row >= 0 ? ss->probs + (gsize) slot->row * ss->n_classes : NULL;
-  guint best = p ? argmax (p, ss->n_classes) : 0;
+  guint best = p ? veto_active_argmax (p, ss->n_classes) : 0;
 
   lease->guess_class = 0;
   lease->guess_confidence = 0;
@@ -848,10 +844,7 @@ static gboolean
 compose_pair (VetoSessions *ss, Session *s, Slot *slot, VetoLease *lease)
 {
   Slot *right = slot->partner ? slot_of (ss, slot->partner) : NULL;
-  gint label = slot->row >= 0 ? (gint) argmax (ss->probs
-                                                           + (gsize) slot->row * ss->n_classes,
-                                                           ss->n_classes)
-                              : -1;
+  gint label = slot_label (ss, slot);
 
   if (ss->campaign)
     {
@@ -880,10 +873,7 @@ compose_pair (VetoSessions *ss, Session *s, Slot *slot, VetoLease *lease)
           right = t;
           lease->item = slot->item;
           set_guess (ss, lease, slot);
-          label = slot->row >= 0 ? (gint) argmax (
-                                       ss->probs + (gsize) slot->row * ss->n_classes,
-                                       ss->n_classes)
-                                 : -1;
+          label = slot_label (ss, slot);
         }
     }
   lease->right_item = right->item;
