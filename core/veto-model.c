@@ -477,9 +477,20 @@ typedef struct
   float *out_probs;
 } ThinJob;
 
+/* Row i of a row-major matrix X of d columns: X[rows[i]], or X[i] when rows is NULL. */
+static inline const float *
+row_of (const float *X, const guint *rows, guint i, guint d)
+{
+  return X + (gsize) (rows != NULL ? rows[i] : i) * d;
+}
+
+/* out (n × THIN_WIDTH) = X[rows] w16 (rows NULL: the first n rows of X), four rows per pass
+ * over w16, whose row stays in one vector register: for a softmax of at most THIN_WIDTH
+ * outputs, sgemm's packing of so thin a matrix costs more than its arithmetic. */
 __attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
-thin_logits (const float *x, guint n, guint d, const float *w16, float *out)
+thin_logits_rows (const float *X, const guint *rows, guint n, guint d, const float *w16,
+                  float *out)
 {
   guint i = 0;
 
@@ -487,7 +498,8 @@ thin_logits (const float *x, guint n, guint d, const float *w16, float *out)
     {
       float a0[THIN_WIDTH] = { 0 }, a1[THIN_WIDTH] = { 0 };
       float a2[THIN_WIDTH] = { 0 }, a3[THIN_WIDTH] = { 0 };
-      const float *x0 = x + (gsize) i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+      const float *x0 = row_of (X, rows, i, d), *x1 = row_of (X, rows, i + 1, d);
+      const float *x2 = row_of (X, rows, i + 2, d), *x3 = row_of (X, rows, i + 3, d);
 
       for (guint j = 0; j < d; j++)
         {
@@ -510,10 +522,11 @@ thin_logits (const float *x, guint n, guint d, const float *w16, float *out)
   for (; i < n; i++)
     {
       float a[THIN_WIDTH] = { 0 };
+      const float *x = row_of (X, rows, i, d);
 
       for (guint j = 0; j < d; j++)
         for (guint c = 0; c < THIN_WIDTH; c++)
-          a[c] += x[(gsize) i * d + j] * w16[(gsize) j * THIN_WIDTH + c];
+          a[c] += x[j] * w16[(gsize) j * THIN_WIDTH + c];
       memcpy (out + (gsize) i * THIN_WIDTH, a, sizeof a);
     }
 }
@@ -532,7 +545,7 @@ thin_job_run (gpointer data)
     {
       guint nb = MIN (BLOCK_ROWS, job->end - start);
 
-      thin_logits (job->x + (gsize) start * d, nb, d, job->w16, logits);
+      thin_logits_rows (job->x + (gsize) start * d, NULL, nb, d, job->w16, logits);
       for (guint i = 0; i < nb; i++)
         {
           float *z = logits + (gsize) i * THIN_WIDTH;
@@ -756,55 +769,9 @@ backward (const VetoModel *model,
   column_sums (ws->dhidden, n_rows, model->hidden, grad + layout.b1);
 }
 
-/* A softmax with at most THIN_WIDTH outputs trains through these two kernels instead of sgemm:
- * they read the minibatch's rows where they lie in X (no gathered copy) and keep a row of the
- * zero-padded weights in one vector register; sgemm's packing of so thin a matrix costs more
- * than its arithmetic. out (n × THIN_WIDTH) = X[rows] w16. */
-__attribute__ ((target_clones ("avx512f", "avx2", "default")))
-static void
-thin_logits_rows (const float *X, const guint *rows, guint n, guint d, const float *w16,
-                  float *out)
-{
-  guint i = 0;
-
-  for (; i + 4 <= n; i += 4)
-    {
-      float a0[THIN_WIDTH] = { 0 }, a1[THIN_WIDTH] = { 0 };
-      float a2[THIN_WIDTH] = { 0 }, a3[THIN_WIDTH] = { 0 };
-      const float *x0 = X + (gsize) rows[i] * d, *x1 = X + (gsize) rows[i + 1] * d;
-      const float *x2 = X + (gsize) rows[i + 2] * d, *x3 = X + (gsize) rows[i + 3] * d;
-
-      for (guint j = 0; j < d; j++)
-        {
-          const float *wr = w16 + (gsize) j * THIN_WIDTH;
-          float v0 = x0[j], v1 = x1[j], v2 = x2[j], v3 = x3[j];
-
-          for (guint c = 0; c < THIN_WIDTH; c++)
-            {
-              a0[c] += v0 * wr[c];
-              a1[c] += v1 * wr[c];
-              a2[c] += v2 * wr[c];
-              a3[c] += v3 * wr[c];
-            }
-        }
-      memcpy (out + (gsize) i * THIN_WIDTH, a0, sizeof a0);
-      memcpy (out + (gsize) (i + 1) * THIN_WIDTH, a1, sizeof a1);
-      memcpy (out + (gsize) (i + 2) * THIN_WIDTH, a2, sizeof a2);
-      memcpy (out + (gsize) (i + 3) * THIN_WIDTH, a3, sizeof a3);
-    }
-  for (; i < n; i++)
-    {
-      float a[THIN_WIDTH] = { 0 };
-      const float *x = X + (gsize) rows[i] * d;
-
-      for (guint j = 0; j < d; j++)
-        for (guint c = 0; c < THIN_WIDTH; c++)
-          a[c] += x[j] * w16[(gsize) j * THIN_WIDTH + c];
-      memcpy (out + (gsize) i * THIN_WIDTH, a, sizeof a);
-    }
-}
-
-/* g16 (d × THIN_WIDTH) = X[rows]^T z16, four rows per pass over g16. */
+/* A softmax with at most THIN_WIDTH outputs trains through thin_logits_rows (above) and this
+ * kernel instead of sgemm: they read the minibatch's rows where they lie in X (no gathered
+ * copy). g16 (d × THIN_WIDTH) = X[rows]^T z16, four rows per pass over g16. */
 __attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 thin_weight_gradient_rows (const float *X, const guint *rows, guint n, guint d,
