@@ -884,6 +884,20 @@ veto_loss_matrix_invert (const double *m, guint k, double *out_inv, GError **err
   return TRUE;
 }
 
+/* Every class shown with answer t is one of the k: TRUE, else FALSE with error. */
+static gboolean
+check_shown (const VetoLossChoiceObservation *o, guint t, guint k, GError **error)
+{
+  for (guint s = 0; s < o->n_shown; s++)
+    if (o->shown[s] >= k)
+      {
+        g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                     "answer %u: class %u shown, out of %u", t, o->shown[s], k);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 /* veto_loss_fit_annotator (), with the noise weight held at fixed_noise unless that is NAN. */
 static gboolean
 fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
@@ -912,13 +926,8 @@ fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double st
                        "not a distribution over %u classes", t, k);
           return FALSE;
         }
-      for (guint s = 0; s < obs[t].n_shown; s++)
-        if (obs[t].shown[s] >= k)
-          {
-            g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
-                         "answer %u: class %u shown, out of %u", t, obs[t].shown[s], k);
-            return FALSE;
-          }
+      if (!check_shown (&obs[t], t, k, error))
+        return FALSE;
       for (guint y = 0; y < k; y++)
         if (y == obs[t].answer)
           noise_wins += obs[t].truth[y];
@@ -1105,13 +1114,8 @@ veto_loss_fit_annotator_em (const VetoLossChoiceObservation *obs, const guint *i
                        "answer %u is about item %u, out of %u", t, item_of[t], n_items);
           return FALSE;
         }
-      for (guint s = 0; s < obs[t].n_shown; s++)
-        if (obs[t].shown[s] >= k)
-          {
-            g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
-                         "answer %u: class %u shown, out of %u", t, obs[t].shown[s], k);
-            return FALSE;
-          }
+      if (!check_shown (&obs[t], t, k, error))
+        return FALSE;
       weighted[t] = obs[t];
       weighted[t].truth = posteriors + (gsize) item_of[t] * k;
     }

@@ -115,6 +115,18 @@ set_busy (GError **error, const char *path, const LockedFile *file, VetoStoreCla
                  display, who);
 }
 
+/* The file could not be opened or looked at: FALSE, with error naming it. */
+static gboolean
+set_file_error (GError **error, const char *path, int saved_errno)
+{
+  g_autofree char *display = g_filename_display_name (path);
+
+  g_set_error (error, VETO_STORE_ERROR,
+               saved_errno == ENOENT ? VETO_STORE_ERROR_NOT_FOUND : VETO_STORE_ERROR_FAILED,
+               "%s: %s", display, g_strerror (saved_errno));
+  return FALSE;
+}
+
 /* Takes the lock the claims call for, or fails without changing what is held. */
 static gboolean
 update_lock (const char *path, LockedFile *file, VetoStoreClaimKind kind, GError **error)
@@ -127,15 +139,7 @@ update_lock (const char *path, LockedFile *file, VetoStoreClaimKind kind, GError
     {
       file->fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
       if (file->fd < 0)
-        {
-          int saved = errno;
-          g_autofree char *display = g_filename_display_name (path);
-
-          g_set_error (error, VETO_STORE_ERROR,
-                       saved == ENOENT ? VETO_STORE_ERROR_NOT_FOUND : VETO_STORE_ERROR_FAILED,
-                       "%s: %s", display, g_strerror (saved));
-          return FALSE;
-        }
+        return set_file_error (error, path, errno);
     }
   if (want == 0)
     {
@@ -192,12 +196,7 @@ veto_store_claim (const char *path, VetoStoreClaimKind kind, GError **error)
   g_return_val_if_fail (kind <= VETO_STORE_CLAIM_SERVE, NULL);
   if (stat (path, &st) != 0)
     {
-      int saved = errno;
-      g_autofree char *display = g_filename_display_name (path);
-
-      g_set_error (error, VETO_STORE_ERROR,
-                   saved == ENOENT ? VETO_STORE_ERROR_NOT_FOUND : VETO_STORE_ERROR_FAILED,
-                   "%s: %s", display, g_strerror (saved));
+      set_file_error (error, path, errno);
       return NULL;
     }
   key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);

@@ -429,14 +429,8 @@ test_estimate_without_gold (Fixture *f, gconstpointer data)
   g_assert_false (isnan (status.estimated_accuracy));
   scores = veto_engine_get_scores (engine);
   for (guint i = 0; i < scores->n; i++)
-    {
-      const float *p = scores->probs + (gsize) i * scores->n_classes;
-      guint best = 0;
-
-      for (guint c = 1; c < scores->n_classes; c++)
-        best = p[c] > p[best] ? c : best;
-      right += best == gold_of (f, scores->items[i]);
-    }
+    right += veto_active_argmax (scores->probs + (gsize) i * scores->n_classes,
+                                 scores->n_classes) == gold_of (f, scores->items[i]);
   g_test_message ("estimated %.3f, on the pool's gold %.3f", status.estimated_accuracy,
                   (double) right / scores->n);
   g_assert_cmpfloat (fabs (status.estimated_accuracy - (double) right / scores->n), <, 0.2);
