@@ -2,11 +2,8 @@
 # Benchmark: a 1,000,000-item pool of 128-d float32 embeddings (`--features npy:FILE`): one active round at 1,000 labels, a simulated run, and peak memory against the matrix's size.
 # Usage: bench/bench-bigpool.sh [OTHER_VETO...]   (each OTHER_VETO, e.g. an older build, runs the same simulation)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash tools/install-deps --with-python
-build="${VETO_BUILD:-build}"
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-ninja -C "$build" >/dev/null
+# shellcheck source=prepare.sh
+. "$(dirname "$0")/prepare.sh"
 veto="$PWD/$build/app/veto"
 work=$(mktemp -d "${TMPDIR:-/tmp}/veto-bench-bigpool.XXXXXX")
 trap 'rm -rf "$work"' EXIT

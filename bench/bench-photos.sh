@@ -2,11 +2,8 @@
 # Benchmark: 2,000 ordinary 1024×768 JPEG photos in class folders: `veto import` + pixel features, against Pillow's draft() decode of the same files in the same run.
 # Usage: bench/bench-photos.sh [OTHER_VETO...]   (each OTHER_VETO, e.g. an older build, is timed the same way)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash tools/install-deps --with-python
-build="${VETO_BUILD:-build}"
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-ninja -C "$build" >/dev/null
+# shellcheck source=prepare.sh
+. "$(dirname "$0")/prepare.sh"
 vetos=("$PWD/$build/app/veto")
 for other in "$@"; do
   vetos+=("$(cd "$(dirname "$other")" && pwd)/$(basename "$other")")

@@ -3,11 +3,8 @@
 # rescore, pick a margin batch of 100), Veto (from scratch, and warm-started from the round
 # before as the loop does) against scikit-learn + numpy on the same labels.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash tools/install-deps --with-python
-build="${VETO_BUILD:-build}"
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-ninja -C "$build" >/dev/null
+# shellcheck source=prepare.sh
+. "$(dirname "$0")/prepare.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 DISPLAY= WAYLAND_DISPLAY= "$build"/app/veto demo --project "$work/fm.veto" >/dev/null

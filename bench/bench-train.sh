@@ -2,11 +2,8 @@
 # Benchmark: Veto's softmax against scikit-learn's LogisticRegression on standardized Fashion-MNIST
 # pixels, in one run: both accuracies, both training times and their ratio; then the pool rescore.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash tools/install-deps --with-python
-build="${VETO_BUILD:-build}"
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-ninja -C "$build" >/dev/null
+# shellcheck source=prepare.sh
+. "$(dirname "$0")/prepare.sh"
 veto="$build"/app/veto
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
