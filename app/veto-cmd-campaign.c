@@ -135,6 +135,22 @@ add_number (JsonBuilder *b, const char *name, double value)
     json_builder_add_null_value (b);
 }
 
+/* A k × k matrix of numbers, row by row. */
+static void
+add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint y = 0; y < k; y++)
+    {
+      json_builder_begin_array (b);
+      for (guint c = 0; c < k; c++)
+        add_number (b, NULL, m[(gsize) y * k + c]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_array (b);
+}
+
 static void
 add_string (JsonBuilder *b, const char *name, const char *value)
 {
@@ -850,16 +866,7 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
       json_builder_begin_object (b);
       add_int (b, "answers", a->choice_answers);
       add_number (b, "names_truth_when_shown", a->choice_noise);
-      json_builder_set_member_name (b, "weights");
-      json_builder_begin_array (b);
-      for (guint y = 0; y < k; y++)
-        {
-          json_builder_begin_array (b);
-          for (guint c = 0; c < k; c++)
-            add_number (b, NULL, a->choice_model[(gsize) y * k + c]);
-          json_builder_end_array (b);
-        }
-      json_builder_end_array (b);
+      add_matrix (b, "weights", a->choice_model, k);
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
@@ -917,16 +924,7 @@ stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r
       json_builder_end_array (b);
     }
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "probabilities");
-  json_builder_begin_array (b);
-  for (guint y = 0; y < k; y++)
-    {
-      json_builder_begin_array (b);
-      for (guint c = 0; c < k; c++)
-        add_number (b, NULL, r->transition[(gsize) y * k + c]);
-      json_builder_end_array (b);
-    }
-  json_builder_end_array (b);
+  add_matrix (b, "probabilities", r->transition, k);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "complementary");
   json_builder_begin_object (b);
