@@ -699,10 +699,15 @@ encode_item (VetoServer *server, gint64 item_id, GError **error)
     }
   else
     {
-      g_autofree char *path = g_build_filename (veto_store_get_base_dir (server->store),
-                                                item->path, NULL);
+      /* The file's bytes must have the row's sha256: a path edited to name another file (an
+       * image of the project, a link out of its folder) is refused, never served. */
+      g_autofree char *path = veto_store_item_file (server->store, item, error);
+      g_autofree char *name = NULL;
 
-      image = veto_image_load (path, error);
+      if (path == NULL)
+        return NULL;
+      name = veto_store_describe_item (server->store, item);
+      image = veto_image_load_verified (path, item->sha256, name, 0, 0, error);
       if (image == NULL)
         return NULL;
     }

@@ -153,5 +153,10 @@ def db(project):
     return sqlite3.connect("file:%s?mode=ro" % project, uri=True, timeout=30)
 
 
+def db_writable(project):
+    """A connection that may edit the project behind Veto's back (the tests that tamper)."""
+    return sqlite3.connect(project, timeout=30)
+
+
 def scratch():
     return tempfile.TemporaryDirectory(prefix="veto-web-")
