@@ -157,6 +157,27 @@ write_latencies (const char *path, GArray *latencies, GError **error)
   return g_file_set_contents (path, out->str, out->len, error);
 }
 
+/* The project opened read-only; an older one is upgraded first, as the engine's open would. */
+static VetoStore *
+open_reader (const char *path, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  VetoStore *reader = veto_store_open (path, TRUE, &local);
+
+  if (reader == NULL && g_error_matches (local, VETO_STORE_ERROR, VETO_STORE_ERROR_READ_ONLY))
+    {
+      VetoStore *writer = veto_store_open (path, FALSE, error);
+
+      if (writer == NULL)
+        return NULL;
+      veto_store_close (writer);
+      return veto_store_open (path, TRUE, error);
+    }
+  if (reader == NULL)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return reader;
+}
+
 int
 veto_cmd_drive (int argc, char **argv)
 {
@@ -255,24 +276,48 @@ veto_cmd_drive (int argc, char **argv)
     return veto_cli_usage (context, error->message);
   if (model_name && !veto_model_kind_from_string (model_name, &options.model))
     return veto_cli_usage (context, "--model must be softmax or mlp");
-  if (campaign_name)
-    {
-      g_autoptr (VetoStore) reader = veto_store_open (argv[1], TRUE, &error);
-      g_autoptr (VetoCampaign) campaign = NULL;
+  {
+    /* The project is read, and the simulated annotator made (its profile may be refused),
+     * before the engine opens it for writing: a refusal leaves the project as it was. */
+    g_autoptr (VetoStore) reader = open_reader (argv[1], &error);
+    g_autoptr (GPtrArray) project_classes = NULL;
 
-      if (reader == NULL)
-        return veto_cli_fail (error);
-      campaign = veto_store_get_campaign (reader, campaign_name, &error);
-      if (campaign == NULL)
-        return veto_cli_fail (error);
-      options.campaign = campaign->id;
-      if (kind_name == NULL)
-        options.kind = campaign->protocol;
-      shown = campaign->n_candidates;
-    }
-  if (profile && options.kind == VETO_KIND_PREFERENCE)
-    return veto_cli_usage (context, "preference questions are answered from the gold labels: "
-                                    "no --profile");
+    if (reader == NULL)
+      return veto_cli_fail (error);
+    if (campaign_name)
+      {
+        g_autoptr (VetoCampaign) campaign = veto_store_get_campaign (reader, campaign_name,
+                                                                     &error);
+
+        if (campaign == NULL)
+          return veto_cli_fail (error);
+        options.campaign = campaign->id;
+        if (kind_name == NULL)
+          options.kind = campaign->protocol;
+        shown = campaign->n_candidates;
+      }
+    if (profile && options.kind == VETO_KIND_PREFERENCE)
+      return veto_cli_usage (context, "preference questions are answered from the gold labels: "
+                                      "no --profile");
+    project_classes = veto_store_list_classes (reader, &error);
+    if (project_classes == NULL)
+      return veto_cli_fail (error);
+    if (options.kind != VETO_KIND_PREFERENCE)
+      {
+        const char *name = profile ? profile
+                           : options.kind == VETO_KIND_ORDINARY ? "ordinary"
+                                                                : "uniform";
+        VetoSimKind wanted;
+
+        annotator = veto_sim_annotator_new (name, project_classes->len, shown, &error);
+        if (annotator == NULL)
+          return veto_cli_fail (error);
+        wanted = veto_sim_annotator_get_kind (annotator);
+        if ((options.kind == VETO_KIND_ORDINARY) != (wanted == VETO_SIM_ORDINARY)
+            || wanted == VETO_SIM_TEACHER)
+          return veto_cli_usage (context, "--profile does not answer this kind of question");
+      }
+  }
   options.retrain_every = retrain_every;
   options.queue_size = queue;
   options.n_candidates = shown;
@@ -285,21 +330,6 @@ veto_cmd_drive (int argc, char **argv)
   if (engine == NULL)
     return veto_cli_fail (error);
   classes = veto_engine_get_classes (engine);
-  if (options.kind != VETO_KIND_PREFERENCE)
-    {
-      const char *name = profile ? profile
-                         : options.kind == VETO_KIND_ORDINARY ? "ordinary"
-                                                              : "uniform";
-      VetoSimKind wanted;
-
-      annotator = veto_sim_annotator_new (name, classes->len, shown, &error);
-      if (annotator == NULL)
-        return veto_cli_fail (error);
-      wanted = veto_sim_annotator_get_kind (annotator);
-      if ((options.kind == VETO_KIND_ORDINARY) != (wanted == VETO_SIM_ORDINARY)
-          || wanted == VETO_SIM_TEACHER)
-        return veto_cli_usage (context, "--profile does not answer this kind of question");
-    }
   if (!veto_store_foreach_item (veto_engine_get_store (engine), VETO_N_SPLITS, collect_gold,
                                 &gold, &error))
     return veto_cli_fail (error);

@@ -99,6 +99,27 @@ if [ $? -eq 1 ] && grep -q "skewed.txt: row 1" "$T/err"; then
 else echo "not ok $n - a profile no choice model reproduces is refused (exit 1), naming the row"
   sed 's/^/# /' "$T/err"; failed=$((failed + 1)); fi
 
+# The same check guards the other simulated annotators: drive's and campaign simulate's.
+cp "$P" "$T/p-profile.veto"
+before=$(sha256sum <"$T/p-profile.veto")
+for how in "drive --answers 5 --shown 2 --profile biased:$T/skewed.txt" \
+           "campaign simulate --name c2 --annotators 2 --profile biased:$T/skewed.txt"; do
+  n=$((n + 1))
+  [ "${how%% *}" = campaign ] && { "$VETO" campaign create "$T/p-profile.veto" --name c2 \
+    --protocol complementary --per-item 1 --candidates 2 --items 20 >/dev/null;
+    before=$(sha256sum <"$T/p-profile.veto"); }
+  # shellcheck disable=SC2086 # the command's words
+  set -- $how
+  if [ "$1" = campaign ]; then sub=("$1" "$2"); shift 2; else sub=("$1"); shift; fi
+  "$VETO" "${sub[@]}" "$T/p-profile.veto" "$@" >/dev/null 2>"$T/err"
+  rc=$?
+  if [ $rc -eq 1 ] && grep -q "skewed.txt: row 1" "$T/err" \
+     && [ "$(sha256sum <"$T/p-profile.veto")" = "$before" ]; then
+    echo "ok $n - ${sub[*]}: a profile no choice model reproduces is refused (exit 1), naming the row, no answer written"
+  else echo "not ok $n - ${sub[*]}: a profile no choice model reproduces is refused (exit $rc), naming the row, no answer written"
+    sed 's/^/# /' "$T/err"; failed=$((failed + 1)); fi
+done
+
 "$VETO" info "$P" --json >"$T/info-before"
 check "simulate --scratch, two strategies, two seeds" "$VETO" simulate "$P" --scratch -q \
   --out "$T/sim" --budget 60 --batch 20 --init 20 --seeds 2 --strategy margin,random --target 0.5
@@ -118,6 +139,10 @@ check "simulate --scratch on a schema-1 project" "$VETO" simulate "$T/v1.veto" -
   --mode ordinary --out "$T/sim-v1" --budget 40 --batch 20 --init 20 --seeds 1
 check "--scratch leaves the schema-1 project byte-identical, with no backup beside it" \
   sh -c "sha256sum <'$T/v1.veto' | cmp -s - '$T/v1-before' && ! ls '$T'/v1.veto.v*.bak 2>/dev/null"
+check "drive upgrades a schema-1 project (a backup beside it) and answers" \
+  sh -c "'$VETO' drive '$T/v1.veto' --answers 5 --kind ordinary >/dev/null && ls '$T'/v1.veto.v1.bak >/dev/null \
+         && [ \$(sqlite3 '$T/v1.veto' 'PRAGMA user_version') -ge 2 ] \
+         && [ \$(sqlite3 '$T/v1.veto' \"SELECT count(*) FROM annotations a JOIN annotators n ON n.id = a.annotator_id WHERE n.name = 'veto-drive'\") -eq 5 ]"
 
 # --scratch on a project of image files: the copy reads them from the project's own folder.
 /usr/bin/python3 - "$T/files" <<'PY'
