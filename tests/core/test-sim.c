@@ -213,7 +213,9 @@ test_train_answers_and_round (Fixture *f, gconstpointer data)
 
 
 /* Answers on gold anchors outside the pool (the window's validation items) never train: the
- * model sees the pool's answers alone. */
+ * model sees the pool's answers alone. They fit the annotators' models instead: two people who
+ * each answered 30 of them (one always names the class after the truth, the other the one
+ * before) get a model of their own each. */
 static void
 test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
 {
@@ -224,7 +226,7 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_autoptr (VetoModel) model = NULL;
   VetoTrainResult result = { 0 };
   VetoTrainSpec spec;
-  gint64 import_id, annotator;
+  gint64 import_id, annotator, other;
   guint n_pool, n_val;
   const guint *pool, *val;
 
@@ -253,14 +255,17 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_assert_cmpuint (n_val, ==, 30);
   g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
                                               &error));
-  for (guint i = 0; i < 70; i++)
+  g_assert_true (veto_store_ensure_annotator (f->store, "other", VETO_ANNOTATOR_HUMAN, &other,
+                                              &error));
+  for (guint i = 0; i < 100; i++)
     {
-      guint row = i < 40 ? pool[i] : val[i - 40];
+      guint row = i < 40 ? pool[i] : val[(i - 40) % 30];
       guint y = veto_dataset_get_gold (ds, row);
       gint64 shown[2] = { f->classes[(y + 1) % K], f->classes[(y + 2) % K] };
       VetoAnswer answer = {
         .kind = VETO_KIND_COMPLEMENTARY, .item = veto_dataset_item_of_row (ds, row),
-        .annotator = annotator, .answer_class = shown[i % 2], .candidates = shown,
+        .annotator = i < 70 ? annotator : other,
+        .answer_class = i < 40 ? shown[i % 2] : shown[i < 70 ? 0 : 1], .candidates = shown,
         .n_candidates = 2, .strategy = i < 40 ? "random" : "anchor", .score = NAN,
       };
 
@@ -274,8 +279,8 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (result.train_size, ==, 40);
   g_assert_cmpuint (result.n_terms, ==, 40);
-  /* They fit the annotator's model instead. */
-  g_assert_cmpuint (result.anchor_answers, ==, 30);
+  g_assert_cmpuint (result.anchor_answers, ==, 60);
+  g_assert_cmpuint (result.annotators_fitted, ==, 2);
   veto_train_result_clear (&result);
 }
 
