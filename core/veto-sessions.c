@@ -988,7 +988,7 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
       guint shown[MAX_CANDIDATES];
       guint64 seed = ((guint64) g_rand_int (ss->rand) << 32) | g_rand_int (ss->rand);
 
-      /* an anchor's candidates are uniform, as the choice model's fit assumes nothing of them */
+      /* an anchor's candidates are uniform (CLImage's protocol): sets the model did not choose */
       if (!veto_active_candidates (p && !slot->anchor ? ss->rule : VETO_ACTIVE_CANDIDATES_UNIFORM,
                                    p, 1, n, k,
                                    VETO_ACTIVE_DEFAULT_FLOOR, seed, shown, error))
