@@ -918,8 +918,9 @@ anchor_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset 
 
 /* The annotators' choice models (veto_loss_fit_annotators ()) from their complementary answers,
  * with the sets shown, on gold anchors: the campaigns' anchors and the questions asked as anchors
- * (strategy "anchor"), the items whose gold label the project may read for this. Model 0 is the
- * pooled one, model j + 1 annotator j's; model_of maps an annotator's name to their model. */
+ * (strategy "anchor"), the items whose gold label the project may read for this, once there are
+ * VETO_SIM_MIN_ANCHORS_PER_CLASS per class. Model 0 is the pooled one, model j + 1 annotator j's;
+ * model_of maps an annotator's name to their model. */
 typedef struct
 {
   guint n_models;          /* 0: no anchor answers */
@@ -1008,7 +1009,10 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
       annotator_of[n] = who - 1;
       obs[n++] = (VetoLossChoiceObservation) { shown, m, answer, truth + (gsize) gold * k };
     }
-  if (n == 0)
+  out->anchor_answers = n;
+  /* K² weights need evidence: fitted to a few dozen answers they made the first rounds worse
+   * (README: the demo's 1,000 answers, 50 of them anchors), so the uniform model until then */
+  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
   out->n_models = names->len + 1;
   out->a = g_new (double, (gsize) out->n_models * k * k);
@@ -1025,7 +1029,6 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
       g_hash_table_insert (out->model_of, g_strdup (names->pdata[j]), GUINT_TO_POINTER (j + 1));
       out->own += fits[j].own;
     }
-  out->anchor_answers = n;
   return TRUE;
 }
 

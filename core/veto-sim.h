@@ -50,6 +50,9 @@ typedef enum
 
 gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_supervision);
 
+/* Answers on gold anchors per class before the annotators' models replace the uniform one. */
+#define VETO_SIM_MIN_ANCHORS_PER_CLASS 10
+
 typedef struct
 {
   VetoModelKind model;
@@ -72,8 +75,9 @@ typedef struct
                                     (veto_loss_fit_annotators (): pooled, and each person's own
                                     once they have enough) fitted to the answers on gold anchors
                                     (the campaigns' anchors and questions asked with strategy
-                                    "anchor"), each answer using its annotator's; without such
-                                    answers the uniform annotator. With answers, FWD without q
+                                    "anchor") once there are VETO_SIM_MIN_ANCHORS_PER_CLASS per
+                                    class, each answer using its annotator's; before, the
+                                    uniform annotator. With answers, FWD without q
                                     takes each answer's Q from its model
                                     (veto_loss_annotator_transition (), as many classes shown as
                                     the answers saw); no model: the uniform Q */
@@ -95,7 +99,8 @@ typedef struct
   double final_loss;
   double *q_used;          /* K×K the loss used (FWD/URE/CPE-F), or NULL; owned */
   guint anchor_answers;    /* answers on gold anchors (the campaigns' anchors and questions
-                              asked as anchors) the annotators' models were fitted to */
+                              asked as anchors) for the annotators' models (fitted once there
+                              are VETO_SIM_MIN_ANCHORS_PER_CLASS per class) */
   guint annotators_fitted; /* annotators with a model of their own (the others use the pooled
                               one: veto_loss_fit_annotators ()) */
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
