@@ -553,9 +553,8 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
   AnswerLoad *al = user_data;
   gint row = veto_dataset_row_of_item (al->ds, a->item);
   gint cls = class_by_name (al->ds, a->answer_class);
-  guint unit;
-
   gboolean anchor = g_strcmp0 (a->strategy, "anchor") == 0;
+  guint unit;
 
   if (row < 0 || (al->annotator && g_strcmp0 (al->annotator, a->annotator) != 0))
     return TRUE;
@@ -923,7 +922,7 @@ anchor_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset 
  * model_of maps an annotator's name to their model. */
 typedef struct
 {
-  guint n_models;          /* 0: no anchor answers */
+  guint n_models;          /* 0: too few anchor answers */
   double *a;               /* n_models K×K */
   GHashTable *model_of;    /* name → model index */
   guint anchor_answers;
