@@ -865,6 +865,12 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
       json_builder_set_member_name (b, "choice_model");
       json_builder_begin_object (b);
       add_int (b, "answers", a->choice_answers);
+      if (name)
+        {
+          json_builder_set_member_name (b, "own");
+          json_builder_add_boolean_value (b, a->choice_own);
+          add_number (b, "pull_towards_pooled", a->choice_strength);
+        }
       add_number (b, "names_truth_when_shown", a->choice_noise);
       add_matrix (b, "weights", a->choice_model, k);
       json_builder_end_object (b);
@@ -952,6 +958,18 @@ print_rate (const char *label, const VetoStatsCount *count)
 }
 
 static void
+print_choice_model (const VetoStatsAnnotator *a, guint k)
+{
+  for (guint y = 0; y < k; y++)
+    {
+      g_print ("     ");
+      for (guint c = 0; c < k; c++)
+        g_print (" %5.2f", a->choice_model[(gsize) y * k + c]);
+      g_print ("\n");
+    }
+}
+
+static void
 stats_print (const StatsInput *in, const VetoStatsReport *r)
 {
   g_print ("  answers      %u ordinary, %u complementary, on %u items\n",
@@ -962,6 +980,13 @@ stats_print (const StatsInput *in, const VetoStatsReport *r)
   print_rate ("CLs naming the majority class", &r->cl_majority);
   if (r->overall.per_kind[VETO_STATS_ORDINARY] > 0)
     g_print ("  Krippendorff's alpha (nominal) %.4f over %u items\n", r->alpha, r->alpha_units);
+  if (r->overall.choice_model != NULL)
+    {
+      g_print ("  pooled choice model (Luce weights, rows = gold class, fitted to %u answers on "
+               "gold items; names the truth %.1f%% of the times it is shown):\n",
+               r->overall.choice_answers, 100 * r->overall.choice_noise);
+      print_choice_model (&r->overall, r->n_classes);
+    }
   for (guint j = 0; j < r->n_annotators; j++)
     {
       const VetoStatsAnnotator *a = &r->annotators[j];
@@ -973,19 +998,18 @@ stats_print (const StatsInput *in, const VetoStatsReport *r)
       if (a->timed)
         g_print (", median %.1f s per answer", a->median_seconds);
       g_print ("\n");
-      if (a->choice_model != NULL)
+      if (a->choice_model != NULL && a->choice_own)
         {
           g_print ("    choice model (Luce weights, rows = gold class, fitted to %u answers on "
-                   "gold items; names the truth %.1f%% of the times it is shown):\n",
-                   a->choice_answers, 100 * a->choice_noise);
-          for (guint y = 0; y < r->n_classes; y++)
-            {
-              g_print ("     ");
-              for (guint c = 0; c < r->n_classes; c++)
-                g_print (" %5.2f", a->choice_model[(gsize) y * r->n_classes + c]);
-              g_print ("\n");
-            }
+                   "gold items, pulled towards the pooled model by %g answers per weight; names "
+                   "the truth %.1f%% of the times it is shown):\n",
+                   a->choice_answers, a->choice_strength, 100 * a->choice_noise);
+          print_choice_model (a, r->n_classes);
         }
+      else if (a->choice_model != NULL)
+        g_print ("    choice model: the pooled one (%u answers on gold items, fewer than %d); "
+                 "names the truth %.1f%% of the times it is shown\n", a->choice_answers,
+                 VETO_LOSS_MIN_OWN_ANSWERS, 100 * a->choice_noise);
     }
 }
 

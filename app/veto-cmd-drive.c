@@ -191,6 +191,7 @@ veto_cmd_drive (int argc, char **argv)
   g_autofree char *latency_path = NULL;
   g_autofree char *campaign_name = NULL;
   gint answers = 100, retrain_every = 10, queue = 20, shown = 4, seed = 1, pace = 0;
+  double anchors = VETO_SESSIONS_DEFAULT_ANCHORS;
   gboolean acks = FALSE;
   GOptionEntry entries[] = {
     { "answers", 'n', 0, G_OPTION_ARG_INT, &answers, "answers to give (100)", "N" },
@@ -213,6 +214,9 @@ veto_cmd_drive (int argc, char **argv)
       "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
     { "model", 0, 0, G_OPTION_ARG_STRING, &model_name, "softmax (default) or mlp", "MODEL" },
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features, "as for train (pixels)", "SPEC" },
+    { "anchors", 0, 0, G_OPTION_ARG_DOUBLE, &anchors,
+      "complementary: share of the questions asked about gold anchors, the validation split's "
+      "gold items (0.05; none without such items)", "RATE" },
     { "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign_name,
       "answer this campaign's questions (its protocol is the default --kind)", "NAME" },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "seed of the engine and the annotator (1)", "N" },
@@ -240,7 +244,7 @@ veto_cmd_drive (int argc, char **argv)
   VetoEngineStatus status;
   const VetoQuestion *q;
   GPtrArray *classes;
-  guint done = 0, skipped = 0, skipped_in_a_row = 0;
+  guint done = 0, skipped = 0, skipped_in_a_row = 0, on_anchors = 0;
   Rounds rounds = { 0, g_get_monotonic_time (), 0 };
   int exit_status;
 
@@ -266,6 +270,8 @@ veto_cmd_drive (int argc, char **argv)
     return veto_cli_usage (context, "--kind must be ordinary, complementary or preference");
   if (answers <= 0 || retrain_every <= 0 || queue <= 0 || shown < 2 || seed < 0 || pace < 0)
     return veto_cli_usage (context, "numbers must be positive (and --shown at least 2)");
+  if (!(anchors >= 0 && anchors <= 1))
+    return veto_cli_usage (context, "--anchors is a share in [0, 1]");
   if (g_strcmp0 (strategy_name, "agcd") == 0)
     options.agcd = TRUE;
   else if (strategy_name
@@ -321,6 +327,7 @@ veto_cmd_drive (int argc, char **argv)
   options.retrain_every = retrain_every;
   options.queue_size = queue;
   options.n_candidates = shown;
+  options.anchors = anchors;
   options.budget = answers;
   options.seed = seed;
   if (features)
@@ -356,6 +363,8 @@ veto_cmd_drive (int argc, char **argv)
         }
       simulate_answer (annotator, &rng, classes, &gold, q, class_index (classes, *truth_id),
                        &answer_class, &preferred);
+      /* q is borrowed only until the answer */
+      on_anchors += g_strcmp0 (q->strategy, "anchor") == 0;
       t0 = g_get_monotonic_time ();
       if (!veto_engine_answer (engine, answer_class, preferred, &id, &error))
         return veto_cli_fail (error);
@@ -375,8 +384,9 @@ veto_cmd_drive (int argc, char **argv)
       iterate (pace);
     }
   veto_engine_get_status (engine, &status);
-  printf ("drive: %u answers (%u skipped) in %.2f s; %u rounds delivered", done, skipped,
-          (g_get_monotonic_time () - rounds.started_us) / 1e6, rounds.rounds);
+  printf ("drive: %u answers (%u on gold anchors, %u skipped) in %.2f s; %u rounds delivered",
+          done, on_anchors, skipped, (g_get_monotonic_time () - rounds.started_us) / 1e6,
+          rounds.rounds);
   if (rounds.rounds)
     printf (", the first %.2f s after the start, the last version %" G_GINT64_FORMAT
             " with estimated accuracy %.4f", (rounds.first_us - rounds.started_us) / 1e6,

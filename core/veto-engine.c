@@ -112,6 +112,7 @@ veto_engine_options_init (VetoEngineOptions *options)
     .strategy = VETO_ACTIVE_MARGIN,
     .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
     .n_candidates = 4,
+    .anchors = VETO_SESSIONS_DEFAULT_ANCHORS,
     .retrain_every = 10,
     .queue_size = 20,
     .features = "pixels",
@@ -744,6 +745,10 @@ round_metrics (const VetoTrainResult *result, double accuracy, const char *accur
   json_builder_add_int_value (b, result->train_size);
   json_builder_set_member_name (b, "answers_used");
   json_builder_add_int_value (b, result->n_terms);
+  json_builder_set_member_name (b, "anchor_answers");
+  json_builder_add_int_value (b, result->anchor_answers);
+  json_builder_set_member_name (b, "annotators_fitted");
+  json_builder_add_int_value (b, result->annotators_fitted);
   json_builder_set_member_name (b, "epochs");
   json_builder_add_int_value (b, result->epochs);
   json_builder_set_member_name (b, "final_loss");
@@ -816,8 +821,10 @@ worker_round (Worker *w)
   veto_train_spec_init (&spec);
   spec.model = o->model;
   spec.supervision = VETO_SUPERVISION_ANSWERS;
-  /* Uniform sets: FWD, whose Q comes from the annotators' model fitted on the campaigns'
-   * anchors (the uniform Q, the same optimum as SCL-NL, until there are any). */
+  /* Uniform sets: FWD, each answer's Q from its annotator's model fitted to the gold anchors'
+   * answers (the campaigns' anchors and the questions asked as anchors; the uniform Q, the
+   * same optimum as SCL-NL, until there are any); other sets: the candidate-aware loss with
+   * those models. */
   spec.cl_loss = o->candidates == VETO_ACTIVE_CANDIDATES_UNIFORM
                      ? VETO_LOSS_COMPLEMENTARY_FWD
                      : VETO_LOSS_COMPLEMENTARY_CANDIDATE;
@@ -1303,6 +1310,7 @@ open_sessions (VetoEngine *engine, GError **error)
   so.kind = o->kind;
   so.candidates = o->candidates;
   so.n_candidates = o->n_candidates;
+  so.anchors = o->anchors;
   engine->sessions = veto_sessions_new (engine->store, &so, error);
   /* Leases a previous run left that are void now are deleted at once. */
   if (engine->sessions == NULL || !veto_sessions_commit (engine->sessions, error))

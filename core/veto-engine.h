@@ -39,6 +39,9 @@ typedef struct
   gboolean agcd;                    /* AGCD selection (novel clusters) instead of strategy */
   VetoActiveCandidateRule candidates; /* complementary: uniform (CLImage) or proportional */
   guint n_candidates;               /* complementary: K shown (default 4) */
+  double anchors;                   /* free complementary questions: the share asked about gold
+                                       anchors outside the pool (VetoSessionsOptions.anchors;
+                                       default 0.05, none without such items) */
   const char *criterion;            /* preference: shown with the pair; NULL: the model's
                                        predicted class of the left item ("more clearly a c") */
   guint retrain_every;              /* answers between retrains (default 10) */
@@ -60,8 +63,9 @@ typedef struct
                                        not used (the lab server's sessions answer instead) */
 } VetoEngineOptions;
 
-/* The defaults: complementary questions (4 uniform candidates), margin, a retrain every 10
- * answers, 20 questions ahead, pixels, softmax, seed 1. A NULL annotator is the login name. With
+/* The defaults: complementary questions (4 candidates proportional to the model, 5% of them on
+ * gold anchors when the project has some), margin, a retrain every 10 answers, 20 questions
+ * ahead, pixels, softmax, seed 1. A NULL annotator is the login name. With
  * a campaign, the campaign's protocol must be the kind, and its K replaces n_candidates. */
 void veto_engine_options_init (VetoEngineOptions *options);
 

@@ -556,6 +556,8 @@ veto_loss_candidate (const VetoLossBatch *batch, const VetoLossChoice *terms, gu
       guint n_shown = t->n_shown > 0 ? t->n_shown : k;
       double ls;
 
+      const double *ta = t->a ? t->a : a;
+
       g_return_val_if_fail (t->row < batch->n_rows && t->cl < k, NAN);
       log_softmax (batch_row (batch, t->row), k, logp);
       for (guint y = 0; y < k; y++)
@@ -568,10 +570,10 @@ veto_loss_candidate (const VetoLossBatch *batch, const VetoLossChoice *terms, gu
               guint c = t->n_shown > 0 ? t->shown[s] : s;
 
               g_return_val_if_fail (c < k, NAN);
-              shown_sum += a_entry (a, k, epsilon, y, c);
+              shown_sum += a_entry (ta, k, epsilon, y, c);
             }
           if (shown_sum > 0)
-            p_choice = a_entry (a, k, epsilon, y, t->cl) / shown_sum;
+            p_choice = a_entry (ta, k, epsilon, y, t->cl) / shown_sum;
           else
             p_choice = 1.0 / n_shown;
           v[y] = logp[y] + log (p_choice);
@@ -898,14 +900,44 @@ check_shown (const VetoLossChoiceObservation *o, guint t, guint k, GError **erro
   return TRUE;
 }
 
-/* veto_loss_fit_annotator (), with the noise weight held at fixed_noise unless that is NAN. */
+/* The share of the answers (weighted by truth) that the model a expects to name the true class
+ * when it is shown; without such answers, its share among K classes shown. */
+static double
+named_share (const VetoLossChoiceObservation *obs, guint n, guint k, const double *a)
+{
+  double named = 0.0, shown = 0.0;
+
+  for (guint t = 0; t < n; t++)
+    for (guint s = 0; s < obs[t].n_shown; s++)
+      {
+        guint y = obs[t].shown[s];
+        double total = 0.0;
+
+        for (guint r = 0; r < obs[t].n_shown; r++)
+          total += a[(gsize) y * k + obs[t].shown[r]];
+        named += obs[t].truth[y] * a[(gsize) y * k + y] / total;
+        shown += obs[t].truth[y];
+      }
+  if (shown > 0)
+    return named / shown;
+  shown = 0.0;
+  for (guint c = 0; c < k; c++)
+    shown += a[c];
+  return a[0] / shown;
+}
+
+/* veto_loss_fit_annotator (), with the noise weight held at fixed_noise unless that is NAN, and
+ * pulled towards center's weights (NULL: uniform, and the noise weight towards
+ * VETO_LOSS_PRIOR_NOISE). */
 static gboolean
 fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
-               double fixed_noise, double *out_a, double *out_noise, GError **error)
+               double fixed_noise, const double *center, double *out_a, double *out_noise,
+               GError **error)
 {
   g_autofree double *wins = g_new0 (double, (gsize) k * k);
   g_autofree double *denominators = g_new (double, (gsize) k * k);
-  double noise = isnan (fixed_noise) ? VETO_LOSS_PRIOR_NOISE : fixed_noise, noise_wins = 0.0;
+  double prior_noise = center ? center[0] : VETO_LOSS_PRIOR_NOISE;
+  double noise = isnan (fixed_noise) ? prior_noise : fixed_noise, noise_wins = 0.0;
 
   g_return_val_if_fail (obs != NULL || n == 0, FALSE);
   g_return_val_if_fail (out_a != NULL && k >= 2 && strength > 0, FALSE);
@@ -935,7 +967,7 @@ fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double st
           wins[(gsize) y * k + obs[t].answer] += obs[t].truth[y];
     }
   for (guint i = 0; i < k * k; i++)
-    out_a[i] = i % (k + 1) == 0 ? noise : 1.0;
+    out_a[i] = i % (k + 1) == 0 ? noise : center ? center[i] : 1.0;
   /* MM: each weight <- (its wins + prior) / (sum over the sets it was in of the answer weight
    * over the set's total + prior), all from the previous iterate. */
   for (guint iter = 0; iter < 500; iter++)
@@ -971,7 +1003,8 @@ fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double st
           for (guint c = 0; c < k; c++)
             if (c != y)
               sum += denominators[(gsize) y * k + c]
-                  = (wins[(gsize) y * k + c] + strength)
+                  = (wins[(gsize) y * k + c]
+                     + strength * (center ? center[(gsize) y * k + c] : 1.0))
                     / (denominators[(gsize) y * k + c] + strength);
           for (guint c = 0; c < k; c++)
             {
@@ -989,7 +1022,7 @@ fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double st
          * weights are not: its prior is worth VETO_LOSS_PRIOR_NOISE_ANSWERS answers. */
         double next = !isnan (fixed_noise)
                           ? fixed_noise
-                          : (noise_wins + VETO_LOSS_PRIOR_NOISE_ANSWERS * VETO_LOSS_PRIOR_NOISE)
+                          : (noise_wins + VETO_LOSS_PRIOR_NOISE_ANSWERS * prior_noise)
                                 / (noise_denominator + VETO_LOSS_PRIOR_NOISE_ANSWERS);
 
         change = MAX (change, fabs (next - noise) / noise);
@@ -1001,22 +1034,7 @@ fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double st
         break;
     }
   if (out_noise != NULL)
-    {
-      double named = 0.0, shown = 0.0;
-
-      for (guint t = 0; t < n; t++)
-        for (guint s = 0; s < obs[t].n_shown; s++)
-          {
-            guint y = obs[t].shown[s];
-            double total = 0.0;
-
-            for (guint r = 0; r < obs[t].n_shown; r++)
-              total += out_a[(gsize) y * k + obs[t].shown[r]];
-            named += obs[t].truth[y] * noise / total;
-            shown += obs[t].truth[y];
-          }
-      *out_noise = shown > 0 ? named / shown : noise / (noise + k - 1);
-    }
+    *out_noise = named_share (obs, n, k, out_a);
   return TRUE;
 }
 
@@ -1024,11 +1042,13 @@ gboolean
 veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
                          double *out_a, double *out_noise, GError **error)
 {
-  return fit_annotator (obs, n, k, strength, NAN, out_a, out_noise, error);
+  return fit_annotator (obs, n, k, strength, NAN, NULL, out_a, out_noise, error);
 }
 
-/* Pulls towards uniform tried by veto_loss_fit_annotator_cv () (pseudo-answers per entry). */
-static const double fit_strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0 };
+/* Pulls towards uniform tried by veto_loss_fit_annotator_cv () (pseudo-answers per entry);
+ * towards a pooled model, which is nearer the truth, stronger ones too. */
+static const double fit_strengths[] = { 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0 };
+#define N_STRENGTHS_UNIFORM 6
 #define FIT_FOLDS 5
 
 static double
@@ -1049,17 +1069,20 @@ choice_log_likelihood (const VetoLossChoiceObservation *o, const double *a, guin
   return value;
 }
 
-/* veto_loss_fit_annotator_cv (), with the noise weight held at fixed_noise unless NAN. */
+/* veto_loss_fit_annotator_cv (), with the noise weight held at fixed_noise unless NAN, pulled
+ * towards center (NULL: uniform). */
 static gboolean
 fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double fixed_noise,
-                  double *out_a, double *out_strength, double *out_noise, GError **error)
+                  const double *center, double *out_a, double *out_strength, double *out_noise,
+                  GError **error)
 {
   g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, MAX (n, 1));
   g_autofree double *a = g_new (double, (gsize) k * k);
+  guint n_strengths = center ? G_N_ELEMENTS (fit_strengths) : N_STRENGTHS_UNIFORM;
   /* too few answers to cross-validate: the strongest pull */
-  double best = -INFINITY, best_strength = fit_strengths[G_N_ELEMENTS (fit_strengths) - 1];
+  double best = -INFINITY, best_strength = fit_strengths[n_strengths - 1];
 
-  for (guint s = 0; n >= FIT_FOLDS && s < G_N_ELEMENTS (fit_strengths); s++)
+  for (guint s = 0; n >= FIT_FOLDS && s < n_strengths; s++)
     {
       double held_out = 0.0;
 
@@ -1070,7 +1093,8 @@ fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double
           for (guint t = 0; t < n; t++)
             if (t % FIT_FOLDS != fold)
               train[m++] = obs[t];
-          if (!fit_annotator (train, m, k, fit_strengths[s], fixed_noise, a, NULL, error))
+          if (!fit_annotator (train, m, k, fit_strengths[s], fixed_noise, center, a, NULL,
+                              error))
             return FALSE;
           for (guint t = fold; t < n; t += FIT_FOLDS)
             held_out += choice_log_likelihood (&obs[t], a, k);
@@ -1083,7 +1107,7 @@ fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double
     }
   if (out_strength != NULL)
     *out_strength = best_strength;
-  return fit_annotator (obs, n, k, best_strength, fixed_noise, out_a, out_noise, error);
+  return fit_annotator (obs, n, k, best_strength, fixed_noise, center, out_a, out_noise, error);
 }
 
 gboolean
@@ -1091,7 +1115,65 @@ veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint
                             double *out_a, double *out_strength, double *out_noise,
                             GError **error)
 {
-  return fit_annotator_cv (obs, n, k, NAN, out_a, out_strength, out_noise, error);
+  return fit_annotator_cv (obs, n, k, NAN, NULL, out_a, out_strength, out_noise, error);
+}
+
+gboolean
+veto_loss_fit_annotator_towards (const VetoLossChoiceObservation *obs, guint n, guint k,
+                                 const double *center, double *out_a, double *out_strength,
+                                 double *out_noise, GError **error)
+{
+  return fit_annotator_cv (obs, n, k, NAN, center, out_a, out_strength, out_noise, error);
+}
+
+gboolean
+veto_loss_fit_annotators (const VetoLossChoiceObservation *obs, const guint *annotator_of,
+                          guint n, guint n_annotators, guint k, double *out_pooled,
+                          double *out_pooled_noise, double *out_a, VetoLossAnnotatorFit *out_fits,
+                          GError **error)
+{
+  g_autofree VetoLossChoiceObservation *own = g_new (VetoLossChoiceObservation, MAX (n, 1));
+
+  g_return_val_if_fail ((obs != NULL && annotator_of != NULL) || n == 0, FALSE);
+  g_return_val_if_fail (out_pooled != NULL && out_a != NULL && k >= 2, FALSE);
+
+  for (guint t = 0; t < n; t++)
+    if (annotator_of[t] >= n_annotators)
+      {
+        g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                     "answer %u is by annotator %u, out of %u", t, annotator_of[t],
+                     n_annotators);
+        return FALSE;
+      }
+  if (!veto_loss_fit_annotator_cv (obs, n, k, out_pooled, NULL, out_pooled_noise, error))
+    return FALSE;
+  for (guint j = 0; j < n_annotators; j++)
+    {
+      double *a = out_a + (gsize) j * k * k;
+      VetoLossAnnotatorFit fit = { 0, FALSE, NAN, NAN };
+      guint m = 0;
+
+      for (guint t = 0; t < n; t++)
+        if (annotator_of[t] == j)
+          own[m++] = obs[t];
+      fit.answers = m;
+      if (m >= VETO_LOSS_MIN_OWN_ANSWERS)
+        {
+          fit.own = TRUE;
+          if (!veto_loss_fit_annotator_towards (own, m, k, out_pooled, a, &fit.strength,
+                                                &fit.noise, error))
+            return FALSE;
+        }
+      else
+        {
+          /* the pooled model, and what it expects of this person's answers */
+          memcpy (a, out_pooled, (gsize) k * k * sizeof (double));
+          fit.noise = named_share (own, m, k, a);
+        }
+      if (out_fits)
+        out_fits[j] = fit;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -1147,7 +1229,7 @@ veto_loss_fit_annotator_em (const VetoLossChoiceObservation *obs, const guint *i
             row[y] /= z;
         }
       /* M-step, the noise weight kept */
-      if (!fit_annotator_cv (weighted, n, k, noise, io_a, NULL, NULL, error))
+      if (!fit_annotator_cv (weighted, n, k, noise, NULL, io_a, NULL, NULL, error))
         return FALSE;
     }
   if (out_posteriors != NULL)
@@ -1449,6 +1531,7 @@ typedef struct
   guint cl;
   guint first_candidate;
   guint n_candidates;
+  guint model; /* the answer's annotator model (veto_objective_set_annotators ()) */
 } UnitChoice;
 
 typedef struct
@@ -1490,7 +1573,10 @@ struct _VetoObjective
   double *q;     /* NULL: uniform */
   double *q_inv; /* NULL: uniform, or Q is singular */
   gboolean q_singular;
-  double *a; /* NULL: uniform annotator */
+  double *a; /* n_models annotator models, K×K each; NULL: uniform annotator */
+  guint n_models;
+  double *q_models; /* n_q_models transitions of FWD / CPE-F, one per model (rows normalised) */
+  guint n_q_models;
   double epsilon;
   double weights[VETO_LOSS_N_KINDS];
   double margin;
@@ -1598,6 +1684,7 @@ veto_objective_free (VetoObjective *self)
   g_free (self->q);
   g_free (self->q_inv);
   g_free (self->a);
+  g_free (self->q_models);
   g_free (self->mark);
   g_free (self->position);
   g_free (self);
@@ -1724,7 +1811,16 @@ gboolean
 veto_objective_add_complementary (VetoObjective *self, guint unit, guint cl,
                                   const guint *candidates, guint n_candidates, GError **error)
 {
-  UnitChoice term = { unit, cl, 0, n_candidates };
+  return veto_objective_add_complementary_by (self, unit, cl, candidates, n_candidates, 0,
+                                              error);
+}
+
+gboolean
+veto_objective_add_complementary_by (VetoObjective *self, guint unit, guint cl,
+                                     const guint *candidates, guint n_candidates, guint model,
+                                     GError **error)
+{
+  UnitChoice term = { unit, cl, 0, n_candidates, model };
   gboolean cl_shown = n_candidates == 0;
   g_autofree guint8 *seen = NULL;
 
@@ -1966,29 +2062,79 @@ veto_objective_set_transition (VetoObjective *self, const double *q, GError **er
 }
 
 gboolean
+veto_objective_set_transitions (VetoObjective *self, const double *q, guint n_models,
+                                GError **error)
+{
+  guint k;
+  g_autofree double *normalised = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (q != NULL || n_models == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  k = self->n_classes;
+  normalised = g_new (double, (gsize) MAX (n_models, 1) * k * k);
+  for (guint m = 0; m < n_models; m++)
+    {
+      const double *qm = q + (gsize) m * k * k;
+      double *out = normalised + (gsize) m * k * k;
+
+      for (guint y = 0; y < k; y++)
+        {
+          double sum = distribution_sum (qm + (gsize) y * k, k, error);
+
+          if (sum == 0.0)
+            {
+              g_prefix_error (error, "Row %u of transition matrix %u: ", y, m);
+              return FALSE;
+            }
+          for (guint c = 0; c < k; c++)
+            out[(gsize) y * k + c] = qm[(gsize) y * k + c] / sum;
+        }
+      if (!check_columns (out, k, "transition matrix", error))
+        return FALSE;
+    }
+  g_free (self->q_models);
+  self->q_models = n_models > 0 ? g_steal_pointer (&normalised) : NULL;
+  self->n_q_models = n_models;
+  return TRUE;
+}
+
+gboolean
 veto_objective_set_annotator (VetoObjective *self, const double *a, GError **error)
+{
+  return veto_objective_set_annotators (self, a, a != NULL ? 1 : 0, error);
+}
+
+gboolean
+veto_objective_set_annotators (VetoObjective *self, const double *a, guint n_models,
+                               GError **error)
 {
   guint k;
 
   g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (a != NULL || n_models == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   k = self->n_classes;
-  if (a != NULL)
+  for (guint m = 0; m < n_models; m++)
     {
+      const double *am = a + (gsize) m * k * k;
+
       for (guint i = 0; i < k * k; i++)
-        if (!(a[i] >= 0) || !isfinite (a[i]))
+        if (!(am[i] >= 0) || !isfinite (am[i]))
           {
             g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
-                         "Annotator matrix entry %u (%g) is not a finite nonnegative number", i,
-                         a[i]);
+                         "Annotator matrix %u, entry %u (%g) is not a finite nonnegative number",
+                         m, i, am[i]);
             return FALSE;
           }
-      if (!check_columns (a, k, "annotator matrix", error))
+      if (!check_columns (am, k, "annotator matrix", error))
         return FALSE;
     }
   g_free (self->a);
-  self->a = a != NULL ? g_memdup2 (a, (gsize) k * k * sizeof (double)) : NULL;
+  self->a = n_models > 0 ? g_memdup2 (a, (gsize) n_models * k * k * sizeof (double)) : NULL;
+  self->n_models = n_models;
   return TRUE;
 }
 
@@ -2180,8 +2326,11 @@ objective_cl_choices (VetoObjective *self, const VetoLossBatch *batch, const gui
     for (guint t = list->start[units[i]]; t < list->start[units[i] + 1]; t++)
       {
         const UnitChoice *src = &g_array_index (list->terms, UnitChoice, list->order[t]);
-        VetoLossChoice term = { 0, src->cl, NULL, src->n_candidates };
+        VetoLossChoice term = { 0, src->cl, NULL, src->n_candidates, NULL };
 
+        /* an answer whose model is not set uses the first (or the uniform annotator) */
+        if (src->model < self->n_models)
+          term.a = self->a + (gsize) src->model * self->n_classes * self->n_classes;
         if (src->n_candidates > 0)
           term.shown = &g_array_index (self->candidates, guint, src->first_candidate);
         if (unit_row (self, src->unit, &term.row))
@@ -2194,12 +2343,44 @@ objective_cl_choices (VetoObjective *self, const VetoLossBatch *batch, const gui
     kind_weight (self, VETO_LOSS_KIND_COMPLEMENTARY, terms->len, n_units));
 }
 
+/* FWD with each answer's own Q (veto_objective_set_transitions ()): the terms of each model
+ * together, each group weighed by its size so that the sum is the mean over every term; an
+ * answer whose model has no Q uses the objective's one. */
+static double
+forward_by_model (VetoObjective *self, const VetoLossBatch *batch, GArray *terms, GArray *models,
+                  guint n_units)
+{
+  g_autoptr (GArray) group = g_array_new (FALSE, FALSE, sizeof (VetoLossLabel));
+  guint k = self->n_classes;
+  double total = 0.0;
+
+  for (guint m = 0; m <= self->n_q_models; m++)
+    {
+      const double *q = m < self->n_q_models ? self->q_models + (gsize) m * k * k : self->q;
+
+      g_array_set_size (group, 0);
+      for (guint t = 0; t < terms->len; t++)
+        {
+          guint model = g_array_index (models, guint, t);
+
+          if (model == m || (m == self->n_q_models && model > m))
+            g_array_append_val (group, g_array_index (terms, VetoLossLabel, t));
+        }
+      if (group->len > 0)
+        total += veto_loss_forward (batch, (const VetoLossLabel *) group->data, group->len, q,
+                                    kind_weight (self, VETO_LOSS_KIND_COMPLEMENTARY, group->len,
+                                                 n_units));
+    }
+  return total;
+}
+
 static double
 objective_cl_labels (VetoObjective *self, const VetoLossBatch *batch, const guint *units,
                      guint n_units)
 {
   TermList *list = &self->lists[LIST_COMPLEMENTARY];
   g_autoptr (GArray) terms = g_array_new (FALSE, FALSE, sizeof (VetoLossLabel));
+  g_autoptr (GArray) models = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autofree double *priors = NULL;
   const VetoLossLabel *data;
   double weight;
@@ -2212,7 +2393,10 @@ objective_cl_labels (VetoObjective *self, const VetoLossBatch *batch, const guin
         VetoLossLabel term = { 0, src->cl };
 
         if (unit_row (self, src->unit, &term.row))
-          g_array_append_val (terms, term);
+          {
+            g_array_append_val (terms, term);
+            g_array_append_val (models, src->model);
+          }
       }
   n = terms->len;
   if (n == 0)
@@ -2228,6 +2412,8 @@ objective_cl_labels (VetoObjective *self, const VetoLossBatch *batch, const guin
       return veto_loss_scl_exp (batch, data, n, weight);
     case VETO_LOSS_COMPLEMENTARY_FWD:
     case VETO_LOSS_COMPLEMENTARY_CPE_F:
+      if (self->n_q_models > 0)
+        return forward_by_model (self, batch, terms, models, n_units);
       return veto_loss_forward (batch, data, n, self->q, weight);
     case VETO_LOSS_COMPLEMENTARY_URE:
       return veto_loss_ure (batch, data, n, self->q_inv, weight);

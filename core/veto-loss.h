@@ -54,13 +54,16 @@ typedef struct
   guint label;
 } VetoLossLabel;
 
-/* A CL chosen among the classes shown: cl must be in shown[]; n_shown == 0 means all K. */
+/* A CL chosen among the classes shown: cl must be in shown[]; n_shown == 0 means all K. a: the
+ * annotator model of this answer (K×K, see veto_loss_candidate ()), NULL: the one the loss is
+ * called with. */
 typedef struct
 {
   guint row;
   guint cl;
   const guint *shown;
   guint n_shown;
+  const double *a;
 } VetoLossChoice;
 
 /* The set of distinct CLs given to one row (duplicates in cls[] count once). */
@@ -157,7 +160,8 @@ double veto_loss_mcl_log (const VetoLossBatch *batch, const VetoLossSet *terms, 
                           double weight);
 
 /* Candidate-aware likelihood -log sum_y p_y P(cl | y, S), with the annotator model
- * P(cl | y, S) = A[y][cl] / sum_{c in S} A[y][c] (uniform among S when that sum is 0).
+ * P(cl | y, S) = A[y][cl] / sum_{c in S} A[y][c] (uniform among S when that sum is 0), A the
+ * term's own (VetoLossChoice.a) when it has one, else a.
  * NULL A: the uniform annotator, A[y][c] = 1 for c != y and epsilon (the noise floor: how
  * much less often than a wrong class the true class is picked) for c = y. So when y is not
  * shown the annotator picks uniformly among S. Mean over terms. */
@@ -225,6 +229,42 @@ gboolean veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n,
 gboolean veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n,
                                      guint n_classes, double *out_a, double *out_strength,
                                      double *out_noise, GError **error);
+
+/* veto_loss_fit_annotator_cv () pulled towards center (K×K weights, each row's wrong classes
+ * averaging 1 as the fits leave them: a pooled model) rather than uniform: each wrong-class
+ * weight towards center's, the noise weight towards center's own (its A[0][0]) by
+ * VETO_LOSS_PRIOR_NOISE_ANSWERS answers; strengths up to 200 are tried, since the pool is
+ * nearer the truth than uniform. NULL center: veto_loss_fit_annotator_cv (). */
+gboolean veto_loss_fit_annotator_towards (const VetoLossChoiceObservation *obs, guint n,
+                                          guint n_classes, const double *center, double *out_a,
+                                          double *out_strength, double *out_noise,
+                                          GError **error);
+
+/* Fewest answers an annotator needs for a model of their own (fewer: the pooled model): five
+ * folds of five for the cross-validation of the pull. */
+#define VETO_LOSS_MIN_OWN_ANSWERS 25
+
+/* What veto_loss_fit_annotators () made of one annotator. */
+typedef struct
+{
+  guint answers;   /* their observations */
+  gboolean own;    /* a model of their own (else the pooled one) */
+  double strength; /* its pull towards the pooled model, chosen by cross-validation (NAN: none) */
+  double noise;    /* the share of their answers the model expects to name the truth when shown
+                      (as out_noise of veto_loss_fit_annotator ()) */
+} VetoLossAnnotatorFit;
+
+/* One choice model per annotator, pooling annotators until each has enough answers: the pooled
+ * model fitted to every observation (veto_loss_fit_annotator_cv (); out_pooled K×K, its noise
+ * share in out_pooled_noise, which may be NULL), then each annotator with at least
+ * VETO_LOSS_MIN_OWN_ANSWERS observations their own, pulled towards the pooled model by
+ * veto_loss_fit_annotator_towards (), and the pooled model for the others. obs[t] is by
+ * annotator annotator_of[t] (< n_annotators); out_a gets n_annotators K×K models, out_fits
+ * (may be NULL) n_annotators descriptions. */
+gboolean veto_loss_fit_annotators (const VetoLossChoiceObservation *obs, const guint *annotator_of,
+                                   guint n, guint n_annotators, guint n_classes,
+                                   double *out_pooled, double *out_pooled_noise, double *out_a,
+                                   VetoLossAnnotatorFit *out_fits, GError **error);
 
 /* The annotator model from every answer, not only those on gold items: EM in the style of
  * Dawid and Skene (1979), jointly with a classifier. obs[t] is about item item_of[t] (its truth
@@ -320,10 +360,17 @@ guint veto_objective_get_n_terms (VetoObjective *self, VetoLossKind kind);
 
 gboolean veto_objective_add_ordinary (VetoObjective *self, guint unit, guint label,
                                       GError **error);
-/* candidates: the classes shown, cl among them; NULL / 0: every class was offered. */
+/* candidates: the classes shown, cl among them; NULL / 0: every class was offered. The answer
+ * is model 0's (veto_objective_add_complementary_by ()). */
 gboolean veto_objective_add_complementary (VetoObjective *self, guint unit, guint cl,
                                            const guint *candidates, guint n_candidates,
                                            GError **error);
+/* The same, by the annotator whose model (veto_objective_set_annotators (),
+ * veto_objective_set_transitions ()) is number `model`; a model not set is model 0's for the
+ * candidate-aware loss (the uniform annotator without any) and the objective's Q for FWD. */
+gboolean veto_objective_add_complementary_by (VetoObjective *self, guint unit, guint cl,
+                                              const guint *candidates, guint n_candidates,
+                                              guint model, GError **error);
 /* target: 1 unit_a preferred, 0 unit_b, 0.5 tie; shared_label: the pair's task class or -1. */
 gboolean veto_objective_add_preference (VetoObjective *self, guint unit_a, guint unit_b,
                                         guint head, double target, gint shared_label,
@@ -342,8 +389,18 @@ VetoLossComplementary veto_objective_get_complementary_loss (VetoObjective *self
 /* Q (K x K, rows = true class; rows are normalised); NULL: uniform. Every column needs a
  * positive entry. Fails when singular while a URE loss is chosen. */
 gboolean veto_objective_set_transition (VetoObjective *self, const double *q, GError **error);
-/* Annotator preference matrix A of the candidate-aware loss; NULL: uniform. */
+/* Annotator preference matrix A of the candidate-aware loss; NULL: uniform. The one model of
+ * veto_objective_set_annotators (). */
 gboolean veto_objective_set_annotator (VetoObjective *self, const double *a, GError **error);
+/* n_models annotator matrices (K×K each, one after the other) of the candidate-aware loss: each
+ * answer uses its own (veto_objective_add_complementary_by ()). 0 models: uniform. */
+gboolean veto_objective_set_annotators (VetoObjective *self, const double *a, guint n_models,
+                                        GError **error);
+/* n_models transition matrices of FWD / CPE-F (rows normalised, every column needs a positive
+ * entry), one per answer's model as above; 0: every answer uses the objective's Q
+ * (veto_objective_set_transition ()), which the URE losses always use. */
+gboolean veto_objective_set_transitions (VetoObjective *self, const double *q, guint n_models,
+                                         GError **error);
 void veto_objective_set_annotator_epsilon (VetoObjective *self, double epsilon);
 void veto_objective_set_weight (VetoObjective *self, VetoLossKind kind, double weight);
 void veto_objective_set_margin (VetoObjective *self, double margin);

@@ -28,6 +28,7 @@ typedef struct
   float score;    /* the strategy's score (NAN: none) */
   gint64 partner; /* preference: the learner's pair for it (0: none) */
   gint row;       /* its row of VetoSessions.probs, or -1 */
+  gboolean anchor; /* a gold anchor outside the pool (VetoSessions.anchors) */
 } Slot;
 
 typedef struct
@@ -63,6 +64,9 @@ struct _VetoSessions
   GRand *rand;
   GArray *slots;            /* Slot, in the campaign's item order (free: the pool's) */
   GHashTable *slot_of;      /* item id → index + 1 */
+  GArray *anchors;          /* Slot: free complementary, the gold anchors outside the pool */
+  GHashTable *anchor_of;    /* item id → index in anchors + 1 */
+  double anchor_rate;
   GArray *order;            /* indices of the slots with a key, highest key first */
   float *probs;             /* the learner's probabilities, n_classes a row */
   guint n_classes;
@@ -89,6 +93,7 @@ veto_sessions_options_init (VetoSessionsOptions *options)
     .kind = VETO_KIND_COMPLEMENTARY,
     .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
     .n_candidates = 4,
+    .anchors = VETO_SESSIONS_DEFAULT_ANCHORS,
   };
 }
 
@@ -139,12 +144,16 @@ done_add (Session *s, gint64 item, int delta)
     g_hash_table_insert (s->done, g_memdup2 (&item, sizeof item), GUINT_TO_POINTER (n));
 }
 
+/* The item's slot in the pool (or the campaign), else among the anchors, else NULL. */
 static Slot *
 slot_of (VetoSessions *ss, gint64 item)
 {
   guint index = GPOINTER_TO_UINT (g_hash_table_lookup (ss->slot_of, &item));
 
-  return index == 0 ? NULL : &g_array_index (ss->slots, Slot, index - 1);
+  if (index > 0)
+    return &g_array_index (ss->slots, Slot, index - 1);
+  index = GPOINTER_TO_UINT (g_hash_table_lookup (ss->anchor_of, &item));
+  return index == 0 ? NULL : &g_array_index (ss->anchors, Slot, index - 1);
 }
 
 static void
@@ -189,6 +198,8 @@ load_answers (VetoSessions *ss, GError **error)
       if (ss->campaign)
         slot->leases = 0;
     }
+  for (guint i = 0; i < ss->anchors->len; i++)
+    g_array_index (ss->anchors, Slot, i).answers = 0;
   for (guint i = 0; i < answers->len; i++)
     {
       const VetoCampaignAnswer *a = &g_array_index (answers, VetoCampaignAnswer, i);
@@ -263,6 +274,32 @@ load_slots (VetoSessions *ss, GError **error)
   return TRUE;
 }
 
+/* Free complementary questions: the validation split's gold items are the anchors. The test
+ * split never is: its gold labels measure the model, and answers on it would leak them. */
+static gboolean
+load_anchors (VetoSessions *ss, GError **error)
+{
+  g_autoptr (GArray) items = NULL;
+
+  if (ss->campaign || ss->kind != VETO_KIND_COMPLEMENTARY || !(ss->anchor_rate > 0))
+    return TRUE;
+  items = veto_store_list_gold_item_ids (ss->store, VETO_SPLIT_VALIDATION, error);
+  if (items == NULL)
+    return FALSE;
+  for (guint i = 0; i < items->len; i++)
+    {
+      Slot slot = { .item = g_array_index (items, gint64, i), .key = -INFINITY, .score = NAN,
+                    .row = -1, .anchor = TRUE };
+
+      if (g_hash_table_contains (ss->slot_of, &slot.item))
+        continue;
+      g_array_append_val (ss->anchors, slot);
+      g_hash_table_insert (ss->anchor_of, g_memdup2 (&slot.item, sizeof slot.item),
+                           GUINT_TO_POINTER (ss->anchors->len));
+    }
+  return TRUE;
+}
+
 static gboolean
 check_setup (VetoSessions *ss, GError **error)
 {
@@ -283,6 +320,9 @@ check_setup (VetoSessions *ss, GError **error)
   else if (ss->campaign == NULL && n < 2)
     g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
                  "the project has %u classes; questions need 2 at least", n);
+  else if (ss->campaign == NULL && !(ss->anchor_rate >= 0 && ss->anchor_rate <= 1))
+    g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
+                 "the share of anchor questions must be in [0, 1], not %g", ss->anchor_rate);
   else if (ss->campaign == NULL && ss->kind == VETO_KIND_COMPLEMENTARY
            && (ss->n_candidates < 2 || ss->n_candidates > MIN (n, MAX_CANDIDATES)))
     g_set_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID,
@@ -305,6 +345,8 @@ veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options, GError 
   ss->rand = g_rand_new_with_seed ((guint32) (options->seed ^ (options->seed >> 32)));
   ss->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
   ss->slot_of = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  ss->anchors = g_array_new (FALSE, FALSE, sizeof (Slot));
+  ss->anchor_of = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   ss->order = g_array_new (FALSE, FALSE, sizeof (guint));
   ss->sessions = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, session_free);
   ss->leases = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
@@ -334,10 +376,11 @@ veto_sessions_new (VetoStore *store, const VetoSessionsOptions *options, GError 
       ss->rule = options->candidates;
       ss->n_candidates = options->n_candidates;
       ss->criterion = g_strdup (options->criterion);
+      ss->anchor_rate = options->anchors;
     }
   ss->classes = veto_store_list_classes (store, error);
   if (ss->classes == NULL || !check_setup (ss, error) || !load_slots (ss, error)
-      || !load_answers (ss, error))
+      || !load_anchors (ss, error) || !load_answers (ss, error))
     return NULL;
   return g_steal_pointer (&ss);
 }
@@ -354,6 +397,8 @@ veto_sessions_free (VetoSessions *ss)
   g_clear_pointer (&ss->rand, g_rand_free);
   g_clear_pointer (&ss->slots, g_array_unref);
   g_clear_pointer (&ss->slot_of, g_hash_table_unref);
+  g_clear_pointer (&ss->anchors, g_array_unref);
+  g_clear_pointer (&ss->anchor_of, g_hash_table_unref);
   g_clear_pointer (&ss->order, g_array_unref);
   g_clear_pointer (&ss->probs, g_free);
   g_clear_pointer (&ss->sessions, g_hash_table_unref);
@@ -747,6 +792,23 @@ choose_free_slot (VetoSessions *ss, Session *s)
   return later ? later : random_slot (ss, s, NULL, -1);
 }
 
+/* A gold anchor this person has not been asked and nobody holds, at random; NULL when none is
+ * left (the pool's questions go on). */
+static Slot *
+choose_anchor_slot (VetoSessions *ss, Session *s)
+{
+  guint n = ss->anchors->len, start = g_rand_int_range (ss->rand, 0, n);
+
+  for (guint k = 0; k < n; k++)
+    {
+      Slot *slot = &g_array_index (ss->anchors, Slot, (start + k) % n);
+
+      if (may_get (ss, s, slot))
+        return slot;
+    }
+  return NULL;
+}
+
 static void
 rewind_cursors (VetoSessions *ss)
 {
@@ -803,7 +865,7 @@ veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
       Slot *slot = i < ss->slots->len && g_array_index (ss->slots, Slot, i).item == p->items[i]
                    ? &g_array_index (ss->slots, Slot, i) : slot_of (ss, p->items[i]);
 
-      if (slot == NULL)
+      if (slot == NULL || slot->anchor)
         continue;
       slot->row = p->probs ? (gint) i : -1;
       slot->partner = p->partners ? p->partners[i] : 0;
@@ -906,6 +968,8 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
   };
   if (ss->campaign)
     g_strlcpy (lease->strategy, "campaign", sizeof lease->strategy);
+  else if (slot->anchor)
+    g_strlcpy (lease->strategy, "anchor", sizeof lease->strategy);
   else if (slot->key > -INFINITY)
     {
       g_strlcpy (lease->strategy, ss->strategy, sizeof lease->strategy);
@@ -924,7 +988,9 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
       guint shown[MAX_CANDIDATES];
       guint64 seed = ((guint64) g_rand_int (ss->rand) << 32) | g_rand_int (ss->rand);
 
-      if (!veto_active_candidates (p ? ss->rule : VETO_ACTIVE_CANDIDATES_UNIFORM, p, 1, n, k,
+      /* an anchor's candidates are uniform (CLImage's protocol): sets the model did not choose */
+      if (!veto_active_candidates (p && !slot->anchor ? ss->rule : VETO_ACTIVE_CANDIDATES_UNIFORM,
+                                   p, 1, n, k,
                                    VETO_ACTIVE_DEFAULT_FLOOR, seed, shown, error))
         return FALSE;
       for (guint i = 0; i < k; i++)
@@ -966,7 +1032,7 @@ fail_and_reload (VetoSessions *ss)
 static Slot *
 choose_slot (VetoSessions *ss, Session *s)
 {
-  Slot *slot = ss->campaign ? choose_campaign_slot (ss, s) : choose_free_slot (ss, s);
+  Slot *slot = ss->campaign ? choose_campaign_slot (ss, s) : choose_free_slot (ss, s), *anchor;
 
   if (slot == NULL && g_hash_table_size (s->skipped) > 0)
     {
@@ -974,6 +1040,10 @@ choose_slot (VetoSessions *ss, Session *s)
       s->cursor = 0;
       slot = ss->campaign ? choose_campaign_slot (ss, s) : choose_free_slot (ss, s);
     }
+  /* Anchors are mixed into the pool's questions, and end with them. */
+  if (slot && ss->anchors->len > 0 && g_rand_double (ss->rand) < ss->anchor_rate
+      && (anchor = choose_anchor_slot (ss, s)) != NULL)
+    return anchor;
   return slot;
 }
 
@@ -1382,6 +1452,8 @@ veto_sessions_get_status (VetoSessions *ss, gint64 annotator, VetoSessionStatus 
     {
       Slot *slot = slot_of (ss, *(gint64 *) key);
 
+      if (slot && slot->anchor)
+        continue;
       out->answers += GPOINTER_TO_UINT (value);
       if (slot && (ss->campaign == NULL || slot->answers < ss->campaign->per_item)
           && out->remaining > 0)

@@ -23,8 +23,10 @@ G_BEGIN_DECLS
  * after the others, so that people working at once spread over different items; the question is
  * composed here from the learner's scores (complementary: K candidates by the configured rule;
  * preference: the learner's pair, else a partner in the same predicted class; ordinary: every
- * class), with the model's guess. Free leases live in memory only. Either way, ties and items
- * without a priority go in a random order.
+ * class), with the model's guess. Free complementary questions go, at the rate
+ * options.anchors, to gold anchors outside the pool (VetoSessionsOptions.anchors), each once per
+ * person, so that the learner can fit every annotator's choice model. Free leases live in memory
+ * only. Either way, ties and items without a priority go in a random order.
  *
  * Answers are written inside the store's open write transaction (begun when none is) and are
  * acknowledged only after veto_sessions_commit: callers group the answers of concurrent requests
@@ -44,6 +46,9 @@ typedef enum
   VETO_SESSIONS_ERROR_NOTHING,   /* nothing to undo */
 } VetoSessionsError;
 
+/* The share of free complementary questions asked about gold anchors by default. */
+#define VETO_SESSIONS_DEFAULT_ANCHORS 0.05
+
 typedef struct
 {
   const char *campaign;   /* its name; NULL: the only open campaign, or free when none is open */
@@ -56,6 +61,12 @@ typedef struct
   VetoAnswerKind kind;                /* default complementary */
   VetoActiveCandidateRule candidates; /* complementary: uniform or proportional to the model */
   guint n_candidates;                 /* complementary: K shown (default 4) */
+  double anchors;                     /* complementary: the share of questions (default 0.05)
+                                         asked about gold anchors, the validation split's items
+                                         with a gold label (never the test split's), with
+                                         uniform candidates and strategy "anchor"; none when the
+                                         project has no such item. They fit the annotators'
+                                         models and never count as the pool's progress */
 } VetoSessionsOptions;
 
 void veto_sessions_options_init (VetoSessionsOptions *options);
@@ -76,7 +87,8 @@ typedef struct
   gint64 expires_us;
   gboolean flagged;
   gint64 model_version;   /* the learner's round that ordered it (0: none) */
-  char strategy[32];      /* what chose it: the learner's strategy, "random" or "campaign" */
+  char strategy[32];      /* what chose it: the learner's strategy, "random", "campaign" or
+                             "anchor" (a gold anchor outside the pool) */
   double score;           /* the strategy's score of the item (NAN when none) */
   gint64 guess_class;     /* the model's guess for item (0: no model yet) */
   double guess_confidence;

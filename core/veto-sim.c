@@ -514,6 +514,7 @@ typedef struct
   guint answer;
   guint n_shown;
   gboolean anchor;   /* asked as a gold anchor: its gold label may score the model */
+  guint model;       /* its annotator's model (AnnotatorModels) */
   guint shown[64];
 } HeldOut;
 
@@ -526,8 +527,17 @@ typedef struct
   const char *annotator;   /* NULL: every annotator's answers */
   double holdout;
   GArray *held_out;        /* HeldOut */
+  const gboolean *in_pool; /* per row */
+  GHashTable *model_of;    /* annotator name → index of their model (none: 0) */
   GError *error;
 } AnswerLoad;
+
+/* The index of the annotator's model, 0 (the pooled one) when they have none of their own. */
+static guint
+answer_model (const AnswerLoad *al, const VetoAnnotation *a)
+{
+  return al->model_of ? GPOINTER_TO_UINT (g_hash_table_lookup (al->model_of, a->annotator)) : 0;
+}
 
 /* Whether an item's complementary answers are held out: a hash of its id, so an item asked
  * again stays on its side. */
@@ -543,15 +553,19 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
   AnswerLoad *al = user_data;
   gint row = veto_dataset_row_of_item (al->ds, a->item);
   gint cls = class_by_name (al->ds, a->answer_class);
+  gboolean anchor = g_strcmp0 (a->strategy, "anchor") == 0;
   guint unit;
 
   if (row < 0 || (al->annotator && g_strcmp0 (al->annotator, a->annotator) != 0))
     return TRUE;
+  /* A gold anchor outside the pool (the window's validation items) only fits the annotators'
+   * models and measures the classifier: it never trains it. */
+  if (anchor && !al->in_pool[row] && !(al->holdout > 0 && a->kind == VETO_KIND_COMPLEMENTARY))
+    return TRUE;
   if (a->kind == VETO_KIND_COMPLEMENTARY
-      && (is_held_out (a->item, al->holdout)
-          || (al->holdout > 0 && g_strcmp0 (a->strategy, "anchor") == 0)))
+      && (is_held_out (a->item, al->holdout) || (al->holdout > 0 && anchor)))
     {
-      HeldOut h = { row, 0, 0, g_strcmp0 (a->strategy, "anchor") == 0, { 0 } };
+      HeldOut h = { row, 0, 0, anchor, answer_model (al, a), { 0 } };
 
       if (al->objective == NULL || cls < 0 || a->candidates->len > G_N_ELEMENTS (h.shown))
         return TRUE;
@@ -602,8 +616,8 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
                 shown[n++] = c;
             }
           unit = unit_for_row (al->units, row);
-          return veto_objective_add_complementary (al->objective, unit, cls, n ? shown : NULL, n,
-                                                   &al->error);
+          return veto_objective_add_complementary_by (al->objective, unit, cls, n ? shown : NULL,
+                                                      n, answer_model (al, a), &al->error);
         }
       break;
     case VETO_KIND_PREFERENCE:
@@ -718,7 +732,7 @@ typedef struct
   const float *X;
   guint d;
   GArray *held_out;
-  const double *a;         /* annotator model, NULL: uniform */
+  const double *a;         /* annotator models, K×K each (HeldOut.model), NULL: uniform */
 } AnswerValidation;
 
 /* Mean -log P(answer | x, S) = -log Σ_y p_y^(1/T) / Z · A[y][c] / Σ_{s∈S} A[y][s] of the held-out
@@ -732,6 +746,7 @@ held_out_nll (const AnswerValidation *v, const float *probs, guint k, double tem
   for (guint i = 0; i < v->held_out->len; i++)
     {
       const HeldOut *h = &g_array_index (v->held_out, HeldOut, i);
+      const double *a = v->a ? v->a + (gsize) h->model * k * k : NULL;
       double z = 0.0, likelihood = 0.0;
 
       for (guint y = 0; y < k; y++)
@@ -741,9 +756,9 @@ held_out_nll (const AnswerValidation *v, const float *probs, guint k, double tem
           double shown_sum = 0.0, chosen;
 
           for (guint s = 0; s < h->n_shown; s++)
-            shown_sum += v->a ? v->a[(gsize) y * k + h->shown[s]]
+            shown_sum += a ? a[(gsize) y * k + h->shown[s]]
                               : h->shown[s] == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
-          chosen = v->a ? v->a[(gsize) y * k + h->answer]
+          chosen = a ? a[(gsize) y * k + h->answer]
                         : h->answer == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
           if (shown_sum > 0)
             likelihood += tempered[y] / z * chosen / shown_sum;
@@ -900,24 +915,44 @@ anchor_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset 
   return TRUE;
 }
 
-/* The annotators' choice model, pooled, from their complementary answers (with the sets
- * shown) on the campaigns' gold anchors: the items whose gold label the project may read for
- * this. Leaves *out_a NULL when there are none. */
+/* The annotators' choice models (veto_loss_fit_annotators ()) from their complementary answers,
+ * with the sets shown, on gold anchors: the campaigns' anchors and the questions asked as anchors
+ * (strategy "anchor"), the items whose gold label the project may read for this, once there are
+ * VETO_SIM_MIN_ANCHORS_PER_CLASS per class. Model 0 is the pooled one, model j + 1 annotator j's;
+ * model_of maps an annotator's name to their model. */
+typedef struct
+{
+  guint n_models;          /* 0: too few anchor answers */
+  double *a;               /* n_models K×K */
+  GHashTable *model_of;    /* name → model index */
+  guint anchor_answers;
+  guint own;               /* annotators with a model of their own */
+} AnnotatorModels;
+
+static void
+annotator_models_clear (AnnotatorModels *m)
+{
+  g_clear_pointer (&m->a, g_free);
+  g_clear_pointer (&m->model_of, g_hash_table_unref);
+}
+
 static gboolean
-fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, double **out_a,
-                  guint *out_n, GError **error)
+fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
+                  AnnotatorModels *out, GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds), n = 0;
   g_autoptr (GPtrArray) campaigns = veto_store_list_campaigns (store, error);
   g_autoptr (GHashTable) anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                                            NULL);
+  g_autoptr (GHashTable) index = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
   g_autofree VetoLossChoiceObservation *obs = NULL;
+  g_autofree guint *annotator_of = NULL;
   g_autofree double *truth = g_new0 (double, (gsize) k * k);
+  g_autofree VetoLossAnnotatorFit *fits = NULL;
   g_autoptr (GPtrArray) sets = g_ptr_array_new_with_free_func (g_free);
-  g_autofree double *a = NULL;
 
-  *out_a = NULL;
-  *out_n = 0;
+  *out = (AnnotatorModels) { 0 };
   if (campaigns == NULL)
     return FALSE;
   for (guint i = 0; i < campaigns->len; i++)
@@ -932,23 +967,24 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, d
           g_hash_table_add (anchors, g_memdup2 (&g_array_index (items, VetoCampaignItem, j).item,
                                                 sizeof (gint64)));
     }
-  if (g_hash_table_size (anchors) == 0)
-    return TRUE;
   for (guint y = 0; y < k; y++)
     truth[(gsize) y * k + y] = 1.0;
   obs = g_new (VetoLossChoiceObservation, MAX (answers->len, 1));
+  annotator_of = g_new (guint, MAX (answers->len, 1));
   for (guint i = 0; i < answers->len; i++)
     {
       const VetoAnnotation *an = answers->pdata[i];
       gint row = veto_dataset_row_of_item (ds, an->item);
       gint gold = row >= 0 ? veto_dataset_get_gold (ds, row) : -1;
       gint answer = class_by_name (ds, an->answer_class);
-      guint *shown;
+      guint *shown, who;
       guint m = 0;
       gboolean answered_shown = FALSE;
 
       if (an->kind != VETO_KIND_COMPLEMENTARY || gold < 0 || answer < 0
-          || an->candidates == NULL || !g_hash_table_contains (anchors, &an->item))
+          || an->candidates == NULL
+          || !(g_strcmp0 (an->strategy, "anchor") == 0
+               || g_hash_table_contains (anchors, &an->item)))
         continue;
       shown = g_new (guint, MAX (an->candidates->len, 1));
       g_ptr_array_add (sets, shown);
@@ -960,16 +996,38 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers, d
             shown[m++] = cls;
           answered_shown |= cls == answer;
         }
-      if (m >= 2 && answered_shown)
-        obs[n++] = (VetoLossChoiceObservation) { shown, m, answer, truth + (gsize) gold * k };
+      if (m < 2 || !answered_shown)
+        continue;
+      who = GPOINTER_TO_UINT (g_hash_table_lookup (index, an->annotator));
+      if (who == 0)
+        {
+          g_ptr_array_add (names, an->annotator);
+          who = names->len;
+          g_hash_table_insert (index, an->annotator, GUINT_TO_POINTER (who));
+        }
+      annotator_of[n] = who - 1;
+      obs[n++] = (VetoLossChoiceObservation) { shown, m, answer, truth + (gsize) gold * k };
     }
-  if (n == 0)
+  out->anchor_answers = n;
+  /* K² weights need evidence: fitted to a few dozen answers they made the first rounds worse
+   * (README: the demo's 1,000 answers, 50 of them anchors), so the uniform model until then */
+  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
-  a = g_new (double, (gsize) k * k);
-  if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error))
-    return FALSE;
-  *out_a = g_steal_pointer (&a);
-  *out_n = n;
+  out->n_models = names->len + 1;
+  out->a = g_new (double, (gsize) out->n_models * k * k);
+  fits = g_new (VetoLossAnnotatorFit, names->len);
+  if (!veto_loss_fit_annotators (obs, annotator_of, n, names->len, k, out->a, NULL,
+                                 out->a + (gsize) k * k, fits, error))
+    {
+      annotator_models_clear (out);
+      return FALSE;
+    }
+  out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint j = 0; j < names->len; j++)
+    {
+      g_hash_table_insert (out->model_of, g_strdup (names->pdata[j]), GUINT_TO_POINTER (j + 1));
+      out->own += fits[j].own;
+    }
   return TRUE;
 }
 
@@ -1027,7 +1085,11 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   g_autofree float *x_train = NULL;
   const float *x_rows;
   g_autofree double *q_loss = NULL;
-  g_autofree double *fitted_a = NULL;
+  g_autofree double *q_models = NULL;
+  AnnotatorModels fitted = { 0 };
+  const double *models;
+  guint n_models;
+  g_autofree gboolean *in_pool = g_new0 (gboolean, MAX (veto_dataset_get_n (ds), 1));
   Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
                   g_hash_table_new (NULL, NULL) };
   VetoObjective *objective = NULL;
@@ -1048,8 +1110,22 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   if (spec->supervision == VETO_SUPERVISION_ANSWERS
       && !veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
     goto out;
+  for (guint i = 0; i < n_pool; i++)
+    in_pool[pool[i]] = TRUE;
   for (guint i = 0; i < answers->len; i++)
     count_criteria (answers->pdata[i], heads);
+  if (spec->annotator_model == NULL && spec->fit_annotator
+      && spec->supervision == VETO_SUPERVISION_ANSWERS
+      && (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
+          || (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && spec->q == NULL)))
+    {
+      if (!fit_from_anchors (store, ds, answers, &fitted, error))
+        goto out;
+      result.anchor_answers = fitted.anchor_answers;
+      result.annotators_fitted = fitted.own;
+    }
+  models = spec->annotator_model ? spec->annotator_model : fitted.a;
+  n_models = spec->annotator_model ? 1 : fitted.n_models;
   /* Units first (their number sizes the objective), then the terms. */
   if (spec->supervision == VETO_SUPERVISION_GOLD)
     {
@@ -1065,7 +1141,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else
     {
       AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, spec->holdout, held_out,
-                               NULL };
+                               in_pool, NULL, NULL };
 
       for (guint i = 0; i < answers->len; i++)
         add_answer (answers->pdata[i], &numbering);
@@ -1094,7 +1170,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else
     {
       AnswerLoad al = { ds, objective, &units, heads, spec->annotator, spec->holdout, held_out,
-                        NULL };
+                        in_pool, spec->annotator_model ? NULL : fitted.model_of, NULL };
 
       for (guint i = 0; i < answers->len && add_answer (answers->pdata[i], &al); i++)
         ;
@@ -1111,12 +1187,6 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                    spec->supervision == VETO_SUPERVISION_ANSWERS ? "answers" : "gold labels");
       goto out;
     }
-  if (spec->annotator_model == NULL && spec->fit_annotator
-      && spec->supervision == VETO_SUPERVISION_ANSWERS
-      && (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
-          || (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && spec->q == NULL))
-      && !fit_from_anchors (store, ds, answers, &fitted_a, &result.anchor_answers, error))
-    goto out;
   if (spec->supervision == VETO_SUPERVISION_SYNTHETIC_CL && spec->estimate_q_from > 0)
     {
       q_loss = estimate_q (ds, spec, drawn, error);
@@ -1126,26 +1196,27 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else if (spec->q && spec->loss_uses_true_q)
     q_loss = g_memdup2 (spec->q, sizeof (double) * k * k);
   else if (spec->supervision == VETO_SUPERVISION_ANSWERS
-           && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD
-           && (spec->annotator_model != NULL || fitted_a != NULL))
+           && spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && n_models > 0)
     {
-      /* FWD's Q from the annotator model, for the sets the answers were asked with */
-      q_loss = g_new (double, (gsize) k * k);
-      if (!veto_loss_annotator_transition (spec->annotator_model ? spec->annotator_model
-                                                                 : fitted_a,
-                                           k, shown_per_question (answers, k), q_loss, error))
+      /* FWD's Q from each annotator's model, for the sets the answers were asked with; the
+       * pooled one (model 0) is the objective's own */
+      q_models = g_new (double, (gsize) n_models * k * k);
+      for (guint m = 0; m < n_models; m++)
+        if (!veto_loss_annotator_transition (models + (gsize) m * k * k, k,
+                                             shown_per_question (answers, k),
+                                             q_models + (gsize) m * k * k, error))
+          goto out;
+      q_loss = g_memdup2 (q_models, sizeof (double) * k * k);
+      if (!veto_objective_set_transitions (objective, q_models, n_models, error))
         goto out;
     }
   if (q_loss && !veto_objective_set_transition (objective, q_loss, error))
     goto out;
   if (!veto_objective_set_complementary_loss (objective, spec->cl_loss, error))
     goto out;
-  if ((spec->annotator_model != NULL || fitted_a != NULL)
-      && !veto_objective_set_annotator (objective, spec->annotator_model ? spec->annotator_model
-                                                                         : fitted_a,
-                                        error))
+  if (n_models > 0 && !veto_objective_set_annotators (objective, models, n_models, error))
     goto out;
-  answer_validation.a = spec->annotator_model ? spec->annotator_model : fitted_a;
+  answer_validation.a = models;
 
   /* Units are numbered in row order, so on gold labels they are often the dataset's own
    * consecutive rows: those are trained on where they are, not copied. */
@@ -1219,6 +1290,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   ok = TRUE;
 
 out:
+  annotator_models_clear (&fitted);
   g_clear_pointer (&objective, veto_objective_free);
   g_array_unref (units.rows);
   g_hash_table_unref (units.unit_of_row);

@@ -50,6 +50,9 @@ typedef enum
 
 gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_supervision);
 
+/* Answers on gold anchors per class before the annotators' models replace the uniform one. */
+#define VETO_SIM_MIN_ANCHORS_PER_CLASS 10
+
 typedef struct
 {
   VetoModelKind model;
@@ -67,10 +70,15 @@ typedef struct
                              shape no longer fits (a class or a criterion was added since) */
   const char *annotator;  /* answers: only this annotator's (NULL: everyone's) */
   const double *annotator_model; /* K×K Luce weights A[y][c] of the candidate-aware loss
-                                    (veto_loss_fit_annotator ()); NULL: fitted to the answers on
-                                    the campaigns' gold anchors when fit_annotator and there are
-                                    any, else the uniform annotator. With answers, FWD without q
-                                    takes its Q from this model
+                                    (veto_loss_fit_annotator ()) for every answer; NULL: when
+                                    fit_annotator, one model per annotator
+                                    (veto_loss_fit_annotators (): pooled, and each person's own
+                                    once they have enough) fitted to the answers on gold anchors
+                                    (the campaigns' anchors and questions asked with strategy
+                                    "anchor") once there are VETO_SIM_MIN_ANCHORS_PER_CLASS per
+                                    class, each answer using its annotator's; before, the
+                                    uniform annotator. With answers, FWD without q
+                                    takes each answer's Q from its model
                                     (veto_loss_annotator_transition (), as many classes shown as
                                     the answers saw); no model: the uniform Q */
   gboolean fit_annotator; /* default TRUE */
@@ -90,7 +98,11 @@ typedef struct
   guint epochs;
   double final_loss;
   double *q_used;          /* K×K the loss used (FWD/URE/CPE-F), or NULL; owned */
-  guint anchor_answers;    /* answers on campaign anchors the annotator model was fitted to */
+  guint anchor_answers;    /* answers on gold anchors (the campaigns' anchors and questions
+                              asked as anchors) for the annotators' models (fitted once there
+                              are VETO_SIM_MIN_ANCHORS_PER_CLASS per class) */
+  guint annotators_fitted; /* annotators with a model of their own (the others use the pooled
+                              one: veto_loss_fit_annotators ()) */
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
                               (held-out complementary answers, their candidate-aware
                               likelihood) or "none" (the last epoch); static */

@@ -261,14 +261,18 @@ majority_hits (const VetoStatsInput *input, VetoStatsReport *r)
     }
 }
 
-/* The choice model of annotator j from its complementary answers on gold items with a set. */
+/* The annotators' choice models from their complementary answers on gold items with a set:
+ * pooled (the overall row), and each annotator's (veto_loss_fit_annotators ()). */
 static gboolean
-fit_choice_model (const VetoStatsInput *input, guint j, VetoStatsAnnotator *a, GError **error)
+fit_choice_models (const VetoStatsInput *input, VetoStatsReport *r, GError **error)
 {
-  guint k = input->n_classes, n = 0;
+  guint k = input->n_classes, n = 0, n_ann = input->n_annotators;
   g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation,
                                                      MAX (input->n_answers, 1));
+  g_autofree guint *who = g_new (guint, MAX (input->n_answers, 1));
   g_autofree double *truth = g_new0 (double, (gsize) k * k);
+  g_autofree double *models = g_new (double, (gsize) MAX (n_ann, 1) * k * k);
+  g_autofree VetoLossAnnotatorFit *fits = g_new (VetoLossAnnotatorFit, MAX (n_ann, 1));
 
   for (guint y = 0; y < k; y++)
     truth[(gsize) y * k + y] = 1.0;
@@ -277,18 +281,37 @@ fit_choice_model (const VetoStatsInput *input, guint j, VetoStatsAnnotator *a, G
       const VetoStatsAnswer *ans = &input->answers[i];
       gint gold = input->gold[ans->item];
 
-      if (ans->annotator != j || ans->kind != VETO_STATS_COMPLEMENTARY || gold < 0
-          || ans->shown == NULL || ans->n_shown < 2)
+      if (ans->kind != VETO_STATS_COMPLEMENTARY || gold < 0 || ans->shown == NULL
+          || ans->n_shown < 2)
         continue;
+      who[n] = ans->annotator;
       obs[n++] = (VetoLossChoiceObservation) { ans->shown, ans->n_shown, ans->label,
                                                truth + (gsize) gold * k };
     }
-  a->choice_answers = n;
-  a->choice_noise = NAN;
+  r->overall.choice_noise = NAN;
+  for (guint j = 0; j < n_ann; j++)
+    r->annotators[j].choice_noise = r->annotators[j].choice_strength = NAN;
   if (n == 0)
     return TRUE;
-  a->choice_model = g_new (double, (gsize) k * k);
-  return veto_loss_fit_annotator_cv (obs, n, k, a->choice_model, NULL, &a->choice_noise, error);
+  r->overall.choice_model = g_new (double, (gsize) k * k);
+  r->overall.choice_answers = n;
+  r->overall.choice_strength = NAN;
+  if (!veto_loss_fit_annotators (obs, who, n, n_ann, k, r->overall.choice_model,
+                                 &r->overall.choice_noise, models, fits, error))
+    return FALSE;
+  for (guint j = 0; j < n_ann; j++)
+    {
+      VetoStatsAnnotator *a = &r->annotators[j];
+
+      if (fits[j].answers == 0)
+        continue;
+      a->choice_model = g_memdup2 (models + (gsize) j * k * k, sizeof (double) * k * k);
+      a->choice_answers = fits[j].answers;
+      a->choice_own = fits[j].own;
+      a->choice_strength = fits[j].strength;
+      a->choice_noise = fits[j].noise;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -331,12 +354,11 @@ veto_stats_compute (const VetoStatsInput *input, VetoStatsReport *out_report, GE
     }
   ordinary_agreement (input, &r);
   majority_hits (input, &r);
-  for (guint j = 0; j < input->n_annotators; j++)
-    if (!fit_choice_model (input, j, &r.annotators[j], error))
-      {
-        veto_stats_report_clear (&r);
-        return FALSE;
-      }
+  if (!fit_choice_models (input, &r, error))
+    {
+      veto_stats_report_clear (&r);
+      return FALSE;
+    }
   *out_report = r;
   return TRUE;
 }
@@ -346,6 +368,7 @@ veto_stats_report_clear (VetoStatsReport *report)
 {
   for (guint j = 0; report->annotators != NULL && j < report->n_annotators; j++)
     g_clear_pointer (&report->annotators[j].choice_model, g_free);
+  g_clear_pointer (&report->overall.choice_model, g_free);
   g_clear_pointer (&report->annotators, g_free);
   g_clear_pointer (&report->transition_counts, g_free);
   g_clear_pointer (&report->transition, g_free);

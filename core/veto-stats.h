@@ -63,12 +63,17 @@ typedef struct
   VetoStatsCount gold;                  /* on items with a gold label, both kinds */
   VetoStatsCount gold_kind[VETO_STATS_N_KINDS];
   VetoStatsCount anchor;                /* on anchors only */
-  /* The annotator's choice model (veto_loss_fit_annotator_cv ()) fitted to its complementary
-   * answers on gold items with the sets shown: Luce weights A[gold][answer] (n_classes ×
-   * n_classes), NULL without such answers (and for the overall row); choice_answers of them;
-   * choice_noise: the share of the answers the model expects to name the truth when shown. */
+  /* The choice model fitted to the complementary answers on gold items with the sets shown, as
+   * the learner fits it to its anchors (veto_loss_fit_annotators ()): for the overall row the
+   * pooled model, for an annotator their own pulled towards it (choice_own; choice_strength the
+   * pull chosen by cross-validation), or the pooled one below VETO_LOSS_MIN_OWN_ANSWERS
+   * answers. Luce weights A[gold][answer] (n_classes × n_classes), NULL without such answers;
+   * choice_answers of them; choice_noise: the share of the answers the model expects to name
+   * the truth when shown. */
   double *choice_model;
   guint choice_answers;
+  gboolean choice_own;
+  double choice_strength;
   double choice_noise;
 } VetoStatsAnnotator;
 

@@ -1322,6 +1322,31 @@ veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error)
   return g_steal_pointer (&ids);
 }
 
+GArray *
+veto_store_list_gold_item_ids (VetoStore *store, VetoSplit split, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      "SELECT id FROM items WHERE split = ? AND gold_class_id IS NOT NULL ORDER BY id", error);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, veto_split_to_string (split), -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+
+      g_array_append_val (ids, id);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (store, error, rc, "reading items");
+      return NULL;
+    }
+  return g_steal_pointer (&ids);
+}
+
 /* --- annotators --- */
 
 gboolean

@@ -179,6 +179,8 @@ void veto_item_free (VetoItem *item);
 VetoItem *veto_store_get_item (VetoStore *store, gint64 id, GError **error);
 /* Item ids of a split (or of every split with split = VETO_N_SPLITS), in import order. */
 GArray *veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error);
+/* Ids of a split's items that have a gold label, in id order. */
+GArray *veto_store_list_gold_item_ids (VetoStore *store, VetoSplit split, GError **error);
 
 /* Calls func for every item of a split (VETO_N_SPLITS: all) in id order; the item is borrowed.
  * Returning FALSE from func stops the walk. */

@@ -44,8 +44,8 @@ static GParamSpec *properties[N_PROPS];
 
 /* Settings the engine is made from: a change to one makes a new engine. */
 static const char *const engine_keys[] = {
-  "annotator", "mode", "strategy", "candidates", "candidate-rule", "retrain-every", "features",
-  "budget", NULL,
+  "annotator", "mode", "strategy", "candidates", "candidate-rule", "anchors", "retrain-every",
+  "features", "budget", NULL,
 };
 
 static void veto_window_update_actions (VetoWindow *self);
@@ -138,6 +138,7 @@ create_engine (VetoWindow *self, const char *path, GError **error)
     return NULL;
   options.n_candidates = MAX (2, MIN (g_settings_get_uint (self->settings, "candidates"),
                                       n_classes));
+  options.anchors = g_settings_get_double (self->settings, "anchors");
   options.retrain_every = g_settings_get_uint (self->settings, "retrain-every");
   options.budget = g_settings_get_uint (self->settings, "budget");
   options.features = features;

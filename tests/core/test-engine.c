@@ -31,8 +31,10 @@ make_image (GRand *rand, guint c, guint side, guint8 *pixels)
     }
 }
 
+/* n_pool pool items and n_test more in split (the test split, or the validation one), every
+ * item with a gold label. */
 static void
-fixture_make (Fixture *f, guint side, guint n_pool, guint n_test)
+fixture_make_split (Fixture *f, guint side, guint n_pool, guint n_test, VetoSplit split)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (5);
@@ -63,7 +65,7 @@ fixture_make (Fixture *f, guint side, guint n_pool, guint n_test)
         gint64 id;
         VetoItemRecord record = {
           .pixels = pixels, .width = side, .height = side, .channels = 1,
-          .split = s == 0 ? VETO_SPLIT_POOL : VETO_SPLIT_TEST,
+          .split = s == 0 ? VETO_SPLIT_POOL : split,
           .gold_class = f->classes[i % K], .import_id = import_id, .import_index = index++,
         };
 
@@ -81,9 +83,21 @@ fixture_make (Fixture *f, guint side, guint n_pool, guint n_test)
 }
 
 static void
+fixture_make (Fixture *f, guint side, guint n_pool, guint n_test)
+{
+  fixture_make_split (f, side, n_pool, n_test, VETO_SPLIT_TEST);
+}
+
+static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   fixture_make (f, SIDE, 300, 100);
+}
+
+static void
+fixture_set_up_validation (Fixture *f, gconstpointer data)
+{
+  fixture_make_split (f, SIDE, 300, 100, VETO_SPLIT_VALIDATION);
 }
 
 static void
@@ -442,6 +456,80 @@ test_estimate_without_gold (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (((VetoRoundInfo *) g_ptr_array_index (rounds, rounds->len - 1))
                                 ->metrics_json,
                             "\"estimated_from\":\"answers\""));
+}
+
+/* With validation gold, a share of the engine's questions (0.3 here) go to those items as gold
+ * anchors, within binomial bounds, with uniform candidates; the learner never trains on them
+ * but fits the annotator's model to them, and the window's progress leaves them out. */
+static void
+test_anchors (Fixture *f, gconstpointer data)
+{
+  VetoEngineOptions options;
+  g_autoptr (VetoEngine) engine = NULL;
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr (GHashTable) pool = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) reader = NULL;
+  g_autoptr (GPtrArray) rounds = NULL;
+  g_autofree char *used = NULL, *anchored = NULL;
+  VetoEngineStatus status;
+  guint anchors = 0;
+
+  for (guint i = 0; i < f->pool->len; i++)
+    g_hash_table_add (pool, &g_array_index (f->pool, gint64, i));
+  veto_engine_options_init (&options);
+  options.anchors = 0.3;
+  options.retrain_every = 1000;
+  engine = engine_new (f, VETO_KIND_COMPLEMENTARY, &options);
+  for (guint i = 0; i < 100; i++)
+    {
+      const VetoQuestion *q = veto_engine_current (engine);
+      gint64 cls, id;
+      VetoPreferred preferred;
+
+      check_question (f, q, VETO_KIND_COMPLEMENTARY, seen, 4);
+      if (g_str_equal (q->strategy, "anchor"))
+        {
+          g_assert_false (g_hash_table_contains (pool, &q->item));
+          anchors++;
+        }
+      else
+        g_assert_true (g_hash_table_contains (pool, &q->item));
+      gold_answer (f, engine, q, &cls, &preferred);
+      g_assert_true (veto_engine_answer (engine, cls, preferred, &id, &error));
+      g_assert_no_error (error);
+    }
+  /* Binomial(100, 0.3): mean 30, standard deviation 4.6; four of them either side. */
+  g_assert_cmpuint (anchors, >=, 12);
+  g_assert_cmpuint (anchors, <=, 48);
+  veto_engine_get_status (engine, &status);
+  g_assert_cmpuint (status.answers, ==, 100);
+  used = g_strdup_printf ("\"answers_used\":%u,", 100 - anchors);
+  anchored = g_strdup_printf ("\"anchor_answers\":%u,", anchors);
+  reader = veto_store_open (f->path, TRUE, &error);
+  g_assert_no_error (error);
+  /* An idle round may have started before the last answers: the round after it has them all. */
+  for (guint tries = 0; tries < 5; tries++)
+    {
+      const char *metrics;
+
+      veto_engine_get_status (engine, &status);
+      veto_engine_note_answers (engine, 1000);
+      g_assert_true (veto_engine_wait_for_model (engine, status.model_version + 1, WAIT_MS));
+      g_clear_pointer (&rounds, g_ptr_array_unref);
+      rounds = veto_store_list_rounds (reader, &error);
+      g_assert_no_error (error);
+      metrics = ((VetoRoundInfo *) g_ptr_array_index (rounds, rounds->len - 1))->metrics_json;
+      if (strstr (metrics, anchored) && strstr (metrics, used))
+        break;
+    }
+  g_assert_nonnull (strstr (((VetoRoundInfo *) g_ptr_array_index (rounds, rounds->len - 1))
+                                ->metrics_json, used));
+  g_assert_nonnull (strstr (((VetoRoundInfo *) g_ptr_array_index (rounds, rounds->len - 1))
+                                ->metrics_json, anchored));
+  /* validation gold now measures the model */
+  veto_engine_get_status (engine, &status);
+  g_assert_cmpstr (status.accuracy_from, ==, "validation");
 }
 
 static void
@@ -815,6 +903,8 @@ main (int argc, char **argv)
               test_failed_ordinary, fixture_tear_down);
   g_test_add ("/engine/estimate-without-gold", Fixture, NULL, fixture_set_up_no_test,
               test_estimate_without_gold, fixture_tear_down);
+  g_test_add ("/engine/anchors", Fixture, NULL, fixture_set_up_validation, test_anchors,
+              fixture_tear_down);
   g_test_add ("/engine/undo", Fixture, NULL, fixture_set_up, test_undo, fixture_tear_down);
   g_test_add ("/engine/skip-and-flag", Fixture, NULL, fixture_set_up, test_skip_and_flag,
               fixture_tear_down);

@@ -252,6 +252,22 @@ eval_candidate (gconstpointer data, const VetoLossBatch *batch)
   return veto_loss_candidate (batch, pb->choices, pb->n, pb->matrix, 0.05, 1.0);
 }
 
+/* Every answer with its own annotator model: A, Q's rows as weights, or (every third) the
+ * model the loss is called with. */
+static double
+eval_candidate_per_answer (gconstpointer data, const VetoLossBatch *batch)
+{
+  const Problem *pb = data;
+  VetoLossChoice terms[MAX_N];
+
+  for (guint i = 0; i < pb->n; i++)
+    {
+      terms[i] = pb->choices[i];
+      terms[i].a = i % 3 == 0 ? pb->a : i % 3 == 1 ? pb->q : NULL;
+    }
+  return veto_loss_candidate (batch, terms, pb->n, pb->matrix, 0.05, 1.0);
+}
+
 static double
 eval_bradley_terry (gconstpointer data, const VetoLossBatch *batch)
 {
@@ -315,6 +331,8 @@ static const GradientCase gradient_cases[] = {
   { "/loss/gradient/mcl-log", eval_mcl_log, MATRIX_UNIFORM },
   { "/loss/gradient/candidate-uniform", eval_candidate, MATRIX_UNIFORM },
   { "/loss/gradient/candidate-a", eval_candidate, MATRIX_A },
+  { "/loss/gradient/candidate-per-answer", eval_candidate_per_answer, MATRIX_UNIFORM },
+  { "/loss/gradient/candidate-per-answer-a", eval_candidate_per_answer, MATRIX_A },
   { "/loss/gradient/bradley-terry", eval_bradley_terry, MATRIX_UNIFORM },
   { "/loss/gradient/consistency", eval_consistency, MATRIX_UNIFORM },
   { "/loss/gradient/proportion", eval_proportion, MATRIX_UNIFORM },
@@ -919,6 +937,10 @@ test_candidate_by_hand (void)
                                   expected, 1e-7);
   g_assert_cmpfloat_with_epsilon (veto_loss_candidate (&batch, &choice, 1, a, eps, 1.0),
                                   expected_a, 1e-7);
+  /* the answer's own model wins over the one the loss is called with */
+  choice.a = a;
+  g_assert_cmpfloat_with_epsilon (veto_loss_candidate (&batch, &choice, 1, NULL, eps, 1.0),
+                                  expected_a, 1e-7);
 }
 
 static void
@@ -1230,6 +1252,123 @@ test_objective_gradient (void)
       }
 }
 
+/* Every complementary answer with its annotator's model: the objective's gradient checks for the
+ * candidate-aware loss and FWD (one Q per model), and an objective whose answers are all by
+ * model 1 equals one with model 1 as its only model. */
+static void
+test_objective_per_answer (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (9);
+  double a[3 * OBJ_K * OBJ_K], q[3 * OBJ_K * OBJ_K];
+  guint shown[][3] = { { 1, 3, 0 }, { 2, 0, 3 }, { 0, 1, 2 }, { 1, 2, 3 } };
+  VetoLossComplementary losses[] = { VETO_LOSS_COMPLEMENTARY_CANDIDATE,
+                                     VETO_LOSS_COMPLEMENTARY_FWD };
+
+  for (guint i = 0; i < 3 * OBJ_K * OBJ_K; i++)
+    {
+      a[i] = g_rand_double_range (rand, 0.05, 2.0);
+      q[i] = g_rand_double_range (rand, 0.05, 1.0);
+    }
+  for (guint l = 0; l < G_N_ELEMENTS (losses); l++)
+    {
+      g_autoptr (VetoObjective) obj = veto_objective_new (OBJ_UNITS, OBJ_K, 0);
+      g_autoptr (VetoObjective) by1 = veto_objective_new (OBJ_UNITS, OBJ_K, 0);
+      g_autoptr (VetoObjective) only1 = veto_objective_new (OBJ_UNITS, OBJ_K, 0);
+      g_autoptr (GError) error = NULL;
+      guint rows[OBJ_UNITS];
+      float outputs[OBJ_UNITS * OBJ_K];
+      ObjectiveCase oc = { obj, minibatch, 4, rows, 0 };
+      double v1, v2;
+
+      /* models 0, 1, 2, and 5 (not set: model 0's) */
+      for (guint t = 0; t < 8; t++)
+        {
+          guint unit = t % 4, model = t % 4 == 3 ? 5 : t % 3;
+
+          g_assert_true (veto_objective_add_complementary_by (obj, unit, shown[unit][t % 3],
+                                                              shown[unit], 3, model, &error));
+          g_assert_true (veto_objective_add_complementary_by (by1, unit, shown[unit][t % 3],
+                                                              shown[unit], 3, 1, &error));
+          g_assert_true (veto_objective_add_complementary (only1, unit, shown[unit][t % 3],
+                                                           shown[unit], 3, &error));
+        }
+      g_assert_true (veto_objective_set_annotators (obj, a, 3, &error));
+      g_assert_true (veto_objective_set_transitions (obj, q, 3, &error));
+      g_assert_true (veto_objective_set_annotators (by1, a, 3, &error));
+      g_assert_true (veto_objective_set_transitions (by1, q, 3, &error));
+      g_assert_true (veto_objective_set_annotator (only1, a + OBJ_K * OBJ_K, &error));
+      g_assert_true (veto_objective_set_transition (only1, q + OBJ_K * OBJ_K, &error));
+      for (guint i = 0; i < 3; i++)
+        g_assert_true (veto_objective_set_complementary_loss (i == 0 ? obj : i == 1 ? by1 : only1,
+                                                              losses[l], &error));
+      g_assert_no_error (error);
+      oc.n_rows = veto_objective_gather (obj, minibatch, 4, rows, OBJ_UNITS);
+      random_outputs (outputs, oc.n_rows * OBJ_K, 300 + l);
+      check_gradient (eval_objective, &oc, outputs, oc.n_rows, OBJ_K, OBJ_K);
+      v1 = veto_objective_loss (by1, minibatch, 4, rows, oc.n_rows, outputs, OBJ_K, NULL);
+      v2 = veto_objective_loss (only1, minibatch, 4, rows, oc.n_rows, outputs, OBJ_K, NULL);
+      g_assert_cmpfloat_with_epsilon (v1, v2, 1e-9 * fabs (v2));
+      g_assert_cmpfloat (fabs (veto_objective_loss (obj, minibatch, 4, rows, oc.n_rows, outputs,
+                                                    OBJ_K, NULL) - v1), >, 1e-6);
+    }
+}
+
+/* Two annotators with opposite habits (one names y+1 five times as readily as another wrong
+ * class, the other y+2), 600 anchor answers each, and a third with 12: each of the first two
+ * gets a model of its own, nearer its own truth than the other's and than the pooled model
+ * is; the third gets the pooled model. */
+static void
+test_fit_annotators (void)
+{
+  enum { K = 5, M = 3, N = 1212 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (13);
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, N);
+  g_autofree guint *shown = g_new (guint, N * M), *who = g_new (guint, N);
+  g_autofree double *truth = g_new0 (double, N * K);
+  g_autoptr (GError) error = NULL;
+  double habits[2][K * K], pooled[K * K], fitted[3 * K * K], pooled_noise;
+  VetoLossAnnotatorFit fits[3];
+
+  for (guint j = 0; j < 2; j++)
+    for (guint y = 0; y < K; y++)
+      for (guint c = 0; c < K; c++)
+        habits[j][y * K + c] = c == y ? 0.05 : c == (y + 1 + j) % K ? 5.0 : 1.0;
+  for (guint t = 0; t < N; t++)
+    {
+      guint y = g_rand_int_range (rand, 0, K);
+
+      who[t] = t < 600 ? 0 : t < 1200 ? 1 : 2;
+      obs[t] = (VetoLossChoiceObservation) {
+        shown + t * M, M,
+        draw_luce_answer (rand, habits[who[t] == 1], K, M, y, shown + t * M), truth + t * K
+      };
+      truth[t * K + y] = 1.0;
+    }
+  g_assert_true (veto_loss_fit_annotators (obs, who, N, 3, K, pooled, &pooled_noise, fitted,
+                                           fits, &error));
+  g_assert_no_error (error);
+  for (guint j = 0; j < 2; j++)
+    {
+      const double *own = fitted + j * K * K;
+
+      g_assert_true (fits[j].own);
+      g_assert_cmpuint (fits[j].answers, ==, 600);
+      g_assert_cmpfloat (weight_error (own, habits[j], K), <,
+                         0.5 * weight_error (own, habits[1 - j], K));
+      g_assert_cmpfloat (weight_error (own, habits[j], K), <,
+                         0.5 * weight_error (pooled, habits[j], K));
+      g_assert_cmpfloat (fits[j].noise, <, 0.05);
+    }
+  g_assert_false (fits[2].own);
+  g_assert_cmpuint (fits[2].answers, ==, 12);
+  g_assert_cmpmem (fitted + 2 * K * K, sizeof pooled, pooled, sizeof pooled);
+  /* an answer by an annotator out of range is refused */
+  who[0] = 3;
+  g_assert_false (veto_loss_fit_annotators (obs, who, N, 3, K, pooled, NULL, fitted, NULL,
+                                            &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+}
+
 static void
 test_objective_ownership (void)
 {
@@ -1359,6 +1498,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/helpers/names", test_names);
   g_test_add_func ("/loss/objective/gather", test_objective_gather);
   g_test_add_func ("/loss/objective/gradient", test_objective_gradient);
+  g_test_add_func ("/loss/objective/per-answer", test_objective_per_answer);
+  g_test_add_func ("/loss/population/fit-annotators", test_fit_annotators);
   g_test_add_func ("/loss/objective/ownership", test_objective_ownership);
   g_test_add_func ("/loss/objective/normalisation", test_objective_normalisation);
   g_test_add_func ("/loss/objective/errors", test_objective_errors);

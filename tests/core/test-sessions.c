@@ -689,6 +689,186 @@ test_free_preference (Fixture *f, gconstpointer data)
   }
 }
 
+
+/* Adds n items of a split, each with a gold label when gold; their ids go to out_ids. */
+static void
+add_items (Fixture *f, VetoSplit split, guint n, gboolean gold, GHashTable *out_ids)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) classes = veto_store_list_classes (f->store, &error);
+  static guint made = 0;
+  gint64 import_id;
+  guint8 pixels[4] = { 0 };
+
+  g_assert_true (veto_store_begin (f->store, &error));
+  g_assert_true (veto_store_add_import (f->store, "generated", "idx", split, &import_id, &error));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *sha = g_strdup_printf ("%064u", 1000 + made++);
+      VetoItemRecord record = { .pixels = pixels, .sha256 = sha, .width = 2, .height = 2,
+                                .channels = 1, .split = split, .import_id = import_id,
+                                .import_index = i };
+      gint64 id;
+
+      if (gold)
+        record.gold_class = ((VetoClass *) classes->pdata[i % K])->id;
+      g_assert_true (veto_store_add_item (f->store, &record, &id, &error));
+      if (out_ids)
+        g_hash_table_add (out_ids, g_memdup2 (&id, sizeof id));
+    }
+  g_assert_true (veto_store_commit (f->store, &error));
+}
+
+static void
+use_free_anchors (Fixture *f, double anchors)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  options.free = TRUE;
+  options.anchors = anchors;
+  options.lease_seconds = 60;
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+}
+
+typedef struct
+{
+  GHashTable *anchor_items;
+  guint anchors;
+  guint shown;
+} StoredAnchors;
+
+static gboolean
+count_stored_anchor (const VetoAnnotation *a, gpointer user_data)
+{
+  StoredAnchors *st = user_data;
+
+  if (g_strcmp0 (a->strategy, "anchor") != 0)
+    return TRUE;
+  g_assert_true (g_hash_table_contains (st->anchor_items, &a->item));
+  g_assert_cmpint (a->kind, ==, VETO_KIND_COMPLEMENTARY);
+  st->anchors++;
+  st->shown += a->candidates->len;
+  return TRUE;
+}
+
+/* Free complementary questions go to gold anchors at the configured rate (within binomial
+ * bounds), only to the validation split's gold items, each once per person, with uniform
+ * candidates and strategy "anchor"; their answers are stored as such and never count as the
+ * pool's progress. */
+static void
+test_free_anchors (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) validation = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                             NULL);
+  g_autoptr (GHashTable) test = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr (GHashTable) asked = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  StoredAnchors stored = { validation, 0, 0 };
+  VetoSessionsProgress progress;
+  VetoSessionStatus status;
+  gint64 now = 1000 * SECOND;
+  guint anchors = 0, pool = 0;
+
+  add_items (f, VETO_SPLIT_POOL, 288, FALSE, NULL);
+  add_items (f, VETO_SPLIT_VALIDATION, 100, TRUE, validation);
+  add_items (f, VETO_SPLIT_VALIDATION, 20, FALSE, NULL);
+  add_items (f, VETO_SPLIT_TEST, 100, TRUE, test);
+  use_free_anchors (f, 0.2);
+  for (guint i = 0; i < 200; i++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[0], now, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (q);
+      g_assert_false (g_hash_table_contains (test, &q->item));
+      g_assert_cmpuint (q->n_candidates, ==, 4);
+      if (g_str_equal (q->strategy, "anchor"))
+        {
+          g_assert_true (g_hash_table_contains (validation, &q->item));
+          g_assert_true (g_hash_table_add (asked, g_memdup2 (&q->item, sizeof q->item)));
+          anchors++;
+        }
+      else
+        {
+          g_assert_false (g_hash_table_contains (validation, &q->item));
+          pool++;
+        }
+      answer (f, f->people[0], q, NULL, now, NULL);
+      g_assert_true (veto_sessions_commit (f->sessions, &error));
+    }
+  /* Binomial(200, 0.2): mean 40, standard deviation 5.7; four of them either side. */
+  g_assert_cmpuint (anchors, >=, 17);
+  g_assert_cmpuint (anchors, <=, 63);
+  veto_sessions_get_progress (f->sessions, &progress);
+  g_assert_cmpuint (progress.items, ==, N_ITEMS + 288);
+  g_assert_cmpuint (progress.answers, ==, pool);
+  veto_sessions_get_status (f->sessions, f->people[0], &status);
+  g_assert_cmpuint (status.answers, ==, pool);
+  g_assert_cmpuint (status.remaining, ==, N_ITEMS + 288 - pool);
+  /* Read back from the store: every anchor answer, on a validation item, with its 4 classes. */
+  g_assert_true (veto_store_foreach_annotation (f->store, FALSE, count_stored_anchor, &stored,
+                                                &error));
+  g_assert_cmpuint (stored.anchors, ==, anchors);
+  g_assert_cmpuint (stored.shown, ==, 4 * anchors);
+  /* A new start reads them back as this person's: none is asked again. */
+  use_free_anchors (f, 1.0);
+  for (guint i = 0; i < 100 - anchors; i++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[0], now, &error);
+
+      g_assert_cmpstr (q->strategy, ==, "anchor");
+      g_assert_true (g_hash_table_add (asked, g_memdup2 (&q->item, sizeof q->item)));
+      answer (f, f->people[0], q, NULL, now, NULL);
+    }
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  /* Every anchor answered: the pool's questions go on. */
+  g_assert_cmpstr (veto_sessions_question (f->sessions, f->people[0], now, &error)->strategy,
+                   ==, "random");
+}
+
+/* No anchor question without gold outside the pool and the test split, nor at rate 0. */
+static void
+test_free_no_anchors (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 now = 1000 * SECOND;
+
+  add_items (f, VETO_SPLIT_POOL, 88, TRUE, NULL);
+  add_items (f, VETO_SPLIT_VALIDATION, 20, FALSE, NULL);
+  add_items (f, VETO_SPLIT_TEST, 50, TRUE, NULL);
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      if (pass == 1)
+        add_items (f, VETO_SPLIT_VALIDATION, 20, TRUE, NULL);
+      use_free_anchors (f, pass == 0 ? 1.0 : 0.0);
+      for (guint i = 0; i < 50; i++)
+        {
+          const VetoLease *q = veto_sessions_question (f->sessions, f->people[pass], now, &error);
+
+          g_assert_no_error (error);
+          g_assert_cmpstr (q->strategy, ==, "random");
+          answer (f, f->people[pass], q, NULL, now, NULL);
+        }
+      g_assert_true (veto_sessions_commit (f->sessions, &error));
+    }
+  /* A share outside [0, 1] is refused. */
+  veto_sessions_free (f->sessions);
+  {
+    VetoSessionsOptions options;
+
+    veto_sessions_options_init (&options);
+    options.free = TRUE;
+    options.anchors = 1.5;
+    f->sessions = veto_sessions_new (f->store, &options, &error);
+    g_assert_null (f->sessions);
+    g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_INVALID);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -708,5 +888,7 @@ main (int argc, char **argv)
   ADD ("free/priority", test_free_priority);
   ADD ("free/undo", test_free_undo);
   ADD ("free/preference", test_free_preference);
+  ADD ("free/anchors", test_free_anchors);
+  ADD ("free/no-anchors", test_free_no_anchors);
   return g_test_run ();
 }

@@ -211,6 +211,79 @@ test_train_answers_and_round (Fixture *f, gconstpointer data)
   veto_evaluation_clear (&b);
 }
 
+
+/* Answers on gold anchors outside the pool (the window's validation items) never train: the
+ * model sees the pool's answers alone. They fit the annotators' models instead: two people who
+ * each answered 30 of them (one always names the class after the truth, the other the one
+ * before) get a model of their own each. */
+static void
+test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (VetoDataset) ds = NULL;
+  g_autoptr (VetoModel) model = NULL;
+  VetoTrainResult result = { 0 };
+  VetoTrainSpec spec;
+  gint64 import_id, annotator, other;
+  guint n_pool, n_val;
+  const guint *pool, *val;
+
+  g_assert_true (veto_store_begin (f->store, &error));
+  g_assert_true (veto_store_add_import (f->store, "generated", "idx", VETO_SPLIT_VALIDATION,
+                                        &import_id, &error));
+  for (guint i = 0; i < 30; i++)
+    {
+      guint8 pixels[SIDE * SIDE];
+      VetoItemRecord record = { .pixels = pixels, .width = SIDE, .height = SIDE, .channels = 1,
+                                .split = VETO_SPLIT_VALIDATION, .gold_class = f->classes[i % K],
+                                .import_id = import_id, .import_index = i };
+
+      make_image (rand, i % K, pixels);
+      pixels[0] = 255 - i; /* distinct from every pool item */
+      g_checksum_reset (sum);
+      g_checksum_update (sum, pixels, sizeof pixels);
+      record.sha256 = g_checksum_get_string (sum);
+      g_assert_true (veto_store_add_item (f->store, &record, NULL, &error));
+    }
+  g_assert_true (veto_store_commit (f->store, &error));
+  ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  val = veto_dataset_get_split (ds, VETO_SPLIT_VALIDATION, &n_val);
+  g_assert_cmpuint (n_val, ==, 30);
+  g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  g_assert_true (veto_store_ensure_annotator (f->store, "other", VETO_ANNOTATOR_HUMAN, &other,
+                                              &error));
+  for (guint i = 0; i < 100; i++)
+    {
+      guint row = i < 40 ? pool[i] : val[(i - 40) % 30];
+      guint y = veto_dataset_get_gold (ds, row);
+      gint64 shown[2] = { f->classes[(y + 1) % K], f->classes[(y + 2) % K] };
+      VetoAnswer answer = {
+        .kind = VETO_KIND_COMPLEMENTARY, .item = veto_dataset_item_of_row (ds, row),
+        .annotator = i < 70 ? annotator : other,
+        .answer_class = i < 40 ? shown[i % 2] : shown[i < 70 ? 0 : 1], .candidates = shown,
+        .n_candidates = 2, .strategy = i < 40 ? "random" : "anchor", .score = NAN,
+      };
+
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+    }
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+  spec.train.max_epochs = 5;
+  model = veto_sim_train (f->store, ds, &spec, &result, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result.train_size, ==, 40);
+  g_assert_cmpuint (result.n_terms, ==, 40);
+  g_assert_cmpuint (result.anchor_answers, ==, 60);
+  g_assert_cmpuint (result.annotators_fitted, ==, 2);
+  veto_train_result_clear (&result);
+}
+
 static char *
 write_text (Fixture *f, const char *name, const char *text)
 {
@@ -430,6 +503,7 @@ main (int argc, char **argv)
   ADD ("/sim/train-gold-synthetic", test_train_gold_and_synthetic);
   ADD ("/sim/train-answers-round", test_train_answers_and_round);
   ADD ("/sim/transition-files", test_transition_files);
+  ADD ("/sim/train/anchors-outside-pool", test_anchors_outside_pool_do_not_train);
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);

@@ -162,8 +162,9 @@ test_empty_and_invalid (void)
 }
 
 /* Two annotators answer complementary questions on gold items with the sets recorded: the
- * first follows known Luce weights, and its fitted choice model recovers them; the second
- * answers without a set and gets none. */
+ * first follows known Luce weights, and its fitted choice model (its own, pulled towards the
+ * pooled one) recovers them; the second answers without a set and gets none; the overall row
+ * has the pooled model of those answers. */
 static void
 test_choice_model (void)
 {
@@ -209,8 +210,11 @@ test_choice_model (void)
   g_assert_true (veto_stats_compute (&input, &r, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (r.annotators[0].choice_answers, ==, N);
+  g_assert_true (r.annotators[0].choice_own);
+  g_assert_true (r.annotators[0].choice_strength >= 1);
   g_assert_null (r.annotators[1].choice_model);
-  g_assert_null (r.overall.choice_model);
+  g_assert_nonnull (r.overall.choice_model);
+  g_assert_cmpuint (r.overall.choice_answers, ==, N);
   /* Weights are defined up to a factor per row: compare each with its row's wrong classes. */
   for (guint y = 0; y < KK; y++)
     {

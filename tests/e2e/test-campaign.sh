@@ -240,11 +240,11 @@ run stats proj/target.veto --campaign c1 --json
 cp "$T/out" stats.json
 problems=""
 for key in noise_rate overall per_annotator transition_matrix counts probabilities alice-1 \
-  noise_rate_anchors choice_model names_truth_when_shown weights; do
+  noise_rate_anchors choice_model names_truth_when_shown weights own pull_towards_pooled; do
   grep -q "\"$key\"" stats.json || problems+="no \"$key\""$'\n'
 done
 grep -q krippendorff stats.json && problems+="krippendorff_alpha without ordinary answers"$'\n'
-tap "stats --json: noise rates (overall, per annotator), T with counts and probabilities, each annotator's choice model" \
+tap "stats --json: noise rates (overall, per annotator), T with counts and probabilities, the pooled and each annotator's choice model" \
   "$problems"
 expect_json "stats --json counts 120 answers, 30 of them on anchors" stats.json \
   "answers=120 answers_on_gold=120 answers_on_anchors=30"
