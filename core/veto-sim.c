@@ -528,6 +528,7 @@ typedef struct
   double holdout;
   GArray *held_out;        /* HeldOut */
   const gboolean *in_pool; /* per row */
+  const gboolean *in_test; /* per row: answers about test items never train nor validate */
   GHashTable *model_of;    /* annotator name → index of their model (none: 0) */
   GError *error;
 } AnswerLoad;
@@ -557,6 +558,10 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
   guint unit;
 
   if (row < 0 || (al->annotator && g_strcmp0 (al->annotator, a->annotator) != 0))
+    return TRUE;
+  /* Answers about the test split (a campaign over it, or its anchors) would leak into the
+   * accuracy measured there. */
+  if (al->in_test[row])
     return TRUE;
   /* A gold anchor outside the pool (the window's validation items) only fits the annotators'
    * models and measures the classifier: it never trains it. */
@@ -1090,6 +1095,9 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   const double *models;
   guint n_models;
   g_autofree gboolean *in_pool = g_new0 (gboolean, MAX (veto_dataset_get_n (ds), 1));
+  g_autofree gboolean *in_test = g_new0 (gboolean, MAX (veto_dataset_get_n (ds), 1));
+  guint n_test = 0;
+  const guint *test = veto_dataset_get_split (ds, VETO_SPLIT_TEST, &n_test);
   Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
                   g_hash_table_new (NULL, NULL) };
   VetoObjective *objective = NULL;
@@ -1112,6 +1120,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     goto out;
   for (guint i = 0; i < n_pool; i++)
     in_pool[pool[i]] = TRUE;
+  for (guint i = 0; i < n_test; i++)
+    in_test[test[i]] = TRUE;
   for (guint i = 0; i < answers->len; i++)
     count_criteria (answers->pdata[i], heads);
   if (spec->annotator_model == NULL && spec->fit_annotator
@@ -1141,7 +1151,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else
     {
       AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, spec->holdout, held_out,
-                               in_pool, NULL, NULL };
+                               in_pool, in_test, NULL, NULL };
 
       for (guint i = 0; i < answers->len; i++)
         add_answer (answers->pdata[i], &numbering);
@@ -1170,7 +1180,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else
     {
       AnswerLoad al = { ds, objective, &units, heads, spec->annotator, spec->holdout, held_out,
-                        in_pool, spec->annotator_model ? NULL : fitted.model_of, NULL };
+                        in_pool, in_test, spec->annotator_model ? NULL : fitted.model_of, NULL };
 
       for (guint i = 0; i < answers->len && add_answer (answers->pdata[i], &al); i++)
         ;

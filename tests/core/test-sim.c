@@ -284,6 +284,48 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   veto_train_result_clear (&result);
 }
 
+/* Answers about test items (a campaign over the test split, or anchors drawn from it) never
+ * train: 90 ordinary answers on the test items, each naming the wrong class, beside 30 right
+ * ones on the pool, leave 30 units, and the model still scores as the pool's answers teach. */
+static void
+test_test_answers_do_not_train (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  VetoTrainResult result = { 0 };
+  VetoTrainSpec spec;
+  gint64 annotator;
+  guint n_pool, n_test;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  const guint *test = veto_dataset_get_split (ds, VETO_SPLIT_TEST, &n_test);
+  g_autoptr (VetoModel) model = NULL;
+
+  g_assert_cmpuint (n_test, ==, 90);
+  g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  for (guint i = 0; i < 120; i++)
+    {
+      guint row = i < 30 ? pool[i] : test[i - 30];
+      guint y = veto_dataset_get_gold (ds, row);
+      VetoAnswer answer = {
+        .kind = VETO_KIND_ORDINARY, .item = veto_dataset_item_of_row (ds, row),
+        .annotator = annotator, .answer_class = f->classes[i < 30 ? y : (y + 1) % K],
+        .score = NAN,
+      };
+
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+    }
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  model = veto_sim_train (f->store, ds, &spec, &result, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (result.train_size, ==, 30);
+  g_assert_cmpuint (result.n_terms, ==, 30);
+  veto_train_result_clear (&result);
+  g_assert_cmpfloat (train_and_score (f, ds, &spec, NULL), >=, 0.9);
+}
+
 static char *
 write_text (Fixture *f, const char *name, const char *text)
 {
@@ -504,6 +546,7 @@ main (int argc, char **argv)
   ADD ("/sim/train-answers-round", test_train_answers_and_round);
   ADD ("/sim/transition-files", test_transition_files);
   ADD ("/sim/train/anchors-outside-pool", test_anchors_outside_pool_do_not_train);
+  ADD ("/sim/train/test-answers", test_test_answers_do_not_train);
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);
