@@ -80,7 +80,8 @@ campaign_create (int argc, char **argv)
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
-      "Anchors are items with a gold label from outside ITEMS; annotators are not told.\n"
+      "Anchors are items with a gold label from outside ITEMS and the test split; annotators\n"
+      "are not told.\n"
       "Exit status: 0 done, 1 refused (name taken, too few items or anchors), 2 usage,\n"
       "3 the project cannot be used.");
   if (!veto_cli_parse (context, &argc, &argv, &status))

@@ -305,12 +305,14 @@ check_spec (Conn *conn, const VetoCampaignSpec *spec, GError **error)
   return FALSE;
 }
 
-/* Item ids in id order: of one split (VETO_N_SPLITS: all), or the ones with a gold label. */
+/* Item ids in id order: of one split (VETO_N_SPLITS: all), or the ones with a gold label outside
+ * the test split (the candidates for anchors). */
 static GArray *
 select_item_ids (Conn *conn, VetoSplit split, gboolean with_gold, GError **error)
 {
   g_autoptr (VetoStoreStatement) stmt = conn_prepare (conn,
-      with_gold ? "SELECT id FROM items WHERE gold_class_id IS NOT NULL ORDER BY id"
+      with_gold ? "SELECT id FROM items WHERE gold_class_id IS NOT NULL AND split <> 'test'"
+                  " ORDER BY id"
       : split == VETO_N_SPLITS ? "SELECT id FROM items ORDER BY id"
                                : "SELECT id FROM items WHERE split = ? ORDER BY id", error);
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -359,7 +361,9 @@ draw_anchors (Conn *conn, GArray *selected, guint n_anchors, guint64 seed, GErro
   if (outside->len < n_anchors)
     {
       invalid (error, conn->display, "the anchor rate asks for %u anchors, but only %u items "
-               "with a gold label lie outside the campaign's items", n_anchors, outside->len);
+               "with a gold label lie outside the campaign's items and the test split (anchors "
+               "never come from the test split: import gold items with --split validation)",
+               n_anchors, outside->len);
       return NULL;
     }
   rand = g_rand_new_with_seed_array (seed_words, G_N_ELEMENTS (seed_words));
