@@ -240,7 +240,7 @@ veto_cmd_train (int argc, char **argv)
   g_auto (GStrv) select = NULL;
   gint per_item = 1, estimate_q = 0, hidden = 0, epochs = 0, batch = 0, seed = 1, patience = -1;
   double lr = 0, weight_decay = -1, q_smoothing = -1, holdout = -1;
-  gboolean as_json = FALSE, no_save = FALSE;
+  gboolean as_json = FALSE, no_save = FALSE, refit = FALSE;
   GOptionEntry entries[] = {
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features,
       "pixels (default), hog, kmeans[:k=N] or npy:FILE", "SPEC" },
@@ -285,6 +285,9 @@ veto_cmd_train (int argc, char **argv)
       "model selection on the held-out CLs: train every combination of the values listed "
       "(lr, epochs, model, hidden, features, weight-decay; repeat the option per key, and per "
       "feature spec) and keep the one that scores best", "KEY=V1,V2" },
+    { "refit", 0, 0, G_OPTION_ARG_NONE, &refit,
+      "after the held-out data chose the setting and the epoch, train that setting again on "
+      "every item, nothing held out, for the number of epochs chosen", NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "random seed (default 1)", "N" },
     { "no-save", 0, 0, G_OPTION_ARG_NONE, &no_save,
       "do not save the model (opens the project read-only)", NULL },
@@ -305,6 +308,10 @@ veto_cmd_train (int argc, char **argv)
   g_autofree VetoTrainCandidate *candidates = NULL;
   g_autofree CandidateInfo *info = NULL;
   g_autofree VetoEvaluation *evals = NULL;
+  g_autoptr (VetoModel) refit_model = NULL;
+  VetoTrainResult refit_result = { 0 };
+  VetoEvaluation refit_eval = { 0 };
+  const VetoTrainResult *final;
   const VetoDataset *ds;
   VetoModel *model;
   const VetoTrainResult *result;
@@ -426,7 +433,10 @@ veto_cmd_train (int argc, char **argv)
 
   store = veto_store_open (argv[1], no_save, &error);
   if (store == NULL)
-    return veto_cli_fail (error);
+    {
+      status = veto_cli_fail (error);
+      goto out;
+    }
   for (guint i = 0; i < n_candidates; i++)
     {
       VetoDataset *loaded = g_hash_table_lookup (datasets, info[i].features);
@@ -436,7 +446,10 @@ veto_cmd_train (int argc, char **argv)
         {
           loaded = load_dataset (store, info[i].features, !no_save, &seconds, &error);
           if (loaded == NULL)
-            return veto_cli_fail (error);
+            {
+              status = veto_cli_fail (error);
+              goto out;
+            }
           g_hash_table_insert (datasets, g_strdup (info[i].features), loaded);
           features_seconds += seconds;
         }
@@ -448,12 +461,16 @@ veto_cmd_train (int argc, char **argv)
 
       q = veto_import_read_transition (q_name, &k, &error);
       if (q == NULL)
-        return veto_cli_fail (error);
+        {
+          status = veto_cli_fail (error);
+          goto out;
+        }
       if (k != n_classes)
         {
           g_printerr ("veto: %s: a %u×%u matrix for a project of %u classes\n", q_name, k, k,
                       n_classes);
-          return VETO_EXIT_FAILED;
+          status = VETO_EXIT_FAILED;
+          goto out;
         }
       for (guint i = 0; i < n_candidates; i++)
         candidates[i].spec.q = q;
@@ -462,9 +479,8 @@ veto_cmd_train (int argc, char **argv)
     {
       if (!veto_sim_train_select (store, candidates, n_candidates, &best, NULL, &error))
         {
-          for (guint i = 0; i < n_candidates; i++)
-            veto_train_candidate_clear (&candidates[i]);
-          return veto_cli_fail (error);
+          status = veto_cli_fail (error);
+          goto out;
         }
     }
   else
@@ -472,7 +488,10 @@ veto_cmd_train (int argc, char **argv)
       candidates[0].model = veto_sim_train (store, candidates[0].dataset, &candidates[0].spec,
                                             &candidates[0].result, NULL, &error);
       if (candidates[0].model == NULL)
-        return veto_cli_fail (error);
+        {
+          status = veto_cli_fail (error);
+          goto out;
+        }
     }
   /* Test accuracy of every setting: reported beside the held-out score, never used to choose. */
   for (guint i = 0; i < n_candidates; i++)
@@ -487,6 +506,37 @@ veto_cmd_train (int argc, char **argv)
   result = &candidates[best].result;
   chosen_spec = &candidates[best].spec;
   eval = &evals[best];
+  final = result;
+  if (refit && g_strcmp0 (result->validation, "none") == 0)
+    {
+      status = veto_cli_usage (context, "--refit needs a --holdout (or --select) to choose by");
+      goto out;
+    }
+  if (refit)
+    {
+      VetoTrainSpec again = *chosen_spec;
+
+      again.holdout = 0;
+      again.train.max_epochs = result->best_epoch;
+      again.train.progress = NULL;
+      refit_model = veto_sim_train (store, ds, &again, &refit_result, NULL, &error);
+      if (refit_model == NULL)
+        {
+          {
+            status = veto_cli_fail (error);
+            goto out;
+          }
+        }
+      if (!veto_sim_evaluate (ds, refit_model, VETO_SPLIT_TEST,
+                              chosen_spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CPE_F
+                                  ? refit_result.q_used
+                                  : NULL,
+                              &refit_eval, &error))
+        g_clear_error (&error);
+      model = refit_model;
+      final = &refit_result;
+      eval = &refit_eval;
+    }
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "features");
@@ -500,9 +550,9 @@ veto_cmd_train (int argc, char **argv)
                                         ? "ce"
                                         : veto_loss_complementary_to_string (spec.cl_loss));
   json_builder_set_member_name (b, "train_size");
-  json_builder_add_int_value (b, result->train_size);
+  json_builder_add_int_value (b, final->train_size);
   json_builder_set_member_name (b, "answers_used");
-  json_builder_add_int_value (b, result->n_terms);
+  json_builder_add_int_value (b, final->n_terms);
   json_builder_set_member_name (b, "annotator_model_anchor_answers");
   json_builder_add_int_value (b, result->anchor_answers);
   if (result->q_used != NULL)
@@ -521,14 +571,16 @@ veto_cmd_train (int argc, char **argv)
       json_builder_end_array (b);
     }
   add_validation (b, result);
+  json_builder_set_member_name (b, "refit");
+  json_builder_add_boolean_value (b, refit);
   json_builder_set_member_name (b, "epochs");
-  json_builder_add_int_value (b, result->epochs);
+  json_builder_add_int_value (b, final->epochs);
   json_builder_set_member_name (b, "learning_rate");
   json_builder_add_double_value (b, chosen_spec->train.learning_rate);
   json_builder_set_member_name (b, "features_seconds");
   json_builder_add_double_value (b, features_seconds);
   json_builder_set_member_name (b, "train_seconds");
-  json_builder_add_double_value (b, result->train_seconds);
+  json_builder_add_double_value (b, final->train_seconds);
   if (eval->n)
     add_evaluation (b, ds, eval);
   if (axes->len > 0)
@@ -578,7 +630,7 @@ veto_cmd_train (int argc, char **argv)
 
       if (!veto_store_add_round (store, info[best].features,
                                  veto_model_kind_to_string (chosen_spec->model),
-                                 result->train_size, metrics, result->train_seconds, weights,
+                                 final->train_size, metrics, final->train_seconds, weights,
                                  &version, &error))
         status = veto_cli_fail (error);
     }
@@ -605,19 +657,25 @@ veto_cmd_train (int argc, char **argv)
       g_print ("Trained %s on %s features: %u items, %u answers, %u epochs, %.2f s "
                "(features %.2f s)%s\n",
                veto_model_kind_to_string (chosen_spec->model), veto_dataset_get_features_key (ds),
-               result->train_size, result->n_terms, result->epochs, result->train_seconds,
+               final->train_size, final->n_terms, final->epochs, final->train_seconds,
                features_seconds, version ? "" : "; not saved");
       if (g_strcmp0 (result->validation, "none") != 0)
-        g_print ("Kept epoch %u by %s: %.4f on %u held-out\n", result->best_epoch,
-                 describe_validation (result->validation), result->validation_score,
-                 result->held_out);
+        g_print ("%s epoch %u by %s: %.4f on %u held-out\n",
+                 refit ? "Refitted on every item for the epochs of the" : "Kept",
+                 result->best_epoch, describe_validation (result->validation),
+                 result->validation_score, result->held_out);
       if (!isnan (result->estimated_accuracy))
-        g_print ("Estimated accuracy without gold %.4f [%.4f, %.4f] (from %s)\n",
+        g_print ("Estimated accuracy without gold %.4f [%.4f, %.4f] (from %s%s)\n",
                  result->estimated_accuracy, result->estimated_accuracy_low,
-                 result->estimated_accuracy_high, result->estimated_from);
+                 result->estimated_accuracy_high, result->estimated_from,
+                 refit ? ", of the model before the refit" : "");
       if (eval->n)
         print_evaluation_text (ds, eval);
     }
+  status = error ? status : VETO_EXIT_OK;
+out:
+  veto_evaluation_clear (&refit_eval);
+  veto_train_result_clear (&refit_result);
   for (guint i = 0; i < n_candidates; i++)
     {
       veto_evaluation_clear (&evals[i]);
@@ -626,7 +684,7 @@ veto_cmd_train (int argc, char **argv)
       g_free (info[i].features);
       g_array_unref (info[i].epoch_scores);
     }
-  return error ? status : VETO_EXIT_OK;
+  return status;
 }
 
 int
