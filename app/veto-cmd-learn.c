@@ -3,6 +3,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
 
 #include "veto-import.h"
 #include "veto-sim.h"
@@ -70,6 +71,161 @@ json_text (JsonBuilder *b, gboolean pretty)
   return json_to_string (root, pretty);
 }
 
+/* One axis of a --select grid: a training option and the values to try. */
+typedef struct
+{
+  char *key;
+  GPtrArray *values; /* char * */
+} SelectAxis;
+
+static void
+select_axis_free (gpointer data)
+{
+  SelectAxis *axis = data;
+
+  g_free (axis->key);
+  g_ptr_array_unref (axis->values);
+  g_free (axis);
+}
+
+static const char *const select_keys[] = { "lr", "epochs", "model", "hidden", "features",
+                                           "weight-decay" };
+
+/* Parses every --select KEY=V1,V2,... into axes; a key given twice gathers its values, which is
+ * how several feature specs (whose own parameters contain commas) are listed. */
+static GPtrArray *
+parse_select (char **select, char **out_problem)
+{
+  g_autoptr (GPtrArray) axes = g_ptr_array_new_with_free_func (select_axis_free);
+
+  for (guint i = 0; select && select[i]; i++)
+    {
+      const char *eq = strchr (select[i], '=');
+      g_autofree char *key = eq ? g_strndup (select[i], eq - select[i]) : NULL;
+      SelectAxis *axis = NULL;
+      g_auto (GStrv) values = NULL;
+      gboolean known = FALSE;
+
+      for (guint k = 0; key && k < G_N_ELEMENTS (select_keys); k++)
+        known |= strcmp (key, select_keys[k]) == 0;
+      if (!known || eq[1] == '\0')
+        {
+          *out_problem = g_strdup_printf ("--select %s: give KEY=V1,V2,... with KEY one of lr, "
+                                          "epochs, model, hidden, features, weight-decay",
+                                          select[i]);
+          return NULL;
+        }
+      for (guint a = 0; a < axes->len; a++)
+        if (strcmp (((SelectAxis *) axes->pdata[a])->key, key) == 0)
+          axis = axes->pdata[a];
+      if (axis == NULL)
+        {
+          axis = g_new0 (SelectAxis, 1);
+          axis->key = g_strdup (key);
+          axis->values = g_ptr_array_new_with_free_func (g_free);
+          g_ptr_array_add (axes, axis);
+        }
+      if (strcmp (key, "features") == 0)
+        g_ptr_array_add (axis->values, g_strdup (eq + 1));
+      else
+        {
+          values = g_strsplit (eq + 1, ",", -1);
+          for (guint v = 0; values[v]; v++)
+            {
+              char *end = NULL;
+              double x = g_ascii_strtod (values[v], &end);
+              VetoModelKind kind;
+
+              if (strcmp (key, "model") == 0 ? !veto_model_kind_from_string (values[v], &kind)
+                                             : (end == values[v] || *end != '\0' || !(x > 0)
+                                                || (strcmp (key, "weight-decay") != 0
+                                                    && strcmp (key, "lr") != 0
+                                                    && x != (guint) x)))
+                {
+                  *out_problem = g_strdup_printf ("--select %s: \"%s\" is not a valid value",
+                                                  key, values[v]);
+                  return NULL;
+                }
+              g_ptr_array_add (axis->values, g_strdup (values[v]));
+            }
+        }
+    }
+  return g_steal_pointer (&axes);
+}
+
+/* Sets one grid value on a candidate's spec (features are handled by the caller). */
+static void
+apply_setting (VetoTrainSpec *spec, const char *key, const char *value)
+{
+  double x = g_ascii_strtod (value, NULL);
+
+  if (strcmp (key, "lr") == 0)
+    spec->train.learning_rate = x;
+  else if (strcmp (key, "epochs") == 0)
+    spec->train.max_epochs = (guint) x;
+  else if (strcmp (key, "hidden") == 0)
+    spec->hidden = (guint) x;
+  else if (strcmp (key, "weight-decay") == 0)
+    spec->train.weight_decay = x;
+  else if (strcmp (key, "model") == 0)
+    veto_model_kind_from_string (value, &spec->model);
+}
+
+typedef struct
+{
+  char *setting;       /* "lr=5e-4 features=pixels:std=0", the grid's values */
+  char *features;
+  GArray *epoch_scores; /* double: the validation score after every epoch */
+} CandidateInfo;
+
+static void
+record_epoch (gpointer user_data, guint epoch, double loss, double score)
+{
+  g_array_append_val ((GArray *) user_data, score);
+}
+
+static void
+add_number_or_null (JsonBuilder *b, const char *name, double value)
+{
+  json_builder_set_member_name (b, name);
+  if (isnan (value))
+    json_builder_add_null_value (b);
+  else
+    json_builder_add_double_value (b, value);
+}
+
+/* What chose the epoch (and the setting), and the accuracy estimate without gold. */
+static void
+add_validation (JsonBuilder *b, const VetoTrainResult *r)
+{
+  json_builder_set_member_name (b, "validation");
+  json_builder_add_string_value (b, r->validation);
+  add_number_or_null (b, "validation_score", r->validation_score);
+  json_builder_set_member_name (b, "best_epoch");
+  json_builder_add_int_value (b, r->best_epoch);
+  json_builder_set_member_name (b, "held_out");
+  json_builder_add_int_value (b, r->held_out);
+  json_builder_set_member_name (b, "estimated_from");
+  json_builder_add_string_value (b, r->estimated_from);
+  add_number_or_null (b, "estimated_accuracy", r->estimated_accuracy);
+  add_number_or_null (b, "estimated_accuracy_low", r->estimated_accuracy_low);
+  add_number_or_null (b, "estimated_accuracy_high", r->estimated_accuracy_high);
+}
+
+static const char *
+describe_validation (const char *validation)
+{
+  if (g_strcmp0 (validation, "ure-01") == 0)
+    return "the held-out CLs' unbiased estimate of the 0-1 risk";
+  if (g_strcmp0 (validation, "scel") == 0)
+    return "the held-out CLs' SCEL";
+  if (g_strcmp0 (validation, "answers") == 0)
+    return "the held-out answers' likelihood";
+  if (g_strcmp0 (validation, "gold") == 0)
+    return "the validation split's gold error rate";
+  return "nothing (the last epoch)";
+}
+
 int
 veto_cmd_train (int argc, char **argv)
 {
@@ -80,9 +236,11 @@ veto_cmd_train (int argc, char **argv)
   g_autofree char *q_name = NULL;
   g_autofree char *schedule_name = NULL;
   g_autofree char *recipe = NULL;
-  gint per_item = 1, estimate_q = 0, hidden = 0, epochs = 0, batch = 0, seed = 1;
-  double lr = 0, weight_decay = -1, q_smoothing = -1;
-  gboolean as_json = FALSE, no_save = FALSE;
+  g_autofree char *criterion_name = NULL;
+  g_auto (GStrv) select = NULL;
+  gint per_item = 1, estimate_q = 0, hidden = 0, epochs = 0, batch = 0, seed = 1, patience = -1;
+  double lr = 0, weight_decay = -1, q_smoothing = -1, holdout = -1;
+  gboolean as_json = FALSE, no_save = FALSE, refit = FALSE;
   GOptionEntry entries[] = {
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features,
       "pixels (default), hog, kmeans[:k=N] or npy:FILE", "SPEC" },
@@ -113,6 +271,23 @@ veto_cmd_train (int argc, char **argv)
     { "schedule", 0, 0, G_OPTION_ARG_STRING, &schedule_name,
       "learning-rate schedule: cosine (default, annealed to 0) or constant", "NAME" },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay, "AdamW weight decay", "X" },
+    { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
+      "synthetic-complementary or answers: share of the pool items whose CLs are held out of "
+      "training to choose the epoch (and the --select setting) without gold (default 0; 0.1 "
+      "with --select)", "R" },
+    { "criterion", 0, 0, G_OPTION_ARG_STRING, &criterion_name,
+      "what scores held-out synthetic CLs: ure-01 (default: the unbiased estimate of the 0-1 "
+      "risk) or scel", "NAME" },
+    { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
+      "with a validation: stop after N epochs without a better score (default 5; 0: run every "
+      "epoch); the best epoch's weights are kept", "N" },
+    { "select", 0, 0, G_OPTION_ARG_STRING_ARRAY, &select,
+      "model selection on the held-out CLs: train every combination of the values listed "
+      "(lr, epochs, model, hidden, features, weight-decay; repeat the option per key, and per "
+      "feature spec) and keep the one that scores best", "KEY=V1,V2" },
+    { "refit", 0, 0, G_OPTION_ARG_NONE, &refit,
+      "after the held-out data chose the setting and the epoch, train that setting again on "
+      "every item, nothing held out, for the number of epochs chosen", NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "random seed (default 1)", "N" },
     { "no-save", 0, 0, G_OPTION_ARG_NONE, &no_save,
       "do not save the model (opens the project read-only)", NULL },
@@ -122,17 +297,30 @@ veto_cmd_train (int argc, char **argv)
   g_autoptr (GOptionContext) context = g_option_context_new (
       "PROJECT — train a classifier and evaluate it on the test split");
   g_autoptr (VetoStore) store = NULL;
-  g_autoptr (VetoDataset) ds = NULL;
-  g_autoptr (VetoModel) model = NULL;
+  g_autoptr (GHashTable) datasets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                           (GDestroyNotify) veto_dataset_free);
+  g_autoptr (GPtrArray) axes = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autofree double *q = NULL;
   g_autofree char *metrics = NULL;
+  g_autofree char *problem = NULL;
+  g_autofree VetoTrainCandidate *candidates = NULL;
+  g_autofree CandidateInfo *info = NULL;
+  g_autofree VetoEvaluation *evals = NULL;
+  g_autoptr (VetoModel) refit_model = NULL;
+  VetoTrainResult refit_result = { 0 };
+  VetoEvaluation refit_eval = { 0 };
+  const VetoTrainResult *final;
+  const VetoDataset *ds;
+  VetoModel *model;
+  const VetoTrainResult *result;
+  const VetoTrainSpec *chosen_spec;
   VetoTrainSpec spec;
-  VetoTrainResult result = { 0 };
-  VetoEvaluation eval = { 0 };
+  VetoEvaluation *eval;
   double features_seconds = 0;
   gint64 version = 0;
+  guint n_candidates = 1, best = 0;
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -153,11 +341,19 @@ veto_cmd_train (int argc, char **argv)
                            "--supervision must be gold, answers or synthetic-complementary");
   if (loss_name && !veto_loss_complementary_from_string (loss_name, &spec.cl_loss, &error))
     return veto_cli_usage (context, error->message);
+  if (criterion_name && !veto_cl_criterion_from_string (criterion_name, &spec.cl_criterion))
+    return veto_cli_usage (context, "--criterion must be ure-01 or scel");
   if (per_item < 1 || estimate_q < 0 || hidden < 0 || epochs < 0 || batch < 0 || seed < 0)
     return veto_cli_usage (context, "numbers must be positive");
+  if (holdout != -1 && !(holdout >= 0 && holdout < 1))
+    return veto_cli_usage (context, "--holdout must be a share in [0, 1)");
+  axes = parse_select (select, &problem);
+  if (axes == NULL)
+    return veto_cli_usage (context, problem);
   spec.hidden = hidden;
   spec.per_item = per_item;
   spec.estimate_q_from = estimate_q;
+  spec.holdout = holdout >= 0 ? holdout : axes->len > 0 ? 0.1 : 0.0;
   if (q_smoothing > 1)
     return veto_cli_usage (context, "--q-smoothing must be between 0 and 1");
   if (q_smoothing >= 0)
@@ -186,43 +382,167 @@ veto_cmd_train (int argc, char **argv)
     spec.train.learning_rate = lr;
   if (weight_decay >= 0)
     spec.train.weight_decay = weight_decay;
+  if (patience >= 0)
+    spec.train.patience = patience;
   if (g_strcmp0 (schedule_name, "constant") == 0)
     spec.train.schedule = VETO_LR_CONSTANT;
   else if (g_strcmp0 (schedule_name, "cosine") == 0)
     spec.train.schedule = VETO_LR_COSINE;
   else if (schedule_name)
     return veto_cli_usage (context, "--schedule must be cosine or constant");
+  if (!features)
+    features = g_strdup ("pixels");
+
+  /* The grid: every combination of the axes' values, the first axis varying slowest. */
+  for (guint a = 0; a < axes->len; a++)
+    n_candidates *= ((SelectAxis *) axes->pdata[a])->values->len;
+  candidates = g_new0 (VetoTrainCandidate, n_candidates);
+  info = g_new0 (CandidateInfo, n_candidates);
+  evals = g_new0 (VetoEvaluation, n_candidates);
+  for (guint i = 0; i < n_candidates; i++)
+    {
+      GString *setting = g_string_new (NULL);
+      guint rest = i;
+
+      candidates[i].spec = spec;
+      info[i].features = g_strdup (features);
+      for (guint a = axes->len; a-- > 0;)
+        {
+          SelectAxis *axis = axes->pdata[a];
+          const char *value = axis->values->pdata[rest % axis->values->len];
+
+          rest /= axis->values->len;
+          if (strcmp (axis->key, "features") == 0)
+            {
+              g_free (info[i].features);
+              info[i].features = g_strdup (value);
+            }
+          else
+            apply_setting (&candidates[i].spec, axis->key, value);
+          g_string_prepend (setting, value);
+          g_string_prepend_c (setting, '=');
+          g_string_prepend (setting, axis->key);
+          if (a > 0)
+            g_string_prepend_c (setting, ' ');
+        }
+      info[i].setting = g_string_free (setting, FALSE);
+      info[i].epoch_scores = g_array_new (FALSE, FALSE, sizeof (double));
+      candidates[i].spec.train.progress = record_epoch;
+      candidates[i].spec.train.progress_data = info[i].epoch_scores;
+    }
 
   store = veto_store_open (argv[1], no_save, &error);
   if (store == NULL)
-    return veto_cli_fail (error);
-  ds = load_dataset (store, features ? features : "pixels", !no_save, &features_seconds, &error);
-  if (ds == NULL)
-    return veto_cli_fail (error);
+    {
+      status = veto_cli_fail (error);
+      goto out;
+    }
+  for (guint i = 0; i < n_candidates; i++)
+    {
+      VetoDataset *loaded = g_hash_table_lookup (datasets, info[i].features);
+      double seconds = 0;
+
+      if (loaded == NULL)
+        {
+          loaded = load_dataset (store, info[i].features, !no_save, &seconds, &error);
+          if (loaded == NULL)
+            {
+              status = veto_cli_fail (error);
+              goto out;
+            }
+          g_hash_table_insert (datasets, g_strdup (info[i].features), loaded);
+          features_seconds += seconds;
+        }
+      candidates[i].dataset = loaded;
+    }
   if (q_name && g_strcmp0 (q_name, "uniform") != 0)
     {
-      guint k = 0;
+      guint k = 0, n_classes = veto_dataset_get_n_classes (candidates[0].dataset);
 
       q = veto_import_read_transition (q_name, &k, &error);
       if (q == NULL)
-        return veto_cli_fail (error);
-      if (k != veto_dataset_get_n_classes (ds))
+        {
+          status = veto_cli_fail (error);
+          goto out;
+        }
+      if (k != n_classes)
         {
           g_printerr ("veto: %s: a %u×%u matrix for a project of %u classes\n", q_name, k, k,
-                      veto_dataset_get_n_classes (ds));
-          return VETO_EXIT_FAILED;
+                      n_classes);
+          status = VETO_EXIT_FAILED;
+          goto out;
         }
-      spec.q = q;
+      for (guint i = 0; i < n_candidates; i++)
+        candidates[i].spec.q = q;
     }
-  model = veto_sim_train (store, ds, &spec, &result, NULL, &error);
-  if (model == NULL)
-    return veto_cli_fail (error);
+  if (axes->len > 0)
+    {
+      if (!veto_sim_train_select (store, candidates, n_candidates, &best, NULL, &error))
+        {
+          status = veto_cli_fail (error);
+          goto out;
+        }
+    }
+  else
+    {
+      candidates[0].model = veto_sim_train (store, candidates[0].dataset, &candidates[0].spec,
+                                            &candidates[0].result, NULL, &error);
+      if (candidates[0].model == NULL)
+        {
+          status = veto_cli_fail (error);
+          goto out;
+        }
+    }
+  /* Test accuracy of every setting: reported beside the held-out score, never used to choose. */
+  for (guint i = 0; i < n_candidates; i++)
+    if (!veto_sim_evaluate (candidates[i].dataset, candidates[i].model, VETO_SPLIT_TEST,
+                            candidates[i].spec.cl_loss == VETO_LOSS_COMPLEMENTARY_CPE_F
+                                ? candidates[i].result.q_used
+                                : NULL,
+                            &evals[i], &error))
+      g_clear_error (&error);
+  ds = candidates[best].dataset;
+  model = candidates[best].model;
+  result = &candidates[best].result;
+  chosen_spec = &candidates[best].spec;
+  eval = &evals[best];
+  final = result;
+  if (refit && g_strcmp0 (result->validation, "none") == 0)
+    {
+      status = veto_cli_usage (context, "--refit needs a --holdout (or --select) to choose by");
+      goto out;
+    }
+  if (refit)
+    {
+      VetoTrainSpec again = *chosen_spec;
+
+      again.holdout = 0;
+      again.train.max_epochs = result->best_epoch;
+      again.train.progress = NULL;
+      refit_model = veto_sim_train (store, ds, &again, &refit_result, NULL, &error);
+      if (refit_model == NULL)
+        {
+          {
+            status = veto_cli_fail (error);
+            goto out;
+          }
+        }
+      if (!veto_sim_evaluate (ds, refit_model, VETO_SPLIT_TEST,
+                              chosen_spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CPE_F
+                                  ? refit_result.q_used
+                                  : NULL,
+                              &refit_eval, &error))
+        g_clear_error (&error);
+      model = refit_model;
+      final = &refit_result;
+      eval = &refit_eval;
+    }
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "features");
   json_builder_add_string_value (b, veto_dataset_get_features_key (ds));
   json_builder_set_member_name (b, "model");
-  json_builder_add_string_value (b, veto_model_kind_to_string (spec.model));
+  json_builder_add_string_value (b, veto_model_kind_to_string (chosen_spec->model));
   json_builder_set_member_name (b, "supervision");
   json_builder_add_string_value (b, supervision_name ? supervision_name : "gold");
   json_builder_set_member_name (b, "loss");
@@ -230,12 +550,12 @@ veto_cmd_train (int argc, char **argv)
                                         ? "ce"
                                         : veto_loss_complementary_to_string (spec.cl_loss));
   json_builder_set_member_name (b, "train_size");
-  json_builder_add_int_value (b, result.train_size);
+  json_builder_add_int_value (b, final->train_size);
   json_builder_set_member_name (b, "answers_used");
-  json_builder_add_int_value (b, result.n_terms);
+  json_builder_add_int_value (b, final->n_terms);
   json_builder_set_member_name (b, "annotator_model_anchor_answers");
-  json_builder_add_int_value (b, result.anchor_answers);
-  if (result.q_used != NULL)
+  json_builder_add_int_value (b, result->anchor_answers);
+  if (result->q_used != NULL)
     {
       /* the transition matrix the loss used (rows = true class) */
       json_builder_set_member_name (b, "q_used");
@@ -245,55 +565,126 @@ veto_cmd_train (int argc, char **argv)
           json_builder_begin_array (b);
           for (guint c = 0; c < veto_dataset_get_n_classes (ds); c++)
             json_builder_add_double_value (
-                b, result.q_used[(gsize) y * veto_dataset_get_n_classes (ds) + c]);
+                b, result->q_used[(gsize) y * veto_dataset_get_n_classes (ds) + c]);
           json_builder_end_array (b);
         }
       json_builder_end_array (b);
     }
-  json_builder_set_member_name (b, "validation");
-  json_builder_add_string_value (b, result.validation);
+  add_validation (b, result);
+  json_builder_set_member_name (b, "refit");
+  json_builder_add_boolean_value (b, refit);
   json_builder_set_member_name (b, "epochs");
-  json_builder_add_int_value (b, result.epochs);
+  json_builder_add_int_value (b, final->epochs);
+  json_builder_set_member_name (b, "learning_rate");
+  json_builder_add_double_value (b, chosen_spec->train.learning_rate);
   json_builder_set_member_name (b, "features_seconds");
   json_builder_add_double_value (b, features_seconds);
   json_builder_set_member_name (b, "train_seconds");
-  json_builder_add_double_value (b, result.train_seconds);
-  if (veto_sim_evaluate (ds, model,  VETO_SPLIT_TEST,
-                         spec.cl_loss == VETO_LOSS_COMPLEMENTARY_CPE_F ? result.q_used : NULL,
-                         &eval, &error))
-    add_evaluation (b, ds, &eval);
-  else
-    g_clear_error (&error);
+  json_builder_add_double_value (b, final->train_seconds);
+  if (eval->n)
+    add_evaluation (b, ds, eval);
+  if (axes->len > 0)
+    {
+      json_builder_set_member_name (b, "selection");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "criterion");
+      json_builder_add_string_value (b, result->validation);
+      json_builder_set_member_name (b, "holdout");
+      json_builder_add_double_value (b, spec.holdout);
+      json_builder_set_member_name (b, "chosen");
+      json_builder_add_string_value (b, info[best].setting);
+      json_builder_set_member_name (b, "candidates");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < n_candidates; i++)
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "setting");
+          json_builder_add_string_value (b, info[i].setting);
+          json_builder_set_member_name (b, "held_out_score");
+          json_builder_add_double_value (b, candidates[i].result.validation_score);
+          json_builder_set_member_name (b, "best_epoch");
+          json_builder_add_int_value (b, candidates[i].result.best_epoch);
+          json_builder_set_member_name (b, "epochs");
+          json_builder_add_int_value (b, candidates[i].result.epochs);
+          add_number_or_null (b, "estimated_accuracy", candidates[i].result.estimated_accuracy);
+          json_builder_set_member_name (b, "train_seconds");
+          json_builder_add_double_value (b, candidates[i].result.train_seconds);
+          json_builder_set_member_name (b, "epoch_scores");
+          json_builder_begin_array (b);
+          for (guint e = 0; e < info[i].epoch_scores->len; e++)
+            json_builder_add_double_value (b, g_array_index (info[i].epoch_scores, double, e));
+          json_builder_end_array (b);
+          /* reported only: the choice above never saw it */
+          if (evals[i].n)
+            add_number_or_null (b, "test_accuracy", evals[i].accuracy);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
   json_builder_end_object (b);
   metrics = json_text (b, FALSE);
   if (!no_save)
     {
       g_autoptr (GBytes) weights = veto_model_save (model);
 
-      if (!veto_store_add_round (store, features ? features : "pixels",
-                                 veto_model_kind_to_string (spec.model), result.train_size,
-                                 metrics, result.train_seconds, weights, &version, &error))
-        return veto_cli_fail (error);
+      if (!veto_store_add_round (store, info[best].features,
+                                 veto_model_kind_to_string (chosen_spec->model),
+                                 final->train_size, metrics, final->train_seconds, weights,
+                                 &version, &error))
+        status = veto_cli_fail (error);
     }
-  if (as_json)
+  if (error == NULL && as_json)
     {
       g_autofree char *pretty = json_text (b, TRUE);
 
       g_print ("%s\n", pretty);
     }
-  else
+  else if (error == NULL)
     {
+      if (axes->len > 0)
+        {
+          g_print ("Chose %s by %s (%u held out: %g of the pool items; no gold, no test "
+                   "label):\n", info[best].setting, describe_validation (result->validation),
+                   result->held_out, spec.holdout);
+          g_print ("  %-40s %10s %9s %14s\n", "setting", "held-out", "epoch", "test accuracy");
+          for (guint i = 0; i < n_candidates; i++)
+            g_print ("%c %-40s %10.4f %4u/%-4u %14.4f\n", i == best ? '*' : ' ', info[i].setting,
+                     candidates[i].result.validation_score, candidates[i].result.best_epoch,
+                     candidates[i].result.epochs, evals[i].n ? evals[i].accuracy : NAN);
+          g_print ("  (test accuracy is reported only: the choice never saw it)\n");
+        }
       g_print ("Trained %s on %s features: %u items, %u answers, %u epochs, %.2f s "
                "(features %.2f s)%s\n",
-               veto_model_kind_to_string (spec.model), veto_dataset_get_features_key (ds),
-               result.train_size, result.n_terms, result.epochs, result.train_seconds,
+               veto_model_kind_to_string (chosen_spec->model), veto_dataset_get_features_key (ds),
+               final->train_size, final->n_terms, final->epochs, final->train_seconds,
                features_seconds, version ? "" : "; not saved");
-      if (eval.n)
-        print_evaluation_text (ds, &eval);
+      if (g_strcmp0 (result->validation, "none") != 0)
+        g_print ("%s epoch %u by %s: %.4f on %u held-out\n",
+                 refit ? "Refitted on every item for the epochs of the" : "Kept",
+                 result->best_epoch, describe_validation (result->validation),
+                 result->validation_score, result->held_out);
+      if (!isnan (result->estimated_accuracy))
+        g_print ("Estimated accuracy without gold %.4f [%.4f, %.4f] (from %s%s)\n",
+                 result->estimated_accuracy, result->estimated_accuracy_low,
+                 result->estimated_accuracy_high, result->estimated_from,
+                 refit ? ", of the model before the refit" : "");
+      if (eval->n)
+        print_evaluation_text (ds, eval);
     }
-  veto_evaluation_clear (&eval);
-  veto_train_result_clear (&result);
-  return VETO_EXIT_OK;
+  status = error ? status : VETO_EXIT_OK;
+out:
+  veto_evaluation_clear (&refit_eval);
+  veto_train_result_clear (&refit_result);
+  for (guint i = 0; i < n_candidates; i++)
+    {
+      veto_evaluation_clear (&evals[i]);
+      veto_train_candidate_clear (&candidates[i]);
+      g_free (info[i].setting);
+      g_free (info[i].features);
+      g_array_unref (info[i].epoch_scores);
+    }
+  return status;
 }
 
 int

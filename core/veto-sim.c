@@ -294,6 +294,26 @@ veto_supervision_from_string (const char *text, VetoSupervision *out_supervision
   return FALSE;
 }
 
+static const char *const cl_criterion_names[] = { "ure-01", "scel" };
+
+gboolean
+veto_cl_criterion_from_string (const char *text, VetoClCriterion *out_criterion)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (cl_criterion_names); i++)
+    if (g_strcmp0 (text, cl_criterion_names[i]) == 0)
+      {
+        *out_criterion = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+veto_cl_criterion_to_string (VetoClCriterion criterion)
+{
+  return criterion < G_N_ELEMENTS (cl_criterion_names) ? cl_criterion_names[criterion] : NULL;
+}
+
 void
 veto_train_spec_init (VetoTrainSpec *spec)
 {
@@ -301,6 +321,7 @@ veto_train_spec_init (VetoTrainSpec *spec)
     .model = VETO_MODEL_KIND_SOFTMAX,
     .supervision = VETO_SUPERVISION_GOLD,
     .cl_loss = VETO_LOSS_COMPLEMENTARY_SCL_NL,
+    .cl_criterion = VETO_CL_CRITERION_URE,
     .per_item = 1,
     .q_smoothing = 0.5,
     .loss_uses_true_q = TRUE,
@@ -413,7 +434,10 @@ typedef struct
 {
   guint row;
   guint cl;
+  gboolean held_out;       /* kept out of training to score the model */
 } DrawnCl;
+
+static gboolean is_held_out (gint64 item, double share);
 
 static gboolean
 add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArray *drawn,
@@ -444,10 +468,12 @@ add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArra
       memset (taken, 0, k * sizeof (gboolean));
       for (guint j = 0; j < spec->per_item; j++)
         {
-          DrawnCl d = { pool[i], draw_class (rand, q + (gsize) y * k, k, taken) };
+          DrawnCl d = { pool[i], draw_class (rand, q + (gsize) y * k, k, taken),
+                        is_held_out (veto_dataset_item_of_row (ds, pool[i]), spec->holdout) };
 
           taken[d.cl] = TRUE;
-          unit_for_row (u, d.row);
+          if (!d.held_out)
+            unit_for_row (u, d.row);
           g_array_append_val (drawn, d);
         }
     }
@@ -799,6 +825,97 @@ validation_answers (gpointer user_data, VetoModel *model)
   return held_out_nll (v, p, veto_model_get_n_classes (model), 1.0);
 }
 
+/* Held-out synthetic CLs (one entry per CL: an item with several appears once for each). */
+typedef struct
+{
+  const float *X;
+  guint n_rows;            /* of X */
+  guint d;
+  GArray *rows;            /* guint dataset row */
+  GArray *cls;             /* guint */
+  double *q;               /* the loss's Q, rows normalised; NULL: uniform */
+  double *q_inv;           /* its inverse (URE); NULL: uniform */
+  VetoClCriterion criterion;
+  gboolean singular;       /* Q has no inverse: SCEL only */
+} ClValidation;
+
+/* The held-out CLs are scored with the loss's Q (rows normalised) and its inverse. A singular
+ * Q leaves SCEL only (and no URE accuracy estimate); the URE criterion fails. */
+static gboolean
+cl_validation_set_q (ClValidation *v, const double *q, guint k, GError **error)
+{
+  v->q = g_memdup2 (q, sizeof (double) * k * k);
+  for (guint y = 0; y < k; y++)
+    {
+      double total = 0.0;
+
+      for (guint c = 0; c < k; c++)
+        total += q[(gsize) y * k + c];
+      for (guint c = 0; c < k && total > 0; c++)
+        v->q[(gsize) y * k + c] /= total;
+    }
+  v->q_inv = g_new (double, (gsize) k * k);
+  if (veto_loss_matrix_invert (v->q, k, v->q_inv,
+                               v->criterion == VETO_CL_CRITERION_URE ? error : NULL))
+    return TRUE;
+  g_clear_pointer (&v->q_inv, g_free);
+  v->singular = TRUE;
+  return v->criterion != VETO_CL_CRITERION_URE;
+}
+
+static float *
+cl_probs (const ClValidation *v, VetoModel *model)
+{
+  guint k = veto_model_get_n_classes (model), n_out = veto_model_get_n_outputs (model);
+  guint n = v->rows->len;
+  g_autofree float *outputs = g_new (float, (gsize) MAX (n, 1) * n_out);
+  float *p = g_new (float, (gsize) MAX (n, 1) * k);
+
+  veto_model_forward_rows (model, v->X, v->n_rows, v->d, (const guint *) v->rows->data, n,
+                           outputs);
+  veto_model_outputs_to_proba (model, outputs, n, p);
+  return p;
+}
+
+/* Early stopping and model selection on held-out synthetic CLs (no gold). */
+static double
+validation_cls (gpointer user_data, VetoModel *model)
+{
+  ClValidation *v = user_data;
+  g_autofree float *p = cl_probs (v, model);
+  guint k = veto_model_get_n_classes (model);
+
+  return v->criterion == VETO_CL_CRITERION_SCEL
+             ? veto_loss_scel (p, v->rows->len, k, (const guint *) v->cls->data, v->q)
+             : veto_loss_ure_risk (p, v->rows->len, k, (const guint *) v->cls->data, v->q_inv);
+}
+
+/* One minus the held-out CLs' URE estimate of the 0-1 risk, with a 95% normal interval from
+ * the spread of the per-CL terms. */
+static void
+cl_accuracy (const ClValidation *v, VetoModel *model, VetoTrainResult *result)
+{
+  guint k = veto_model_get_n_classes (model), n = v->rows->len;
+  g_autofree float *p = cl_probs (v, model);
+  double sum = 0.0, sum2 = 0.0, mean, sd;
+
+  for (guint i = 0; i < n; i++)
+    {
+      double r = veto_loss_ure_risk (p + (gsize) i * k, 1, k,
+                                     &g_array_index (v->cls, guint, i), v->q_inv);
+
+      sum += r;
+      sum2 += r * r;
+    }
+  mean = sum / n;
+  sd = n > 1 ? sqrt (MAX (sum2 - n * mean * mean, 0.0) / (n - 1)) : 1.0;
+  result->estimated_accuracy = 1.0 - mean;
+  result->estimated_accuracy_low = result->estimated_accuracy - 1.96 * sd / sqrt (n);
+  result->estimated_accuracy_high = result->estimated_accuracy + 1.96 * sd / sqrt (n);
+  result->estimated_from = "cls";
+  result->estimate_items = n;
+}
+
 /* The accuracy a model can be expected to have with no gold: its temperature fitted (golden
  * section on log T in [1/8, 8]) to the held-out answers' likelihood, then its mean top
  * probability over the pool. */
@@ -1082,6 +1199,11 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   AnswerValidation answer_validation = { veto_dataset_get_features (ds),
                                          veto_dataset_get_dim (ds), held_out,
                                          spec->annotator_model };
+  ClValidation cl_validation = { veto_dataset_get_features (ds), veto_dataset_get_n (ds),
+                                 veto_dataset_get_dim (ds),
+                                 g_array_new (FALSE, FALSE, sizeof (guint)),
+                                 g_array_new (FALSE, FALSE, sizeof (guint)), NULL, NULL,
+                                 spec->cl_criterion, FALSE };
   /* The answers are read once: the passes below must see the same ones even while someone
    * answers (the engine's worker reads while the window writes). */
   g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
@@ -1172,8 +1294,13 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
         {
           DrawnCl *dc = &g_array_index (drawn, DrawnCl, i);
 
-          if (!veto_objective_add_complementary (objective, unit_for_row (&units, dc->row), dc->cl,
-                                                 NULL, 0, error))
+          if (dc->held_out)
+            {
+              g_array_append_val (cl_validation.rows, dc->row);
+              g_array_append_val (cl_validation.cls, dc->cl);
+            }
+          else if (!veto_objective_add_complementary (objective, unit_for_row (&units, dc->row),
+                                                      dc->cl, NULL, 0, error))
             goto out;
         }
     }
@@ -1246,6 +1373,9 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
         x_rows = x_train;
       }
   }
+  if (cl_validation.rows->len > 0 && q_loss
+      && !cl_validation_set_q (&cl_validation, q_loss, k, error))
+    goto out;
   for (guint i = 0; i < n_val; i++)
     if (veto_dataset_get_gold (ds, val_rows[i]) >= 0)
       g_array_append_val (val_gold_rows, val_rows[i]);
@@ -1263,8 +1393,15 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       train.validate_data = &answer_validation;
       result.validation = "answers";
     }
+  else if (cl_validation.rows->len > 0)
+    {
+      train.validate = validation_cls;
+      train.validate_data = &cl_validation;
+      result.validation = veto_cl_criterion_to_string (spec->cl_criterion);
+    }
   else
     result.validation = "none";
+  result.held_out = held_out->len + cl_validation.rows->len;
   train.seed = spec->seed;
   if (train.solver == VETO_SOLVER_LBFGS && !lbfgs_suits (spec, objective, units.rows->len))
     train.solver = VETO_SOLVER_ADAMW;
@@ -1286,6 +1423,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     result.n_terms += veto_objective_get_n_terms (objective, kind);
   result.train_seconds = (g_get_monotonic_time () - started) / 1e6;
   result.epochs = report.epochs;
+  result.best_epoch = report.best_epoch;
+  result.validation_score = train.validate ? report.score : NAN;
   result.final_loss = report.loss;
   result.q_used = g_steal_pointer (&q_loss);
   result.estimated_accuracy = NAN;
@@ -1297,11 +1436,17 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       result.estimated_from = "answers";
       result.estimate_items = held_out->len;
     }
+  else if (cl_validation.rows->len > 0 && !cl_validation.singular)
+    cl_accuracy (&cl_validation, model, &result);
   ok = TRUE;
 
 out:
   annotator_models_clear (&fitted);
   g_clear_pointer (&objective, veto_objective_free);
+  g_array_unref (cl_validation.rows);
+  g_array_unref (cl_validation.cls);
+  g_free (cl_validation.q);
+  g_free (cl_validation.q_inv);
   g_array_unref (units.rows);
   g_hash_table_unref (units.unit_of_row);
   if (!ok)
@@ -1311,6 +1456,69 @@ out:
   else
     veto_train_result_clear (&result);
   return g_steal_pointer (&model);
+}
+
+void
+veto_train_candidate_clear (VetoTrainCandidate *candidate)
+{
+  g_clear_pointer (&candidate->model, veto_model_free);
+  veto_train_result_clear (&candidate->result);
+}
+
+/* Scores are comparable only when every candidate held out the same data and scored it the
+ * same way. */
+static gboolean
+same_validation (const VetoTrainCandidate *a, const VetoTrainCandidate *b)
+{
+  return a->spec.supervision == b->spec.supervision && a->spec.holdout == b->spec.holdout
+         && a->spec.seed == b->spec.seed && a->spec.q == b->spec.q
+         && a->spec.per_item == b->spec.per_item
+         && a->spec.estimate_q_from == b->spec.estimate_q_from
+         && g_strcmp0 (a->spec.annotator, b->spec.annotator) == 0
+         && g_strcmp0 (a->result.validation, b->result.validation) == 0
+         && a->result.held_out == b->result.held_out;
+}
+
+gboolean
+veto_sim_train_select (VetoStore *store, VetoTrainCandidate *candidates, guint n, guint *out_best,
+                       GCancellable *cancellable, GError **error)
+{
+  guint best = 0;
+
+  if (n == 0)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID, "no setting to choose from");
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      VetoTrainCandidate *c = &candidates[i];
+
+      veto_train_candidate_clear (c);
+      c->model = veto_sim_train (store, c->dataset, &c->spec, &c->result, cancellable, error);
+      if (c->model == NULL)
+        return FALSE;
+      if (g_strcmp0 (c->result.validation, "none") == 0 || isnan (c->result.validation_score))
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "%s: nothing to choose a setting by: hold out a share of the answers "
+                       "or give the project a validation split with gold labels",
+                       veto_store_get_path (store));
+          return FALSE;
+        }
+      if (!same_validation (c, &candidates[0]))
+        {
+          g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                       "setting %u is scored on other held-out data (%s, %u held out) than the "
+                       "first (%s, %u)", i + 1, c->result.validation, c->result.held_out,
+                       candidates[0].result.validation, candidates[0].result.held_out);
+          return FALSE;
+        }
+      if (c->result.validation_score < candidates[best].result.validation_score)
+        best = i;
+    }
+  *out_best = best;
+  return TRUE;
 }
 
 void

@@ -53,6 +53,22 @@ gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_su
 /* Answers on gold anchors per class before the annotators' models replace the uniform one. */
 #define VETO_SIM_MIN_ANCHORS_PER_CLASS 10
 
+/* What scores a model on held-out synthetic complementary labels (no gold): both need only
+ * the CLs and the transition matrix Q they were drawn through (the loss's Q: --q, estimated,
+ * or uniform). */
+typedef enum
+{
+  VETO_CL_CRITERION_URE,  /* the unbiased estimate of the 0-1 risk of argmax p,
+                             mean (Q^-1 l)_cl with l_j = [argmax p != j] (veto_loss_ure_risk ()):
+                             its expectation is the error rate on the true labels */
+  VETO_CL_CRITERION_SCEL, /* mean -log((p^T Q)_cl) (veto_loss_scel ()), libcll's default: lower
+                             variance, but a likelihood rather than an error rate */
+} VetoClCriterion;
+
+gboolean veto_cl_criterion_from_string (const char *text, VetoClCriterion *out_criterion);
+/* "ure-01" or "scel" */
+const char *veto_cl_criterion_to_string (VetoClCriterion criterion);
+
 typedef struct
 {
   VetoModelKind model;
@@ -85,7 +101,11 @@ typedef struct
   double holdout;         /* answers: share of the items whose complementary answers are held
                              out of training, and when > 0 every answer asked as a gold anchor
                              (strategy "anchor") too; they choose the epoch when the validation
-                             split has no gold, and give the accuracy estimate */
+                             split has no gold, and give the accuracy estimate. Synthetic CLs:
+                             share of the pool items whose drawn CLs are held out (the same
+                             items and CLs for every setting of one seed), scored by
+                             cl_criterion */
+  VetoClCriterion cl_criterion; /* synthetic CLs held out: default VETO_CL_CRITERION_URE */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -105,7 +125,12 @@ typedef struct
                               one: veto_loss_fit_annotators ()) */
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
                               (held-out complementary answers, their candidate-aware
-                              likelihood) or "none" (the last epoch); static */
+                              likelihood), "ure-01" or "scel" (held-out synthetic CLs,
+                              VetoClCriterion) or "none" (the last epoch); static */
+  double validation_score; /* that criterion's value for the kept weights (lower is better:
+                              gold and ure-01 are error rates); NAN for "none" */
+  guint best_epoch;        /* the epoch whose weights were kept */
+  guint held_out;          /* answers or synthetic CLs held out of training */
   /* Without the validation split's gold, from what a deployment has (NAN without held-out
    * answers): when answers asked as gold anchors (strategy "anchor") are held out (every one is
    * when holdout > 0), their items' gold labels, which the model never trained on, made more
@@ -113,7 +138,10 @@ typedef struct
    * anchors' mean of right − top probability), with a 95% normal interval (estimated_from
    * "anchors"); else the model's mean top probability over the pool after its temperature is
    * fitted to the held-out answers' likelihood ("answers", no interval, off by up to 0.2 on
-   * the human profile). estimated_from is "none" without an estimate; static. */
+   * the human profile). With held-out synthetic CLs: one minus their URE estimate of the 0-1
+   * risk, with a 95% normal interval (estimated_from "cls"; unbiased for a model chosen
+   * without them, a little optimistic for the epoch or setting they chose). estimated_from is
+   * "none" without an estimate; static. */
   double estimated_accuracy;
   double estimated_accuracy_low;
   double estimated_accuracy_high;
@@ -127,6 +155,26 @@ void veto_train_result_clear (VetoTrainResult *result);
 VetoModel *veto_sim_train (VetoStore *store, const VetoDataset *dataset, const VetoTrainSpec *spec,
                            VetoTrainResult *out_result, GCancellable *cancellable,
                            GError **error);
+
+/* One setting of a model selection: the dataset (its features) and the spec to train with.
+ * veto_sim_train_select () fills model and result. */
+typedef struct
+{
+  const VetoDataset *dataset;
+  VetoTrainSpec spec;
+  VetoModel *model;        /* owned; NULL until trained */
+  VetoTrainResult result;
+} VetoTrainCandidate;
+
+void veto_train_candidate_clear (VetoTrainCandidate *candidate);
+
+/* Model selection without gold: trains every candidate (each one's validation must not be
+ * "none": a holdout or a validation split) and sets *out_best to the one whose kept weights
+ * score lowest on its validation (the first of equals). The candidates must be scored by the
+ * same criterion on the same held-out data (same holdout, seed, q and items); fails otherwise,
+ * or when one fails to train. */
+gboolean veto_sim_train_select (VetoStore *store, VetoTrainCandidate *candidates, guint n,
+                                guint *out_best, GCancellable *cancellable, GError **error);
 
 typedef struct
 {

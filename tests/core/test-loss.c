@@ -629,6 +629,95 @@ test_ure_population (void)
     }
 }
 
+/* The URE estimate of the 0-1 risk, the criterion that chooses a model without gold, is
+ * unbiased: on items and predictions drawn here, its expectation over the CL each item could
+ * get (Q[y][c]) is the error rate of argmax p against the true classes, exactly; and the mean
+ * over CLs drawn through Q lands within a few standard errors of it. SCEL is not an error
+ * rate: its expectation is a likelihood, checked here to rank the two models the same way. */
+static void
+test_ure_risk_unbiased (void)
+{
+  enum { K = 4, N = 50000, DRAWS = 4 };
+  static const double prior[K] = { 0.4, 0.3, 0.2, 0.1 };
+  static const double q[K * K] = { 0.0, 0.6, 0.3, 0.1,
+                                   0.2, 0.0, 0.5, 0.3,
+                                   0.5, 0.25, 0.0, 0.25,
+                                   0.1, 0.3, 0.6, 0.0 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (23);
+  g_autofree float *probs = g_new (float, (gsize) N * K);
+  g_autofree guint *gold = g_new (guint, N);
+  g_autofree guint *cls = g_new (guint, N);
+  double q_inv[K * K], uniform[K * K], scel[2] = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (veto_loss_matrix_invert (q, K, q_inv, &error));
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      uniform[y * K + c] = y == c ? 0.0 : 1.0 / (K - 1);
+  for (guint m = 0; m < 2; m++)
+    {
+      const double *transition = m == 0 ? uniform : q;
+      /* sharpness 0: a weak model; 1: a better one, for the SCEL ranking */
+      for (guint model = 0; model < 2; model++)
+        {
+          double errors = 0.0, expected = 0.0, drawn = 0.0, drawn2 = 0.0;
+
+          for (guint i = 0; i < N; i++)
+            {
+              float *p = probs + (gsize) i * K;
+              double z[K], total = 0.0;
+
+              gold[i] = draw_from (rand, prior, K);
+              for (guint c = 0; c < K; c++)
+                {
+                  double u1 = g_rand_double_range (rand, 1e-12, 1.0), u2 = g_rand_double (rand);
+
+                  z[c] = (c == gold[i] ? 0.5 + 1.5 * model : 0.0)
+                         + sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
+                  total += exp (z[c]);
+                }
+              for (guint c = 0; c < K; c++)
+                p[c] = (float) (exp (z[c]) / total);
+            }
+          for (guint i = 0; i < N; i++)
+            {
+              const float *p = probs + (gsize) i * K;
+              guint best = 0;
+
+              for (guint c = 1; c < K; c++)
+                if (p[c] > p[best])
+                  best = c;
+              errors += best != gold[i];
+              /* the expectation over the item's possible CLs, term by term */
+              for (guint c = 0; c < K; c++)
+                if (transition[gold[i] * K + c] > 0)
+                  expected += transition[gold[i] * K + c]
+                              * veto_loss_ure_risk (p, 1, K, &c, m == 0 ? NULL : q_inv);
+            }
+          errors /= N;
+          expected /= N;
+          g_assert_cmpfloat (errors, >, 0.05);
+          g_assert_cmpfloat_with_epsilon (expected, errors, 1e-9);
+          /* CLs drawn through Q: the mean of DRAWS × N terms, within 4 standard errors */
+          for (guint t = 0; t < DRAWS; t++)
+            {
+              double r;
+
+              for (guint i = 0; i < N; i++)
+                cls[i] = draw_from (rand, transition + gold[i] * K, K);
+              r = veto_loss_ure_risk (probs, N, K, cls, m == 0 ? NULL : q_inv);
+              drawn += r / DRAWS;
+              drawn2 += r * r / DRAWS;
+              if (t == 0)
+                scel[model] = veto_loss_scel (probs, N, K, cls, m == 0 ? NULL : q);
+            }
+          g_assert_cmpfloat (fabs (drawn - errors), <,
+                             4.0 * sqrt (MAX (drawn2 - drawn * drawn, 1e-6) / DRAWS) + 0.01);
+        }
+      g_assert_cmpfloat (scel[1], <, scel[0]);
+    }
+}
+
 /* Luce weights drawn here, answers simulated from them on uniform 3-of-5 sets, recovered by
  * the MM fit; with no answers the fit is its prior (uniform, noise weight at the prior). */
 static void
@@ -1482,6 +1571,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/known/ure-corrections", test_ure_corrections);
   g_test_add_func ("/loss/known/ure-population", test_ure_population);
   g_test_add_func ("/loss/known/ure-ga-step", test_ure_ga_step);
+  g_test_add_func ("/loss/population/ure-risk-unbiased", test_ure_risk_unbiased);
   g_test_add_func ("/loss/known/fit-annotator", test_fit_annotator);
   g_test_add_func ("/loss/known/fit-annotator-em", test_fit_annotator_em_known);
   g_test_add_func ("/loss/population/fit-annotator-em", test_fit_annotator_em_recovers);

@@ -152,6 +152,94 @@ test_train_gold_and_synthetic (Fixture *f, gconstpointer data)
   g_assert_nonnull (error);
 }
 
+/* Model selection from complementary labels alone: 30% of the pool items' synthetic CLs are
+ * held out; of three learning rates for an MLP, two too small to move it far from its random
+ * start, the held-out CLs' URE 0-1 risk (and SCEL) must choose the one that learns, which the
+ * test split (never seen by the choice) confirms. */
+static void
+test_train_select (Fixture *f, gconstpointer data)
+{
+  static const double rates[] = { 1e-7, 1e-2, 1e-6 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  VetoTrainCandidate candidates[G_N_ELEMENTS (rates)] = { 0 };
+  double accuracy[G_N_ELEMENTS (rates)];
+  guint best = 99;
+
+  g_assert_no_error (error);
+  for (guint criterion = 0; criterion < 2; criterion++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+        {
+          VetoTrainSpec *spec = &candidates[i].spec;
+
+          candidates[i].dataset = ds;
+          veto_train_spec_init (spec);
+          spec->supervision = VETO_SUPERVISION_SYNTHETIC_CL;
+          spec->cl_loss = VETO_LOSS_COMPLEMENTARY_URE_GA;
+          spec->cl_criterion = criterion;
+          spec->model = VETO_MODEL_KIND_MLP;
+          spec->hidden = 16;
+          spec->per_item = 2;
+          spec->holdout = 0.3;
+          spec->train.learning_rate = rates[i];
+          spec->train.max_epochs = 40;
+          spec->train.patience = 0;
+        }
+      g_assert_true (veto_sim_train_select (f->store, candidates, G_N_ELEMENTS (rates), &best,
+                                            NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (best, ==, 1);
+      for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+        {
+          const VetoTrainResult *r = &candidates[i].result;
+          VetoEvaluation eval = { 0 };
+
+          g_assert_cmpstr (r->validation, ==, criterion ? "scel" : "ure-01");
+          /* the held-out items' CLs never trained: 2 per item, by the item's id */
+          g_assert_cmpuint (r->held_out % 2, ==, 0);
+          g_assert_cmpuint (r->held_out, >, 120);
+          g_assert_cmpuint (r->held_out, <, 240);
+          g_assert_cmpuint (r->train_size, ==, 300 - r->held_out / 2);
+          g_assert_cmpuint (r->n_terms, ==, 2 * r->train_size);
+          g_assert_cmpuint (r->best_epoch, >=, 1);
+          g_assert_cmpuint (r->best_epoch, <=, 40);
+          g_assert_true (veto_sim_evaluate (ds, candidates[i].model, VETO_SPLIT_TEST, NULL, &eval,
+                                            &error));
+          accuracy[i] = eval.accuracy;
+          veto_evaluation_clear (&eval);
+          /* one minus the held-out URE 0-1 risk estimates the accuracy without gold */
+          g_assert_cmpstr (r->estimated_from, ==, "cls");
+          g_assert_cmpfloat (r->estimated_accuracy_low, <=, r->estimated_accuracy);
+          g_assert_cmpfloat (r->estimated_accuracy, <=, r->estimated_accuracy_high);
+          if (criterion == 0)
+            g_assert_cmpfloat_with_epsilon (r->estimated_accuracy, 1.0 - r->validation_score,
+                                            1e-9);
+        }
+      g_assert_cmpfloat (accuracy[1], >=, 0.9);
+      g_assert_cmpfloat (accuracy[0], <, 0.8);
+      g_assert_cmpfloat (accuracy[2], <, 0.8);
+      g_assert_cmpfloat (fabs (candidates[1].result.estimated_accuracy - accuracy[1]), <, 0.15);
+      for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+        veto_train_candidate_clear (&candidates[i]);
+    }
+
+  /* Scores on other held-out data are not comparable, and without a holdout (or a validation
+   * split) there is nothing to choose by. */
+  candidates[2].spec.holdout = 0.2;
+  g_assert_false (veto_sim_train_select (f->store, candidates, G_N_ELEMENTS (rates), &best, NULL,
+                                         &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+    candidates[i].spec.holdout = 0;
+  g_assert_false (veto_sim_train_select (f->store, candidates, 1, &best, NULL, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+    veto_train_candidate_clear (&candidates[i]);
+}
+
 static void
 test_train_answers_and_round (Fixture *f, gconstpointer data)
 {
@@ -543,6 +631,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("/sim/dataset-cache", test_dataset_and_cache);
   ADD ("/sim/train-gold-synthetic", test_train_gold_and_synthetic);
+  ADD ("/sim/train-select", test_train_select);
   ADD ("/sim/train-answers-round", test_train_answers_and_round);
   ADD ("/sim/transition-files", test_transition_files);
   ADD ("/sim/train/anchors-outside-pool", test_anchors_outside_pool_do_not_train);

@@ -73,7 +73,35 @@ check "the recipe on gold labels" "$VETO" train "$P" --no-save --json --recipe i
 cp "$T/out" "$T/recipe-gold.json"
 check "the recipe keeps Adam's 300 epochs where L-BFGS would stop early" \
   test "$(json_number epochs "$T/recipe-gold.json")" = 300
-for bad in "--recipe bogus" "--schedule bogus"; do
+check "model selection on held-out CLs alone" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --loss ure-ga --model mlp --hidden 16 --epochs 30 \
+  --select lr=1e-7,1e-2 --holdout 0.3
+cp "$T/out" "$T/select.json"
+check "the held-out URE 0-1 risk chose the rate that learns" \
+  grep -q '"chosen" : "lr=1e-2"' "$T/select.json"
+check "the selection names its criterion" grep -q '"criterion" : "ure-01"' "$T/select.json"
+check "every setting's held-out score and test accuracy are reported" \
+  test "$(grep -c '"held_out_score"' "$T/select.json")" = 2
+check "the chosen setting's model at least 0.9" \
+  at_least "$(json_number test_accuracy "$T/select.json")" 0.9
+check "an accuracy estimate from the held-out CLs" grep -q '"estimated_from" : "cls"' \
+  "$T/select.json"
+check "a refit of the chosen setting on every item" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --loss ure-ga --model mlp --hidden 16 --epochs 30 \
+  --select lr=1e-7,1e-2 --holdout 0.3 --refit
+cp "$T/out" "$T/refit.json"
+check "the refit trains on all 600 pool items" test "$(json_number train_size "$T/refit.json")" = 600
+check "the refit runs the epochs the held-out CLs chose" \
+  test "$(json_number epochs "$T/refit.json")" = "$(json_number best_epoch "$T/refit.json")"
+check "the refit model at least 0.9" at_least "$(json_number test_accuracy "$T/refit.json")" 0.9
+check "the text output shows the choice" "$VETO" train "$P" --no-save \
+  --supervision synthetic-complementary --model mlp --hidden 16 --epochs 5 \
+  --select lr=1e-7,1e-2 --select hidden=8 --criterion scel
+cp "$T/out" "$T/select.txt"
+check "the text names the setting chosen and the criterion" \
+  grep -q "Chose lr=1e-2 hidden=8 by the held-out CLs' SCEL" "$T/select.txt"
+for bad in "--recipe bogus" "--schedule bogus" "--select bogus=1" "--select lr=abc" \
+  "--select model=tree" "--criterion bogus" "--holdout 1.5" "--refit"; do
   n=$((n + 1))
   "$VETO" train "$P" --no-save $bad >/dev/null 2>&1
   if [ $? -eq 2 ]; then echo "ok $n - train $bad is a usage error"
