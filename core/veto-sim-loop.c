@@ -58,7 +58,7 @@ veto_sim_config_init (VetoSimConfig *config)
     .batch = 100,
     .init = 100,
     .seed = 1,
-    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+    .candidates = VETO_ACTIVE_CANDIDATES_INFORMATIVE,
     .n_candidates = 4,
     .novel = 3,
   };
