@@ -330,8 +330,8 @@ veto_cmd_simulate (int argc, char **argv)
       "mode; complementary: human, CLImage's annotators, with 10 classes, else uniform)",
       "PROFILE" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
-      "complementary: proportional (∝ the model's p, default), uniform (CLImage) or "
-      "informative (largest expected information gain)", "RULE" },
+      "complementary: informative (largest expected information gain, default), proportional "
+      "(∝ the model's p) or uniform (CLImage)", "RULE" },
     { "shown", 'k', 0, G_OPTION_ARG_INT, &k_shown, "complementary: candidates shown (4, or K when there are fewer classes)", "K" },
     { "loss", 'l', 0, G_OPTION_ARG_STRING, &loss_name,
       "complementary loss (default candidate; scl-nl with uniform candidates and the uniform "

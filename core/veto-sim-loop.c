@@ -58,7 +58,7 @@ veto_sim_config_init (VetoSimConfig *config)
     .batch = 100,
     .init = 100,
     .seed = 1,
-    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+    .candidates = VETO_ACTIVE_CANDIDATES_INFORMATIVE,
     .n_candidates = 4,
     .novel = 3,
   };
@@ -689,8 +689,16 @@ make_teacher (Run *run, GError **error)
   return TRUE;
 }
 
+/* Asks n random pool items not asked yet. Complementary questions get uniform candidates,
+ * except that with the classifier's probs the first half get the run's candidate rule: gold
+ * anchors are asked half like every other question, so that the annotator model is fitted on
+ * the sets the loss sees (the classes the model hesitates between), and half on uniform sets,
+ * which reach every entry of the model. Human profile, margin, 6 seeds at 6,000 answers: 0.573
+ * against 0.535 with uniform anchor sets only and 0.572 with the run's rule only; the skewed
+ * check profile 0.791 against 0.783 and 0.756. With informative sets (the default) 0.622 and
+ * 0.822, against 0.583 and 0.781 with every anchor on the run's rule. */
 static gboolean
-ask_random (Run *run, guint n, const char *strategy, GError **error)
+ask_random (Run *run, guint n, const float *probs, const char *strategy, GError **error)
 {
   g_autofree guint *indices = g_new (guint, MAX (n, 1));
   g_autofree guint *candidates = NULL;
@@ -711,7 +719,11 @@ ask_random (Run *run, guint n, const char *strategy, GError **error)
   if (run->config->mode == VETO_SIM_MODE_COMPLEMENTARY)
     {
       candidates = g_new (guint, (gsize) n * run->config->n_candidates);
-      if (!candidates_for (run, indices, n, NULL, candidates, error))
+      guint ruled = probs ? n / 2 : 0;
+
+      if (!candidates_for (run, indices, ruled, probs, candidates, error)
+          || !candidates_for (run, indices + ruled, n - ruled, NULL,
+                              candidates + (gsize) ruled * run->config->n_candidates, error))
         return FALSE;
     }
   return ask (run, indices, n, candidates, NULL, strategy, error);
@@ -743,8 +755,8 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
     {
       guint anchors = anchors_in (run, c->init);
 
-      if (!ask_random (run, c->init - anchors, "init", error)
-          || !ask_random (run, anchors, "anchor", error))
+      if (!ask_random (run, c->init - anchors, NULL, "init", error)
+          || !ask_random (run, anchors, NULL, "anchor", error))
         return FALSE;
     }
   for (guint round = 1;; round++)
@@ -802,7 +814,7 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
         }
       if (!ask (run, chosen, batch, candidates, scores,
                 veto_active_strategy_to_string (c->strategy), error)
-          || !ask_random (run, anchors, "anchor", error))
+          || !ask_random (run, anchors, probs, "anchor", error))
         return FALSE;
     }
 }
@@ -1165,7 +1177,7 @@ run_preference (Run *run, VetoSimPointFunc on_point, gpointer user_data,
   g_autofree guint *criterion = g_new (guint, c->batch);
   g_autofree double *pair_scores = g_new (double, c->batch);
 
-  if (c->init > 0 && !ask_random (run, c->init, "init", error))
+  if (c->init > 0 && !ask_random (run, c->init, NULL, "init", error))
     return FALSE;
   for (guint round = 1;; round++)
     {

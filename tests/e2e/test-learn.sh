@@ -246,6 +246,33 @@ db = sqlite3.connect(sys.argv[1])
 print(db.execute(\"SELECT COUNT(*) FROM annotations WHERE strategy = 'anchor'\").fetchone()[0])" "$T/anchors.veto")
 check "about half of the 100 answers were gold anchors ($anchors)" test "$anchors" -ge 35 -a "$anchors" -le 65
 
+# After the first round, half of each batch's anchors get the run's candidate rule (here 2 of the
+# 3 classes in proportion to the model's p, so the gold class is nearly always shown) and half
+# uniform sets (the gold class shown 2 times in 3).
+cp "$P" "$T/anchor-sets.veto"
+check "simulate --shown 2 with --anchors 0.5" "$VETO" simulate "$T/anchor-sets.veto" -q \
+  --mode complementary --anchors 0.5 --shown 2 --budget 200 --batch 20 --init 20 --seeds 1 \
+  --strategy margin --out "$T/sim-anchor-sets"
+check "half of the anchors are asked with the run's candidate rule, half with uniform sets" \
+  /usr/bin/python3 - "$T/anchor-sets.veto" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+names = dict(db.execute("SELECT id, name FROM classes"))
+groups, last = [], None
+for id_, question, gold in db.execute(
+        "SELECT a.id, a.question, i.gold_class_id FROM annotations a JOIN items i "
+        "ON i.id = a.item_id WHERE a.strategy = 'anchor' ORDER BY a.id"):
+    if last is None or id_ != last + 1:
+        groups.append([])  # the anchors of one batch are consecutive answers
+    groups[-1].append(names[gold] in json.loads(question)["candidates"])
+    last = id_
+ruled = [shown for g in groups[1:] for shown in g[:len(g) // 2]]
+uniform = [shown for g in groups[1:] for shown in g[len(g) // 2:]]
+print(sum(ruled), len(ruled), sum(uniform), len(uniform), file=sys.stderr)
+sys.exit(not (len(ruled) >= 30 and sum(ruled) >= 0.95 * len(ruled)
+              and sum(uniform) <= 0.85 * len(uniform)))
+PY
+
 check "simulate without --scratch records simulated answers" "$VETO" simulate "$P" -q \
   --out "$T/sim-kept" --budget 40 --batch 20 --init 20 --seeds 1 --strategy random
 check "the answers are in the project" grep -q '"ordinary" : 40' <("$VETO" info "$P" --json)
