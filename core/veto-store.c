@@ -1295,17 +1295,13 @@ veto_store_foreach_item (VetoStore *store, VetoSplit split, VetoItemFunc func,
   return TRUE;
 }
 
-GArray *
-veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error)
+/* The item ids a prepared query returns in its first column, split bound to ?1 when given. */
+static GArray *
+item_ids_of (VetoStore *store, VetoStoreStatement *stmt, VetoSplit split, GError **error)
 {
-  g_autoptr (VetoStoreStatement) stmt = prepare (store,
-      split == VETO_N_SPLITS ? "SELECT id FROM items ORDER BY id"
-                             : "SELECT id FROM items WHERE split = ? ORDER BY id", error);
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   int rc;
 
-  if (stmt == NULL)
-    return NULL;
   if (split != VETO_N_SPLITS)
     sqlite3_bind_text (stmt, 1, veto_split_to_string (split), -1, SQLITE_STATIC);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -1323,28 +1319,22 @@ veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error)
 }
 
 GArray *
+veto_store_list_item_ids (VetoStore *store, VetoSplit split, GError **error)
+{
+  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+      split == VETO_N_SPLITS ? "SELECT id FROM items ORDER BY id"
+                             : "SELECT id FROM items WHERE split = ? ORDER BY id", error);
+
+  return stmt == NULL ? NULL : item_ids_of (store, stmt, split, error);
+}
+
+GArray *
 veto_store_list_gold_item_ids (VetoStore *store, VetoSplit split, GError **error)
 {
   g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "SELECT id FROM items WHERE split = ? AND gold_class_id IS NOT NULL ORDER BY id", error);
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  int rc;
 
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_text (stmt, 1, veto_split_to_string (split), -1, SQLITE_STATIC);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
-
-      g_array_append_val (ids, id);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      set_sqlite_error (store, error, rc, "reading items");
-      return NULL;
-    }
-  return g_steal_pointer (&ids);
+  return stmt == NULL ? NULL : item_ids_of (store, stmt, split, error);
 }
 
 /* --- annotators --- */
