@@ -125,12 +125,16 @@ static double
 cross_entropy_term (const float *z, guint k, guint label, G_GNUC_UNUSED const double *m,
                     double *work, double *out_dz)
 {
-  double *logp = work;
+  /* One exponential per class: the softmax's terms give both log p_label and p. */
+  double *e = work, top = z[0], sum = 0.0;
 
-  log_softmax (z, k, logp);
+  for (guint j = 1; j < k; j++)
+    top = MAX (top, (double) z[j]);
   for (guint j = 0; j < k; j++)
-    out_dz[j] = exp (logp[j]) - (j == label);
-  return -logp[label];
+    sum += e[j] = exp (z[j] - top);
+  for (guint j = 0; j < k; j++)
+    out_dz[j] = e[j] / sum - (j == label);
+  return top + log (sum) - z[label];
 }
 
 /* -log(1 - p_c) = lse(z) - lse(z without c); its gradient is p minus the softmax over the
