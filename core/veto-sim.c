@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "veto-image.h"
 #include "veto-import.h"
@@ -72,6 +73,20 @@ fetch_image (gpointer user_data, guint index, guint min_width, guint min_height,
     return NULL;
   name = veto_store_describe_item (st->store, item);
   return veto_image_load_verified (path, item->sha256, name, min_width, min_height, error);
+}
+
+/* Whether the project's file system can take a features cache of size bytes three times over
+ * (the write-ahead log, the checkpoint into the file, and as much again): a cache that fails
+ * half-way leaves the log grown, and the space it took is then missing for the next answers. */
+static gboolean
+room_for_cache (VetoStore *store, gsize size)
+{
+  g_autofree char *folder = g_path_get_dirname (veto_store_get_path (store));
+  struct statvfs fs;
+
+  if (statvfs (folder, &fs) != 0)
+    return FALSE;
+  return (guint64) fs.f_bavail * fs.f_frsize / 3 > size;
 }
 
 /* The cache key names the extractor, its parameters and the exact set of items. */
@@ -171,7 +186,8 @@ veto_dataset_load (VetoStore *store, const char *features, gboolean cache,
           g_autoptr (GBytes) blob = veto_features_serialize (ds->features);
 
           /* The cache is a convenience: a project that cannot take it still trains. */
-          veto_store_put_blob (store, key, blob, NULL);
+          if (room_for_cache (store, g_bytes_get_size (blob)))
+            veto_store_put_blob (store, key, blob, NULL);
         }
     }
   return g_steal_pointer (&ds);
