@@ -14,6 +14,7 @@ struct _VetoDataset
   VetoFeatures *features;
   GArray *item_ids;        /* gint64 per row */
   GArray *gold;            /* gint per row: class index or -1 */
+  GArray *split_of;        /* VetoSplit per row */
   GArray *splits[VETO_N_SPLITS]; /* guint rows */
   GHashTable *row_of_item; /* item id -> row + 1 */
   GPtrArray *classes;      /* VetoClass, model order */
@@ -41,6 +42,7 @@ collect_row (const VetoItem *item, gpointer user_data)
 
   g_array_append_val (ds->item_ids, item->id);
   g_array_append_val (ds->gold, gold);
+  g_array_append_val (ds->split_of, item->split);
   g_array_append_val (ds->splits[item->split], row);
   g_hash_table_insert (ds->row_of_item, g_memdup2 (&item->id, sizeof item->id),
                        GUINT_TO_POINTER (row + 1));
@@ -121,6 +123,7 @@ veto_dataset_load (VetoStore *store, const char *features, gboolean cache,
     return NULL;
   ds->item_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   ds->gold = g_array_new (FALSE, FALSE, sizeof (gint));
+  ds->split_of = g_array_new (FALSE, FALSE, sizeof (VetoSplit));
   for (guint s = 0; s < VETO_N_SPLITS; s++)
     ds->splits[s] = g_array_new (FALSE, FALSE, sizeof (guint));
   ds->row_of_item = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
@@ -201,6 +204,7 @@ veto_dataset_free (VetoDataset *ds)
   g_clear_pointer (&ds->features, veto_features_free);
   g_clear_pointer (&ds->item_ids, g_array_unref);
   g_clear_pointer (&ds->gold, g_array_unref);
+  g_clear_pointer (&ds->split_of, g_array_unref);
   for (guint s = 0; s < VETO_N_SPLITS; s++)
     g_clear_pointer (&ds->splits[s], g_array_unref);
   g_clear_pointer (&ds->row_of_item, g_hash_table_unref);
@@ -282,6 +286,12 @@ gint
 veto_dataset_get_gold (const VetoDataset *ds, guint row)
 {
   return g_array_index (ds->gold, gint, row);
+}
+
+VetoSplit
+veto_dataset_get_row_split (const VetoDataset *ds, guint row)
+{
+  return g_array_index (ds->split_of, VetoSplit, row);
 }
 
 gint
@@ -569,8 +579,6 @@ typedef struct
   const char *annotator;   /* NULL: every annotator's answers */
   double holdout;
   GArray *held_out;        /* HeldOut */
-  const gboolean *in_pool; /* per row */
-  const gboolean *in_test; /* per row: answers about test items never train nor validate */
   GHashTable *model_of;    /* annotator name → index of their model (none: 0) */
   GError *error;
 } AnswerLoad;
@@ -603,11 +611,12 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
     return TRUE;
   /* Answers about the test split (a campaign over it, or its anchors) would leak into the
    * accuracy measured there. */
-  if (al->in_test[row])
+  if (veto_dataset_get_row_split (al->ds, row) == VETO_SPLIT_TEST)
     return TRUE;
   /* A gold anchor outside the pool (the window's validation items) only fits the annotators'
    * models and measures the classifier: it never trains it. */
-  if (anchor && !al->in_pool[row] && !(al->holdout > 0 && a->kind == VETO_KIND_COMPLEMENTARY))
+  if (anchor && veto_dataset_get_row_split (al->ds, row) != VETO_SPLIT_POOL
+      && !(al->holdout > 0 && a->kind == VETO_KIND_COMPLEMENTARY))
     return TRUE;
   if (a->kind == VETO_KIND_COMPLEMENTARY
       && (is_held_out (a->item, al->holdout) || (al->holdout > 0 && anchor)))
@@ -906,6 +915,22 @@ validation_cls (gpointer user_data, VetoModel *model)
              : veto_loss_ure_risk (p, v->rows->len, k, (const guint *) v->cls->data, v->q_inv);
 }
 
+/* Sets result's estimate to base + sign · mean of n terms (their sum and sum of squares), with
+ * a 95% normal interval from the terms' spread (sd_one when there is a single term). */
+static void
+set_estimate (VetoTrainResult *result, double base, double sign, double sum, double sum2,
+              guint n, double sd_one, const char *from)
+{
+  double mean = sum / n;
+  double sd = n > 1 ? sqrt (MAX (sum2 - n * mean * mean, 0.0) / (n - 1)) : sd_one;
+
+  result->estimated_accuracy = base + sign * mean;
+  result->estimated_accuracy_low = result->estimated_accuracy - 1.96 * sd / sqrt (n);
+  result->estimated_accuracy_high = result->estimated_accuracy + 1.96 * sd / sqrt (n);
+  result->estimated_from = from;
+  result->estimate_items = n;
+}
+
 /* One minus the held-out CLs' URE estimate of the 0-1 risk, with a 95% normal interval from
  * the spread of the per-CL terms. */
 static void
@@ -913,7 +938,7 @@ cl_accuracy (const ClValidation *v, VetoModel *model, VetoTrainResult *result)
 {
   guint k = veto_model_get_n_classes (model), n = v->rows->len;
   g_autofree float *p = cl_probs (v, model);
-  double sum = 0.0, sum2 = 0.0, mean, sd;
+  double sum = 0.0, sum2 = 0.0;
 
   for (guint i = 0; i < n; i++)
     {
@@ -923,66 +948,14 @@ cl_accuracy (const ClValidation *v, VetoModel *model, VetoTrainResult *result)
       sum += r;
       sum2 += r * r;
     }
-  mean = sum / n;
-  sd = n > 1 ? sqrt (MAX (sum2 - n * mean * mean, 0.0) / (n - 1)) : 1.0;
-  result->estimated_accuracy = 1.0 - mean;
-  result->estimated_accuracy_low = result->estimated_accuracy - 1.96 * sd / sqrt (n);
-  result->estimated_accuracy_high = result->estimated_accuracy + 1.96 * sd / sqrt (n);
-  result->estimated_from = "cls";
-  result->estimate_items = n;
+  set_estimate (result, 1.0, -1.0, sum, sum2, n, 1.0, "cls");
 }
 
-/* The accuracy a model can be expected to have with no gold: its temperature fitted (golden
- * section on log T in [1/8, 8]) to the held-out answers' likelihood, then its mean top
- * probability over the pool. */
+/* Mean over the pool of the model's top probability, its probabilities tempered to the power
+ * 1 / temperature and normalised again. */
 static double
-estimate_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset *ds)
-{
-  guint k = veto_model_get_n_classes (model), n_pool;
-  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
-  g_autofree float *p = held_out_probs (v, model);
-  g_autofree float *x = g_new (float, (gsize) 1024 * v->d);
-  g_autofree float *pp = g_new (float, (gsize) 1024 * k);
-  double lo = log (0.125), hi = log (8.0), golden = (sqrt (5.0) - 1) / 2, t, total = 0.0;
-
-  for (guint iter = 0; iter < 40; iter++)
-    {
-      double m1 = hi - golden * (hi - lo), m2 = lo + golden * (hi - lo);
-
-      if (held_out_nll (v, p, k, exp (m1)) < held_out_nll (v, p, k, exp (m2)))
-        hi = m2;
-      else
-        lo = m1;
-    }
-  t = exp ((lo + hi) / 2);
-  for (guint start = 0; start < n_pool; start += 1024)
-    {
-      guint n = MIN (1024, n_pool - start);
-
-      for (guint i = 0; i < n; i++)
-        memcpy (x + (gsize) i * v->d, v->X + (gsize) pool[start + i] * v->d,
-                v->d * sizeof (float));
-      veto_model_predict_proba (model, x, n, v->d, pp);
-      for (guint i = 0; i < n; i++)
-        {
-          double z = 0.0, top = 0.0;
-
-          for (guint y = 0; y < k; y++)
-            {
-              double w = pow (MAX (pp[(gsize) i * k + y], 1e-30), 1.0 / t);
-
-              z += w;
-              top = MAX (top, w);
-            }
-          total += top / z;
-        }
-    }
-  return n_pool ? total / n_pool : NAN;
-}
-
-/* Mean over the pool of the model's top probability. */
-static double
-pool_confidence (const float *X, guint d, VetoModel *model, const VetoDataset *ds)
+pool_confidence (const float *X, guint d, VetoModel *model, const VetoDataset *ds,
+                 double temperature)
 {
   guint k = veto_model_get_n_classes (model), n_pool;
   const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
@@ -999,14 +972,41 @@ pool_confidence (const float *X, guint d, VetoModel *model, const VetoDataset *d
       veto_model_predict_proba (model, x, n, d, p);
       for (guint i = 0; i < n; i++)
         {
-          float top = 0;
+          double z = 0.0, top = 0.0;
 
           for (guint y = 0; y < k; y++)
-            top = MAX (top, p[(gsize) i * k + y]);
-          total += top;
+            {
+              double w = pow (MAX (p[(gsize) i * k + y], 1e-30), 1.0 / temperature);
+
+              z += w;
+              top = MAX (top, w);
+            }
+          total += top / z;
         }
     }
   return n_pool ? total / n_pool : NAN;
+}
+
+/* The accuracy a model can be expected to have with no gold: its temperature fitted (golden
+ * section on log T in [1/8, 8]) to the held-out answers' likelihood, then its mean top
+ * probability over the pool. */
+static double
+estimate_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset *ds)
+{
+  guint k = veto_model_get_n_classes (model);
+  g_autofree float *p = held_out_probs (v, model);
+  double lo = log (0.125), hi = log (8.0), golden = (sqrt (5.0) - 1) / 2;
+
+  for (guint iter = 0; iter < 40; iter++)
+    {
+      double m1 = hi - golden * (hi - lo), m2 = lo + golden * (hi - lo);
+
+      if (held_out_nll (v, p, k, exp (m1)) < held_out_nll (v, p, k, exp (m2)))
+        hi = m2;
+      else
+        lo = m1;
+    }
+  return pool_confidence (v->X, v->d, model, ds, exp ((lo + hi) / 2));
 }
 
 /* The accuracy of the model from the held-out answers asked as gold anchors (random pool
@@ -1021,7 +1021,7 @@ anchor_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset 
   guint k = veto_model_get_n_classes (model), n = 0;
   g_autofree float *p = held_out_probs (v, model);
   g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
-  double sum = 0.0, sum2 = 0.0, mean, sd;
+  double sum = 0.0, sum2 = 0.0;
 
   for (guint i = 0; i < v->held_out->len; i++)
     {
@@ -1043,13 +1043,8 @@ anchor_accuracy (const AnswerValidation *v, VetoModel *model, const VetoDataset 
     }
   if (n == 0)
     return FALSE;
-  mean = sum / n;
-  sd = n > 1 ? sqrt (MAX (sum2 - n * mean * mean, 0.0) / (n - 1)) : 0.5;
-  result->estimated_accuracy = pool_confidence (v->X, v->d, model, ds) + mean;
-  result->estimated_accuracy_low = result->estimated_accuracy - 1.96 * sd / sqrt (n);
-  result->estimated_accuracy_high = result->estimated_accuracy + 1.96 * sd / sqrt (n);
-  result->estimated_from = "anchors";
-  result->estimate_items = n;
+  set_estimate (result, pool_confidence (v->X, v->d, model, ds, 1.0), 1.0, sum, sum2, n, 0.5,
+                "anchors");
   return TRUE;
 }
 
@@ -1232,10 +1227,6 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   AnnotatorModels fitted = { 0 };
   const double *models;
   guint n_models;
-  g_autofree gboolean *in_pool = g_new0 (gboolean, MAX (veto_dataset_get_n (ds), 1));
-  g_autofree gboolean *in_test = g_new0 (gboolean, MAX (veto_dataset_get_n (ds), 1));
-  guint n_test = 0;
-  const guint *test = veto_dataset_get_split (ds, VETO_SPLIT_TEST, &n_test);
   Units units = { g_array_new (FALSE, FALSE, sizeof (guint)),
                   g_hash_table_new (NULL, NULL) };
   VetoObjective *objective = NULL;
@@ -1256,10 +1247,6 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   if (spec->supervision == VETO_SUPERVISION_ANSWERS
       && !veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
     goto out;
-  for (guint i = 0; i < n_pool; i++)
-    in_pool[pool[i]] = TRUE;
-  for (guint i = 0; i < n_test; i++)
-    in_test[test[i]] = TRUE;
   for (guint i = 0; i < answers->len; i++)
     count_criteria (answers->pdata[i], heads);
   if (spec->annotator_model == NULL && spec->fit_annotator
@@ -1289,7 +1276,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else
     {
       AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, spec->holdout, held_out,
-                               in_pool, in_test, NULL, NULL };
+                               NULL, NULL };
 
       for (guint i = 0; i < answers->len; i++)
         add_answer (answers->pdata[i], &numbering);
@@ -1323,7 +1310,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   else
     {
       AnswerLoad al = { ds, objective, &units, heads, spec->annotator, spec->holdout, held_out,
-                        in_pool, in_test, spec->annotator_model ? NULL : fitted.model_of, NULL };
+                        spec->annotator_model ? NULL : fitted.model_of, NULL };
 
       for (guint i = 0; i < answers->len && add_answer (answers->pdata[i], &al); i++)
         ;

@@ -32,6 +32,8 @@ const char *veto_dataset_get_features_key (const VetoDataset *dataset);
 const guint *veto_dataset_get_split (const VetoDataset *dataset, VetoSplit split, guint *out_n);
 /* The gold class index of a row, or -1. */
 gint veto_dataset_get_gold (const VetoDataset *dataset, guint row);
+/* The split a row belongs to. */
+VetoSplit veto_dataset_get_row_split (const VetoDataset *dataset, guint row);
 /* The row of an item id, or -1. */
 gint veto_dataset_row_of_item (const VetoDataset *dataset, gint64 item_id);
 gint64 veto_dataset_item_of_row (const VetoDataset *dataset, guint row);
