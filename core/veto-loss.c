@@ -2012,6 +2012,26 @@ check_columns (const double *m, guint k, const char *what, GError **error)
   return TRUE;
 }
 
+/* out = q with every row normalised to sum to 1; a row that cannot be, or a class no row can
+ * turn into, is an error about what (e.g. "the transition matrix"). */
+static gboolean
+normalise_transition (const double *q, guint k, const char *what, double *out, GError **error)
+{
+  for (guint y = 0; y < k; y++)
+    {
+      double sum = distribution_sum (q + (gsize) y * k, k, error);
+
+      if (sum == 0.0)
+        {
+          g_prefix_error (error, "Row %u of %s: ", y, what);
+          return FALSE;
+        }
+      for (guint c = 0; c < k; c++)
+        out[(gsize) y * k + c] = q[(gsize) y * k + c] / sum;
+    }
+  return check_columns (out, k, "transition matrix", error);
+}
+
 gboolean
 veto_objective_set_transition (VetoObjective *self, const double *q, GError **error)
 {
@@ -2032,19 +2052,7 @@ veto_objective_set_transition (VetoObjective *self, const double *q, GError **er
       return TRUE;
     }
   normalised = g_new (double, (gsize) k * k);
-  for (guint y = 0; y < k; y++)
-    {
-      double sum = distribution_sum (q + (gsize) y * k, k, error);
-
-      if (sum == 0.0)
-        {
-          g_prefix_error (error, "Row %u of the transition matrix: ", y);
-          return FALSE;
-        }
-      for (guint c = 0; c < k; c++)
-        normalised[(gsize) y * k + c] = q[(gsize) y * k + c] / sum;
-    }
-  if (!check_columns (normalised, k, "transition matrix", error))
+  if (!normalise_transition (q, k, "the transition matrix", normalised, error))
     return FALSE;
   inverse = g_new (double, (gsize) k * k);
   if (!veto_loss_matrix_invert (normalised, k, inverse, &local_error))
@@ -2080,22 +2088,10 @@ veto_objective_set_transitions (VetoObjective *self, const double *q, guint n_mo
   normalised = g_new (double, (gsize) MAX (n_models, 1) * k * k);
   for (guint m = 0; m < n_models; m++)
     {
-      const double *qm = q + (gsize) m * k * k;
-      double *out = normalised + (gsize) m * k * k;
+      g_autofree char *what = g_strdup_printf ("transition matrix %u", m);
 
-      for (guint y = 0; y < k; y++)
-        {
-          double sum = distribution_sum (qm + (gsize) y * k, k, error);
-
-          if (sum == 0.0)
-            {
-              g_prefix_error (error, "Row %u of transition matrix %u: ", y, m);
-              return FALSE;
-            }
-          for (guint c = 0; c < k; c++)
-            out[(gsize) y * k + c] = qm[(gsize) y * k + c] / sum;
-        }
-      if (!check_columns (out, k, "transition matrix", error))
+      if (!normalise_transition (q + (gsize) m * k * k, k, what,
+                                 normalised + (gsize) m * k * k, error))
         return FALSE;
     }
   g_free (self->q_models);
