@@ -8,6 +8,7 @@
 #include "veto-image.h"
 #include "veto-npy.h"
 #include "veto-store.h"
+#include "test-util.h"
 
 #define SIDE 4
 #define K 3
@@ -91,10 +92,8 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-
   veto_store_close (f->store);
-  g_assert_cmpint (system (cmd), ==, 0);
+  veto_test_remove_tree (f->dir);
   g_free (f->dir);
 }
 

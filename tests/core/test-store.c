@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "veto-store.h"
+#include "test-util.h"
 
 typedef struct
 {
@@ -22,9 +23,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-
-  g_assert_cmpint (system (cmd), ==, 0);
+  veto_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->path);
 }

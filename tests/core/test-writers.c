@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "veto-engine.h"
+#include "test-util.h"
 
 typedef struct
 {
@@ -56,11 +57,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_cmpint (system (cmd), ==, 0);
+  veto_test_remove_tree (f->dir);
   g_free (f->path);
   g_free (f->dir);
 }
