@@ -1,6 +1,7 @@
 /* veto-cli: what every subcommand shares: exit codes, error lines, terminal progress. */
 #include "veto-cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -118,4 +119,15 @@ veto_cli_progress_free (VetoCliProgress *progress)
     fputc ('\n', stderr);
   g_free (progress->label);
   g_free (progress);
+}
+
+void
+veto_cli_json_number (JsonBuilder *builder, const char *name, double value)
+{
+  if (name)
+    json_builder_set_member_name (builder, name);
+  if (isfinite (value))
+    json_builder_add_double_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
 }

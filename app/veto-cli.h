@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -32,6 +33,10 @@ void veto_cli_progress_update_count (gpointer progress, guint done, guint total)
 void veto_cli_progress_free (VetoCliProgress *progress);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoCliProgress, veto_cli_progress_free)
+
+/* Adds a number to a --json document, null when it is not defined (NAN or infinite); name is
+ * the member's (NULL inside an array). */
+void veto_cli_json_number (JsonBuilder *builder, const char *name, double value);
 
 int veto_cmd_init (int argc, char **argv);
 int veto_cmd_import (int argc, char **argv);

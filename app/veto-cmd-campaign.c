@@ -124,18 +124,6 @@ add_int (JsonBuilder *b, const char *name, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
-/* A number, or null when it is not defined (NAN). */
-static void
-add_number (JsonBuilder *b, const char *name, double value)
-{
-  if (name)
-    json_builder_set_member_name (b, name);
-  if (isfinite (value))
-    json_builder_add_double_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 /* A k × k matrix of numbers, row by row. */
 static void
 add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
@@ -146,7 +134,7 @@ add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
     {
       json_builder_begin_array (b);
       for (guint c = 0; c < k; c++)
-        add_number (b, NULL, m[(gsize) y * k + c]);
+        veto_cli_json_number (b, NULL, m[(gsize) y * k + c]);
       json_builder_end_array (b);
     }
   json_builder_end_array (b);
@@ -170,7 +158,7 @@ campaign_json (JsonBuilder *b, const VetoCampaign *c, const VetoCampaignCoverage
   add_string (b, "protocol", veto_answer_kind_to_string (c->protocol));
   add_int (b, "per_item", c->per_item);
   add_int (b, "candidates", c->n_candidates);
-  add_number (b, "anchor_rate", c->anchor_rate);
+  veto_cli_json_number (b, "anchor_rate", c->anchor_rate);
   add_string (b, "state", c->closed ? "closed" : "open");
   add_string (b, "created_at", c->created_at);
   add_string (b, "closed_at", c->closed_at);
@@ -852,15 +840,16 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
   add_int (b, "answers", a->answers);
   add_int (b, "ordinary", a->per_kind[VETO_STATS_ORDINARY]);
   add_int (b, "complementary", a->per_kind[VETO_STATS_COMPLEMENTARY]);
-  add_number (b, "mean_seconds", a->mean_seconds);
-  add_number (b, "median_seconds", a->median_seconds);
+  veto_cli_json_number (b, "mean_seconds", a->mean_seconds);
+  veto_cli_json_number (b, "median_seconds", a->median_seconds);
   add_int (b, "answers_on_gold", a->gold.n);
-  add_number (b, "noise_rate", veto_stats_count_rate (&a->gold));
-  add_number (b, "noise_rate_ordinary", veto_stats_count_rate (&a->gold_kind[VETO_STATS_ORDINARY]));
-  add_number (b, "noise_rate_complementary",
-              veto_stats_count_rate (&a->gold_kind[VETO_STATS_COMPLEMENTARY]));
+  veto_cli_json_number (b, "noise_rate", veto_stats_count_rate (&a->gold));
+  veto_cli_json_number (b, "noise_rate_ordinary",
+                        veto_stats_count_rate (&a->gold_kind[VETO_STATS_ORDINARY]));
+  veto_cli_json_number (b, "noise_rate_complementary",
+                        veto_stats_count_rate (&a->gold_kind[VETO_STATS_COMPLEMENTARY]));
   add_int (b, "answers_on_anchors", a->anchor.n);
-  add_number (b, "noise_rate_anchors", veto_stats_count_rate (&a->anchor));
+  veto_cli_json_number (b, "noise_rate_anchors", veto_stats_count_rate (&a->anchor));
   if (a->choice_model != NULL)
     {
       json_builder_set_member_name (b, "choice_model");
@@ -870,9 +859,9 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
         {
           json_builder_set_member_name (b, "own");
           json_builder_add_boolean_value (b, a->choice_own);
-          add_number (b, "pull_towards_pooled", a->choice_strength);
+          veto_cli_json_number (b, "pull_towards_pooled", a->choice_strength);
         }
-      add_number (b, "names_truth_when_shown", a->choice_noise);
+      veto_cli_json_number (b, "names_truth_when_shown", a->choice_noise);
       add_matrix (b, "weights", a->choice_model, k);
       json_builder_end_object (b);
     }
@@ -897,16 +886,18 @@ stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r
   annotator_json (b, NULL, &r->overall, k);
   json_builder_set_member_name (b, "noise_rate");
   json_builder_begin_object (b);
-  add_number (b, "overall", veto_stats_count_rate (&r->overall.gold));
-  add_number (b, "ordinary", veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_ORDINARY]));
-  add_number (b, "complementary",
-              veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_COMPLEMENTARY]));
-  add_number (b, "anchors", veto_stats_count_rate (&r->overall.anchor));
+  veto_cli_json_number (b, "overall", veto_stats_count_rate (&r->overall.gold));
+  veto_cli_json_number (b, "ordinary",
+                        veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_ORDINARY]));
+  veto_cli_json_number (b, "complementary",
+                        veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_COMPLEMENTARY]));
+  veto_cli_json_number (b, "anchors", veto_stats_count_rate (&r->overall.anchor));
   add_int (b, "answers_on_gold", r->overall.gold.n);
   json_builder_set_member_name (b, "per_annotator");
   json_builder_begin_object (b);
   for (guint j = 0; j < r->n_annotators; j++)
-    add_number (b, in->annotator_names->pdata[j], veto_stats_count_rate (&r->annotators[j].gold));
+    veto_cli_json_number (b, in->annotator_names->pdata[j],
+                          veto_stats_count_rate (&r->annotators[j].gold));
   json_builder_end_object (b);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "annotators");
@@ -935,14 +926,14 @@ stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r
   json_builder_end_object (b);
   json_builder_set_member_name (b, "complementary");
   json_builder_begin_object (b);
-  add_number (b, "gold_hit_rate",
-              veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_COMPLEMENTARY]));
+  veto_cli_json_number (b, "gold_hit_rate",
+                        veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_COMPLEMENTARY]));
   add_int (b, "on_majority_items", r->cl_majority.n);
-  add_number (b, "majority_hit_rate", veto_stats_count_rate (&r->cl_majority));
+  veto_cli_json_number (b, "majority_hit_rate", veto_stats_count_rate (&r->cl_majority));
   json_builder_end_object (b);
   if (r->overall.per_kind[VETO_STATS_ORDINARY] > 0)
     {
-      add_number (b, "krippendorff_alpha", r->alpha);
+      veto_cli_json_number (b, "krippendorff_alpha", r->alpha);
       add_int (b, "krippendorff_units", r->alpha_units);
       add_int (b, "krippendorff_pairable_values", r->alpha_values);
     }

@@ -36,11 +36,7 @@ add_evaluation (JsonBuilder *b, const VetoDataset *ds, const VetoEvaluation *e)
   json_builder_begin_object (b);
   for (guint c = 0; c < k; c++)
     {
-      json_builder_set_member_name (b, veto_dataset_get_class_name (ds, c));
-      if (isnan (e->per_class_accuracy[c]))
-        json_builder_add_null_value (b);
-      else
-        json_builder_add_double_value (b, e->per_class_accuracy[c]);
+      veto_cli_json_number (b, veto_dataset_get_class_name (ds, c), e->per_class_accuracy[c]);
     }
   json_builder_end_object (b);
   json_builder_set_member_name (b, "confusion");
@@ -184,32 +180,22 @@ record_epoch (gpointer user_data, guint epoch, double loss, double score)
   g_array_append_val ((GArray *) user_data, score);
 }
 
-static void
-add_number_or_null (JsonBuilder *b, const char *name, double value)
-{
-  json_builder_set_member_name (b, name);
-  if (isnan (value))
-    json_builder_add_null_value (b);
-  else
-    json_builder_add_double_value (b, value);
-}
-
 /* What chose the epoch (and the setting), and the accuracy estimate without gold. */
 static void
 add_validation (JsonBuilder *b, const VetoTrainResult *r)
 {
   json_builder_set_member_name (b, "validation");
   json_builder_add_string_value (b, r->validation);
-  add_number_or_null (b, "validation_score", r->validation_score);
+  veto_cli_json_number (b, "validation_score", r->validation_score);
   json_builder_set_member_name (b, "best_epoch");
   json_builder_add_int_value (b, r->best_epoch);
   json_builder_set_member_name (b, "held_out");
   json_builder_add_int_value (b, r->held_out);
   json_builder_set_member_name (b, "estimated_from");
   json_builder_add_string_value (b, r->estimated_from);
-  add_number_or_null (b, "estimated_accuracy", r->estimated_accuracy);
-  add_number_or_null (b, "estimated_accuracy_low", r->estimated_accuracy_low);
-  add_number_or_null (b, "estimated_accuracy_high", r->estimated_accuracy_high);
+  veto_cli_json_number (b, "estimated_accuracy", r->estimated_accuracy);
+  veto_cli_json_number (b, "estimated_accuracy_low", r->estimated_accuracy_low);
+  veto_cli_json_number (b, "estimated_accuracy_high", r->estimated_accuracy_high);
 }
 
 static const char *
@@ -606,7 +592,7 @@ veto_cmd_train (int argc, char **argv)
           json_builder_add_int_value (b, candidates[i].result.best_epoch);
           json_builder_set_member_name (b, "epochs");
           json_builder_add_int_value (b, candidates[i].result.epochs);
-          add_number_or_null (b, "estimated_accuracy", candidates[i].result.estimated_accuracy);
+          veto_cli_json_number (b, "estimated_accuracy", candidates[i].result.estimated_accuracy);
           json_builder_set_member_name (b, "train_seconds");
           json_builder_add_double_value (b, candidates[i].result.train_seconds);
           json_builder_set_member_name (b, "epoch_scores");
@@ -616,7 +602,7 @@ veto_cmd_train (int argc, char **argv)
           json_builder_end_array (b);
           /* reported only: the choice above never saw it */
           if (evals[i].n)
-            add_number_or_null (b, "test_accuracy", evals[i].accuracy);
+            veto_cli_json_number (b, "test_accuracy", evals[i].accuracy);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
