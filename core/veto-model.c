@@ -976,7 +976,6 @@ veto_model_train_options_init (VetoModelTrainOptions *options)
   options->seed = 1;
 }
 
-__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 adam_range (float       *p,
             const float *g,
