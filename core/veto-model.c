@@ -1374,14 +1374,12 @@ veto_model_train (VetoModel                   *model,
           for (gsize i = 0; i < model->n_params; i++)
             average[i] += (model->params[i] - average[i]) / report.averaged;
         }
+      if (options->validate != NULL)
+        score = options->validate (options->validate_data, model);
       if (options->validate != NULL && keep_last)
-        {
-          score = options->validate (options->validate_data, model);
-          report.score = score;
-        }
+        report.score = score;
       else if (options->validate != NULL)
         {
-          score = options->validate (options->validate_data, model);
           if (score < best_score)
             {
               best_score = score;

@@ -70,7 +70,7 @@ typedef struct
                         * epoch runs (patience unused) and the score is the kept weights' */
   guint average_epochs; /* > 0: keep the mean of the weights at the ends of the last N epochs
                          * (tail / Polyak averaging, as SWA; implies keep_last); the score
-                         * is the average's */
+                         * is the average's. AdamW only: L-BFGS keeps its converged weights */
   guint64 seed;        /* initial weights of a fresh model and the shuffles */
   VetoValidateFunc validate;
   gpointer validate_data;
