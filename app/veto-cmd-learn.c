@@ -223,8 +223,10 @@ veto_cmd_train (int argc, char **argv)
   g_autofree char *schedule_name = NULL;
   g_autofree char *recipe = NULL;
   g_autofree char *criterion_name = NULL;
+  g_autofree char *keep_name = NULL;
   g_auto (GStrv) select = NULL;
   gint per_item = 1, estimate_q = 0, hidden = 0, epochs = 0, batch = 0, seed = 1, patience = -1;
+  gint average = 0;
   double lr = 0, weight_decay = -1, q_smoothing = -1, holdout = -1;
   gboolean as_json = FALSE, no_save = FALSE, refit = FALSE;
   GOptionEntry entries[] = {
@@ -267,13 +269,21 @@ veto_cmd_train (int argc, char **argv)
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
       "with a validation: stop after N epochs without a better score (default 5; 0: run every "
       "epoch); the best epoch's weights are kept", "N" },
+    { "keep", 0, 0, G_OPTION_ARG_STRING, &keep_name,
+      "with a validation: which weights are kept and scored: best (default: the best-scoring "
+      "epoch's) or last (the last epoch's, every epoch run: the settings are then compared by "
+      "the score of the model they end with, and --refit repeats the whole schedule)", "WHICH" },
+    { "average", 0, 0, G_OPTION_ARG_INT, &average,
+      "keep the mean of the weights at the ends of the last N epochs (tail averaging, as SWA); "
+      "implies --keep last (default 0: no average)", "N" },
     { "select", 0, 0, G_OPTION_ARG_STRING_ARRAY, &select,
       "model selection on the held-out CLs: train every combination of the values listed "
       "(lr, epochs, model, hidden, features, weight-decay; repeat the option per key, and per "
       "feature spec) and keep the one that scores best", "KEY=V1,V2" },
     { "refit", 0, 0, G_OPTION_ARG_NONE, &refit,
       "after the held-out data chose the setting and the epoch, train that setting again on "
-      "every item, nothing held out, for the number of epochs chosen", NULL },
+      "every item, nothing held out, for the number of epochs chosen (with --keep last or "
+      "--average: the whole schedule)", NULL },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "random seed (default 1)", "N" },
     { "no-save", 0, 0, G_OPTION_ARG_NONE, &no_save,
       "do not save the model (opens the project read-only)", NULL },
@@ -329,7 +339,8 @@ veto_cmd_train (int argc, char **argv)
     return veto_cli_usage (context, error->message);
   if (criterion_name && !veto_cl_criterion_from_string (criterion_name, &spec.cl_criterion))
     return veto_cli_usage (context, "--criterion must be ure-01 or scel");
-  if (per_item < 1 || estimate_q < 0 || hidden < 0 || epochs < 0 || batch < 0 || seed < 0)
+  if (per_item < 1 || estimate_q < 0 || hidden < 0 || epochs < 0 || batch < 0 || seed < 0
+      || average < 0)
     return veto_cli_usage (context, "numbers must be positive");
   if (holdout != -1 && !(holdout >= 0 && holdout < 1))
     return veto_cli_usage (context, "--holdout must be a share in [0, 1)");
@@ -370,6 +381,13 @@ veto_cmd_train (int argc, char **argv)
     spec.train.weight_decay = weight_decay;
   if (patience >= 0)
     spec.train.patience = patience;
+  if (g_strcmp0 (keep_name, "last") == 0)
+    spec.train.keep_last = TRUE;
+  else if (keep_name && strcmp (keep_name, "best") != 0)
+    return veto_cli_usage (context, "--keep must be best or last");
+  if (keep_name && strcmp (keep_name, "best") == 0 && average > 0)
+    return veto_cli_usage (context, "--average keeps the last epochs' mean, not the best epoch");
+  spec.train.average_epochs = average;
   if (g_strcmp0 (schedule_name, "constant") == 0)
     spec.train.schedule = VETO_LR_CONSTANT;
   else if (g_strcmp0 (schedule_name, "cosine") == 0)
@@ -561,6 +579,13 @@ veto_cmd_train (int argc, char **argv)
   json_builder_add_boolean_value (b, refit);
   json_builder_set_member_name (b, "epochs");
   json_builder_add_int_value (b, final->epochs);
+  json_builder_set_member_name (b, "keep");
+  json_builder_add_string_value (b, chosen_spec->train.keep_last
+                                            || chosen_spec->train.average_epochs > 0
+                                        ? "last"
+                                        : "best");
+  json_builder_set_member_name (b, "averaged_epochs");
+  json_builder_add_int_value (b, final->averaged_epochs);
   json_builder_set_member_name (b, "learning_rate");
   json_builder_add_double_value (b, chosen_spec->train.learning_rate);
   json_builder_set_member_name (b, "features_seconds");
@@ -645,11 +670,18 @@ veto_cmd_train (int argc, char **argv)
                veto_model_kind_to_string (chosen_spec->model), veto_dataset_get_features_key (ds),
                final->train_size, final->n_terms, final->epochs, final->train_seconds,
                features_seconds, version ? "" : "; not saved");
-      if (g_strcmp0 (result->validation, "none") != 0)
-        g_print ("%s epoch %u by %s: %.4f on %u held-out\n",
-                 refit ? "Refitted on every item for the epochs of the" : "Kept",
-                 result->best_epoch, describe_validation (result->validation),
-                 result->validation_score, result->held_out);
+      if (final->averaged_epochs > 0)
+        g_print ("Kept the mean of the weights of epochs %u-%u\n",
+                 final->best_epoch - final->averaged_epochs + 1, final->best_epoch);
+      if (refit)
+        g_print ("Refitted on every item for %u epochs; before, the held-out run's epoch %u "
+                 "scored %.4f by %s on %u held-out\n",
+                 final->epochs, result->best_epoch, result->validation_score,
+                 describe_validation (result->validation), result->held_out);
+      else if (g_strcmp0 (result->validation, "none") != 0)
+        g_print ("Kept epoch %u by %s: %.4f on %u held-out\n", result->best_epoch,
+                 describe_validation (result->validation), result->validation_score,
+                 result->held_out);
       if (!isnan (result->estimated_accuracy))
         g_print ("Estimated accuracy without gold %.4f [%.4f, %.4f] (from %s%s)\n",
                  result->estimated_accuracy, result->estimated_accuracy_low,

@@ -1247,18 +1247,20 @@ veto_model_train (VetoModel                   *model,
                   GError                     **error)
 {
   VetoModelTrainOptions defaults;
-  VetoModelTrainReport report = { 0, 0, NAN, NAN };
+  VetoModelTrainReport report = { 0, 0, 0, NAN, NAN };
   gsize param_bytes;
   gboolean had_weights;
   g_autofree float *initial = NULL;
   g_autofree float *best = NULL;
+  g_autofree double *average = NULL;
   g_autofree float *grad = NULL;
   g_autofree float *adam_m = NULL;
   g_autofree float *adam_v = NULL;
   g_autofree guint *order = NULL;
   g_auto (Workspace) ws = { 0 };
   double best_score = INFINITY;
-  guint since_best = 0;
+  guint since_best = 0, average_from;
+  gboolean keep_last;
   guint64 step = 0, total_steps;
   int blas_threads;
   VetoRng rng;
@@ -1335,8 +1337,15 @@ veto_model_train (VetoModel                   *model,
     order[i] = i;
   /* Units never share a row within a minibatch, so a gather can never need more than n. */
   workspace_init (&ws, n);
-  if (options->validate != NULL)
+  keep_last = options->keep_last || options->average_epochs > 0;
+  if (options->validate != NULL && !keep_last)
     best = g_new (float, model->n_params);
+  /* The average's first epoch: the last average_epochs of the run (all of a shorter one). */
+  average_from = options->average_epochs >= options->max_epochs
+                     ? 1
+                     : options->max_epochs - options->average_epochs + 1;
+  if (options->average_epochs > 0)
+    average = g_new0 (double, model->n_params);
 
   total_steps = (guint64) options->max_epochs
                 * ((n_units + options->batch_size - 1) / options->batch_size);
@@ -1379,9 +1388,19 @@ veto_model_train (VetoModel                   *model,
 
       report.epochs = epoch;
       report.loss = loss_sum / n_units;
-      if (options->validate != NULL)
+      if (average != NULL && epoch >= average_from)
         {
-          score = options->validate (options->validate_data, model);
+          /* the running mean of the epochs' end weights (Polyak & Juditsky 1992) */
+          report.averaged++;
+          for (gsize i = 0; i < model->n_params; i++)
+            average[i] += (model->params[i] - average[i]) / report.averaged;
+        }
+      if (options->validate != NULL)
+        score = options->validate (options->validate_data, model);
+      if (options->validate != NULL && keep_last)
+        report.score = score;
+      else if (options->validate != NULL)
+        {
           if (score < best_score)
             {
               best_score = score;
@@ -1407,6 +1426,13 @@ veto_model_train (VetoModel                   *model,
     memcpy (model->params, best, param_bytes);
   else
     report.best_epoch = report.epochs;
+  if (report.averaged > 0)
+    {
+      for (gsize i = 0; i < model->n_params; i++)
+        model->params[i] = (float) average[i];
+      if (options->validate != NULL)
+        report.score = options->validate (options->validate_data, model);
+    }
   if (out_report != NULL)
     *out_report = report;
   openblas_set_num_threads (blas_threads);

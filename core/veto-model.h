@@ -66,6 +66,11 @@ typedef struct
   guint batch_size;    /* units per minibatch */
   guint max_epochs;    /* L-BFGS: the most iterations (each one a full-batch pass or more) */
   guint patience;      /* stop after this many epochs without a better validation score; 0: never */
+  gboolean keep_last;  /* keep the last epoch's weights, not the best-scoring epoch's: every
+                        * epoch runs (patience unused) and the score is the kept weights' */
+  guint average_epochs; /* > 0: keep the mean of the weights at the ends of the last N epochs
+                         * (tail / Polyak averaging, as SWA; implies keep_last); the score
+                         * is the average's. AdamW only: L-BFGS keeps its converged weights */
   guint64 seed;        /* initial weights of a fresh model and the shuffles */
   VetoValidateFunc validate;
   gpointer validate_data;
@@ -76,7 +81,9 @@ typedef struct
 typedef struct
 {
   guint epochs;     /* epochs run (L-BFGS: iterations) */
-  guint best_epoch; /* epoch whose weights were kept (the last one without validate) */
+  guint best_epoch; /* epoch whose weights were kept (the last one without validate or with
+                     * keep_last; an average's is its last epoch) */
+  guint averaged;   /* epochs whose weights were averaged into the kept ones (0: none) */
   double loss;      /* mean minibatch loss of the last epoch run */
   double score;     /* validation score of the kept weights, NAN without validate */
 } VetoModelTrainReport;
@@ -148,7 +155,8 @@ void         veto_model_embed              (const VetoModel *model,
 
 /* Training starts from the model's weights when it has some (warm start), else from
  * veto_model_init_weights (options->seed). With a validate callback the weights of the best
- * epoch are kept (AdamW; L-BFGS runs to convergence and reports the final score). On failure
+ * epoch are kept unless keep_last or average_epochs (AdamW; L-BFGS runs to convergence and
+ * reports the final score). On failure
  * (error, cancellation, divergence) the model is left as it came. */
 void         veto_model_train_options_init (VetoModelTrainOptions *options);
 /* dL/dparams (n_params, laid out as the parameters) of one minibatch, without a step. */

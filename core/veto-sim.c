@@ -1427,6 +1427,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   result.train_seconds = (g_get_monotonic_time () - started) / 1e6;
   result.epochs = report.epochs;
   result.best_epoch = report.best_epoch;
+  result.averaged_epochs = report.averaged;
   result.validation_score = train.validate ? report.score : NAN;
   result.final_loss = report.loss;
   result.q_used = g_steal_pointer (&q_loss);

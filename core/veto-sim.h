@@ -131,7 +131,8 @@ typedef struct
                               VetoClCriterion) or "none" (the last epoch); static */
   double validation_score; /* that criterion's value for the kept weights (lower is better:
                               gold and ure-01 are error rates); NAN for "none" */
-  guint best_epoch;        /* the epoch whose weights were kept */
+  guint best_epoch;        /* the epoch whose weights were kept (an average's last one) */
+  guint averaged_epochs;   /* epochs averaged into the kept weights (train.average_epochs) */
   guint held_out;          /* answers or synthetic CLs held out of training */
   /* Without the validation split's gold, from what a deployment has (NAN without held-out
    * answers): when answers asked as gold anchors (strategy "anchor") are held out (every one is

@@ -780,6 +780,101 @@ test_early_stopping (void)
     g_free (val.snapshots[i]);
 }
 
+/* The toy problem and options of the tests below: an mlp on four noisy corners, scored by a
+ * scripted validation. */
+static void
+scripted_run (Validation *val, guint max_epochs, gboolean keep_last, guint average_epochs,
+              VetoModel *model, VetoModelTrainReport *report)
+{
+  static const float corners[] = { 1, 1, 1, -1, -1, -1, -1, 1 };
+  g_auto (Toy) toy = { 0 };
+  Objective obj = { 0 };
+  VetoModelTrainOptions options;
+  g_autoptr (GError) error = NULL;
+
+  toy_init (&toy, corners, 4, 2, 10, 0.15, 7);
+  obj.X = toy.X;
+  obj.n = toy.n;
+  obj.d = 2;
+  obj.labels = toy.labels;
+  veto_model_train_options_init (&options);
+  options.batch_size = 8;
+  options.max_epochs = max_epochs;
+  options.patience = 2;
+  options.keep_last = keep_last;
+  options.average_epochs = average_epochs;
+  options.validate = scripted_validate;
+  options.validate_data = val;
+  g_assert_true (veto_model_train (model, toy.X, toy.n, 2, &obj, gather_units,
+                                   cross_entropy_loss, toy.n, &options, report, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_keep_last (void)
+{
+  Validation val = { { 1, 4, 3, 5, 2, 0.5 }, { NULL }, 0 };
+  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_MLP, 2, 2, 0, 8);
+  VetoModelTrainReport report;
+  gsize bytes = veto_model_get_n_params (model) * sizeof (float);
+
+  /* The best score is epoch 1's and the patience of 2 runs out after epoch 3, but keep_last
+   * runs all 5 epochs and keeps and scores the last one. */
+  scripted_run (&val, 5, TRUE, 0, model, &report);
+  g_assert_cmpuint (val.calls, ==, 5);
+  g_assert_cmpuint (report.epochs, ==, 5);
+  g_assert_cmpuint (report.best_epoch, ==, 5);
+  g_assert_cmpuint (report.averaged, ==, 0);
+  g_assert_cmpfloat (report.score, ==, 2.0);
+  g_assert_cmpmem (veto_model_get_params (model), bytes, val.snapshots[4], bytes);
+  for (guint i = 0; i < val.calls; i++)
+    g_free (val.snapshots[i]);
+}
+
+static void
+test_average_last (void)
+{
+  Validation val = { { 1, 4, 3, 5, 2, 0.5 }, { NULL }, 0 };
+  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_MLP, 2, 2, 0, 8);
+  VetoModelTrainReport report;
+  gsize n_params = veto_model_get_n_params (model);
+  const float *kept;
+  double largest = 0;
+
+  /* Five epochs, the last three averaged: every epoch is scored (calls 1-5), then the mean
+   * once more (call 6), and its score is the report's. */
+  scripted_run (&val, 5, FALSE, 3, model, &report);
+  g_assert_cmpuint (val.calls, ==, 6);
+  g_assert_cmpuint (report.epochs, ==, 5);
+  g_assert_cmpuint (report.best_epoch, ==, 5);
+  g_assert_cmpuint (report.averaged, ==, 3);
+  g_assert_cmpfloat (report.score, ==, 0.5);
+  kept = veto_model_get_params (model);
+  g_assert_cmpmem (kept, n_params * sizeof (float), val.snapshots[5], n_params * sizeof (float));
+  for (gsize i = 0; i < n_params; i++)
+    {
+      double mean = ((double) val.snapshots[2][i] + val.snapshots[3][i] + val.snapshots[4][i])
+                    / 3.0;
+
+      g_assert_cmpfloat_with_epsilon (kept[i], mean, 1e-6 * (1.0 + fabs (mean)));
+      largest = MAX (largest, fabs (kept[i] - val.snapshots[4][i]));
+    }
+  /* the weights moved between those epochs, so the mean is not the last epoch's */
+  g_assert_cmpfloat (largest, >, 1e-4);
+  for (guint i = 0; i < val.calls; i++)
+    g_free (val.snapshots[i]);
+
+  /* An average longer than the run takes every epoch. */
+  memset (&val, 0, sizeof val);
+  g_clear_pointer (&model, veto_model_free);
+  model = veto_model_new (VETO_MODEL_KIND_MLP, 2, 2, 0, 8);
+  scripted_run (&val, 2, FALSE, 10, model, &report);
+  g_assert_cmpuint (report.averaged, ==, 2);
+  g_assert_cmpuint (val.calls, ==, 3);
+  for (guint i = 0; i < val.calls; i++)
+    g_free (val.snapshots[i]);
+}
+
 static void
 cancel_on_second_epoch (gpointer user_data,
                         guint    epoch,
@@ -1033,6 +1128,8 @@ main (int   argc,
   g_test_add_func ("/model/train/determinism", test_determinism);
   g_test_add_func ("/model/train/warm-start", test_warm_start);
   g_test_add_func ("/model/train/early-stopping", test_early_stopping);
+  g_test_add_func ("/model/train/keep-last", test_keep_last);
+  g_test_add_func ("/model/train/average-last", test_average_last);
   g_test_add_func ("/model/train/failures-leave-model", test_failures_leave_model);
   g_test_add_func ("/model/save-load/round-trip", test_save_load);
   g_test_add_func ("/model/save-load/fresh", test_save_fresh);

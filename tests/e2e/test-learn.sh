@@ -94,6 +94,28 @@ check "the refit trains on all 600 pool items" test "$(json_number train_size "$
 check "the refit runs the epochs the held-out CLs chose" \
   test "$(json_number epochs "$T/refit.json")" = "$(json_number best_epoch "$T/refit.json")"
 check "the refit model at least 0.9" at_least "$(json_number test_accuracy "$T/refit.json")" 0.9
+check "selection on the last epoch's held-out score" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --loss ure-ga --model mlp --hidden 16 --epochs 12 \
+  --select lr=1e-7,1e-2 --holdout 0.3 --keep last
+cp "$T/out" "$T/last.json"
+check "--keep last runs every epoch of every setting" \
+  test "$(grep -c '"best_epoch" : 12' "$T/last.json")" = 3
+check "each setting's held-out score is its last epoch's" /usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["selection"]
+assert all(c["held_out_score"] == c["epoch_scores"][-1] for c in s["candidates"])
+assert s["chosen"] == "lr=1e-2"' "$T/last.json"
+check "a refit of a weight average" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --loss ure-ga --model mlp --hidden 16 --epochs 30 \
+  --select lr=1e-7,1e-2 --holdout 0.3 --average 5 --refit
+cp "$T/out" "$T/average.json"
+check "the averaged refit repeats the whole schedule on all 600 items" \
+  test "$(json_number epochs "$T/average.json")/$(json_number train_size "$T/average.json")" \
+  = 30/600
+check "the refit keeps the mean of its last 5 epochs" \
+  test "$(json_number averaged_epochs "$T/average.json")" = 5
+check "the averaged refit at least 0.9" \
+  at_least "$(json_number test_accuracy "$T/average.json")" 0.9
 check "the text output shows the choice" "$VETO" train "$P" --no-save \
   --supervision synthetic-complementary --model mlp --hidden 16 --epochs 5 \
   --select lr=1e-7,1e-2 --select hidden=8 --criterion scel
@@ -101,7 +123,8 @@ cp "$T/out" "$T/select.txt"
 check "the text names the setting chosen and the criterion" \
   grep -q "Chose lr=1e-2 hidden=8 by the held-out CLs' SCEL" "$T/select.txt"
 for bad in "--recipe bogus" "--schedule bogus" "--select bogus=1" "--select lr=abc" \
-  "--select model=tree" "--criterion bogus" "--holdout 1.5" "--refit"; do
+  "--select model=tree" "--criterion bogus" "--holdout 1.5" "--refit" "--keep bogus" \
+  "--keep best --average 3" "--average -1"; do
   n=$((n + 1))
   "$VETO" train "$P" --no-save $bad >/dev/null 2>&1
   if [ $? -eq 2 ]; then echo "ok $n - train $bad is a usage error"
