@@ -70,10 +70,21 @@ typedef enum
    * proportional candidates (0.564, one seed, against 0.617 at 6,000 answers; 0.206 against
    * 0.286 at 1,000, three seeds), so it is not the default anywhere. */
   VETO_ACTIVE_INFORMATION,
+  /* Margin with diversity inside each batch (Zhdanov 2019, "Diverse mini-batch active
+   * learning"; the same remedy as Cluster-Margin, Citovsky et al. 2021): the factor * batch
+   * items of smallest p1 - p2 form a shortlist, k-means (k-means++ seeding, Lloyd iterations,
+   * in the chosen space) cuts it into batch clusters C_1..C_batch, and each cluster asks its
+   * member nearest its centre, argmin_{i∈C_c} ‖x_i - mean(C_c)‖², larger clusters first.
+   * Plain margin spends a batch on near-duplicates of one confusion; one question per cluster
+   * spreads the batch over every confusion the shortlist holds, and the member nearest the
+   * centre is typical of its cluster, not an outlier (which k-center diversity would pick).
+   * Clusters left empty are filled by the shortlist's smallest margins. factor 1: margin.
+   * Score p1 - p2. */
+  VETO_ACTIVE_KMEANS_MARGIN,
 } VetoActiveStrategy;
 
 /* Stable names ("random", "least-confidence", "margin", "entropy", "density", "coreset",
- * "badge", "distill", "information") for command lines and project files. */
+ * "badge", "distill", "information", "kmeans-margin") for command lines and project files. */
 const char        *veto_active_strategy_to_string   (VetoActiveStrategy strategy);
 gboolean           veto_active_strategy_from_string (const char         *name,
                                                      VetoActiveStrategy *out_strategy,

@@ -54,6 +54,7 @@ strategy_title (const char *name)
     { "badge", N_("BADGE (uncertain and diverse)") },
     { "distill", N_("Distillation (needs a teacher)") },
     { "information", N_("Most informative question (expected information gain)") },
+    { "kmeans-margin", N_("Smallest margins, one per cluster (uncertain and diverse)") },
     { "agcd", N_("Find novel classes (AGCD)") },
   };
 
