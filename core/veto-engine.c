@@ -110,7 +110,7 @@ veto_engine_options_init (VetoEngineOptions *options)
     .annotator_kind = VETO_ANNOTATOR_HUMAN,
     .kind = VETO_KIND_COMPLEMENTARY,
     .strategy = VETO_ACTIVE_MARGIN,
-    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+    .candidates = VETO_ACTIVE_CANDIDATES_INFORMATIVE,
     .n_candidates = 4,
     .anchors = VETO_SESSIONS_DEFAULT_ANCHORS,
     .retrain_every = 10,

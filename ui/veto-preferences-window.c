@@ -178,7 +178,7 @@ veto_preferences_window_constructed (GObject *object)
   G_OBJECT_CLASS (veto_preferences_window_parent_class)->constructed (object);
 
   self->modes = g_strsplit ("ordinary complementary preference", " ", -1);
-  self->rules = g_strsplit ("uniform proportional", " ", -1);
+  self->rules = g_strsplit ("uniform proportional informative", " ", -1);
   self->strategies = strategy_values (self->settings);
   self->features = features_values (self->settings);
   bind_choice (self, self->mode_row, "mode", self->modes, NULL);
