@@ -92,8 +92,8 @@ gboolean           veto_active_strategy_from_string (const char         *name,
 /* Every name, in enum order, NULL-terminated (static). */
 const char *const *veto_active_strategy_names       (void);
 
-/* The space of coreset, BADGE's h, density and diversity. AUTO: the embedding when the pool
- * has one, else the features. */
+/* The space of coreset, BADGE's h, density, kmeans-margin and diversity. AUTO: the embedding
+ * when the pool has one, else the features. */
 typedef enum
 {
   VETO_ACTIVE_SPACE_AUTO,
@@ -102,8 +102,8 @@ typedef enum
 } VetoActiveSpace;
 
 /* The pool to choose from: n items. Only what a strategy uses must be set: probabilities for
- * all but random and coreset, a space for coreset, BADGE, density and diversity, correctness
- * for distill. Rows of probs sum to 1. Labeled rows (items already answered, not in the
+ * all but random and coreset, a space for coreset, BADGE, density, kmeans-margin and
+ * diversity, correctness for distill. Rows of probs sum to 1. Labeled rows (items already answered, not in the
  * pool) are only used by coreset and diversity, in the same space and dimension. */
 typedef struct
 {
@@ -134,7 +134,8 @@ typedef struct
    * there are some, else from the best-scored item), so one batch does not spend every
    * query on near-duplicates. The scores reported stay the strategy's own. */
   gboolean diversity;
-  guint factor;                    /* diversity and distill window: factor * batch; default 10 */
+  guint factor;                    /* diversity, kmeans-margin's shortlist and distill window:
+                                      factor * batch; default 10 */
   VetoActiveStrategy density_base; /* least-confidence, margin or entropy; default margin */
   double density_beta;             /* default 1 */
   double distill_gamma;            /* default 1 */
