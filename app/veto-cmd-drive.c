@@ -206,12 +206,14 @@ veto_cmd_drive (int argc, char **argv)
     { "retrain-every", 'r', 0, G_OPTION_ARG_INT, &retrain_every,
       "answers between retrains (10)", "N" },
     { "strategy", 's', 0, G_OPTION_ARG_STRING, &strategy_name,
-      "random, least-confidence, margin (default), entropy, density, coreset, badge, or agcd",
+      "random, least-confidence, margin (default), entropy, density, coreset, badge, "
+      "information, kmeans-margin, or agcd",
       "S" },
     { "queue", 'q', 0, G_OPTION_ARG_INT, &queue, "items the learner keeps ordered ahead for this session (20)", "N" },
     { "shown", 0, 0, G_OPTION_ARG_INT, &shown, "complementary: candidates shown (4)", "K" },
     { "candidates", 'c', 0, G_OPTION_ARG_STRING, &candidates_name,
-      "complementary: proportional (∝ the model's p, default) or uniform (CLImage)", "RULE" },
+      "complementary: informative (largest expected information gain, default), proportional "
+      "(∝ the model's p) or uniform (CLImage)", "RULE" },
     { "model", 0, 0, G_OPTION_ARG_STRING, &model_name, "softmax (default) or mlp", "MODEL" },
     { "features", 'F', 0, G_OPTION_ARG_STRING, &features, "as for train (pixels)", "SPEC" },
     { "anchors", 0, 0, G_OPTION_ARG_DOUBLE, &anchors,

@@ -15,6 +15,8 @@ G_DEFINE_QUARK (veto-active-error-quark, veto_active_error)
 /* Rows and centres of one sgemm tile of distances: the tile (1 MiB) stays in cache. */
 #define TILE_ROWS 1024
 #define TILE_CENTRES 256
+/* Lloyd iterations of kmeans-margin's clustering at most; it stops earlier once no row moves. */
+#define KMEANS_MAX_ITERATIONS 25
 /* BADGE rejection trials within one pick before every bound is brought up to date at once:
  * one sgemm pass over h costs about as much as this many single refreshes. */
 #define BADGE_REFRESH_TRIALS 16
@@ -44,7 +46,7 @@ rng_partial_shuffle (VetoRng   *rng,
 
 static const char *const strategy_names[] = {
   "random", "least-confidence", "margin", "entropy", "density", "coreset", "badge", "distill",
-  "information", NULL,
+  "information", "kmeans-margin", NULL,
 };
 
 static const char *const candidate_rule_names[] = { "uniform", "proportional", "informative",
@@ -1143,7 +1145,8 @@ view_init (View                    *view,
   gboolean diverse = options->diversity && (is_uncertainty (strategy)
                                             || strategy == VETO_ACTIVE_DENSITY);
   gboolean needs_space = diverse || strategy == VETO_ACTIVE_DENSITY
-                         || strategy == VETO_ACTIVE_CORESET || strategy == VETO_ACTIVE_BADGE;
+                         || strategy == VETO_ACTIVE_CORESET || strategy == VETO_ACTIVE_BADGE
+                         || strategy == VETO_ACTIVE_KMEANS_MARGIN;
   gboolean needs_labeled = diverse || strategy == VETO_ACTIVE_CORESET;
   gboolean embedding;
 
@@ -1336,6 +1339,195 @@ select_by_score (const View              *view,
     }
 }
 
+/* Assigns each of the n rows of x to its nearest of the k centres (the lower index on a tie);
+ * returns how many rows changed cluster. */
+static guint
+assign_nearest (const float *x,
+                const float *x_sq,
+                guint        n,
+                const float *centres,
+                guint        k,
+                guint        dim,
+                guint       *inout_assign)
+{
+  g_autofree float *c_sq = g_new (float, k);
+  g_autofree float *tile = g_new (float, (gsize) MIN (n, TILE_ROWS) * k);
+  guint changed = 0;
+
+  row_sq_norms (centres, k, dim, c_sq);
+  for (guint r0 = 0; r0 < n; r0 += TILE_ROWS)
+    {
+      guint rows = MIN (TILE_ROWS, n - r0);
+
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) k, (int) dim, 1.0f,
+                   x + (gsize) r0 * dim, (int) dim, centres, (int) dim, 0.0f, tile, (int) k);
+      for (guint i = 0; i < rows; i++)
+        {
+          guint best = 0;
+          double best_d = INFINITY;
+
+          for (guint c = 0; c < k; c++)
+            {
+              double d = (double) x_sq[r0 + i] + c_sq[c] - 2.0 * tile[(gsize) i * k + c];
+
+              if (d < best_d)
+                {
+                  best_d = d;
+                  best = c;
+                }
+            }
+          changed += inout_assign[r0 + i] != best;
+          inout_assign[r0 + i] = best;
+        }
+    }
+  return changed;
+}
+
+/* k-means of the n rows of x into k clusters: k-means++ seeding (the first centre a seeded
+ * random row, each next one a row drawn ∝ its squared distance to the nearest centre, the
+ * lowest unused row when every distance is 0), then Lloyd iterations until no row moves. A
+ * cluster that loses every row keeps its centre. Writes each row's cluster and the centres. */
+static void
+kmeans (const float *x,
+        guint        n,
+        guint        dim,
+        guint        k,
+        VetoRng     *rng,
+        guint       *out_assign,
+        float       *out_centres)
+{
+  g_autofree float *sq = g_new (float, n);
+  g_autofree double *mind = g_new (double, n);
+  g_autofree gboolean *used = g_new0 (gboolean, n);
+  g_autofree double *sums = g_new (double, (gsize) k * dim);
+  g_autofree guint *sizes = g_new (guint, k);
+  guint pick = veto_rng_below (rng, n);
+
+  row_sq_norms (x, n, dim, sq);
+  for (guint i = 0; i < n; i++)
+    {
+      mind[i] = INFINITY;
+      out_assign[i] = G_MAXUINT;
+    }
+  for (guint c = 0; c < k; c++)
+    {
+      double total = 0.0;
+
+      if (c > 0)
+        {
+          for (guint i = 0; i < n; i++)
+            total += used[i] ? 0.0 : mind[i];
+          pick = 0;
+          if (total > 0.0)
+            {
+              double u = veto_rng_uniform (rng) * total;
+
+              for (guint i = 0; i < n; i++)
+                if (!used[i] && mind[i] > 0.0)
+                  {
+                    pick = i;
+                    if ((u -= mind[i]) < 0.0)
+                      break;
+                  }
+            }
+          else
+            while (used[pick])
+              pick++;
+        }
+      used[pick] = TRUE;
+      memcpy (out_centres + (gsize) c * dim, x + (gsize) pick * dim, dim * sizeof (float));
+      update_min_sq_dist (x, sq, n, out_centres + (gsize) c * dim, 1, dim, mind);
+    }
+  for (guint iteration = 0; iteration < KMEANS_MAX_ITERATIONS; iteration++)
+    {
+      if (assign_nearest (x, sq, n, out_centres, k, dim, out_assign) == 0)
+        break;
+      memset (sums, 0, (gsize) k * dim * sizeof (double));
+      memset (sizes, 0, k * sizeof (guint));
+      for (guint i = 0; i < n; i++)
+        {
+          double *sum = sums + (gsize) out_assign[i] * dim;
+
+          sizes[out_assign[i]]++;
+          for (guint t = 0; t < dim; t++)
+            sum[t] += x[(gsize) i * dim + t];
+        }
+      for (guint c = 0; c < k; c++)
+        for (guint t = 0; sizes[c] > 0 && t < dim; t++)
+          out_centres[(gsize) c * dim + t] = (float) (sums[(gsize) c * dim + t] / sizes[c]);
+    }
+}
+
+/* Margin's shortlist cut into batch clusters, the member nearest each centre asked (formula in
+ * veto-active.h). */
+static void
+select_kmeans_margin (const View              *view,
+                      const VetoActiveOptions *options,
+                      guint                    batch,
+                      VetoRng                 *rng,
+                      guint                   *out,
+                      double                  *out_scores)
+{
+  guint n_top = (guint) MIN ((guint64) batch * options->factor, view->n), n_picked = 0;
+  g_autofree double *keys = g_new (double, view->n);
+  g_autofree Ranked *top = g_new (Ranked, n_top);
+  g_autofree guint *rows = g_new (guint, n_top);
+  g_autofree float *x = NULL;
+  g_autofree guint *assign = g_new (guint, n_top);
+  g_autofree float *centres = g_new (float, (gsize) batch * view->dim);
+  g_autofree guint *sizes = g_new0 (guint, batch);
+  g_autofree guint *nearest = g_new (guint, batch);
+  g_autofree double *nearest_d = g_new (double, batch);
+  g_autofree gboolean *picked = g_new0 (gboolean, n_top);
+  g_autofree Ranked *order = g_new (Ranked, batch);
+  guint n_order = 0;
+
+  uncertainty_scores (VETO_ACTIVE_MARGIN, view->probs, view->n, view->k, keys);
+  for (guint i = 0; i < view->n; i++)
+    keys[i] = -keys[i];
+  top_ranked (keys, view->n, n_top, top);
+  for (guint j = 0; j < n_top; j++)
+    rows[j] = top[j].index;
+  x = gather_rows (view->space, view->dim, rows, n_top);
+  kmeans (x, n_top, view->dim, batch, rng, assign, centres);
+  for (guint c = 0; c < batch; c++)
+    nearest_d[c] = INFINITY;
+  for (guint j = 0; j < n_top; j++)
+    {
+      guint c = assign[j];
+      const float *xj = x + (gsize) j * view->dim, *centre = centres + (gsize) c * view->dim;
+      double d = 0.0;
+
+      for (guint t = 0; t < view->dim; t++)
+        d += ((double) xj[t] - centre[t]) * ((double) xj[t] - centre[t]);
+      sizes[c]++;
+      if (d < nearest_d[c])
+        {
+          nearest_d[c] = d;
+          nearest[c] = j;
+        }
+    }
+  /* Larger clusters first, then the pick of smaller margin. */
+  for (guint c = 0; c < batch; c++)
+    if (sizes[c] > 0)
+      order[n_order++] = (Ranked) { sizes[c] * (double) n_top - nearest[c], nearest[c] };
+  qsort (order, n_order, sizeof (Ranked), ranked_compare);
+  for (guint j = 0; j < n_order; j++)
+    {
+      out[n_picked++] = order[j].index;
+      picked[order[j].index] = TRUE;
+    }
+  /* Clusters left empty: the shortlist's smallest margins not yet asked. */
+  for (guint j = 0; j < n_top && n_picked < batch; j++)
+    if (!picked[j])
+      out[n_picked++] = j;
+  for (guint j = 0; j < batch; j++)
+    {
+      out_scores[j] = -top[out[j]].key;
+      out[j] = rows[out[j]];
+    }
+}
+
 static void
 select_distill (const View              *view,
                 const VetoActiveOptions *options,
@@ -1467,6 +1659,9 @@ veto_active_select (VetoActiveStrategy       strategy,
           break;
         case VETO_ACTIVE_DISTILL:
           select_distill (&view, options, batch, &rng, out_indices, scores);
+          break;
+        case VETO_ACTIVE_KMEANS_MARGIN:
+          select_kmeans_margin (&view, options, batch, &rng, out_indices, scores);
           break;
         default:
           select_by_score (&view, strategy, options, batch, out_indices, scores);

@@ -110,7 +110,7 @@ veto_engine_options_init (VetoEngineOptions *options)
     .annotator_kind = VETO_ANNOTATOR_HUMAN,
     .kind = VETO_KIND_COMPLEMENTARY,
     .strategy = VETO_ACTIVE_MARGIN,
-    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+    .candidates = VETO_ACTIVE_CANDIDATES_INFORMATIVE,
     .n_candidates = 4,
     .anchors = VETO_SESSIONS_DEFAULT_ANCHORS,
     .retrain_every = 10,
@@ -1229,7 +1229,7 @@ check_options (const VetoEngineOptions *o, GError **error)
     problem = "a complementary question shows between 2 and 16 candidates";
   else if (o->retrain_every == 0 || o->queue_size == 0)
     problem = "retrain_every and queue_size must be positive";
-  else if ((guint) o->strategy > VETO_ACTIVE_DISTILL)
+  else if ((guint) o->strategy > VETO_ACTIVE_KMEANS_MARGIN)
     problem = "unknown strategy";
   else if (o->strategy == VETO_ACTIVE_DISTILL)
     problem = "the distill strategy needs a teacher (veto simulate --mode distill)";

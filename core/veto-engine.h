@@ -37,7 +37,8 @@ typedef struct
   VetoAnswerKind kind;              /* ordinary, complementary or preference questions */
   VetoActiveStrategy strategy;      /* how items are chosen */
   gboolean agcd;                    /* AGCD selection (novel clusters) instead of strategy */
-  VetoActiveCandidateRule candidates; /* complementary: uniform (CLImage) or proportional */
+  VetoActiveCandidateRule candidates; /* complementary: informative (default), proportional or
+                                         uniform (CLImage) */
   guint n_candidates;               /* complementary: K shown (default 4) */
   double anchors;                   /* free complementary questions: the share asked about gold
                                        anchors outside the pool (VetoSessionsOptions.anchors;
@@ -63,7 +64,8 @@ typedef struct
                                        not used (the lab server's sessions answer instead) */
 } VetoEngineOptions;
 
-/* The defaults: complementary questions (4 candidates proportional to the model, 5% of them on
+/* The defaults: complementary questions (the 4 candidates of largest expected information gain
+ * under the model's p and the uniform annotator, veto_active_informative_set (); 5% of them on
  * gold anchors when the project has some), margin, a retrain every 10 answers, 20 questions
  * ahead, pixels, softmax, seed 1. A NULL annotator is the login name. With
  * a campaign, the campaign's protocol must be the kind, and its K replaces n_candidates. */

@@ -91,7 +91,7 @@ veto_sessions_options_init (VetoSessionsOptions *options)
     .criterion = "clearer",
     .seed = 1,
     .kind = VETO_KIND_COMPLEMENTARY,
-    .candidates = VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
+    .candidates = VETO_ACTIVE_CANDIDATES_INFORMATIVE,
     .n_candidates = 4,
     .anchors = VETO_SESSIONS_DEFAULT_ANCHORS,
   };

@@ -59,7 +59,8 @@ typedef struct
   guint64 seed;
   /* Free mode only (a campaign has its own protocol and K): */
   VetoAnswerKind kind;                /* default complementary */
-  VetoActiveCandidateRule candidates; /* complementary: uniform or proportional to the model */
+  VetoActiveCandidateRule candidates; /* complementary: informative (default), proportional to
+                                         the model or uniform */
   guint n_candidates;                 /* complementary: K shown (default 4) */
   double anchors;                     /* complementary: the share of questions (default 0.05)
                                          asked about gold anchors, the validation split's items

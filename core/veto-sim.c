@@ -1637,9 +1637,11 @@ veto_sim_select_batch (const VetoDataset *ds, const VetoModel *model, VetoActive
                    "the distill strategy needs a teacher (veto simulate --mode distill)");
       return FALSE;
     }
-  /* The penultimate layer is the space of coreset, BADGE, density and diversity. */
+  /* The penultimate layer is the space of coreset, BADGE, density, kmeans-margin and
+   * diversity. */
   if (strategy == VETO_ACTIVE_CORESET || strategy == VETO_ACTIVE_BADGE
-      || strategy == VETO_ACTIVE_DENSITY || (options && options->diversity))
+      || strategy == VETO_ACTIVE_DENSITY || strategy == VETO_ACTIVE_KMEANS_MARGIN
+      || (options && options->diversity))
     {
       embedding = embed_rows (ds, model, rows, n);
       labeled_embedding = embed_rows (ds, model, labeled, n_labeled);

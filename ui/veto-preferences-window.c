@@ -54,6 +54,7 @@ strategy_title (const char *name)
     { "badge", N_("BADGE (uncertain and diverse)") },
     { "distill", N_("Distillation (needs a teacher)") },
     { "information", N_("Most informative question (expected information gain)") },
+    { "kmeans-margin", N_("Smallest margins, one per cluster (uncertain and diverse)") },
     { "agcd", N_("Find novel classes (AGCD)") },
   };
 
@@ -177,7 +178,7 @@ veto_preferences_window_constructed (GObject *object)
   G_OBJECT_CLASS (veto_preferences_window_parent_class)->constructed (object);
 
   self->modes = g_strsplit ("ordinary complementary preference", " ", -1);
-  self->rules = g_strsplit ("uniform proportional", " ", -1);
+  self->rules = g_strsplit ("uniform proportional informative", " ", -1);
   self->strategies = strategy_values (self->settings);
   self->features = features_values (self->settings);
   bind_choice (self, self->mode_row, "mode", self->modes, NULL);

@@ -105,7 +105,7 @@ test_names (void)
       g_assert_cmpint (strategy, ==, n);
       g_assert_cmpstr (veto_active_strategy_to_string (strategy), ==, names[n]);
     }
-  g_assert_cmpuint (n, ==, VETO_ACTIVE_INFORMATION + 1);
+  g_assert_cmpuint (n, ==, VETO_ACTIVE_KMEANS_MARGIN + 1);
   g_assert_true (veto_active_strategy_from_string ("BADGE", &strategy, NULL));
   g_assert_cmpint (strategy, ==, VETO_ACTIVE_BADGE);
   g_assert_false (veto_active_strategy_from_string ("bald", &strategy, &error));
@@ -608,6 +608,84 @@ test_diversity (void)
   g_assert_cmpuint (out[1], ==, 1);
 }
 
+/* Margin's shortlist in clusters */
+
+/* Two-class rows of margin m: p = ((1 + m) / 2, (1 - m) / 2). */
+static void
+margin_rows (const double *m,
+             guint         n,
+             float        *out_p)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      out_p[2 * i] = (float) ((1.0 + m[i]) / 2.0);
+      out_p[2 * i + 1] = (float) ((1.0 - m[i]) / 2.0);
+    }
+}
+
+static void
+test_kmeans_margin (void)
+{
+  /* The shortlist (batch 2 × factor 3) is items 0-5: four around (0, 0.5), two around
+   * (10, 11); items 6 and 7 are confident and never considered. Margin asks 0 and 1, two
+   * near-duplicates of one confusion. k-means cuts the shortlist into the two groups whatever
+   * the seed; the first group's member nearest its centre (0, 0.5) is item 2, (0, 0), at 0.25
+   * (the others at 1.25 and 2.25), although three items of the group have smaller margins;
+   * the second group's two members tie at 1 from (10, 11), and the smaller margin wins: item 4.
+   * The larger cluster comes first. */
+  const double m[] = { 0.00, 0.01, 0.02, 0.03, 0.04, 0.05, 0.90, 0.80 };
+  const float x[] = {
+    -1.0f, 0.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 2.0f,
+    10.0f, 10.0f, 10.0f, 12.0f, 50.0f, 50.0f, -50.0f, 50.0f,
+  };
+  float p[16];
+  float same[16];
+  VetoActivePool pool = { .n = 8, .probs = p, .n_classes = 2, .features = x, .n_features = 2 };
+  VetoActiveOptions options;
+  g_autoptr (GError) error = NULL;
+  guint out[2];
+  double scores[2];
+
+  margin_rows (m, 8, p);
+  select_ok (VETO_ACTIVE_MARGIN, &pool, 2, NULL, out, NULL);
+  g_assert_cmpuint (out[0], ==, 0);
+  g_assert_cmpuint (out[1], ==, 1);
+
+  veto_active_options_init (&options);
+  options.factor = 3;
+  for (guint64 seed = 1; seed <= 50; seed++)
+    {
+      options.seed = seed;
+      select_ok (VETO_ACTIVE_KMEANS_MARGIN, &pool, 2, &options, out, scores);
+      g_assert_cmpuint (out[0], ==, 2);
+      g_assert_cmpuint (out[1], ==, 4);
+      g_assert_cmpfloat_with_epsilon (scores[0], 0.02, 1e-6);
+      g_assert_cmpfloat_with_epsilon (scores[1], 0.04, 1e-6);
+    }
+
+  /* factor 1: every cluster is one item of margin's batch, in margin's order. */
+  options.factor = 1;
+  select_ok (VETO_ACTIVE_KMEANS_MARGIN, &pool, 2, &options, out, scores);
+  g_assert_cmpuint (out[0], ==, 0);
+  g_assert_cmpuint (out[1], ==, 1);
+  g_assert_cmpfloat_with_epsilon (scores[1], 0.01, 1e-6);
+
+  /* Identical rows: k-means++ finds no second centre apart from the first, one cluster stays
+   * empty and is filled by the next smallest margin. */
+  memset (same, 0, sizeof same);
+  pool.features = same;
+  options.factor = 3;
+  select_ok (VETO_ACTIVE_KMEANS_MARGIN, &pool, 2, &options, out, NULL);
+  g_assert_cmpuint (out[0], ==, 0);
+  g_assert_cmpuint (out[1], ==, 1);
+
+  /* It needs a space. */
+  pool.features = NULL;
+  g_assert_false (veto_active_select (VETO_ACTIVE_KMEANS_MARGIN, &pool, 2, &options, out, NULL,
+                                      &error));
+  g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_MISSING);
+}
+
 /* Subsample cap */
 
 static void
@@ -1066,8 +1144,9 @@ test_errors (void)
   g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_MISSING);
 }
 
-/* Timings (-m perf): margin over 60,000 × 10, BADGE over 60,000 × 784, batches of 100; the
- * best of three runs after a first one that pays for page faults and BLAS threads. */
+/* Timings (-m perf): margin over 60,000 × 10, BADGE and kmeans-margin over 60,000 × 784,
+ * batches of 100; the best of three runs after a first one that pays for page faults and BLAS
+ * threads. */
 static double
 best_time (VetoActiveStrategy    strategy,
            const VetoActivePool *pool)
@@ -1111,6 +1190,22 @@ test_perf (void)
   g_test_minimized_result (seconds, "margin, 60000 x 10, batch 100: %.2f ms", seconds * 1e3);
   seconds = best_time (VETO_ACTIVE_BADGE, &pool);
   g_test_minimized_result (seconds, "badge, 60000 x 784, batch 100: %.0f ms", seconds * 1e3);
+  seconds = best_time (VETO_ACTIVE_KMEANS_MARGIN, &pool);
+  g_test_minimized_result (seconds, "kmeans-margin, 60000 x 784, batch 100: %.0f ms",
+                           seconds * 1e3);
+  /* The window's informative set for one question at a time. */
+  {
+    guint shown[4];
+    gint64 start = g_get_monotonic_time ();
+
+    for (guint i = 0; i < 1000; i++)
+      g_assert_true (veto_active_candidates (VETO_ACTIVE_CANDIDATES_INFORMATIVE,
+                                             p + (gsize) i * k, 1, k, 4,
+                                             VETO_ACTIVE_DEFAULT_FLOOR, i, shown, NULL));
+    seconds = (g_get_monotonic_time () - start) / 1e6 / 1000;
+    g_test_minimized_result (seconds, "informative set of 4 of 10 classes: %.0f us a question",
+                             seconds * 1e6);
+  }
 }
 
 /* Expected information gain of a complementary question, solved by hand. */
@@ -1202,6 +1297,7 @@ main (int   argc,
   g_test_add_func ("/active/badge-duplicates", test_badge_duplicates);
   g_test_add_func ("/active/density", test_density);
   g_test_add_func ("/active/diversity", test_diversity);
+  g_test_add_func ("/active/kmeans-margin", test_kmeans_margin);
   g_test_add_func ("/active/max-pool", test_max_pool);
   g_test_add_func ("/active/random", test_random);
   g_test_add_func ("/active/candidates-uniform", test_candidates_uniform);
