@@ -1,6 +1,7 @@
 /* veto-active.c: query strategies, candidate sets, preference pairs and active distillation. */
 #include "veto-active.h"
 
+#include "veto-agcd.h"
 #include "veto-rng.h"
 
 #include <cblas.h>
@@ -15,7 +16,7 @@ G_DEFINE_QUARK (veto-active-error-quark, veto_active_error)
 /* Rows and centres of one sgemm tile of distances: the tile (1 MiB) stays in cache. */
 #define TILE_ROWS 1024
 #define TILE_CENTRES 256
-/* Lloyd iterations of kmeans-margin's clustering at most; it stops earlier once no row moves. */
+/* Lloyd iterations of kmeans-margin's clustering (veto_agcd_cluster ()) at most. */
 #define KMEANS_MAX_ITERATIONS 25
 /* BADGE rejection trials within one pick before every bound is brought up to date at once:
  * one sgemm pass over h costs about as much as this many single refreshes. */
@@ -1339,125 +1340,6 @@ select_by_score (const View              *view,
     }
 }
 
-/* Assigns each of the n rows of x to its nearest of the k centres (the lower index on a tie);
- * returns how many rows changed cluster. */
-static guint
-assign_nearest (const float *x,
-                const float *x_sq,
-                guint        n,
-                const float *centres,
-                guint        k,
-                guint        dim,
-                guint       *inout_assign)
-{
-  g_autofree float *c_sq = g_new (float, k);
-  g_autofree float *tile = g_new (float, (gsize) MIN (n, TILE_ROWS) * k);
-  guint changed = 0;
-
-  row_sq_norms (centres, k, dim, c_sq);
-  for (guint r0 = 0; r0 < n; r0 += TILE_ROWS)
-    {
-      guint rows = MIN (TILE_ROWS, n - r0);
-
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) k, (int) dim, 1.0f,
-                   x + (gsize) r0 * dim, (int) dim, centres, (int) dim, 0.0f, tile, (int) k);
-      for (guint i = 0; i < rows; i++)
-        {
-          guint best = 0;
-          double best_d = INFINITY;
-
-          for (guint c = 0; c < k; c++)
-            {
-              double d = (double) x_sq[r0 + i] + c_sq[c] - 2.0 * tile[(gsize) i * k + c];
-
-              if (d < best_d)
-                {
-                  best_d = d;
-                  best = c;
-                }
-            }
-          changed += inout_assign[r0 + i] != best;
-          inout_assign[r0 + i] = best;
-        }
-    }
-  return changed;
-}
-
-/* k-means of the n rows of x into k clusters: k-means++ seeding (the first centre a seeded
- * random row, each next one a row drawn ∝ its squared distance to the nearest centre, the
- * lowest unused row when every distance is 0), then Lloyd iterations until no row moves. A
- * cluster that loses every row keeps its centre. Writes each row's cluster and the centres. */
-static void
-kmeans (const float *x,
-        guint        n,
-        guint        dim,
-        guint        k,
-        VetoRng     *rng,
-        guint       *out_assign,
-        float       *out_centres)
-{
-  g_autofree float *sq = g_new (float, n);
-  g_autofree double *mind = g_new (double, n);
-  g_autofree gboolean *used = g_new0 (gboolean, n);
-  g_autofree double *sums = g_new (double, (gsize) k * dim);
-  g_autofree guint *sizes = g_new (guint, k);
-  guint pick = veto_rng_below (rng, n);
-
-  row_sq_norms (x, n, dim, sq);
-  for (guint i = 0; i < n; i++)
-    {
-      mind[i] = INFINITY;
-      out_assign[i] = G_MAXUINT;
-    }
-  for (guint c = 0; c < k; c++)
-    {
-      double total = 0.0;
-
-      if (c > 0)
-        {
-          for (guint i = 0; i < n; i++)
-            total += used[i] ? 0.0 : mind[i];
-          pick = 0;
-          if (total > 0.0)
-            {
-              double u = veto_rng_uniform (rng) * total;
-
-              for (guint i = 0; i < n; i++)
-                if (!used[i] && mind[i] > 0.0)
-                  {
-                    pick = i;
-                    if ((u -= mind[i]) < 0.0)
-                      break;
-                  }
-            }
-          else
-            while (used[pick])
-              pick++;
-        }
-      used[pick] = TRUE;
-      memcpy (out_centres + (gsize) c * dim, x + (gsize) pick * dim, dim * sizeof (float));
-      update_min_sq_dist (x, sq, n, out_centres + (gsize) c * dim, 1, dim, mind);
-    }
-  for (guint iteration = 0; iteration < KMEANS_MAX_ITERATIONS; iteration++)
-    {
-      if (assign_nearest (x, sq, n, out_centres, k, dim, out_assign) == 0)
-        break;
-      memset (sums, 0, (gsize) k * dim * sizeof (double));
-      memset (sizes, 0, k * sizeof (guint));
-      for (guint i = 0; i < n; i++)
-        {
-          double *sum = sums + (gsize) out_assign[i] * dim;
-
-          sizes[out_assign[i]]++;
-          for (guint t = 0; t < dim; t++)
-            sum[t] += x[(gsize) i * dim + t];
-        }
-      for (guint c = 0; c < k; c++)
-        for (guint t = 0; sizes[c] > 0 && t < dim; t++)
-          out_centres[(gsize) c * dim + t] = (float) (sums[(gsize) c * dim + t] / sizes[c]);
-    }
-}
-
 /* Margin's shortlist cut into batch clusters, the member nearest each centre asked (formula in
  * veto-active.h). */
 static void
@@ -1480,6 +1362,7 @@ select_kmeans_margin (const View              *view,
   g_autofree double *nearest_d = g_new (double, batch);
   g_autofree gboolean *picked = g_new0 (gboolean, n_top);
   g_autofree Ranked *order = g_new (Ranked, batch);
+  VetoAgcdClusterOptions clustering;
   guint n_order = 0;
 
   uncertainty_scores (VETO_ACTIVE_MARGIN, view->probs, view->n, view->k, keys);
@@ -1489,7 +1372,22 @@ select_kmeans_margin (const View              *view,
   for (guint j = 0; j < n_top; j++)
     rows[j] = top[j].index;
   x = gather_rows (view->space, view->dim, rows, n_top);
-  kmeans (x, n_top, view->dim, batch, rng, assign, centres);
+  veto_agcd_cluster_options_init (&clustering);
+  clustering.n_novel = batch;
+  clustering.max_iterations = KMEANS_MAX_ITERATIONS;
+  clustering.seed = veto_rng_next (rng);
+  /* It refuses only a shortlist smaller than the batch (never: n_top ≥ batch) or a space
+   * that is not finite everywhere, where no distance means anything: margin's order then. */
+  if (!veto_agcd_cluster (x, n_top, view->dim, NULL, &clustering, assign, centres, NULL, NULL,
+                          NULL, NULL))
+    {
+      for (guint j = 0; j < batch; j++)
+        {
+          out[j] = rows[j];
+          out_scores[j] = -top[j].key;
+        }
+      return;
+    }
   for (guint c = 0; c < batch; c++)
     nearest_d[c] = INFINITY;
   for (guint j = 0; j < n_top; j++)
