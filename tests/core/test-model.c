@@ -741,50 +741,11 @@ scripted_validate (gpointer   user_data,
   return val->scores[i];
 }
 
-static void
-test_early_stopping (void)
-{
-  static const float corners[] = { 1, 1, 1, -1, -1, -1, -1, 1 };
-  g_auto (Toy) toy = { 0 };
-  Objective obj = { 0 };
-  Validation val = { { 5, 4, 3, 3.5, 3, 3.7, 1, 1 }, { NULL }, 0 };
-  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_MLP, 2, 2, 0, 8);
-  VetoModelTrainOptions options;
-  VetoModelTrainReport report;
-  g_autoptr (GError) error = NULL;
-  gsize bytes = veto_model_get_n_params (model) * sizeof (float);
-
-  toy_init (&toy, corners, 4, 2, 10, 0.15, 7);
-  obj.X = toy.X;
-  obj.n = toy.n;
-  obj.d = 2;
-  obj.labels = toy.labels;
-  veto_model_train_options_init (&options);
-  options.batch_size = 8;
-  options.max_epochs = 16;
-  options.patience = 3;
-  options.validate = scripted_validate;
-  options.validate_data = &val;
-  g_assert_true (veto_model_train (model, toy.X, toy.n, 2, &obj, gather_units,
-                                   cross_entropy_loss, toy.n, &options, &report, NULL, &error));
-  g_assert_no_error (error);
-
-  /* Best at epoch 3; 3.5, 3 (not lower) and 3.7 exhaust the patience. */
-  g_assert_cmpuint (val.calls, ==, 6);
-  g_assert_cmpuint (report.epochs, ==, 6);
-  g_assert_cmpuint (report.best_epoch, ==, 3);
-  g_assert_cmpfloat (report.score, ==, 3.0);
-  g_assert_cmpmem (veto_model_get_params (model), bytes, val.snapshots[2], bytes);
-  g_assert_true (memcmp (val.snapshots[5], val.snapshots[2], bytes) != 0);
-  for (guint i = 0; i < val.calls; i++)
-    g_free (val.snapshots[i]);
-}
-
 /* The toy problem and options of the tests below: an mlp on four noisy corners, scored by a
  * scripted validation. */
 static void
-scripted_run (Validation *val, guint max_epochs, gboolean keep_last, guint average_epochs,
-              VetoModel *model, VetoModelTrainReport *report)
+scripted_run (Validation *val, guint max_epochs, guint patience, gboolean keep_last,
+              guint average_epochs, VetoModel *model, VetoModelTrainReport *report)
 {
   static const float corners[] = { 1, 1, 1, -1, -1, -1, -1, 1 };
   g_auto (Toy) toy = { 0 };
@@ -800,7 +761,7 @@ scripted_run (Validation *val, guint max_epochs, gboolean keep_last, guint avera
   veto_model_train_options_init (&options);
   options.batch_size = 8;
   options.max_epochs = max_epochs;
-  options.patience = 2;
+  options.patience = patience;
   options.keep_last = keep_last;
   options.average_epochs = average_epochs;
   options.validate = scripted_validate;
@@ -808,6 +769,27 @@ scripted_run (Validation *val, guint max_epochs, gboolean keep_last, guint avera
   g_assert_true (veto_model_train (model, toy.X, toy.n, 2, &obj, gather_units,
                                    cross_entropy_loss, toy.n, &options, report, NULL, &error));
   g_assert_no_error (error);
+}
+
+static void
+test_early_stopping (void)
+{
+  Validation val = { { 5, 4, 3, 3.5, 3, 3.7, 1, 1 }, { NULL }, 0 };
+  g_autoptr (VetoModel) model = veto_model_new (VETO_MODEL_KIND_MLP, 2, 2, 0, 8);
+  VetoModelTrainReport report;
+  gsize bytes = veto_model_get_n_params (model) * sizeof (float);
+
+  scripted_run (&val, 16, 3, FALSE, 0, model, &report);
+
+  /* Best at epoch 3; 3.5, 3 (not lower) and 3.7 exhaust the patience. */
+  g_assert_cmpuint (val.calls, ==, 6);
+  g_assert_cmpuint (report.epochs, ==, 6);
+  g_assert_cmpuint (report.best_epoch, ==, 3);
+  g_assert_cmpfloat (report.score, ==, 3.0);
+  g_assert_cmpmem (veto_model_get_params (model), bytes, val.snapshots[2], bytes);
+  g_assert_true (memcmp (val.snapshots[5], val.snapshots[2], bytes) != 0);
+  for (guint i = 0; i < val.calls; i++)
+    g_free (val.snapshots[i]);
 }
 
 static void
@@ -820,7 +802,7 @@ test_keep_last (void)
 
   /* The best score is epoch 1's and the patience of 2 runs out after epoch 3, but keep_last
    * runs all 5 epochs and keeps and scores the last one. */
-  scripted_run (&val, 5, TRUE, 0, model, &report);
+  scripted_run (&val, 5, 2, TRUE, 0, model, &report);
   g_assert_cmpuint (val.calls, ==, 5);
   g_assert_cmpuint (report.epochs, ==, 5);
   g_assert_cmpuint (report.best_epoch, ==, 5);
@@ -843,7 +825,7 @@ test_average_last (void)
 
   /* Five epochs, the last three averaged: every epoch is scored (calls 1-5), then the mean
    * once more (call 6), and its score is the report's. */
-  scripted_run (&val, 5, FALSE, 3, model, &report);
+  scripted_run (&val, 5, 2, FALSE, 3, model, &report);
   g_assert_cmpuint (val.calls, ==, 6);
   g_assert_cmpuint (report.epochs, ==, 5);
   g_assert_cmpuint (report.best_epoch, ==, 5);
@@ -868,7 +850,7 @@ test_average_last (void)
   memset (&val, 0, sizeof val);
   g_clear_pointer (&model, veto_model_free);
   model = veto_model_new (VETO_MODEL_KIND_MLP, 2, 2, 0, 8);
-  scripted_run (&val, 2, FALSE, 10, model, &report);
+  scripted_run (&val, 2, 2, FALSE, 10, model, &report);
   g_assert_cmpuint (report.averaged, ==, 2);
   g_assert_cmpuint (val.calls, ==, 3);
   for (guint i = 0; i < val.calls; i++)
