@@ -1671,6 +1671,34 @@ veto_active_candidates (VetoActiveCandidateRule rule,
   return TRUE;
 }
 
+gboolean
+veto_active_informative_candidates (const float *posterior, guint n_classes, const double *a,
+                                    guint k, guint64 seed, guint *out_shown, GError **error)
+{
+  g_autofree double *pi = NULL;
+  VetoRng rng;
+
+  g_return_val_if_fail (posterior != NULL && out_shown != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (k == 0 || k > n_classes || n_classes > 64)
+    {
+      g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                   "Cannot show %u informative candidates out of %u classes (at most 64)", k,
+                   n_classes);
+      return FALSE;
+    }
+  if (!check_probs (posterior, 1, n_classes, error))
+    return FALSE;
+  pi = g_new (double, n_classes);
+  for (guint c = 0; c < n_classes; c++)
+    pi[c] = posterior[c];
+  veto_active_informative_set (pi, n_classes, a, k, out_shown);
+  veto_rng_init (&rng, seed);
+  rng_partial_shuffle (&rng, out_shown, k, k);
+  return TRUE;
+}
+
 /* Pairs */
 
 typedef struct

@@ -173,9 +173,10 @@ typedef enum
    * train them with the candidate-aware loss, which conditions on the set shown. */
   VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
   /* The set of largest expected information gain (veto_active_informative_set (), formula
-   * below) under the model's p and the uniform annotator here (as the window's sessions ask
-   * it, about 0.2 ms a question for 4 of 10 classes); the simulator uses the item's full
-   * posterior and the annotator's model. Deterministic, shown in a random order.
+   * below) under the model's p and the uniform annotator here; the window's sessions use the
+   * annotators' fitted model once there is one (veto_active_informative_candidates (), about
+   * 0.2 ms a question for 4 of 10 classes), the simulator the item's full posterior and the
+   * annotator's model. Deterministic, shown in a random order.
    * Candidate-aware loss. The default of `simulate`, the engine and the window
    * (docs/simulate.md): with margin, 5% gold
    * anchors and the estimated annotator model at 6,000 answers, 3 seeds, it beats proportional
@@ -216,6 +217,16 @@ gboolean veto_active_informative_questions (const double *posteriors, guint n, g
                                             const double *a, guint k, guint batch,
                                             guint *out_indices, guint *out_shown,
                                             double *out_scores, GError **error);
+
+/* One item's informative candidates: the k-set of largest gain under posterior (n_classes
+ * probabilities) and the annotator model a (K×K Luce weights A[y][c], as for
+ * veto_active_information_gain (); NULL: the uniform annotator), in a random display order drawn
+ * from seed. The engine's sessions ask with the model fitted to the annotators' gold anchors once
+ * there is one. Fails on k outside 1..n_classes, more than 64 classes or a posterior that is not a
+ * distribution. */
+gboolean veto_active_informative_candidates (const float *posterior, guint n_classes,
+                                             const double *a, guint k, guint64 seed,
+                                             guint *out_shown, GError **error);
 
 /* Stable names ("uniform", "proportional", "informative"). */
 const char        *veto_active_candidate_rule_to_string   (VetoActiveCandidateRule rule);

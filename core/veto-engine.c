@@ -214,6 +214,7 @@ typedef struct
   float *key_scores;        /* the strategy's score of each, NAN: none */
   gint64 *partners;         /* preference: the right item paired with each, or 0 */
   const char *strategy;     /* a static string */
+  double *annotator_model;  /* K×K: the choice model fitted to the gold anchors (NULL: none) */
 } Message;
 
 static void
@@ -230,6 +231,7 @@ message_free (gpointer data)
   g_free (msg->keys);
   g_free (msg->key_scores);
   g_free (msg->partners);
+  g_free (msg->annotator_model);
   g_free (msg);
 }
 
@@ -265,6 +267,7 @@ deliver_round (VetoEngine *engine, Message *msg)
     .scores = msg->key_scores,
     .partners = msg->partners,
     .strategy = msg->strategy,
+    .annotator_model = msg->annotator_model,
   };
   veto_sessions_set_priority (engine->sessions, &priority);
   g_signal_emit (engine, signals[SIGNAL_MODEL_UPDATED], 0, version);
@@ -852,6 +855,7 @@ worker_round (Worker *w)
   msg->weights = veto_model_save (model);
   msg->model_kind = g_strdup (veto_model_kind_to_string (o->model));
   msg->train_size = result.train_size;
+  msg->annotator_model = g_steal_pointer (&result.annotator_model);
   msg->seconds = (g_get_monotonic_time () - started) / 1e6;
   msg->metrics = round_metrics (&result, msg->accuracy, msg->accuracy_from, &eval, eval_split,
                                 ordered);

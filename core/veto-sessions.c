@@ -70,6 +70,8 @@ struct _VetoSessions
   GArray *order;            /* indices of the slots with a key, highest key first */
   float *probs;             /* the learner's probabilities, n_classes a row */
   guint n_classes;
+  double *annotator_model;  /* n_classes × n_classes, for informative candidates (NULL: the
+                               uniform annotator) */
   char strategy[32];        /* the learner's, for the items it ordered */
   GHashTable *sessions;     /* annotator id → Session */
   GHashTable *leases;       /* question id → VetoLease (owned) */
@@ -401,6 +403,7 @@ veto_sessions_free (VetoSessions *ss)
   g_clear_pointer (&ss->anchor_of, g_hash_table_unref);
   g_clear_pointer (&ss->order, g_array_unref);
   g_clear_pointer (&ss->probs, g_free);
+  g_clear_pointer (&ss->annotator_model, g_free);
   g_clear_pointer (&ss->sessions, g_hash_table_unref);
   g_clear_pointer (&ss->leases, g_hash_table_unref);
   g_clear_pointer (&ss->pending_uids, g_hash_table_unref);
@@ -850,6 +853,10 @@ veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
   ss->n_classes = p->probs ? p->n_classes : 0;
   if (p->probs)
     ss->probs = g_memdup2 (p->probs, sizeof (float) * p->n * p->n_classes);
+  g_clear_pointer (&ss->annotator_model, g_free);
+  if (p->probs && p->annotator_model)
+    ss->annotator_model = g_memdup2 (p->annotator_model,
+                                     sizeof (double) * p->n_classes * p->n_classes);
   for (guint i = 0; i < ss->slots->len; i++)
     {
       Slot *slot = &g_array_index (ss->slots, Slot, i);
@@ -988,10 +995,18 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
       guint shown[MAX_CANDIDATES];
       guint64 seed = ((guint64) g_rand_int (ss->rand) << 32) | g_rand_int (ss->rand);
 
-      /* an anchor's candidates are uniform (CLImage's protocol): sets the model did not choose */
-      if (!veto_active_candidates (p && !slot->anchor ? ss->rule : VETO_ACTIVE_CANDIDATES_UNIFORM,
-                                   p, 1, n, k,
-                                   VETO_ACTIVE_DEFAULT_FLOOR, seed, shown, error))
+      /* an anchor's candidates are uniform (CLImage's protocol): sets the model did not choose;
+       * informative ones are chosen for the annotators' fitted model once there is one */
+      if (p && !slot->anchor && ss->rule == VETO_ACTIVE_CANDIDATES_INFORMATIVE)
+        {
+          if (!veto_active_informative_candidates (p, n, ss->annotator_model, k, seed, shown,
+                                                   error))
+            return FALSE;
+        }
+      else if (!veto_active_candidates (p && !slot->anchor ? ss->rule
+                                                           : VETO_ACTIVE_CANDIDATES_UNIFORM,
+                                        p, 1, n, k, VETO_ACTIVE_DEFAULT_FLOOR, seed, shown,
+                                        error))
         return FALSE;
       for (guint i = 0; i < k; i++)
         lease->candidates[i] = ((VetoClass *) g_ptr_array_index (ss->classes, shown[i]))->id;

@@ -170,6 +170,10 @@ typedef struct
   const gint64 *partners;  /* preference: the right item the learner paired with it, or 0 (may
                               be NULL) */
   const char *strategy;    /* its name, recorded with the questions it orders */
+  const double *annotator_model; /* n_classes × n_classes: the annotators' choice model fitted
+                                    to their gold anchors (veto_loss_fit_annotators ()'s pooled
+                                    one), with which informative candidates are chosen (NULL:
+                                    the uniform annotator) */
 } VetoSessionsPriority;
 
 /* The learner's order: among the items a person may get (with a campaign: the least covered

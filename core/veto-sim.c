@@ -411,6 +411,7 @@ void
 veto_train_result_clear (VetoTrainResult *result)
 {
   g_clear_pointer (&result->q_used, g_free);
+  g_clear_pointer (&result->annotator_model, g_free);
 }
 
 /* Training rows: the dataset rows that carry at least one term, copied contiguously. */
@@ -1258,6 +1259,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
         goto out;
       result.anchor_answers = fitted.anchor_answers;
       result.annotators_fitted = fitted.own;
+      if (fitted.n_models > 0)
+        result.annotator_model = g_memdup2 (fitted.a, sizeof (double) * k * k);
     }
   models = spec->annotator_model ? spec->annotator_model : fitted.a;
   n_models = spec->annotator_model ? 1 : fitted.n_models;
@@ -1454,7 +1457,10 @@ out:
   g_array_unref (units.rows);
   g_hash_table_unref (units.unit_of_row);
   if (!ok)
-    return NULL;
+    {
+      veto_train_result_clear (&result);
+      return NULL;
+    }
   if (out_result)
     *out_result = result;
   else

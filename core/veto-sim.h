@@ -125,6 +125,10 @@ typedef struct
                               are VETO_SIM_MIN_ANCHORS_PER_CLASS per class) */
   guint annotators_fitted; /* annotators with a model of their own (the others use the pooled
                               one: veto_loss_fit_annotators ()) */
+  double *annotator_model; /* K×K: the pooled choice model fitted to the gold anchors for the
+                              loss (NULL while there are too few, or when spec->annotator_model
+                              was given); owned. The engine asks its informative questions
+                              with it */
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
                               (held-out complementary answers, their candidate-aware
                               likelihood), "ure-01" or "scel" (held-out synthetic CLs,

@@ -1208,6 +1208,47 @@ test_perf (void)
   }
 }
 
+/* One question's informative candidates under a fitted annotator model: the set of largest gain
+ * for that model (for an annotator who names the truth of classes 0 and 1 as freely as any other,
+ * {2, 3} rather than the uniform annotator's {0, 1}), in a display order drawn from the seed;
+ * without a model, exactly what veto_active_candidates () shows for the same seed. */
+static void
+test_informative_candidates (void)
+{
+  g_autoptr (GError) error = NULL;
+  const float p[5] = { 0.4f, 0.3f, 0.2f, 0.1f, 0.0f };
+  double a[25];
+  guint shown[4], again[4], orders = 0;
+
+  for (guint y = 0; y < 5; y++)
+    for (guint c = 0; c < 5; c++)
+      a[y * 5 + c] = c != y || y < 2 ? 1.0 : 1e-3;
+  for (guint64 seed = 1; seed <= 20; seed++)
+    {
+      g_assert_true (veto_active_informative_candidates (p, 5, a, 2, seed, shown, &error));
+      g_assert_no_error (error);
+      g_assert_true ((shown[0] == 2 && shown[1] == 3) || (shown[0] == 3 && shown[1] == 2));
+      orders |= 1u << shown[0];
+      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 2, seed, shown, &error));
+      g_assert_true ((shown[0] == 0 && shown[1] == 1) || (shown[0] == 1 && shown[1] == 0));
+      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 4, seed, shown, &error));
+      g_assert_true (veto_active_candidates (VETO_ACTIVE_CANDIDATES_INFORMATIVE, p, 1, 5, 4,
+                                             VETO_ACTIVE_DEFAULT_FLOOR, seed, again, &error));
+      g_assert_cmpmem (shown, sizeof shown, again, sizeof again);
+    }
+  /* Both display orders occur. */
+  g_assert_cmpuint (orders, ==, (1u << 2) | (1u << 3));
+  g_assert_false (veto_active_informative_candidates (p, 5, a, 6, 1, shown, &error));
+  g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID);
+  g_clear_error (&error);
+  {
+    const float bad[5] = { 0.5f, 0.5f, 0.5f, 0.0f, 0.0f };
+
+    g_assert_false (veto_active_informative_candidates (bad, 5, a, 2, 1, shown, &error));
+    g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID);
+  }
+}
+
 /* Expected information gain of a complementary question, solved by hand. */
 static void
 test_information_gain (void)
@@ -1308,6 +1349,7 @@ main (int   argc,
   g_test_add_func ("/active/distill", test_distill);
   g_test_add_func ("/active/information-gain", test_information_gain);
   g_test_add_func ("/active/informative-questions", test_informative_questions);
+  g_test_add_func ("/active/informative-candidates", test_informative_candidates);
   g_test_add_func ("/active/errors", test_errors);
   g_test_add_func ("/active/perf", test_perf);
   return g_test_run ();

@@ -584,6 +584,78 @@ test_free_priority (Fixture *f, gconstpointer data)
   g_assert_error (error, VETO_SESSIONS_ERROR, VETO_SESSIONS_ERROR_UNKNOWN);
 }
 
+/* The class indices (sorted) of a complementary question's candidates. */
+static void
+shown_classes (Fixture *f, const VetoLease *q, guint *out)
+{
+  GPtrArray *classes = veto_sessions_get_classes (f->sessions);
+  guint n = 0;
+
+  for (guint c = 0; c < classes->len; c++)
+    for (guint i = 0; i < q->n_candidates; i++)
+      if (((VetoClass *) classes->pdata[c])->id == q->candidates[i])
+        out[n++] = c;
+  g_assert_cmpuint (n, ==, q->n_candidates);
+}
+
+/* Informative candidates follow the learner's fitted annotator model: with p = (.4, .3, .2, .1, 0)
+ * and two shown, the uniform annotator's best pair is {0, 1}; for an annotator who names the
+ * truth of classes 0 and 1 as freely as any other class (an answer about them says nothing), the
+ * pair of largest gain is {2, 3}. The sessions ask what veto_active_informative_set () finds for
+ * the model they were given, and the uniform annotator's pair again once a round brings none. */
+static void
+test_free_informative (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = NULL;
+  VetoSessionsOptions options;
+  float probs[N_ITEMS * K];
+  double a[K * K], p[K] = { 0.4, 0.3, 0.2, 0.1, 0.0 };
+  guint want_fitted[2], want_uniform[2], shown[2];
+  VetoSessionsPriority priority = { .model_version = 2, .n = N_ITEMS, .n_classes = K,
+                                    .probs = probs, .strategy = "margin",
+                                    .annotator_model = a };
+  const VetoLease *q;
+
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  options.free = TRUE;
+  options.n_candidates = 2;
+  options.anchors = 0;
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+  ids = pool_ids (f);
+  priority.items = (const gint64 *) ids->data;
+  for (guint i = 0; i < N_ITEMS; i++)
+    for (guint c = 0; c < K; c++)
+      probs[i * K + c] = (float) p[c];
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      a[y * K + c] = c != y || y < 2 ? 1.0 : 1e-3;
+  veto_active_informative_set (p, K, a, 2, want_fitted);
+  veto_active_informative_set (p, K, NULL, 2, want_uniform);
+  g_assert_cmpuint (want_uniform[0], ==, 0);
+  g_assert_cmpuint (want_uniform[1], ==, 1);
+  g_assert_cmpuint (want_fitted[0], ==, 2);
+  g_assert_cmpuint (want_fitted[1], ==, 3);
+
+  veto_sessions_set_priority (f->sessions, &priority);
+  for (guint person = 0; person < 3; person++)
+    {
+      q = veto_sessions_question (f->sessions, f->people[person], SECOND, &error);
+      g_assert_no_error (error);
+      shown_classes (f, q, shown);
+      g_assert_cmpmem (shown, sizeof shown, want_fitted, sizeof want_fitted);
+    }
+  priority.annotator_model = NULL;
+  priority.model_version = 3;
+  veto_sessions_set_priority (f->sessions, &priority);
+  q = veto_sessions_question (f->sessions, f->people[3], SECOND, &error);
+  g_assert_no_error (error);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, want_uniform, sizeof want_uniform);
+}
+
 /* Undo, ten deep, in one person's session as the window uses it: the undone question comes back
  * with its candidates, and the question it replaced comes right after. */
 static void
@@ -886,6 +958,7 @@ main (int argc, char **argv)
   ADD ("priority", test_priority);
   ADD ("free/leases", test_free_leases);
   ADD ("free/priority", test_free_priority);
+  ADD ("free/informative", test_free_informative);
   ADD ("free/undo", test_free_undo);
   ADD ("free/preference", test_free_preference);
   ADD ("free/anchors", test_free_anchors);

@@ -368,6 +368,20 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_assert_cmpuint (result.n_terms, ==, 40);
   g_assert_cmpuint (result.anchor_answers, ==, 60);
   g_assert_cmpuint (result.annotators_fitted, ==, 2);
+  /* The pooled model, for the engine's informative questions: as many answers name the class
+   * after the truth as the one after that, and the truth is named least. */
+  g_assert_nonnull (result.annotator_model);
+  for (guint y = 0; y < K; y++)
+    {
+      const double *row = result.annotator_model + y * K;
+      double after = row[(y + 1) % K] / (row[(y + 1) % K] + row[(y + 2) % K]);
+
+      g_test_message ("row %u: noise %g, after %g", y, row[y], after);
+      g_assert_cmpfloat (fabs (after - 0.5), <, 0.15);
+      for (guint c = 0; c < K; c++)
+        if (c != y)
+          g_assert_cmpfloat (row[y], <, row[c]);
+    }
   veto_train_result_clear (&result);
 }
 
