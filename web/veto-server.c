@@ -893,6 +893,17 @@ dispatch (VetoServer *server, const char *method, const char *path, const char *
 
 /* --- libsoup --- */
 
+/* libsoup 3.2 drops the Content-Length of a 204 as it writes the headers (RFC 7230 forbids one
+ * there), and then takes a response without a length for one that ends at EOF, so it closes
+ * the connection after every 204 ("nothing left to ask"). A 204 has no body by definition:
+ * saying so once the headers are out keeps the connection alive. */
+static void
+no_content_keeps_alive (SoupServerMessage *msg, gpointer user_data)
+{
+  soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+                                     SOUP_ENCODING_NONE);
+}
+
 static void
 send_response (SoupServerMessage *msg, Response *r)
 {
@@ -908,6 +919,8 @@ send_response (SoupServerMessage *msg, Response *r)
   if (r->retry_after)
     soup_message_headers_replace (h, "Retry-After", r->retry_after);
   soup_server_message_set_status (msg, r->status, NULL);
+  if (r->status == 204)
+    g_signal_connect (msg, "wrote-headers", G_CALLBACK (no_content_keeps_alive), NULL);
   if (r->body)
     {
       gsize n = 0;

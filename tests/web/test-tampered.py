@@ -81,9 +81,20 @@ def serve_all(tap, veto, project, token, label, bad_item, extra=()):
               "%s: the other items are served, no other file's bytes" % label,
               repr((served, leaked)))
     client.close()
-    status, _ = webtest.Client(server.port, token).json("GET", "/api/question")
+    after = webtest.Client(server.port, token)
+    status, _ = after.json("GET", "/api/question")
     tap.check(status == 204, "%s: the server still answers afterwards (nothing left to ask)" % label,
               "status %d" % status)
+    # A 204 keeps the connection alive: the next request goes on the same socket (http.client
+    # raises RemoteDisconnected if the server closed it).
+    sock = after.connection.sock
+    try:
+        again, _ = after.json("GET", "/api/question")
+    except ConnectionError as e:
+        again = repr(e)
+    tap.check(again == 204 and after.connection.sock is sock,
+              "%s: the connection stays open after a 204" % label, repr(again))
+    after.close()
     code = server.stop()
     bad = SANITIZER.search(server.stderr or "")
     tap.check(code == 0 and bad is None, "%s: the server stops cleanly, no sanitizer report" % label,
