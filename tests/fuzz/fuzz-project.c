@@ -17,35 +17,13 @@ static GBytes *template;  /* the project file with 10 classes and no item */
 static VetoStore *store;  /* open across inputs while it holds what the template holds */
 static gboolean dirty;    /* an import succeeded: the project must be reset */
 
-void
-fuzz_remove_tree (const char *path)
-{
-  GDir *dir;
-  const char *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) && g_file_test (path, G_FILE_TEST_IS_DIR)
-      && (dir = g_dir_open (path, 0, NULL)))
-    {
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          fuzz_remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-      return;
-    }
-  g_unlink (path);
-}
-
 static void
 remove_work_dir (void)
 {
   if (work_dir == NULL)
     return;
   g_clear_pointer (&store, veto_store_close);
-  fuzz_remove_tree (work_dir);
+  veto_test_remove_tree (work_dir);
   g_clear_pointer (&template, g_bytes_unref);
   g_clear_pointer (&project_path, g_free);
   g_clear_pointer (&work_dir, g_free);

@@ -4,13 +4,12 @@
 
 #include <glib.h>
 
+#include "test-util.h"
 #include "veto-import.h"
 
 /* Makes the work folder (in /dev/shm when it can) and a 10-class template project, opens a copy,
  * and removes it all at exit. */
 void fuzz_project_init (const char *target);
-/* Removes path and, for a folder (not a link to one), everything below it. */
-void fuzz_remove_tree (const char *path);
 /* A path inside the work folder (owned by the caller). */
 char *fuzz_project_path (const char *name);
 G_GNUC_NORETURN void fuzz_project_die (const char *what, const char *detail);

@@ -51,7 +51,7 @@ static void
 remove_work_dir (void)
 {
   if (work_dir)
-    fuzz_remove_tree (work_dir);
+    veto_test_remove_tree (work_dir);
 }
 
 static void
@@ -616,7 +616,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       out_dir = g_build_filename (work_dir, "out", NULL);
       make_seed ();
     }
-  fuzz_remove_tree (out_dir);
+  veto_test_remove_tree (out_dir);
   g_mkdir (out_dir, 0700);
   write_seed (project_path);
   edit_project (data, size);
