@@ -262,7 +262,7 @@ veto_cmd_train (int argc, char **argv)
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "synthetic-complementary or answers: share of the pool items whose CLs are held out of "
       "training to choose the epoch (and the --select setting) without gold (default 0; 0.1 "
-      "with --select)", "R" },
+      "with --select, unless --folds)", "R" },
     { "criterion", 0, 0, G_OPTION_ARG_STRING, &criterion_name,
       "what scores held-out synthetic CLs: ure-01 (default: the unbiased estimate of the 0-1 "
       "risk) or scel", "NAME" },
