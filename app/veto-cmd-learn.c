@@ -226,7 +226,7 @@ veto_cmd_train (int argc, char **argv)
   g_autofree char *keep_name = NULL;
   g_auto (GStrv) select = NULL;
   gint per_item = 1, estimate_q = 0, hidden = 0, epochs = 0, batch = 0, seed = 1, patience = -1;
-  gint average = 0;
+  gint average = 0, folds = 0;
   double lr = 0, weight_decay = -1, q_smoothing = -1, holdout = -1;
   gboolean as_json = FALSE, no_save = FALSE, refit = FALSE;
   GOptionEntry entries[] = {
@@ -262,7 +262,7 @@ veto_cmd_train (int argc, char **argv)
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "synthetic-complementary or answers: share of the pool items whose CLs are held out of "
       "training to choose the epoch (and the --select setting) without gold (default 0; 0.1 "
-      "with --select)", "R" },
+      "with --select, unless --folds)", "R" },
     { "criterion", 0, 0, G_OPTION_ARG_STRING, &criterion_name,
       "what scores held-out synthetic CLs: ure-01 (default: the unbiased estimate of the 0-1 "
       "risk) or scel", "NAME" },
@@ -276,6 +276,12 @@ veto_cmd_train (int argc, char **argv)
     { "average", 0, 0, G_OPTION_ARG_INT, &average,
       "keep the mean of the weights at the ends of the last N epochs (tail averaging, as SWA); "
       "implies --keep last (default 0: no average)", "N" },
+    { "folds", 0, 0, G_OPTION_ARG_INT, &folds,
+      "with --select and --refit, synthetic-complementary: k-fold cross-validation (as "
+      "GridSearchCV(cv=K)) instead of one holdout: every setting is trained K times, each time "
+      "with one fold of the pool items' CLs held out (folds by --holdout's item hash), and the "
+      "settings are compared by the mean of their K held-out scores (default 0: one holdout)",
+      "K" },
     { "select", 0, 0, G_OPTION_ARG_STRING_ARRAY, &select,
       "model selection on the held-out CLs: train every combination of the values listed "
       "(lr, epochs, model, hidden, features, weight-decay; repeat the option per key, and per "
@@ -340,7 +346,7 @@ veto_cmd_train (int argc, char **argv)
   if (criterion_name && !veto_cl_criterion_from_string (criterion_name, &spec.cl_criterion))
     return veto_cli_usage (context, "--criterion must be ure-01 or scel");
   if (per_item < 1 || estimate_q < 0 || hidden < 0 || epochs < 0 || batch < 0 || seed < 0
-      || average < 0)
+      || average < 0 || folds < 0)
     return veto_cli_usage (context, "numbers must be positive");
   if (holdout != -1 && !(holdout >= 0 && holdout < 1))
     return veto_cli_usage (context, "--holdout must be a share in [0, 1)");
@@ -350,7 +356,21 @@ veto_cmd_train (int argc, char **argv)
   spec.hidden = hidden;
   spec.per_item = per_item;
   spec.estimate_q_from = estimate_q;
-  spec.holdout = holdout >= 0 ? holdout : axes->len > 0 ? 0.1 : 0.0;
+  if (folds > 0)
+    {
+      if (folds < 2 || folds > 20)
+        return veto_cli_usage (context, "--folds must be between 2 and 20");
+      if (holdout >= 0)
+        return veto_cli_usage (context, "--folds holds out each fold in turn: no --holdout");
+      if (axes->len == 0 || !refit)
+        return veto_cli_usage (context, "--folds chooses a --select setting, which --refit "
+                                        "then trains on every item: give both");
+      if (spec.supervision != VETO_SUPERVISION_SYNTHETIC_CL)
+        return veto_cli_usage (context, "--folds holds out synthetic CLs: "
+                                        "--supervision synthetic-complementary");
+    }
+  spec.folds = folds;
+  spec.holdout = holdout >= 0 ? holdout : axes->len > 0 && folds == 0 ? 0.1 : 0.0;
   if (q_smoothing > 1)
     return veto_cli_usage (context, "--q-smoothing must be between 0 and 1");
   if (q_smoothing >= 0)
@@ -521,6 +541,7 @@ veto_cmd_train (int argc, char **argv)
       VetoTrainSpec again = *chosen_spec;
 
       again.holdout = 0;
+      again.folds = 0;
       again.train.max_epochs = result->best_epoch;
       again.train.progress = NULL;
       refit_model = veto_sim_train (store, ds, &again, &refit_result, NULL, &error);
@@ -602,6 +623,8 @@ veto_cmd_train (int argc, char **argv)
       json_builder_add_string_value (b, result->validation);
       json_builder_set_member_name (b, "holdout");
       json_builder_add_double_value (b, spec.holdout);
+      json_builder_set_member_name (b, "folds");
+      json_builder_add_int_value (b, spec.folds);
       json_builder_set_member_name (b, "chosen");
       json_builder_add_string_value (b, info[best].setting);
       json_builder_set_member_name (b, "candidates");
@@ -613,6 +636,17 @@ veto_cmd_train (int argc, char **argv)
           json_builder_add_string_value (b, info[i].setting);
           json_builder_set_member_name (b, "held_out_score");
           json_builder_add_double_value (b, candidates[i].result.validation_score);
+          if (candidates[i].result.folds > 0)
+            {
+              /* held_out_score is their mean */
+              json_builder_set_member_name (b, "held_out_se");
+              json_builder_add_double_value (b, candidates[i].result.validation_se);
+              json_builder_set_member_name (b, "fold_scores");
+              json_builder_begin_array (b);
+              for (guint f = 0; f < candidates[i].result.folds; f++)
+                json_builder_add_double_value (b, candidates[i].result.fold_scores[f]);
+              json_builder_end_array (b);
+            }
           json_builder_set_member_name (b, "best_epoch");
           json_builder_add_int_value (b, candidates[i].result.best_epoch);
           json_builder_set_member_name (b, "epochs");
@@ -653,7 +687,22 @@ veto_cmd_train (int argc, char **argv)
     }
   else if (error == NULL)
     {
-      if (axes->len > 0)
+      if (axes->len > 0 && spec.folds > 0)
+        {
+          g_print ("Chose %s by %s, the mean over %u folds (each CL held out once, %u in all; "
+                   "no gold, no test label):\n", info[best].setting,
+                   describe_validation (result->validation), spec.folds, result->held_out);
+          g_print ("  %-40s %19s %9s %14s\n", "setting", "fold mean ± SE", "epoch",
+                   "test accuracy");
+          for (guint i = 0; i < n_candidates; i++)
+            g_print ("%c %-40s %10.4f ± %.4f %4u/%-4u %14.4f\n", i == best ? '*' : ' ',
+                     info[i].setting, candidates[i].result.validation_score,
+                     candidates[i].result.validation_se, candidates[i].result.best_epoch,
+                     candidates[i].result.epochs, evals[i].n ? evals[i].accuracy : NAN);
+          g_print ("  (test accuracy of each setting's fold-1 model, reported only: the choice "
+                   "never saw it)\n");
+        }
+      else if (axes->len > 0)
         {
           g_print ("Chose %s by %s (%u held out: %g of the pool items; no gold, no test "
                    "label):\n", info[best].setting, describe_validation (result->validation),
@@ -673,7 +722,13 @@ veto_cmd_train (int argc, char **argv)
       if (final->averaged_epochs > 0)
         g_print ("Kept the mean of the weights of epochs %u-%u\n",
                  final->best_epoch - final->averaged_epochs + 1, final->best_epoch);
-      if (refit)
+      if (refit && spec.folds > 0)
+        g_print ("Refitted on every item for %u epochs; before, the %u folds' kept weights "
+                 "(epoch %u on average) scored %.4f ± %.4f by %s on %u held-out\n",
+                 final->epochs, spec.folds, result->best_epoch, result->validation_score,
+                 result->validation_se, describe_validation (result->validation),
+                 result->held_out);
+      else if (refit)
         g_print ("Refitted on every item for %u epochs; before, the held-out run's epoch %u "
                  "scored %.4f by %s on %u held-out\n",
                  final->epochs, result->best_epoch, result->validation_score,

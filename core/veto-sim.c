@@ -412,6 +412,7 @@ veto_train_result_clear (VetoTrainResult *result)
 {
   g_clear_pointer (&result->q_used, g_free);
   g_clear_pointer (&result->annotator_model, g_free);
+  g_clear_pointer (&result->fold_scores, g_free);
 }
 
 /* Training rows: the dataset rows that carry at least one term, copied contiguously. */
@@ -465,6 +466,7 @@ typedef struct
 } DrawnCl;
 
 static gboolean is_held_out (gint64 item, double share);
+static guint fold_of (gint64 item, guint folds);
 
 static gboolean
 add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArray *drawn,
@@ -483,6 +485,14 @@ add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArra
                    "--per-item must be between 1 and K - 1 = %u", k - 1);
       return FALSE;
     }
+  if (spec->folds == 1 || (spec->folds > 1 && (spec->fold >= spec->folds || spec->holdout > 0)))
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "folds: hold out fold 0 to %u of at least 2, without a holdout share "
+                   "(fold %u of %u, holdout %g)", spec->folds ? spec->folds - 1 : 0, spec->fold,
+                   spec->folds, spec->holdout);
+      return FALSE;
+    }
   for (guint y = 0; y < k; y++)
     for (guint c = 0; c < k; c++)
       uniform[y * k + c] = y == c ? 0.0 : 1.0 / (k - 1);
@@ -495,8 +505,10 @@ add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArra
       memset (taken, 0, k * sizeof (gboolean));
       for (guint j = 0; j < spec->per_item; j++)
         {
+          gint64 item = veto_dataset_item_of_row (ds, pool[i]);
           DrawnCl d = { pool[i], draw_class (rand, q + (gsize) y * k, k, taken),
-                        is_held_out (veto_dataset_item_of_row (ds, pool[i]), spec->holdout) };
+                        spec->folds > 1 ? fold_of (item, spec->folds) == spec->fold
+                                        : is_held_out (item, spec->holdout) };
 
           taken[d.cl] = TRUE;
           if (!d.held_out)
@@ -597,6 +609,14 @@ static gboolean
 is_held_out (gint64 item, double share)
 {
   return share > 0 && ((guint64) item * 2654435761u) % 1000 < share * 1000;
+}
+
+/* The fold of an item under k-fold cross-validation, by is_held_out ()'s hash: fold f holds
+ * the items whose hash falls in [1000·f / folds, 1000·(f + 1) / folds). */
+static guint
+fold_of (gint64 item, guint folds)
+{
+  return (guint) (((guint64) item * 2654435761u) % 1000 * folds / 1000);
 }
 
 static gboolean
@@ -1245,6 +1265,12 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                    veto_store_get_path (store), k);
       goto out;
     }
+  if (spec->folds > 0 && spec->supervision != VETO_SUPERVISION_SYNTHETIC_CL)
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "folds hold out synthetic CLs: train with synthetic-complementary supervision");
+      goto out;
+    }
   if (spec->supervision == VETO_SUPERVISION_ANSWERS
       && !veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
     goto out;
@@ -1432,6 +1458,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
   result.best_epoch = report.best_epoch;
   result.averaged_epochs = report.averaged;
   result.validation_score = train.validate ? report.score : NAN;
+  result.validation_se = NAN;
   result.final_loss = report.loss;
   result.q_used = g_steal_pointer (&q_loss);
   result.estimated_accuracy = NAN;
@@ -1481,12 +1508,70 @@ static gboolean
 same_validation (const VetoTrainCandidate *a, const VetoTrainCandidate *b)
 {
   return a->spec.supervision == b->spec.supervision && a->spec.holdout == b->spec.holdout
+         && a->spec.folds == b->spec.folds
          && a->spec.seed == b->spec.seed && a->spec.q == b->spec.q
          && a->spec.per_item == b->spec.per_item
          && a->spec.estimate_q_from == b->spec.estimate_q_from
          && g_strcmp0 (a->spec.annotator, b->spec.annotator) == 0
          && g_strcmp0 (a->result.validation, b->result.validation) == 0
          && a->result.held_out == b->result.held_out;
+}
+
+/* k-fold cross-validation of one candidate: trained once per fold with that fold's CLs held
+ * out; its result becomes the folds' mean score, their standard error, the mean kept epoch and
+ * the mean accuracy estimate, and its model the one that held out fold 0. */
+static gboolean
+train_folds (VetoStore *store, VetoTrainCandidate *c, GCancellable *cancellable,
+             GError **error)
+{
+  guint folds = c->spec.folds;
+  double sum = 0.0, sum2 = 0.0, epochs = 0.0, estimate = 0.0, half2 = 0.0;
+  guint held_out = 0;
+  g_autofree double *scores = g_new (double, folds);
+
+  for (guint f = 0; f < folds; f++)
+    {
+      VetoTrainSpec spec = c->spec;
+      VetoTrainResult r = { 0 };
+      VetoModel *model;
+
+      spec.fold = f;
+      model = veto_sim_train (store, c->dataset, &spec, &r, cancellable, error);
+      if (model == NULL)
+        return FALSE;
+      scores[f] = r.validation_score;
+      sum += r.validation_score;
+      sum2 += r.validation_score * r.validation_score;
+      epochs += r.best_epoch;
+      held_out += r.held_out;
+      estimate += r.estimated_accuracy;
+      half2 += (r.estimated_accuracy_high - r.estimated_accuracy)
+               * (r.estimated_accuracy_high - r.estimated_accuracy);
+      if (f == 0)
+        {
+          c->model = model;
+          c->result = r;
+        }
+      else
+        {
+          veto_model_free (model);
+          veto_train_result_clear (&r);
+          c->result.train_seconds += r.train_seconds;
+        }
+    }
+  c->result.folds = folds;
+  c->result.validation_score = sum / folds;
+  c->result.validation_se =
+      sqrt (MAX (sum2 - folds * (sum / folds) * (sum / folds), 0.0) / (folds - 1) / folds);
+  c->result.best_epoch = (guint) lround (epochs / folds);
+  c->result.held_out = held_out;
+  c->result.fold_scores = g_steal_pointer (&scores);
+  /* the mean of the folds' estimates; its interval treats them as independent */
+  c->result.estimated_accuracy = estimate / folds;
+  c->result.estimated_accuracy_low = c->result.estimated_accuracy - sqrt (half2) / folds;
+  c->result.estimated_accuracy_high = c->result.estimated_accuracy + sqrt (half2) / folds;
+  c->result.estimate_items = held_out;
+  return TRUE;
 }
 
 gboolean
@@ -1505,9 +1590,18 @@ veto_sim_train_select (VetoStore *store, VetoTrainCandidate *candidates, guint n
       VetoTrainCandidate *c = &candidates[i];
 
       veto_train_candidate_clear (c);
-      c->model = veto_sim_train (store, c->dataset, &c->spec, &c->result, cancellable, error);
-      if (c->model == NULL)
-        return FALSE;
+      if (c->spec.folds > 1)
+        {
+          if (!train_folds (store, c, cancellable, error))
+            return FALSE;
+        }
+      else
+        {
+          c->model = veto_sim_train (store, c->dataset, &c->spec, &c->result, cancellable,
+                                     error);
+          if (c->model == NULL)
+            return FALSE;
+        }
       if (g_strcmp0 (c->result.validation, "none") == 0 || isnan (c->result.validation_score))
         {
           g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,

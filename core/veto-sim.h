@@ -108,6 +108,11 @@ typedef struct
                              items and CLs for every setting of one seed), scored by
                              cl_criterion */
   VetoClCriterion cl_criterion; /* synthetic CLs held out: default VETO_CL_CRITERION_URE */
+  guint folds;            /* synthetic CLs, ≥ 2 (holdout 0): the pool items are cut into this
+                             many folds by the hash holdout uses (fold ⌊(h mod 1000)·folds /
+                             1000⌋) and fold `fold`'s CLs are held out; veto_sim_train_select ()
+                             trains every fold in turn. 0: no folds */
+  guint fold;             /* the fold held out, 0 ≤ fold < folds */
 } VetoTrainSpec;
 
 void veto_train_spec_init (VetoTrainSpec *spec);
@@ -137,7 +142,13 @@ typedef struct
                               gold and ure-01 are error rates); NAN for "none" */
   guint best_epoch;        /* the epoch whose weights were kept (an average's last one) */
   guint averaged_epochs;   /* epochs averaged into the kept weights (train.average_epochs) */
-  guint held_out;          /* answers or synthetic CLs held out of training */
+  guint held_out;          /* answers or synthetic CLs held out of training (with folds: of
+                              every fold, that is every CL once) */
+  guint folds;             /* veto_sim_train_select () with spec.folds: the folds trained, and
+                              validation_score is the mean of their kept weights' scores */
+  double *fold_scores;     /* folds scores, fold by fold; owned; NULL without folds */
+  double validation_se;    /* the fold scores' standard error (their standard deviation over
+                              √folds); NAN without folds */
   /* Without the validation split's gold, from what a deployment has (NAN without held-out
    * answers): when answers asked as gold anchors (strategy "anchor") are held out (every one is
    * when holdout > 0), their items' gold labels, which the model never trained on, made more
@@ -179,7 +190,11 @@ void veto_train_candidate_clear (VetoTrainCandidate *candidate);
  * "none": a holdout or a validation split) and sets *out_best to the one whose kept weights
  * score lowest on its validation (the first of equals). The candidates must be scored by the
  * same criterion on the same held-out data (same holdout, seed, q and items); fails otherwise,
- * or when one fails to train. */
+ * or when one fails to train. With spec.folds ≥ 2 (k-fold cross-validation, synthetic CLs),
+ * each candidate is trained once per fold with that fold held out, and scored by the mean
+ * over folds (result.fold_scores, validation_se; best_epoch the folds' mean kept epoch,
+ * rounded; the accuracy estimate one minus the mean, its interval from the folds' own);
+ * the candidate's model is the one trained with fold 0 held out. */
 gboolean veto_sim_train_select (VetoStore *store, VetoTrainCandidate *candidates, guint n,
                                 guint *out_best, GCancellable *cancellable, GError **error);
 

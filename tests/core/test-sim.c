@@ -239,6 +239,122 @@ test_train_select (Fixture *f, gconstpointer data)
     veto_train_candidate_clear (&candidates[i]);
 }
 
+/* k-fold cross-validation of a selection: with 3 folds every pool item's CLs are held out in
+ * exactly one fold (fold 0 is the items --holdout 0.3335 holds out, by the same hash, folds 0
+ * and 1 those of 0.6665); a setting's score is the mean of the scores its three fold runs get
+ * when trained alone, with their standard error; the setting with the best mean (the rate that
+ * learns) is chosen. */
+static void
+test_train_folds (Fixture *f, gconstpointer data)
+{
+  static const double rates[] = { 1e-7, 1e-2, 1e-6 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  VetoTrainCandidate candidates[G_N_ELEMENTS (rates)] = { 0 };
+  VetoTrainSpec spec;
+  VetoTrainResult alone[3] = { { 0 } }, share = { 0 };
+  VetoModel *model;
+  guint best = 99, held_out = 0;
+
+  g_assert_no_error (error);
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_SYNTHETIC_CL;
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_URE_GA;
+  spec.model = VETO_MODEL_KIND_MLP;
+  spec.hidden = 16;
+  spec.per_item = 2;
+  spec.train.max_epochs = 20;
+  spec.train.keep_last = TRUE;
+  spec.folds = 3;
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+    {
+      candidates[i].dataset = ds;
+      candidates[i].spec = spec;
+      candidates[i].spec.train.learning_rate = rates[i];
+    }
+
+  /* Each fold trained alone, at the rate that learns. */
+  spec.train.learning_rate = rates[1];
+  for (guint fold = 0; fold < 3; fold++)
+    {
+      spec.fold = fold;
+      model = veto_sim_train (f->store, ds, &spec, &alone[fold], NULL, &error);
+      g_assert_no_error (error);
+      veto_model_free (model);
+      g_assert_cmpuint (alone[fold].held_out % 2, ==, 0);
+      g_assert_cmpuint (alone[fold].train_size, ==, 300 - alone[fold].held_out / 2);
+      g_assert_cmpuint (alone[fold].held_out, >, 150);
+      g_assert_cmpuint (alone[fold].held_out, <, 250);
+      held_out += alone[fold].held_out;
+    }
+  g_assert_cmpuint (held_out, ==, 2 * 300);
+  spec.folds = 0;
+  spec.fold = 0;
+  spec.holdout = 0.3335;
+  model = veto_sim_train (f->store, ds, &spec, &share, NULL, &error);
+  g_assert_no_error (error);
+  veto_model_free (model);
+  g_assert_cmpuint (share.held_out, ==, alone[0].held_out);
+  g_assert_cmpfloat (share.validation_score, ==, alone[0].validation_score);
+  veto_train_result_clear (&share);
+  spec.holdout = 0.6665;
+  model = veto_sim_train (f->store, ds, &spec, &share, NULL, &error);
+  g_assert_no_error (error);
+  veto_model_free (model);
+  g_assert_cmpuint (share.held_out, ==, alone[0].held_out + alone[1].held_out);
+  veto_train_result_clear (&share);
+
+  g_assert_true (veto_sim_train_select (f->store, candidates, G_N_ELEMENTS (rates), &best, NULL,
+                                        &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (best, ==, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+    {
+      const VetoTrainResult *r = &candidates[i].result;
+      double mean = (r->fold_scores[0] + r->fold_scores[1] + r->fold_scores[2]) / 3, ss = 0;
+
+      g_assert_cmpuint (r->folds, ==, 3);
+      g_assert_cmpuint (r->held_out, ==, 2 * 300);
+      g_assert_cmpfloat_with_epsilon (r->validation_score, mean, 1e-12);
+      for (guint fold = 0; fold < 3; fold++)
+        ss += (r->fold_scores[fold] - mean) * (r->fold_scores[fold] - mean);
+      g_assert_cmpfloat_with_epsilon (r->validation_se, sqrt (ss / 2 / 3), 1e-12);
+      g_assert_cmpuint (r->best_epoch, ==, 20);
+      g_assert_cmpfloat (r->validation_score, >=, candidates[best].result.validation_score);
+      g_assert_cmpfloat_with_epsilon (r->estimated_accuracy, 1 - r->validation_score, 1e-9);
+    }
+  for (guint fold = 0; fold < 3; fold++)
+    {
+      g_assert_cmpfloat (candidates[1].result.fold_scores[fold], ==,
+                         alone[fold].validation_score);
+      veto_train_result_clear (&alone[fold]);
+    }
+  g_assert_cmpfloat (candidates[1].result.validation_score, <, 0.2);
+  g_assert_cmpfloat (candidates[0].result.validation_score, >, 0.3);
+
+  /* Folds against a single holdout are not comparable; one fold, a fold out of range, a
+   * holdout beside the folds and folds of gold labels are refused. */
+  candidates[2].spec.folds = 0;
+  candidates[2].spec.holdout = 0.3;
+  g_assert_false (veto_sim_train_select (f->store, candidates, G_N_ELEMENTS (rates), &best, NULL,
+                                         &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_clear_error (&error);
+  for (guint bad = 0; bad < 4; bad++)
+    {
+      spec.holdout = bad == 2 ? 0.1 : 0;
+      spec.folds = bad == 0 ? 1 : 3;
+      spec.fold = bad == 1 ? 3 : 0;
+      spec.supervision = bad == 3 ? VETO_SUPERVISION_GOLD : VETO_SUPERVISION_SYNTHETIC_CL;
+      g_assert_null (veto_sim_train (f->store, ds, &spec, NULL, NULL, &error));
+      g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+      g_clear_error (&error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+    veto_train_candidate_clear (&candidates[i]);
+}
+
 static void
 test_train_answers_and_round (Fixture *f, gconstpointer data)
 {
@@ -645,6 +761,7 @@ main (int argc, char **argv)
   ADD ("/sim/dataset-cache", test_dataset_and_cache);
   ADD ("/sim/train-gold-synthetic", test_train_gold_and_synthetic);
   ADD ("/sim/train-select", test_train_select);
+  ADD ("/sim/train-folds", test_train_folds);
   ADD ("/sim/train-answers-round", test_train_answers_and_round);
   ADD ("/sim/transition-files", test_transition_files);
   ADD ("/sim/train/anchors-outside-pool", test_anchors_outside_pool_do_not_train);

@@ -116,6 +116,46 @@ check "the refit keeps the mean of its last 5 epochs" \
   test "$(json_number averaged_epochs "$T/average.json")" = 5
 check "the averaged refit at least 0.9" \
   at_least "$(json_number test_accuracy "$T/average.json")" 0.9
+check "a selection by 3-fold cross-validation" "$VETO" train "$P" --no-save --json \
+  --supervision synthetic-complementary --loss ure-ga --model mlp --hidden 16 --epochs 12 \
+  --select lr=1e-7,1e-2 --folds 3 --average 3 --refit
+cp "$T/out" "$T/folds.json"
+check "each setting is scored by the mean of its 3 folds, every CL held out once" \
+  /usr/bin/python3 -c '
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+s = d["selection"]
+assert s["folds"] == 3 and s["holdout"] == 0 and s["chosen"] == "lr=1e-2", s
+for c in s["candidates"]:
+    f = c["fold_scores"]
+    m = sum(f) / 3
+    assert len(f) == 3 and abs(c["held_out_score"] - m) < 1e-12, c
+    assert abs(c["held_out_se"] - math.sqrt(sum((x - m) ** 2 for x in f) / 2 / 3)) < 1e-12, c
+    assert len(c["epoch_scores"]) == 3 * 12
+best = min(s["candidates"], key=lambda c: c["held_out_score"])
+assert best["setting"] == s["chosen"]
+assert d["held_out"] == 600 and d["validation_score"] == best["held_out_score"]
+assert d["train_size"] == 600 and d["epochs"] == 12 and d["averaged_epochs"] == 3, d
+assert d["test_accuracy"] >= 0.9' "$T/folds.json"
+check "the text output gives each fold mean and its standard error" "$VETO" train "$P" \
+  --no-save --supervision synthetic-complementary --model mlp --hidden 16 --epochs 5 \
+  --select lr=1e-7,1e-2 --folds 3 --keep last --refit
+cp "$T/out" "$T/folds.txt"
+check "the text names the folds and the standard error" \
+  grep -q "the mean over 3 folds (each CL held out once, 600 in all" "$T/folds.txt"
+check "the text has a fold mean ± SE column" grep -q "fold mean ± SE" "$T/folds.txt"
+for bad in "--folds 1" "--folds 3 --holdout 0.2" "--folds 3 --supervision gold" "--folds 21"; do
+  n=$((n + 1))
+  "$VETO" train "$P" --no-save --supervision synthetic-complementary --select lr=1e-2 --refit \
+    $bad >/dev/null 2>&1
+  if [ $? -eq 2 ]; then echo "ok $n - train $bad is a usage error"
+  else echo "not ok $n - train $bad is a usage error"; failed=$((failed + 1)); fi
+done
+n=$((n + 1))
+"$VETO" train "$P" --no-save --supervision synthetic-complementary --select lr=1e-2 --folds 3 \
+  >/dev/null 2>&1
+if [ $? -eq 2 ]; then echo "ok $n - --folds without --refit is a usage error"
+else echo "not ok $n - --folds without --refit is a usage error"; failed=$((failed + 1)); fi
 check "the text output shows the choice" "$VETO" train "$P" --no-save \
   --supervision synthetic-complementary --model mlp --hidden 16 --epochs 5 \
   --select lr=1e-7,1e-2 --select hidden=8 --criterion scel
