@@ -603,12 +603,19 @@ answer_model (const AnswerLoad *al, const VetoAnnotation *a)
   return al->model_of ? GPOINTER_TO_UINT (g_hash_table_lookup (al->model_of, a->annotator)) : 0;
 }
 
-/* Whether an item's complementary answers are held out: a hash of its id, so an item asked
- * again stays on its side. */
+/* A hash of an item's id in 0..999 (Knuth's multiplicative hash): what decides which side of
+ * a holdout, or which fold, an item is on, so an item asked again stays on its side. */
+static guint
+item_permille (gint64 item)
+{
+  return (guint) (((guint64) item * 2654435761u) % 1000);
+}
+
+/* Whether an item's complementary answers are held out. */
 static gboolean
 is_held_out (gint64 item, double share)
 {
-  return share > 0 && ((guint64) item * 2654435761u) % 1000 < share * 1000;
+  return share > 0 && item_permille (item) < share * 1000;
 }
 
 /* The fold of an item under k-fold cross-validation, by is_held_out ()'s hash: fold f holds
@@ -616,7 +623,7 @@ is_held_out (gint64 item, double share)
 static guint
 fold_of (gint64 item, guint folds)
 {
-  return (guint) (((guint64) item * 2654435761u) % 1000 * folds / 1000);
+  return item_permille (item) * folds / 1000;
 }
 
 static gboolean
