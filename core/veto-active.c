@@ -1576,6 +1576,18 @@ veto_active_select (VetoActiveStrategy       strategy,
 
 /* Candidate sets */
 
+/* One item's informative set under annotator model a (NULL: uniform), shown in an order drawn
+ * from rng; scratch holds n_classes doubles. */
+static void
+informative_shown (const float *p, guint n_classes, const double *a, guint k, VetoRng *rng,
+                   double *scratch, guint *out_shown)
+{
+  for (guint c = 0; c < n_classes; c++)
+    scratch[c] = p[c];
+  veto_active_informative_set (scratch, n_classes, a, k, out_shown);
+  rng_partial_shuffle (rng, out_shown, k, k);
+}
+
 gboolean
 veto_active_candidates (VetoActiveCandidateRule rule,
                         const float            *probs,
@@ -1643,12 +1655,7 @@ veto_active_candidates (VetoActiveCandidateRule rule,
       guint *set = out_classes + (gsize) i * k;
 
       if (informative)
-        {
-          for (guint c = 0; c < n_classes; c++)
-            keys[c] = probs[(gsize) i * n_classes + c];
-          veto_active_informative_set (keys, n_classes, NULL, k, set);
-          rng_partial_shuffle (&rng, set, k, k);
-        }
+        informative_shown (probs + (gsize) i * n_classes, n_classes, NULL, k, &rng, keys, set);
       else if (proportional)
         {
           const float *p = probs + (gsize) i * n_classes;
@@ -1691,11 +1698,8 @@ veto_active_informative_candidates (const float *posterior, guint n_classes, con
   if (!check_probs (posterior, 1, n_classes, error))
     return FALSE;
   pi = g_new (double, n_classes);
-  for (guint c = 0; c < n_classes; c++)
-    pi[c] = posterior[c];
-  veto_active_informative_set (pi, n_classes, a, k, out_shown);
   veto_rng_init (&rng, seed);
-  rng_partial_shuffle (&rng, out_shown, k, k);
+  informative_shown (posterior, n_classes, a, k, &rng, pi, out_shown);
   return TRUE;
 }
 
