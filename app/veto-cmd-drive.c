@@ -6,6 +6,8 @@
 
 #include "veto-engine.h"
 
+#define LOCKSTEP_TIMEOUT_MS (30 * 60 * 1000)
+
 typedef struct
 {
   GHashTable *gold; /* item id -> gold class id (campaign anchors may be test items) */
@@ -157,6 +159,18 @@ write_latencies (const char *path, GArray *latencies, GError **error)
   return g_file_set_contents (path, out->str, out->len, error);
 }
 
+/* --lockstep: the learner's round on every answer so far, within LOCKSTEP_TIMEOUT_MS. */
+static gboolean
+wait_for_round (VetoEngine *engine, const char *path, GError **error)
+{
+  if (veto_engine_wait_for_round (engine, LOCKSTEP_TIMEOUT_MS))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+               "%s: the learner did not finish a round within %u minutes (--lockstep)", path,
+               LOCKSTEP_TIMEOUT_MS / 60000);
+  return FALSE;
+}
+
 /* The project opened read-only; an older one is upgraded first, as the engine's open would. */
 static VetoStore *
 open_reader (const char *path, GError **error)
@@ -192,7 +206,7 @@ veto_cmd_drive (int argc, char **argv)
   g_autofree char *campaign_name = NULL;
   gint answers = 100, retrain_every = 10, queue = 20, shown = 4, seed = 1, pace = 0;
   double anchors = VETO_SESSIONS_DEFAULT_ANCHORS;
-  gboolean acks = FALSE;
+  gboolean acks = FALSE, lockstep = FALSE;
   GOptionEntry entries[] = {
     { "answers", 'n', 0, G_OPTION_ARG_INT, &answers, "answers to give (100)", "N" },
     { "kind", 'k', 0, G_OPTION_ARG_STRING, &kind_name,
@@ -225,6 +239,9 @@ veto_cmd_drive (int argc, char **argv)
     { "pace", 0, 0, G_OPTION_ARG_INT, &pace,
       "milliseconds between an answer and the next one, spent iterating the main context as "
       "the window would while a person looks (0: answer at once)", "MS" },
+    { "lockstep", 0, 0, G_OPTION_ARG_NONE, &lockstep,
+      "wait for the learner's round after the start and after every --retrain-every answers, "
+      "so that a run reproduces from its seed (the window and the server never wait)", NULL },
     { "acks", 0, 0, G_OPTION_ARG_NONE, &acks,
       "print \"ack ANNOTATION_ID\" (flushed) as soon as each answer is committed", NULL },
     { "latency", 'l', 0, G_OPTION_ARG_FILENAME, &latency_path,
@@ -255,10 +272,12 @@ veto_cmd_drive (int argc, char **argv)
       "Drives the engine behind the window (veto-engine.h) without a display, for crash tests\n"
       "and benchmarks: each answer is committed before the next question is asked, the\n"
       "learner retrains in the background, and the main context is iterated between answers\n"
-      "so that its results arrive as they would in the window. The simulated annotator answers\n"
+      "so that its results arrive as they would in the window (with --lockstep, drive waits for\n"
+      "each round instead, and a run reproduces from its seed). The simulated annotator answers\n"
       "from the pool's gold labels; items without one are skipped. Answers are written to the\n"
       "project under the annotator's name.\n"
-      "Exit status: 0 done, 1 an answer or the annotator failed, 2 usage, 3 the project cannot\n"
+      "Exit status: 0 done, 1 an answer or the annotator failed (or a --lockstep round took over\n"
+      "30 minutes), 2 usage, 3 the project cannot\n"
       "be used.");
   if (!veto_cli_parse (context, &argc, &argv, &exit_status))
     return exit_status;
@@ -346,6 +365,8 @@ veto_cmd_drive (int argc, char **argv)
   g_signal_connect (engine, "model-updated", G_CALLBACK (count_round), &rounds);
   g_signal_connect (engine, "error", G_CALLBACK (report_error), NULL);
 
+  if (lockstep && !wait_for_round (engine, argv[1], &error))
+    return veto_cli_fail (error);
   q = veto_engine_current (engine);
   while (q && done < (guint) answers)
     {
@@ -371,6 +392,9 @@ veto_cmd_drive (int argc, char **argv)
       if (!veto_engine_answer (engine, answer_class, preferred, &id, &error))
         return veto_cli_fail (error);
       skipped_in_a_row = 0;
+      if (lockstep && (done + 1) % (guint) retrain_every == 0
+          && !wait_for_round (engine, argv[1], &error))
+        return veto_cli_fail (error);
       if (acks)
         {
           printf ("ack %" G_GINT64_FORMAT "\n", id);

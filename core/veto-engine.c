@@ -87,6 +87,9 @@ struct _VetoEngine
   const char *accuracy_from; /* what the estimate rests on (VetoEngineStatus); static */
   gboolean training;
   guint64 delivered_seq;
+  guint settled_changes;     /* the changes the newest finished round saw (G_MAXUINT: the worker
+                                stopped for good) */
+  gboolean settled;          /* a round has finished */
   VetoEngineScores *scores;
   gboolean stopped;
 
@@ -215,6 +218,8 @@ typedef struct
   gint64 *partners;         /* preference: the right item paired with each, or 0 */
   const char *strategy;     /* a static string */
   double *annotator_model;  /* K×K: the choice model fitted to the gold anchors (NULL: none) */
+  guint changes;            /* finished: the engine's changes the round saw (G_MAXUINT: the
+                               worker will run no round) */
 } Message;
 
 static void
@@ -293,6 +298,8 @@ deliver (gpointer data)
     case MESSAGE_FINISHED:
     default:
       engine->training = FALSE;
+      engine->settled = TRUE;
+      engine->settled_changes = msg->changes;
       /* Results arrive in order, but a round older than one delivered must never win. */
       if (msg->weights && msg->seq > engine->delivered_seq)
         deliver_round (engine, msg);
@@ -871,6 +878,7 @@ out:
       return;
     }
   msg->error = g_steal_pointer (&error);
+  msg->changes = w->trained_changes;
   post (w, MESSAGE_FINISHED, msg);
 }
 
@@ -921,6 +929,7 @@ worker_main (gpointer data)
 
       /* The session goes on with random questions. */
       msg->error = g_steal_pointer (&error);
+      msg->changes = G_MAXUINT;
       post (&w, MESSAGE_FINISHED, msg);
     }
   g_free (w.pool_index);
@@ -1199,6 +1208,26 @@ veto_engine_wait_for_model (VetoEngine *engine, gint64 version, guint timeout_ms
     g_main_context_iteration (engine->context, TRUE);
   g_source_destroy (timeout);
   return engine->model_version >= version;
+}
+
+gboolean
+veto_engine_wait_for_round (VetoEngine *engine, guint timeout_ms)
+{
+  g_autoptr (GSource) timeout = g_timeout_source_new (timeout_ms);
+  gboolean timed_out = FALSE;
+  guint changes;
+
+  g_return_val_if_fail (VETO_IS_ENGINE (engine), FALSE);
+
+  g_mutex_lock (&engine->lock);
+  changes = engine->changes;
+  g_mutex_unlock (&engine->lock);
+  g_source_set_callback (timeout, wait_timed_out, &timed_out, NULL);
+  g_source_attach (timeout, engine->context);
+  while (!(engine->settled && engine->settled_changes >= changes) && !timed_out)
+    g_main_context_iteration (engine->context, TRUE);
+  g_source_destroy (timeout);
+  return engine->settled && engine->settled_changes >= changes;
 }
 
 void

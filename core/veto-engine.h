@@ -167,6 +167,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoEngineScores, veto_engine_scores_free)
 /* Blocks (iterating the caller's main context) until the worker has delivered a model of at
  * least `version`, or timeout. For tests and `veto drive`, never for the window. */
 gboolean veto_engine_wait_for_model (VetoEngine *engine, gint64 version, guint timeout_ms);
+/* Blocks (iterating the caller's main context) until the worker has finished a round that saw
+ * every answer and undo made so far (with a model, an error or nothing to learn from), or
+ * timeout. A round starts after retrain_every changes, or once the annotators have been idle
+ * for 3 s. `veto drive --lockstep` waits so after the start and after every retrain_every
+ * answers: which model chooses each question then depends on the seed alone, not on timing. */
+gboolean veto_engine_wait_for_round (VetoEngine *engine, guint timeout_ms);
 
 /*
  * Signals (on the creating thread):

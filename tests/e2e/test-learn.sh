@@ -336,6 +336,22 @@ sys.exit(not (len(ruled) >= 30 and sum(ruled) >= 0.95 * len(ruled)
               and sum(uniform) <= 0.85 * len(uniform)))
 PY
 
+# drive --lockstep waits for each round: answers 20b to 20b + 19 are all asked by the round that
+# saw the first 20b, and a second run from the same seed on a copy asks and answers the same questions.
+for r in a b; do
+  cp "$P" "$T/lockstep-$r.veto"
+  "$VETO" drive "$T/lockstep-$r.veto" --kind complementary --shown 2 --answers 60 \
+    --retrain-every 20 --lockstep --seed 2 >/dev/null 2>"$T/err-lockstep-$r"
+  sqlite3 "$T/lockstep-$r.veto" "SELECT item_id, answer_class_id, question, model_version,
+    strategy FROM annotations ORDER BY id" >"$T/lockstep-$r.txt"
+done
+check "drive --lockstep: each block of 20 answers asked by one round, a new one per block" \
+  test "$(sqlite3 "$T/lockstep-a.veto" "SELECT count(DISTINCT i / 20 || ':' || ifnull(v, '-'))
+    || ' ' || count(DISTINCT ifnull(v, '-')) FROM (SELECT row_number() OVER (ORDER BY id) - 1
+    AS i, model_version AS v FROM annotations)")" = "3 3"
+check "drive --lockstep: the same seed asks and answers the same 60 questions" \
+  sh -c "[ \$(wc -l <'$T/lockstep-a.txt') -eq 60 ] && cmp -s '$T/lockstep-a.txt' '$T/lockstep-b.txt'"
+
 check "simulate without --scratch records simulated answers" "$VETO" simulate "$P" -q \
   --out "$T/sim-kept" --budget 40 --batch 20 --init 20 --seeds 1 --strategy random
 check "the answers are in the project" grep -q '"ordinary" : 40' <("$VETO" info "$P" --json)
