@@ -174,9 +174,10 @@ typedef enum
   VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
   /* The set of largest expected information gain (veto_active_informative_set (), formula
    * below) under the model's p and the uniform annotator here; the window's sessions use the
-   * annotators' fitted model once there is one (veto_active_informative_candidates (), about
-   * 0.2 ms a question for 4 of 10 classes), the simulator the item's full posterior and the
-   * annotator's model. Deterministic, shown in a random order.
+   * item's posterior (the model's p and its earlier answers) and the fitted model of the person
+   * asked, their own or the pooled one, once there is one (veto_active_informative_candidates
+   * ()), the simulator the item's posterior and the annotator's model. Deterministic, shown in
+   * a random order.
    * Candidate-aware loss. The default of `simulate`, the engine and the window
    * (docs/simulate.md): with margin, 5% gold
    * anchors and the estimated annotator model at 6,000 answers, 3 seeds, it beats proportional
