@@ -992,7 +992,7 @@ class_index (const VetoSessions *ss, gint64 id)
 
 /* The item's standing complementary answers (pending ones included), each with its answerer's
  * model, for its posterior: out_answers gets VetoActiveAnswer, pointing into out_shown (class
- * indices). */
+ * indices). An answer about a class these sessions have not loaded yet is left out. */
 static gboolean
 earlier_answers (VetoSessions *ss, gint64 item, GArray *out_answers, GArray *out_shown,
                  GError **error)
@@ -1014,19 +1014,14 @@ earlier_answers (VetoSessions *ss, gint64 item, GArray *out_answers, GArray *out
       for (; i < rows->len && g_array_index (rows, VetoShownClass, i).annotation
                                   == first->annotation; i++)
         {
-          gint64 shown = g_array_index (rows, VetoShownClass, i).shown_class;
-          gint c = class_index (ss, shown);
+          gint c = class_index (ss, g_array_index (rows, VetoShownClass, i).shown_class);
+          guint index = (guint) MAX (c, 0);
 
-          if (shown == 0)
-            for (guint all = 0; all < ss->classes->len; all++)
-              g_array_append_val (out_shown, all);
-          else if (c >= 0)
-            g_array_append_val (out_shown, c);
-          else
-            known = FALSE;
+          g_array_append_val (out_shown, index);
+          known &= c >= 0;
         }
       an.n_shown = out_shown->len - start;
-      if (!known || an.n_shown == 0)
+      if (!known)
         {
           g_array_set_size (out_shown, start);
           continue;

@@ -1908,7 +1908,7 @@ veto_store_list_complementary (VetoStore *store, gint64 item, GError **error)
 {
   sqlite3_stmt *stmt = kept (store,
       "SELECT a.id, a.annotator_id, a.answer_class_id, c.class_id FROM annotations a"
-      " LEFT JOIN annotation_candidates c ON c.annotation_id = a.id"
+      " JOIN annotation_candidates c ON c.annotation_id = a.id"
       " WHERE a.item_id = ? AND a.kind = 'complementary' AND a.undone = 0"
       " AND a.answer_class_id IS NOT NULL ORDER BY a.id, c.position", error);
   g_autoptr (GArray) shown = g_array_new (FALSE, FALSE, sizeof (VetoShownClass));

@@ -327,13 +327,12 @@ typedef struct
   gint64 annotation;
   gint64 annotator;
   gint64 answer_class;  /* the class it is NOT */
-  gint64 shown_class;   /* 0: the answer was recorded without its candidates */
+  gint64 shown_class;
 } VetoShownClass;
 
 /* The standing complementary answers on an item, in answer order, one element per class each
- * showed in the order shown (one with shown_class 0 for an answer without candidates), through
- * the store's own connection (its uncommitted writes included). A few indexed rows: the
- * sessions read it as they compose a question. */
+ * showed, in the order shown, through the store's own connection (its uncommitted writes
+ * included). A few indexed rows: the sessions read it as they compose a question. */
 GArray *veto_store_list_complementary (VetoStore *store, gint64 item, GError **error);
 
 /* Questions of a campaign handed out and not yet answered (the lab server's leases), each kept
