@@ -546,11 +546,12 @@ sorted_classes (Fixture *f, const gint64 *candidates, guint n, guint *out)
 
 /* The lab server's learner hands each person's own model, and the item's earlier answers, to
  * the sessions. Two people answered 100 gold anchors each with their habit (one always names
- * the class after the truth, the other the one three after), a trainer (no anchors) answered
- * every pool item once. After a round, three people are asked about the same item in turn: each
- * gets the pair of largest gain under the item's posterior (the engine's p and the trainer's
- * answer under the pooled model) for their own model, or the pooled one for the newcomer,
- * fitted the same way from the same answers; the pairs are not all alike. */
+ * the class after the truth, the other the one three after), a newcomer 10 (below
+ * VETO_LOSS_MIN_OWN_ANSWERS), a trainer (no anchors) every pool item once. After a round, the
+ * three are asked about the same item in turn: each gets the pair of largest gain under the
+ * item's posterior (the engine's p and the trainer's answer under the pooled model) for their
+ * own model, or the pooled one for the newcomer, fitted the same way from the same answers; the
+ * pairs are not all alike. */
 static void
 test_own_models (Fixture *f, gconstpointer data)
 {
@@ -579,14 +580,15 @@ test_own_models (Fixture *f, gconstpointer data)
   anchors = veto_store_list_item_ids (store, VETO_SPLIT_VALIDATION, &error);
   g_assert_true (veto_store_begin (store, &error));
   for (guint i = 0; i < anchors->len; i++)
-    for (guint who = 0; who < 2; who++)
+    for (guint who = 0; who < (i < 10 ? 3u : 2u); who++)
       {
         gint64 v = g_array_index (anchors, gint64, i);
         guint y = gold_of (f, v);
         gint64 shown[3] = { f->classes[(y + 1) % K], f->classes[(y + 2) % K],
                             f->classes[(y + 3) % K] };
         VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = v, .annotator = people[who],
-                         .answer_class = shown[who == 0 ? 0 : 2], .candidates = shown,
+                         .answer_class = shown[who == 0 ? 0 : who == 1 ? 2 : 1],
+                         .candidates = shown,
                          .n_candidates = 3, .strategy = "anchor", .score = NAN };
 
         g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
