@@ -426,6 +426,36 @@ veto_active_information_gain (const double *posterior, guint n_classes, const do
   return MAX (gain, 0.0);
 }
 
+void
+veto_active_posterior (const float *p, guint n_classes, const VetoActiveAnswer *answers,
+                       guint n_answers, double *out_posterior)
+{
+  double total = 0.0;
+
+  g_return_if_fail (p != NULL && out_posterior != NULL);
+  g_return_if_fail (answers != NULL || n_answers == 0);
+
+  for (guint y = 0; y < n_classes; y++)
+    out_posterior[y] = MAX (p[y], 1e-12);
+  for (guint t = 0; t < n_answers; t++)
+    {
+      const VetoActiveAnswer *an = &answers[t];
+
+      for (guint y = 0; y < n_classes; y++)
+        {
+          double shown_sum = 0.0;
+
+          for (guint s = 0; s < an->n_shown; s++)
+            shown_sum += annotator_weight (an->a, n_classes, y, an->shown[s]);
+          out_posterior[y] *= annotator_weight (an->a, n_classes, y, an->answer) / shown_sum;
+        }
+    }
+  for (guint y = 0; y < n_classes; y++)
+    total += out_posterior[y];
+  for (guint y = 0; y < n_classes; y++)
+    out_posterior[y] = total > 0 ? out_posterior[y] / total : 1.0 / n_classes;
+}
+
 double
 veto_active_informative_set (const double *posterior, guint n_classes, const double *a, guint k,
                              guint *out_shown)
@@ -1576,15 +1606,13 @@ veto_active_select (VetoActiveStrategy       strategy,
 
 /* Candidate sets */
 
-/* One item's informative set under annotator model a (NULL: uniform), shown in an order drawn
- * from rng; scratch holds n_classes doubles. */
+/* One item's informative set for posterior pi under annotator model a (NULL: uniform), shown
+ * in an order drawn from rng. */
 static void
-informative_shown (const float *p, guint n_classes, const double *a, guint k, VetoRng *rng,
-                   double *scratch, guint *out_shown)
+informative_shown (const double *pi, guint n_classes, const double *a, guint k, VetoRng *rng,
+                   guint *out_shown)
 {
-  for (guint c = 0; c < n_classes; c++)
-    scratch[c] = p[c];
-  veto_active_informative_set (scratch, n_classes, a, k, out_shown);
+  veto_active_informative_set (pi, n_classes, a, k, out_shown);
   rng_partial_shuffle (rng, out_shown, k, k);
 }
 
@@ -1655,7 +1683,10 @@ veto_active_candidates (VetoActiveCandidateRule rule,
       guint *set = out_classes + (gsize) i * k;
 
       if (informative)
-        informative_shown (probs + (gsize) i * n_classes, n_classes, NULL, k, &rng, keys, set);
+        {
+          veto_active_posterior (probs + (gsize) i * n_classes, n_classes, NULL, 0, keys);
+          informative_shown (keys, n_classes, NULL, k, &rng, set);
+        }
       else if (proportional)
         {
           const float *p = probs + (gsize) i * n_classes;
@@ -1679,13 +1710,16 @@ veto_active_candidates (VetoActiveCandidateRule rule,
 }
 
 gboolean
-veto_active_informative_candidates (const float *posterior, guint n_classes, const double *a,
-                                    guint k, guint64 seed, guint *out_shown, GError **error)
+veto_active_informative_candidates (const float *p, guint n_classes,
+                                    const VetoActiveAnswer *answers, guint n_answers,
+                                    const double *a, guint k, guint64 seed, guint *out_shown,
+                                    GError **error)
 {
-  g_autofree double *pi = NULL;
+  double pi[64];
   VetoRng rng;
 
-  g_return_val_if_fail (posterior != NULL && out_shown != NULL, FALSE);
+  g_return_val_if_fail (p != NULL && out_shown != NULL, FALSE);
+  g_return_val_if_fail (answers != NULL || n_answers == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (k == 0 || k > n_classes || n_classes > 64)
@@ -1695,11 +1729,25 @@ veto_active_informative_candidates (const float *posterior, guint n_classes, con
                    n_classes);
       return FALSE;
     }
-  if (!check_probs (posterior, 1, n_classes, error))
+  if (!check_probs (p, 1, n_classes, error))
     return FALSE;
-  pi = g_new (double, n_classes);
+  for (guint t = 0; t < n_answers; t++)
+    {
+      gboolean valid = answers[t].answer < n_classes && answers[t].n_shown > 0
+                       && answers[t].shown != NULL;
+
+      for (guint s = 0; valid && s < answers[t].n_shown; s++)
+        valid = answers[t].shown[s] < n_classes;
+      if (!valid)
+        {
+          g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
+                       "Earlier answer %u does not fit %u classes", t, n_classes);
+          return FALSE;
+        }
+    }
+  veto_active_posterior (p, n_classes, answers, n_answers, pi);
   veto_rng_init (&rng, seed);
-  informative_shown (posterior, n_classes, a, k, &rng, pi, out_shown);
+  informative_shown (pi, n_classes, a, k, &rng, out_shown);
   return TRUE;
 }
 

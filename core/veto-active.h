@@ -174,9 +174,10 @@ typedef enum
   VETO_ACTIVE_CANDIDATES_PROPORTIONAL,
   /* The set of largest expected information gain (veto_active_informative_set (), formula
    * below) under the model's p and the uniform annotator here; the window's sessions use the
-   * annotators' fitted model once there is one (veto_active_informative_candidates (), about
-   * 0.2 ms a question for 4 of 10 classes), the simulator the item's full posterior and the
-   * annotator's model. Deterministic, shown in a random order.
+   * item's posterior (the model's p and its earlier answers) and the fitted model of the person
+   * asked, their own or the pooled one, once there is one (veto_active_informative_candidates
+   * ()), the simulator the item's posterior and the annotator's model. Deterministic, shown in
+   * a random order.
    * Candidate-aware loss. The default of `simulate`, the engine and the window
    * (docs/simulate.md): with margin, 5% gold
    * anchors and the estimated annotator model at 6,000 answers, 3 seeds, it beats proportional
@@ -204,6 +205,26 @@ typedef enum
  * noise floor 1e-3 on it). */
 double veto_active_information_gain (const double *posterior, guint n_classes, const double *a,
                                      const guint *shown, guint k);
+/* An earlier answer to a complementary question about the item: the classes shown, the one
+ * named ("not this one"), and the choice model of the person who gave it (K×K Luce weights
+ * A[y][c]; NULL: the uniform annotator). */
+typedef struct
+{
+  const guint *shown;
+  guint n_shown;
+  guint answer;
+  const double *a;
+} VetoActiveAnswer;
+
+/* The posterior pi of an item's class: the classifier's p (n_classes probabilities, each
+ * floored at 1e-12) combined with the item's earlier answers,
+ *   pi(y) ∝ max(p_y, 1e-12) Π_t A_t[y][c_t] / Σ_{s∈S_t} A_t[y][s],
+ * normalised (uniform when the product vanishes everywhere). With p = (.4, .3, .2, .1, 0) and
+ * one answer "not 0" of the uniform annotator among S = {0, 1, 2, 3}, class 0 keeps 1e-3 of
+ * its share: pi ≈ (.0007, .4997, .3331, .1666, 0). No answers: p normalised. */
+void veto_active_posterior (const float *p, guint n_classes, const VetoActiveAnswer *answers,
+                            guint n_answers, double *out_posterior);
+
 /* The k-set of largest gain, in class order: exhaustive over the C(n_classes, k) sets when
  * there are at most 5,000 of them, else grown greedily one class at a time. Returns its gain. */
 double veto_active_informative_set (const double *posterior, guint n_classes, const double *a,
@@ -218,13 +239,16 @@ gboolean veto_active_informative_questions (const double *posteriors, guint n, g
                                             guint *out_indices, guint *out_shown,
                                             double *out_scores, GError **error);
 
-/* One item's informative candidates: the k-set of largest gain under posterior (n_classes
- * probabilities) and the annotator model a (K×K Luce weights A[y][c], as for
- * veto_active_information_gain (); NULL: the uniform annotator), in a random display order drawn
- * from seed. The engine's sessions ask with the model fitted to the annotators' gold anchors once
- * there is one. Fails on k outside 1..n_classes, more than 64 classes or a posterior that is not a
- * distribution. */
-gboolean veto_active_informative_candidates (const float *posterior, guint n_classes,
+/* One item's informative candidates: the k-set of largest gain under the item's posterior
+ * (veto_active_posterior () of the classifier's p, n_classes probabilities, and its n_answers
+ * earlier answers, which may be 0) for the annotator about to be asked, whose model is a (K×K
+ * Luce weights A[y][c], as for veto_active_information_gain (); NULL: the uniform annotator),
+ * in a random display order drawn from seed. The engine's sessions ask with the asker's own
+ * model fitted to their gold anchors, else the pooled one, once there is one. Fails on k
+ * outside 1..n_classes, more than 64 classes, p not a distribution, or an answer that shows
+ * or names a class outside 0..n_classes-1. */
+gboolean veto_active_informative_candidates (const float *p, guint n_classes,
+                                             const VetoActiveAnswer *answers, guint n_answers,
                                              const double *a, guint k, guint64 seed,
                                              guint *out_shown, GError **error);
 

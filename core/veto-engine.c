@@ -220,6 +220,9 @@ typedef struct
   double *annotator_model;  /* K×K: the choice model fitted to the gold anchors (NULL: none) */
   guint changes;            /* finished: the engine's changes the round saw (G_MAXUINT: the
                                worker will run no round) */
+  guint n_own_models;       /* annotators with a model of their own */
+  gint64 *own_annotators;   /* their store ids */
+  double *own_models;       /* n_own_models K×K: theirs */
 } Message;
 
 static void
@@ -237,6 +240,8 @@ message_free (gpointer data)
   g_free (msg->key_scores);
   g_free (msg->partners);
   g_free (msg->annotator_model);
+  g_free (msg->own_annotators);
+  g_free (msg->own_models);
   g_free (msg);
 }
 
@@ -273,6 +278,9 @@ deliver_round (VetoEngine *engine, Message *msg)
     .partners = msg->partners,
     .strategy = msg->strategy,
     .annotator_model = msg->annotator_model,
+    .n_own_models = msg->n_own_models,
+    .own_annotators = msg->own_annotators,
+    .own_models = msg->own_models,
   };
   veto_sessions_set_priority (engine->sessions, &priority);
   g_signal_emit (engine, signals[SIGNAL_MODEL_UPDATED], 0, version);
@@ -863,6 +871,9 @@ worker_round (Worker *w)
   msg->model_kind = g_strdup (veto_model_kind_to_string (o->model));
   msg->train_size = result.train_size;
   msg->annotator_model = g_steal_pointer (&result.annotator_model);
+  msg->n_own_models = result.own_annotators ? result.annotators_fitted : 0;
+  msg->own_annotators = g_steal_pointer (&result.own_annotators);
+  msg->own_models = g_steal_pointer (&result.own_models);
   msg->seconds = (g_get_monotonic_time () - started) / 1e6;
   msg->metrics = round_metrics (&result, msg->accuracy, msg->accuracy_from, &eval, eval_split,
                                 ordered);

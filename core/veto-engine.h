@@ -65,8 +65,10 @@ typedef struct
 } VetoEngineOptions;
 
 /* The defaults: complementary questions (the 4 candidates of largest expected information gain
- * under the model's p and the annotators' pooled model fitted to their gold anchors, the uniform
- * annotator until there is one, veto_active_informative_candidates (); 5% of them on
+ * under the item's posterior, the model's p combined with the item's earlier answers, and the
+ * model of the person asked: their own fitted to their gold anchors once they have 25 anchor
+ * answers, else the pooled one, the uniform annotator until there is one,
+ * veto_active_informative_candidates (); 5% of them on
  * gold anchors when the project has some), margin, a retrain every 10 answers, 20 questions
  * ahead, pixels, softmax, seed 1. A NULL annotator is the login name. With
  * a campaign, the campaign's protocol must be the kind, and its K replaces n_candidates. */

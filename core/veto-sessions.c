@@ -71,7 +71,10 @@ struct _VetoSessions
   float *probs;             /* the learner's probabilities, n_classes a row */
   guint n_classes;
   double *annotator_model;  /* n_classes × n_classes, for informative candidates (NULL: the
-                               uniform annotator) */
+                               uniform annotator): the pooled model */
+  guint n_own;              /* annotators with a model of their own */
+  gint64 *own_annotators;   /* n_own annotator ids */
+  double *own_models;       /* n_own × n_classes × n_classes: theirs, in that order */
   char strategy[32];        /* the learner's, for the items it ordered */
   GHashTable *sessions;     /* annotator id → Session */
   GHashTable *leases;       /* question id → VetoLease (owned) */
@@ -404,6 +407,8 @@ veto_sessions_free (VetoSessions *ss)
   g_clear_pointer (&ss->order, g_array_unref);
   g_clear_pointer (&ss->probs, g_free);
   g_clear_pointer (&ss->annotator_model, g_free);
+  g_clear_pointer (&ss->own_annotators, g_free);
+  g_clear_pointer (&ss->own_models, g_free);
   g_clear_pointer (&ss->sessions, g_hash_table_unref);
   g_clear_pointer (&ss->leases, g_hash_table_unref);
   g_clear_pointer (&ss->pending_uids, g_hash_table_unref);
@@ -854,9 +859,19 @@ veto_sessions_set_priority (VetoSessions *ss, const VetoSessionsPriority *p)
   if (p->probs)
     ss->probs = g_memdup2 (p->probs, sizeof (float) * p->n * p->n_classes);
   g_clear_pointer (&ss->annotator_model, g_free);
+  g_clear_pointer (&ss->own_annotators, g_free);
+  g_clear_pointer (&ss->own_models, g_free);
+  ss->n_own = 0;
   if (p->probs && p->annotator_model)
     ss->annotator_model = g_memdup2 (p->annotator_model,
                                      sizeof (double) * p->n_classes * p->n_classes);
+  if (p->probs && p->n_own_models > 0)
+    {
+      ss->n_own = p->n_own_models;
+      ss->own_annotators = g_memdup2 (p->own_annotators, sizeof (gint64) * p->n_own_models);
+      ss->own_models = g_memdup2 (p->own_models, sizeof (double) * p->n_own_models
+                                                     * p->n_classes * p->n_classes);
+    }
   for (guint i = 0; i < ss->slots->len; i++)
     {
       Slot *slot = &g_array_index (ss->slots, Slot, i);
@@ -955,6 +970,71 @@ compose_pair (VetoSessions *ss, Session *s, Slot *slot, VetoLease *lease)
   return TRUE;
 }
 
+/* The choice model of an annotator, for informative candidates: their own from the learner's
+ * last round, else the pooled one, else NULL (the uniform annotator). */
+static const double *
+model_of (const VetoSessions *ss, gint64 annotator)
+{
+  for (guint i = 0; i < ss->n_own; i++)
+    if (ss->own_annotators[i] == annotator)
+      return ss->own_models + (gsize) i * ss->n_classes * ss->n_classes;
+  return ss->annotator_model;
+}
+
+static gint
+class_index (const VetoSessions *ss, gint64 id)
+{
+  for (guint i = 0; i < ss->classes->len; i++)
+    if (((VetoClass *) g_ptr_array_index (ss->classes, i))->id == id)
+      return (gint) i;
+  return -1;
+}
+
+/* The item's standing complementary answers (pending ones included), each with its answerer's
+ * model, for its posterior: out_answers gets VetoActiveAnswer, pointing into out_shown (class
+ * indices). An answer about a class these sessions have not loaded yet is left out. */
+static gboolean
+earlier_answers (VetoSessions *ss, gint64 item, GArray *out_answers, GArray *out_shown,
+                 GError **error)
+{
+  g_autoptr (GArray) rows = veto_store_list_complementary (ss->store, item, error);
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  if (rows == NULL)
+    return FALSE;
+  for (guint i = 0; i < rows->len;)
+    {
+      const VetoShownClass *first = &g_array_index (rows, VetoShownClass, i);
+      VetoActiveAnswer an = { NULL, 0, 0, model_of (ss, first->annotator) };
+      gint answer = class_index (ss, first->answer_class);
+      guint start = out_shown->len;
+      gboolean known = answer >= 0;
+
+      an.answer = (guint) MAX (answer, 0);
+      for (; i < rows->len && g_array_index (rows, VetoShownClass, i).annotation
+                                  == first->annotation; i++)
+        {
+          gint c = class_index (ss, g_array_index (rows, VetoShownClass, i).shown_class);
+          guint index = (guint) MAX (c, 0);
+
+          g_array_append_val (out_shown, index);
+          known &= c >= 0;
+        }
+      an.n_shown = out_shown->len - start;
+      if (!known)
+        {
+          g_array_set_size (out_shown, start);
+          continue;
+        }
+      g_array_append_val (out_answers, an);
+      g_array_append_val (starts, start);
+    }
+  for (guint t = 0; t < out_answers->len; t++)
+    g_array_index (out_answers, VetoActiveAnswer, t).shown
+        = &g_array_index (out_shown, guint, g_array_index (starts, guint, t));
+  return TRUE;
+}
+
 /* Every question is composed here: the item, what chose it, the model's guess, and the
  * candidates (complementary: K by the rule, uniform for a campaign or before the scores cover
  * every class; ordinary: every class) or the pair. FALSE (without error) when no pair is left. */
@@ -996,11 +1076,17 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
       guint64 seed = ((guint64) g_rand_int (ss->rand) << 32) | g_rand_int (ss->rand);
 
       /* an anchor's candidates are uniform (CLImage's protocol): sets the model did not choose;
-       * informative ones are chosen for the annotators' fitted model once there is one */
+       * informative ones are chosen under the item's posterior (the model's p and its earlier
+       * answers) for the person asked, with their fitted model once there is one */
       if (p && !slot->anchor && ss->rule == VETO_ACTIVE_CANDIDATES_INFORMATIVE)
         {
-          if (!veto_active_informative_candidates (p, n, ss->annotator_model, k, seed, shown,
-                                                   error))
+          g_autoptr (GArray) earlier = g_array_new (FALSE, FALSE, sizeof (VetoActiveAnswer));
+          g_autoptr (GArray) earlier_shown = g_array_new (FALSE, FALSE, sizeof (guint));
+
+          if (!earlier_answers (ss, slot->item, earlier, earlier_shown, error)
+              || !veto_active_informative_candidates (
+                  p, n, (const VetoActiveAnswer *) (gpointer) earlier->data, earlier->len,
+                  model_of (ss, s->annotator), k, seed, shown, error))
             return FALSE;
         }
       else if (!veto_active_candidates (p && !slot->anchor ? ss->rule

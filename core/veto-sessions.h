@@ -21,7 +21,10 @@ G_BEGIN_DECLS
  * pool): every pool item is eligible, once per person; the learner's order decides what comes
  * next (veto_sessions_set_priority), items answered by anyone since that order was made coming
  * after the others, so that people working at once spread over different items; the question is
- * composed here from the learner's scores (complementary: K candidates by the configured rule;
+ * composed here from the learner's scores (complementary: K candidates by the configured rule,
+ * the informative one under the item's posterior, the learner's p combined with the item's
+ * standing answers each under its answerer's model, for the model of the person asked: their
+ * own, else the pooled one, else the uniform annotator;
  * preference: the learner's pair, else a partner in the same predicted class; ordinary: every
  * class), with the model's guess. Free complementary questions go, at the rate
  * options.anchors, to gold anchors outside the pool (VetoSessionsOptions.anchors), each once per
@@ -172,8 +175,15 @@ typedef struct
   const char *strategy;    /* its name, recorded with the questions it orders */
   const double *annotator_model; /* n_classes × n_classes: the annotators' choice model fitted
                                     to their gold anchors (veto_loss_fit_annotators ()'s pooled
-                                    one), with which informative candidates are chosen (NULL:
-                                    the uniform annotator) */
+                                    one), with which informative candidates are chosen for
+                                    whoever has no model of their own (NULL: the uniform
+                                    annotator) */
+  guint n_own_models;            /* annotators with a model of their own (0: none) */
+  const gint64 *own_annotators;  /* n_own_models annotator ids */
+  const double *own_models;      /* n_own_models × n_classes × n_classes: each one's own model
+                                    (veto_loss_fit_annotators (), pulled towards the pooled
+                                    one), in the order of own_annotators: informative candidates
+                                    for them are chosen with it */
 } VetoSessionsPriority;
 
 /* The learner's order: among the items a person may get (with a campaign: the least covered

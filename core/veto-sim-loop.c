@@ -96,6 +96,7 @@ typedef struct
   VetoSimAnnotator *annotator;
   GArray *choices;          /* Choice: every complementary answer of the run */
   GHashTable *answers_of;   /* pool index + 1 -> GArray of indices into choices */
+  GArray *earlier;          /* VetoActiveAnswer: item_posterior ()'s scratch */
   double *annotator_a;      /* K×K: the loss's annotator model, NULL: uniform */
   const float *scored;      /* n_pool × K: the last round's classifier on the pool, NULL before */
   char *annotator_name;
@@ -117,6 +118,7 @@ run_clear (Run *run)
   g_clear_pointer (&run->annotator, veto_sim_annotator_free);
   g_clear_pointer (&run->choices, g_array_unref);
   g_clear_pointer (&run->answers_of, g_hash_table_unref);
+  g_clear_pointer (&run->earlier, g_array_unref);
   g_clear_pointer (&run->annotator_a, g_free);
   g_clear_pointer (&run->annotator_name, g_free);
   g_clear_pointer (&run->teacher_probs, g_free);
@@ -215,6 +217,7 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
   run->asked = g_new0 (gboolean, run->n_pool);
   run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
   run->answers_of = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  run->earlier = g_array_new (FALSE, FALSE, sizeof (VetoActiveAnswer));
   veto_rng_init (&run->rng, config->seed * 7919 + 1);
   if (profile == NULL)
     profile = config->mode == VETO_SIM_MODE_COMPLEMENTARY ? (run->k == 10 ? "human" : "uniform")
@@ -328,37 +331,23 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
 }
 
 /* Posterior of the class of pool item `index`: the model's p combined with every answer the
- * item has under the annotator model, pi(y) ∝ p_y Π_t A[y][c_t] / Σ_{s∈S_t} A[y][s]. */
+ * item has under the annotator model (veto_active_posterior ()). */
 static void
 item_posterior (Run *run, const float *probs, guint index, double *out)
 {
-  guint k = run->k, m = run->config->n_candidates;
-  const double *a = run->annotator_a;
   GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
-  double total = 0.0;
+  guint n = mine ? mine->len : 0;
 
-  for (guint y = 0; y < k; y++)
-    out[y] = MAX (probs[(gsize) index * k + y], 1e-12);
-  for (guint t = 0; mine && t < mine->len; t++)
+  g_array_set_size (run->earlier, n);
+  for (guint t = 0; t < n; t++)
     {
       const Choice *ch = &g_array_index (run->choices, Choice, g_array_index (mine, guint, t));
 
-      for (guint y = 0; y < k; y++)
-        {
-          double shown_sum = 0.0, chosen;
-
-          for (guint s = 0; s < m; s++)
-            shown_sum += a ? a[(gsize) y * k + ch->shown[s]]
-                           : ch->shown[s] == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
-          chosen = a ? a[(gsize) y * k + ch->answer]
-                     : ch->answer == y ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
-          out[y] *= chosen / shown_sum;
-        }
+      g_array_index (run->earlier, VetoActiveAnswer, t) = (VetoActiveAnswer) {
+        ch->shown, run->config->n_candidates, ch->answer, run->annotator_a };
     }
-  for (guint y = 0; y < k; y++)
-    total += out[y];
-  for (guint y = 0; y < k; y++)
-    out[y] = total > 0 ? out[y] / total : 1.0 / k;
+  veto_active_posterior (probs + (gsize) index * run->k, run->k,
+                         (const VetoActiveAnswer *) (gpointer) run->earlier->data, n, out);
 }
 
 /* Candidate sets for the chosen items, from the model's probabilities when the rule wants them. */

@@ -412,6 +412,8 @@ veto_train_result_clear (VetoTrainResult *result)
 {
   g_clear_pointer (&result->q_used, g_free);
   g_clear_pointer (&result->annotator_model, g_free);
+  g_clear_pointer (&result->own_annotators, g_free);
+  g_clear_pointer (&result->own_models, g_free);
   g_clear_pointer (&result->fold_scores, g_free);
 }
 
@@ -1088,6 +1090,8 @@ typedef struct
   GHashTable *model_of;    /* name → model index */
   guint anchor_answers;
   guint own;               /* annotators with a model of their own */
+  gint64 *own_ids;         /* own: their store ids */
+  double *own_a;           /* own K×K: their models, in that order */
 } AnnotatorModels;
 
 static void
@@ -1095,6 +1099,8 @@ annotator_models_clear (AnnotatorModels *m)
 {
   g_clear_pointer (&m->a, g_free);
   g_clear_pointer (&m->model_of, g_hash_table_unref);
+  g_clear_pointer (&m->own_ids, g_free);
+  g_clear_pointer (&m->own_a, g_free);
 }
 
 static gboolean
@@ -1107,6 +1113,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
                                                            NULL);
   g_autoptr (GHashTable) index = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autofree VetoLossChoiceObservation *obs = NULL;
   g_autofree guint *annotator_of = NULL;
   g_autofree double *truth = g_new0 (double, (gsize) k * k);
@@ -1163,6 +1170,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
       if (who == 0)
         {
           g_ptr_array_add (names, an->annotator);
+          g_array_append_val (ids, an->annotator_id);
           who = names->len;
           g_hash_table_insert (index, an->annotator, GUINT_TO_POINTER (who));
         }
@@ -1184,10 +1192,17 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
       return FALSE;
     }
   out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  out->own_ids = g_new (gint64, names->len);
+  out->own_a = g_new (double, (gsize) names->len * k * k);
   for (guint j = 0; j < names->len; j++)
     {
       g_hash_table_insert (out->model_of, g_strdup (names->pdata[j]), GUINT_TO_POINTER (j + 1));
-      out->own += fits[j].own;
+      if (!fits[j].own)
+        continue;
+      out->own_ids[out->own] = g_array_index (ids, gint64, j);
+      memcpy (out->own_a + (gsize) out->own * k * k, out->a + (gsize) (j + 1) * k * k,
+              sizeof (double) * k * k);
+      out->own++;
     }
   return TRUE;
 }
@@ -1294,6 +1309,11 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       result.annotators_fitted = fitted.own;
       if (fitted.n_models > 0)
         result.annotator_model = g_memdup2 (fitted.a, sizeof (double) * k * k);
+      if (fitted.own > 0)
+        {
+          result.own_annotators = g_steal_pointer (&fitted.own_ids);
+          result.own_models = g_steal_pointer (&fitted.own_a);
+        }
     }
   models = spec->annotator_model ? spec->annotator_model : fitted.a;
   n_models = spec->annotator_model ? 1 : fitted.n_models;

@@ -133,7 +133,12 @@ typedef struct
   double *annotator_model; /* K×K: the pooled choice model fitted to the gold anchors for the
                               loss (NULL while there are too few, or when spec->annotator_model
                               was given); owned. The engine asks its informative questions
-                              with it */
+                              with it when the person asked has no model of their own */
+  gint64 *own_annotators;  /* annotators_fitted store ids: who has a model of their own (NULL
+                              when nobody has); owned */
+  double *own_models;      /* annotators_fitted K×K: their own models (pulled towards the
+                              pooled one), in the order of own_annotators; owned. The engine
+                              asks each of them with theirs */
   const char *validation;  /* what chose the epoch: "gold" (the validation split), "answers"
                               (held-out complementary answers, their candidate-aware
                               likelihood), "ure-01" or "scel" (held-out synthetic CLs,

@@ -1674,7 +1674,7 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
   g_autoptr (VetoStoreStatement) stmt = prepare (store,
       "SELECT a.id, a.kind, a.item_id, i.sha256, n.name, n.kind, c.name, a.right_item_id,"
       " a.criterion, a.preferred, a.soft_labels, a.question, a.model_version, a.strategy,"
-      " a.score, a.campaign_id, a.shown_at, a.answered_at, a.undone, a.flagged"
+      " a.score, a.campaign_id, a.shown_at, a.answered_at, a.undone, a.flagged, a.annotator_id"
       " FROM annotations a JOIN items i ON i.id = a.item_id"
       " JOIN annotators n ON n.id = a.annotator_id"
       " LEFT JOIN classes c ON c.id = a.answer_class_id"
@@ -1712,6 +1712,7 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
       a->answered_at = TEXT (17);
       a->undone = sqlite3_column_int (stmt, 18) != 0;
       a->flagged = sqlite3_column_int (stmt, 19) != 0;
+      a->annotator_id = sqlite3_column_int64 (stmt, 20);
 #undef TEXT
       a->candidates = g_ptr_array_new_with_free_func (g_free);
       sqlite3_reset (cand);
@@ -1900,6 +1901,33 @@ veto_store_list_answered (VetoStore *store, GError **error)
       return NULL;
     }
   return g_steal_pointer (&answers);
+}
+
+GArray *
+veto_store_list_complementary (VetoStore *store, gint64 item, GError **error)
+{
+  sqlite3_stmt *stmt = kept (store,
+      "SELECT a.id, a.annotator_id, a.answer_class_id, c.class_id FROM annotations a"
+      " JOIN annotation_candidates c ON c.annotation_id = a.id"
+      " WHERE a.item_id = ? AND a.kind = 'complementary' AND a.undone = 0"
+      " AND a.answer_class_id IS NOT NULL ORDER BY a.id, c.position", error);
+  g_autoptr (GArray) shown = g_array_new (FALSE, FALSE, sizeof (VetoShownClass));
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, item);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      VetoShownClass c = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1),
+                           sqlite3_column_int64 (stmt, 2), sqlite3_column_int64 (stmt, 3) };
+
+      g_array_append_val (shown, c);
+    }
+  if (rc != SQLITE_DONE)
+    set_sqlite_error (store, error, rc, "reading an item's answers");
+  sqlite3_reset (stmt);
+  return rc == SQLITE_DONE ? g_steal_pointer (&shown) : NULL;
 }
 
 /* --- summary --- */

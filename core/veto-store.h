@@ -234,6 +234,7 @@ typedef struct
   gint64 item;
   char *item_sha256;
   char *annotator;
+  gint64 annotator_id;
   char *annotator_kind;
   char *answer_class;       /* name, or NULL */
   GPtrArray *candidates;    /* names in the order shown (complementary), else empty */
@@ -319,6 +320,20 @@ GArray *veto_store_campaign_list_answers (VetoStore *store, gint64 campaign, GEr
  * a preference answer gives two, its left item and its right one. Through the store's own
  * connection, as above. */
 GArray *veto_store_list_answered (VetoStore *store, GError **error);
+
+/* One class a standing complementary answer on an item showed. */
+typedef struct
+{
+  gint64 annotation;
+  gint64 annotator;
+  gint64 answer_class;  /* the class it is NOT */
+  gint64 shown_class;
+} VetoShownClass;
+
+/* The standing complementary answers on an item, in answer order, one element per class each
+ * showed, in the order shown, through the store's own connection (its uncommitted writes
+ * included). A few indexed rows: the sessions read it as they compose a question. */
+GArray *veto_store_list_complementary (VetoStore *store, gint64 item, GError **error);
 
 /* Questions of a campaign handed out and not yet answered (the lab server's leases), each kept
  * as its holder's JSON text so that a restarted server hands the same questions back. */

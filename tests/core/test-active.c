@@ -1206,6 +1206,22 @@ test_perf (void)
     g_test_minimized_result (seconds, "informative set of 4 of 10 classes: %.0f us a question",
                              seconds * 1e6);
   }
+  /* The same for an item asked again: its posterior from p and three earlier answers. */
+  {
+    const guint sets[3][4] = { { 0, 1, 2, 3 }, { 2, 4, 6, 8 }, { 1, 3, 5, 7 } };
+    VetoActiveAnswer earlier[3] = { { sets[0], 4, 0, NULL }, { sets[1], 4, 4, NULL },
+                                    { sets[2], 4, 7, NULL } };
+    guint shown[4];
+    gint64 start = g_get_monotonic_time ();
+
+    for (guint i = 0; i < 1000; i++)
+      g_assert_true (veto_active_informative_candidates (p + (gsize) i * k, k, earlier, 3, NULL,
+                                                         4, i, shown, NULL));
+    seconds = (g_get_monotonic_time () - start) / 1e6 / 1000;
+    g_test_minimized_result (seconds,
+                             "informative set of 4 of 10 after 3 answers: %.0f us a question",
+                             seconds * 1e6);
+  }
 }
 
 /* One question's informative candidates under a fitted annotator model: the set of largest gain
@@ -1225,28 +1241,120 @@ test_informative_candidates (void)
       a[y * 5 + c] = c != y || y < 2 ? 1.0 : 1e-3;
   for (guint64 seed = 1; seed <= 20; seed++)
     {
-      g_assert_true (veto_active_informative_candidates (p, 5, a, 2, seed, shown, &error));
+      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 0, a, 2, seed, shown, &error));
       g_assert_no_error (error);
       g_assert_true ((shown[0] == 2 && shown[1] == 3) || (shown[0] == 3 && shown[1] == 2));
       orders |= 1u << shown[0];
-      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 2, seed, shown, &error));
+      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 0, NULL, 2, seed, shown, &error));
       g_assert_true ((shown[0] == 0 && shown[1] == 1) || (shown[0] == 1 && shown[1] == 0));
-      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 4, seed, shown, &error));
+      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 0, NULL, 4, seed, shown, &error));
       g_assert_true (veto_active_candidates (VETO_ACTIVE_CANDIDATES_INFORMATIVE, p, 1, 5, 4,
                                              VETO_ACTIVE_DEFAULT_FLOOR, seed, again, &error));
       g_assert_cmpmem (shown, sizeof shown, again, sizeof again);
     }
   /* Both display orders occur. */
   g_assert_cmpuint (orders, ==, (1u << 2) | (1u << 3));
-  g_assert_false (veto_active_informative_candidates (p, 5, a, 6, 1, shown, &error));
+  g_assert_false (veto_active_informative_candidates (p, 5, NULL, 0, a, 6, 1, shown, &error));
   g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID);
   g_clear_error (&error);
   {
     const float bad[5] = { 0.5f, 0.5f, 0.5f, 0.0f, 0.0f };
 
-    g_assert_false (veto_active_informative_candidates (bad, 5, a, 2, 1, shown, &error));
+    g_assert_false (veto_active_informative_candidates (bad, 5, NULL, 0, a, 2, 1, shown, &error));
     g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID);
   }
+}
+
+/* An item's posterior from p and its earlier answers, each under its answerer's model, by hand.
+ * p = (.4, .3, .2, .1, 0), "not 0" among {0, 1, 2, 3} from the uniform annotator: class 0
+ * keeps 1e-3 / 3.001 of its share, 1–3 keep 1 / 3.001, the unshown class 4 (floored at 1e-12)
+ * 1 / 4, so pi = (.0004, .3, .2, .1, 3.001e-12 / 4) / .6004. Three classes, p = (.5, .25, .25),
+ * an annotator with A[y][1] = 3 off the diagonal, 1 elsewhere and 0.1 on it answering "not 1"
+ * among {1, 2}: the factors are 3/4, 0.1/1.1 and 3/3.1; then the uniform annotator's "not 0"
+ * among {0, 2} multiplies by 1e-3/1.001, 1/2 and 1/1.001. */
+static void
+test_posterior (void)
+{
+  const float p5[5] = { 0.4f, 0.3f, 0.2f, 0.1f, 0.0f };
+  const float p3[3] = { 0.5f, 0.25f, 0.25f };
+  const guint four[4] = { 0, 1, 2, 3 }, one_two[2] = { 1, 2 }, zero_two[2] = { 0, 2 };
+  const guint zero_one[2] = { 0, 1 };
+  double a[9], never_zero[9], pi[5], want[3], total;
+  VetoActiveAnswer answers[2];
+
+  answers[0] = (VetoActiveAnswer) { four, 4, 0, NULL };
+  veto_active_posterior (p5, 5, answers, 1, pi);
+  g_assert_cmpfloat_with_epsilon (pi[0], 0.0004 / 0.6004, 1e-7);
+  g_assert_cmpfloat_with_epsilon (pi[1], 0.3 / 0.6004, 1e-7);
+  g_assert_cmpfloat_with_epsilon (pi[2], 0.2 / 0.6004, 1e-7);
+  g_assert_cmpfloat_with_epsilon (pi[3], 0.1 / 0.6004, 1e-7);
+  g_assert_cmpfloat_with_epsilon (pi[4], 3.001e-12 / 4 / 0.6004, 1e-15);
+  /* no answers: p itself */
+  veto_active_posterior (p5, 5, NULL, 0, pi);
+  for (guint c = 0; c < 4; c++)
+    g_assert_cmpfloat_with_epsilon (pi[c], p5[c], 1e-7);
+
+  for (guint y = 0; y < 3; y++)
+    for (guint c = 0; c < 3; c++)
+      a[y * 3 + c] = c == y ? 0.1 : c == 1 ? 3.0 : 1.0;
+  answers[0] = (VetoActiveAnswer) { one_two, 2, 1, a };
+  answers[1] = (VetoActiveAnswer) { zero_two, 2, 0, NULL };
+  want[0] = 0.5 * 3.0 / 4.0;
+  want[1] = 0.25 * 0.1 / 1.1;
+  want[2] = 0.25 * 3.0 / 3.1;
+  total = want[0] + want[1] + want[2];
+  veto_active_posterior (p3, 3, answers, 1, pi);
+  for (guint c = 0; c < 3; c++)
+    g_assert_cmpfloat_with_epsilon (pi[c], want[c] / total, 1e-7);
+  want[0] *= 1e-3 / 1.001;
+  want[1] *= 0.5;
+  want[2] *= 1.0 / 1.001;
+  total = want[0] + want[1] + want[2];
+  veto_active_posterior (p3, 3, answers, 2, pi);
+  for (guint c = 0; c < 3; c++)
+    g_assert_cmpfloat_with_epsilon (pi[c], want[c] / total, 1e-7);
+
+  /* An answer no class can give (weight 0 for the class named) leaves the uniform posterior. */
+  for (guint y = 0; y < 3; y++)
+    for (guint c = 0; c < 3; c++)
+      never_zero[y * 3 + c] = c == 0 ? 0.0 : 1.0;
+  answers[0] = (VetoActiveAnswer) { zero_one, 2, 0, never_zero };
+  veto_active_posterior (p3, 3, answers, 1, pi);
+  for (guint c = 0; c < 3; c++)
+    g_assert_cmpfloat_with_epsilon (pi[c], 1.0 / 3, 1e-12);
+}
+
+/* An item asked again: with p = (.4, .3, .2, .1, 0) the uniform annotator's best pair is {0, 1};
+ * after an earlier "not 0" among {0, 1, 2, 3} the posterior above puts nearly nothing on 0, and
+ * the best pair is {1, 2} (by hand: 0.557 nats against 0.213 for {0, 1}), for every seed. An
+ * earlier answer outside the classes is refused. */
+static void
+test_informative_candidates_after_answers (void)
+{
+  g_autoptr (GError) error = NULL;
+  const float p[5] = { 0.4f, 0.3f, 0.2f, 0.1f, 0.0f };
+  const guint four[4] = { 0, 1, 2, 3 }, beyond[2] = { 1, 7 };
+  VetoActiveAnswer earlier = { four, 4, 0, NULL };
+  VetoActiveAnswer bad[2] = { { four, 4, 5, NULL }, { beyond, 2, 1, NULL } };
+  guint shown[2];
+
+  for (guint64 seed = 1; seed <= 10; seed++)
+    {
+      g_assert_true (veto_active_informative_candidates (p, 5, &earlier, 1, NULL, 2, seed, shown,
+                                                         &error));
+      g_assert_no_error (error);
+      g_assert_true ((shown[0] == 1 && shown[1] == 2) || (shown[0] == 2 && shown[1] == 1));
+      g_assert_true (veto_active_informative_candidates (p, 5, NULL, 0, NULL, 2, seed, shown,
+                                                         &error));
+      g_assert_true ((shown[0] == 0 && shown[1] == 1) || (shown[0] == 1 && shown[1] == 0));
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_false (veto_active_informative_candidates (p, 5, &bad[i], 1, NULL, 2, 1, shown,
+                                                          &error));
+      g_assert_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID);
+      g_clear_error (&error);
+    }
 }
 
 /* Expected information gain of a complementary question, solved by hand. */
@@ -1350,6 +1458,9 @@ main (int   argc,
   g_test_add_func ("/active/information-gain", test_information_gain);
   g_test_add_func ("/active/informative-questions", test_informative_questions);
   g_test_add_func ("/active/informative-candidates", test_informative_candidates);
+  g_test_add_func ("/active/posterior", test_posterior);
+  g_test_add_func ("/active/informative-candidates-after-answers",
+                   test_informative_candidates_after_answers);
   g_test_add_func ("/active/errors", test_errors);
   g_test_add_func ("/active/perf", test_perf);
   return g_test_run ();

@@ -531,6 +531,153 @@ test_anchors (Fixture *f, gconstpointer data)
   g_assert_cmpstr (status.accuracy_from, ==, "validation");
 }
 
+/* The class indices of a question's candidates, in class order. */
+static void
+sorted_classes (Fixture *f, const gint64 *candidates, guint n, guint *out)
+{
+  guint m = 0;
+
+  for (guint c = 0; c < K; c++)
+    for (guint i = 0; i < n; i++)
+      if (candidates[i] == f->classes[c])
+        out[m++] = c;
+  g_assert_cmpuint (m, ==, n);
+}
+
+/* The lab server's learner hands each person's own model, and the item's earlier answers, to
+ * the sessions. Two people answered 100 gold anchors each with their habit (one always names
+ * the class after the truth, the other the one three after), a newcomer 10 (below
+ * VETO_LOSS_MIN_OWN_ANSWERS), a trainer (no anchors) every pool item once. After a round, the
+ * three are asked about the same item in turn: each gets the pair of largest gain under the
+ * item's posterior (the engine's p and the trainer's answer under the pooled model) for their
+ * own model, or the pooled one for the newcomer, fitted the same way from the same answers; the
+ * pairs are not all alike. */
+static void
+test_own_models (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_open (f->path, FALSE, &error);
+  g_autoptr (GArray) anchors = NULL;
+  g_autoptr (VetoEngine) engine = NULL;
+  g_autoptr (VetoEngineScores) scores = NULL;
+  g_autoptr (VetoDataset) ds = NULL;
+  g_autoptr (VetoModel) model = NULL;
+  g_autoptr (GArray) earlier_rows = NULL;
+  const char *names[4] = { "after", "three-after", "newcomer", "trainer" };
+  gint64 people[4], item = 0;
+  VetoEngineOptions options;
+  VetoTrainSpec spec;
+  VetoTrainResult fit = { 0 };
+  VetoSessions *sessions;
+  guint got[3][2], want[3][2], earlier_shown[K];
+  double pi[K];
+  const float *p = NULL;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 4; i++)
+    g_assert_true (veto_store_ensure_annotator (store, names[i], VETO_ANNOTATOR_HUMAN,
+                                                &people[i], &error));
+  anchors = veto_store_list_item_ids (store, VETO_SPLIT_VALIDATION, &error);
+  g_assert_true (veto_store_begin (store, &error));
+  for (guint i = 0; i < anchors->len; i++)
+    for (guint who = 0; who < (i < 10 ? 3u : 2u); who++)
+      {
+        gint64 v = g_array_index (anchors, gint64, i);
+        guint y = gold_of (f, v);
+        gint64 shown[3] = { f->classes[(y + 1) % K], f->classes[(y + 2) % K],
+                            f->classes[(y + 3) % K] };
+        VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = v, .annotator = people[who],
+                         .answer_class = shown[who == 0 ? 0 : who == 1 ? 2 : 1],
+                         .candidates = shown,
+                         .n_candidates = 3, .strategy = "anchor", .score = NAN };
+
+        g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
+      }
+  for (guint i = 0; i < f->pool->len; i++)
+    {
+      gint64 v = g_array_index (f->pool, gint64, i);
+      guint y = gold_of (f, v);
+      gint64 shown[2] = { f->classes[(y + 1 + i % 3) % K], f->classes[(y + 2 + i % 3) % K] };
+      VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = v, .annotator = people[3],
+                       .answer_class = shown[i % 2], .candidates = shown, .n_candidates = 2,
+                       .strategy = "random", .score = NAN };
+
+      g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
+    }
+  g_assert_true (veto_store_commit (store, &error));
+
+  veto_engine_options_init (&options);
+  options.learner_only = TRUE;
+  options.anchors = 0;
+  options.n_candidates = 2;
+  options.retrain_every = 1000;
+  engine = engine_new (f, VETO_KIND_COMPLEMENTARY, &options);
+  veto_engine_note_answers (engine, 1000);
+  g_assert_true (veto_engine_wait_for_model (engine, 1, WAIT_MS));
+  sessions = veto_engine_get_sessions (engine);
+  for (guint who = 0; who < 3; who++)
+    {
+      gint64 now = g_get_real_time ();
+      const VetoLease *q = veto_sessions_question (sessions, people[who], now, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (q->strategy, !=, "random");
+      if (who == 0)
+        item = q->item;
+      /* the item given back goes to the next person */
+      g_assert_cmpint (q->item, ==, item);
+      sorted_classes (f, q->candidates, q->n_candidates, got[who]);
+      g_assert_true (veto_sessions_skip (sessions, people[who], q->id, now, &error));
+    }
+
+  /* The same fit from the same answers, and the round's p for the item. */
+  ds = veto_dataset_load (store, "pixels", FALSE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+  spec.train.max_epochs = 1;
+  model = veto_sim_train (store, ds, &spec, &fit, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (fit.annotators_fitted, ==, 2);
+  g_assert_cmpint (fit.own_annotators[0], ==, people[0]);
+  g_assert_cmpint (fit.own_annotators[1], ==, people[1]);
+  scores = veto_engine_get_scores (engine);
+  for (guint i = 0; i < scores->n; i++)
+    if (scores->items[i] == item)
+      p = scores->probs + (gsize) i * K;
+  g_assert_nonnull (p);
+  earlier_rows = veto_store_list_complementary (store, item, &error);
+  g_assert_cmpuint (earlier_rows->len, ==, 2);
+  {
+    guint answer = 0;
+    VetoActiveAnswer earlier = { earlier_shown, 2, 0, fit.annotator_model };
+
+    for (guint i = 0; i < 2; i++)
+      {
+        gint64 id = g_array_index (earlier_rows, VetoShownClass, i).shown_class;
+
+        sorted_classes (f, &id, 1, &earlier_shown[i]);
+      }
+    sorted_classes (f, &g_array_index (earlier_rows, VetoShownClass, 0).answer_class, 1,
+                    &answer);
+    earlier.answer = answer;
+    veto_active_posterior (p, K, &earlier, 1, pi);
+  }
+  veto_active_informative_set (pi, K, fit.own_models, 2, want[0]);
+  veto_active_informative_set (pi, K, fit.own_models + K * K, 2, want[1]);
+  veto_active_informative_set (pi, K, fit.annotator_model, 2, want[2]);
+  for (guint who = 0; who < 3; who++)
+    {
+      g_test_message ("%s: asked {%u, %u}, expected {%u, %u}", names[who], got[who][0],
+                      got[who][1], want[who][0], want[who][1]);
+      g_assert_cmpmem (got[who], sizeof got[who], want[who], sizeof want[who]);
+    }
+  g_assert_true (memcmp (want[0], want[1], sizeof want[0]) != 0
+                 || memcmp (want[0], want[2], sizeof want[0]) != 0);
+  veto_train_result_clear (&fit);
+}
+
 static void
 test_failed_answer (Fixture *f, gconstpointer data)
 {
@@ -903,6 +1050,8 @@ main (int argc, char **argv)
   g_test_add ("/engine/estimate-without-gold", Fixture, NULL, fixture_set_up_no_test,
               test_estimate_without_gold, fixture_tear_down);
   g_test_add ("/engine/anchors", Fixture, NULL, fixture_set_up_validation, test_anchors,
+              fixture_tear_down);
+  g_test_add ("/engine/own-models", Fixture, NULL, fixture_set_up_validation, test_own_models,
               fixture_tear_down);
   g_test_add ("/engine/undo", Fixture, NULL, fixture_set_up, test_undo, fixture_tear_down);
   g_test_add ("/engine/skip-and-flag", Fixture, NULL, fixture_set_up, test_skip_and_flag,

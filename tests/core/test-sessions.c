@@ -656,6 +656,192 @@ test_free_informative (Fixture *f, gconstpointer data)
   g_assert_cmpmem (shown, sizeof shown, want_uniform, sizeof want_uniform);
 }
 
+/* Luce weights of an annotator who names the truth of the classes in `free_truth` (a bit set)
+ * as freely as any other class, and never that of the others (1e-3). */
+static void
+free_truth_model (guint free_truth, double *a)
+{
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      a[y * K + c] = c != y || (free_truth >> y & 1) ? 1.0 : 1e-3;
+}
+
+/* Free sessions with two candidates a question and no anchors. */
+static void
+use_free_pairs (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  VetoSessionsOptions options;
+
+  veto_sessions_free (f->sessions);
+  veto_sessions_options_init (&options);
+  options.free = TRUE;
+  options.n_candidates = 2;
+  options.anchors = 0;
+  f->sessions = veto_sessions_new (f->store, &options, &error);
+  g_assert_no_error (error);
+}
+
+/* Each person is asked with their own fitted model, and whoever has none with the pooled one.
+ * With p = (.4, .3, .2, .1, 0) and two shown, computed by hand from the gain's formula
+ * (veto-active.h): the uniform annotator's best pair is {0, 1} (0.475 nats); someone who names
+ * the truth of class 0 as freely as any other class can never rule 0 out, so for them the two
+ * likeliest classes they can rule out, {1, 2} (0.338), beat {0, 1} (0.160); someone free with
+ * class 1 likewise gets {0, 2} (0.391); the pooled model, free with 0 and 1, {2, 3} (0.201). */
+static void
+test_free_own_models (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = NULL;
+  float probs[N_ITEMS * K];
+  double p[K] = { 0.4, 0.3, 0.2, 0.1, 0.0 };
+  double own[2 * K * K], pooled[K * K];
+  const guint want[4][2] = { { 1, 2 }, { 0, 2 }, { 2, 3 }, { 0, 1 } };
+  guint found[2], shown[2];
+  VetoSessionsPriority priority = { .model_version = 2, .n = N_ITEMS, .n_classes = K,
+                                    .probs = probs, .strategy = "margin",
+                                    .annotator_model = pooled, .n_own_models = 2,
+                                    .own_annotators = f->people, .own_models = own };
+  const VetoLease *q;
+
+  use_free_pairs (f);
+  ids = pool_ids (f);
+  priority.items = (const gint64 *) ids->data;
+  for (guint i = 0; i < N_ITEMS; i++)
+    for (guint c = 0; c < K; c++)
+      probs[i * K + c] = (float) p[c];
+  free_truth_model (1u << 0, own);
+  free_truth_model (1u << 1, own + K * K);
+  free_truth_model ((1u << 0) | (1u << 1), pooled);
+  /* the hand computation, checked against the search itself */
+  veto_active_informative_set (p, K, own, 2, found);
+  g_assert_cmpmem (found, sizeof found, want[0], sizeof want[0]);
+  veto_active_informative_set (p, K, own + K * K, 2, found);
+  g_assert_cmpmem (found, sizeof found, want[1], sizeof want[1]);
+  veto_active_informative_set (p, K, pooled, 2, found);
+  g_assert_cmpmem (found, sizeof found, want[2], sizeof want[2]);
+  veto_active_informative_set (p, K, NULL, 2, found);
+  g_assert_cmpmem (found, sizeof found, want[3], sizeof want[3]);
+
+  veto_sessions_set_priority (f->sessions, &priority);
+  /* people 0 and 1 with their own, people 2 and 3 (below the threshold: none of their own)
+   * with the pooled one; each person's next question too */
+  for (guint person = 0; person < 4; person++)
+    for (guint twice = 0; twice < 2; twice++)
+      {
+        q = veto_sessions_question (f->sessions, f->people[person], SECOND, &error);
+        g_assert_no_error (error);
+        shown_classes (f, q, shown);
+        g_assert_cmpmem (shown, sizeof shown, want[MIN (person, 2u)], sizeof want[0]);
+        g_assert_true (veto_sessions_skip (f->sessions, f->people[person], q->id, SECOND,
+                                           &error));
+      }
+  /* A round without models: everyone gets the uniform annotator's pair. */
+  priority = (VetoSessionsPriority) { .model_version = 3, .n = N_ITEMS, .n_classes = K,
+                                      .items = (const gint64 *) ids->data, .probs = probs,
+                                      .strategy = "margin" };
+  veto_sessions_set_priority (f->sessions, &priority);
+  q = veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  g_assert_no_error (error);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, want[3], sizeof want[3]);
+}
+
+/* An item asked again: its set is chosen under the posterior that combines p with its earlier
+ * answer, each answer under its answerer's model. p = (.4, .3, .2, .1, 0) everywhere; person 5
+ * answered "not class 0" among classes 0–3 about one item before. Under the uniform annotator
+ * that answer leaves pi ≈ (.0007, .4997, .3331, .1666, 0) (veto_active_posterior ()), and the
+ * best pair moves from {0, 1} to {1, 2} (0.557 nats, by hand); the other items keep {0, 1}.
+ * For someone free with class 1 (best pair {0, 2} on p alone) asked after it: {2, 3} (0.329)
+ * when person 5 is the uniform annotator, but {0, 2} again (0.375) when person 5 is free with
+ * class 0, since then "not 0" says almost nothing. */
+static void
+test_free_earlier_answers (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = pool_ids (f);
+  GPtrArray *classes;
+  float probs[N_ITEMS * K], keys[N_ITEMS];
+  double p[K] = { 0.4, 0.3, 0.2, 0.1, 0.0 };
+  double models[2 * K * K];
+  gint64 again = g_array_index (ids, gint64, 4), own_people[2];
+  const guint moved[2] = { 1, 2 }, plain[2] = { 0, 1 }, free1_after[2] = { 2, 3 },
+              free1[2] = { 0, 2 };
+  guint shown[2];
+  VetoSessionsPriority priority = { .model_version = 2, .n = N_ITEMS, .n_classes = K,
+                                    .items = (const gint64 *) ids->data, .probs = probs,
+                                    .keys = keys, .strategy = "margin" };
+  const VetoLease *q;
+
+  use_free_pairs (f);
+  classes = veto_sessions_get_classes (f->sessions);
+  {
+    gint64 cls[4];
+    VetoAnswer earlier = { .kind = VETO_KIND_COMPLEMENTARY, .item = again,
+                           .annotator = f->people[5], .candidates = cls, .n_candidates = 4,
+                           .strategy = "margin", .score = NAN };
+
+    for (guint c = 0; c < 4; c++)
+      cls[c] = ((VetoClass *) classes->pdata[c])->id;
+    earlier.answer_class = cls[0];
+    g_assert_true (veto_store_add_annotation (f->store, &earlier, NULL, &error));
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < N_ITEMS; i++)
+    {
+      keys[i] = g_array_index (ids, gint64, i) == again ? 100.0f : (float) i;
+      for (guint c = 0; c < K; c++)
+        probs[i * K + c] = (float) p[c];
+    }
+  {
+    double pi[K];
+    const guint four[4] = { 0, 1, 2, 3 };
+    VetoActiveAnswer answer = { four, 4, 0, NULL };
+    guint found[2];
+
+    veto_active_posterior (probs, K, &answer, 1, pi);
+    veto_active_informative_set (pi, K, NULL, 2, found);
+    g_assert_cmpmem (found, sizeof found, moved, sizeof moved);
+  }
+  veto_sessions_set_priority (f->sessions, &priority);
+  q = veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (q->item, ==, again);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, moved, sizeof moved);
+  g_assert_true (veto_sessions_skip (f->sessions, f->people[0], q->id, SECOND, &error));
+  q = veto_sessions_question (f->sessions, f->people[0], SECOND, &error);
+  g_assert_cmpint (q->item, !=, again);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, plain, sizeof plain);
+
+  /* Person 1 free with class 1; person 5's answer first under the uniform annotator (no model
+   * of their own, no pooled one), then under their own model free with class 0. */
+  free_truth_model (1u << 1, models);
+  free_truth_model (1u << 0, models + K * K);
+  own_people[0] = f->people[1];
+  own_people[1] = f->people[5];
+  priority.model_version = 3;
+  priority.n_own_models = 1;
+  priority.own_annotators = own_people;
+  priority.own_models = models;
+  veto_sessions_set_priority (f->sessions, &priority);
+  q = veto_sessions_question (f->sessions, f->people[1], SECOND, &error);
+  g_assert_cmpint (q->item, ==, again);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, free1_after, sizeof free1_after);
+  g_assert_true (veto_sessions_skip (f->sessions, f->people[1], q->id, SECOND, &error));
+
+  priority.model_version = 4;
+  priority.n_own_models = 2;
+  own_people[0] = f->people[2];
+  veto_sessions_set_priority (f->sessions, &priority);
+  q = veto_sessions_question (f->sessions, f->people[2], SECOND, &error);
+  g_assert_cmpint (q->item, ==, again);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, free1, sizeof free1);
+}
+
 /* Undo, ten deep, in one person's session as the window uses it: the undone question comes back
  * with its candidates, and the question it replaced comes right after. */
 static void
@@ -959,6 +1145,8 @@ main (int argc, char **argv)
   ADD ("free/leases", test_free_leases);
   ADD ("free/priority", test_free_priority);
   ADD ("free/informative", test_free_informative);
+  ADD ("free/own-models", test_free_own_models);
+  ADD ("free/earlier-answers", test_free_earlier_answers);
   ADD ("free/undo", test_free_undo);
   ADD ("free/preference", test_free_preference);
   ADD ("free/anchors", test_free_anchors);

@@ -418,7 +418,8 @@ test_train_answers_and_round (Fixture *f, gconstpointer data)
 /* Answers on gold anchors outside the pool (the window's validation items) never train: the
  * model sees the pool's answers alone. They fit the annotators' models instead: two people who
  * each answered 30 of them (one always names the class after the truth, the other the one
- * before) get a model of their own each. */
+ * after that) get a model of their own each, returned by store id for the engine's questions;
+ * a third with 5 (below VETO_LOSS_MIN_OWN_ANSWERS) keeps the pooled one. */
 static void
 test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
 {
@@ -429,7 +430,7 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_autoptr (VetoModel) model = NULL;
   VetoTrainResult result = { 0 };
   VetoTrainSpec spec;
-  gint64 import_id, annotator, other;
+  gint64 import_id, annotator, other, few;
   guint n_pool, n_val;
   const guint *pool, *val;
 
@@ -460,14 +461,16 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
                                               &error));
   g_assert_true (veto_store_ensure_annotator (f->store, "other", VETO_ANNOTATOR_HUMAN, &other,
                                               &error));
-  for (guint i = 0; i < 100; i++)
+  g_assert_true (veto_store_ensure_annotator (f->store, "few", VETO_ANNOTATOR_HUMAN, &few,
+                                              &error));
+  for (guint i = 0; i < 105; i++)
     {
       guint row = i < 40 ? pool[i] : val[(i - 40) % 30];
       guint y = veto_dataset_get_gold (ds, row);
       gint64 shown[2] = { f->classes[(y + 1) % K], f->classes[(y + 2) % K] };
       VetoAnswer answer = {
         .kind = VETO_KIND_COMPLEMENTARY, .item = veto_dataset_item_of_row (ds, row),
-        .annotator = i < 70 ? annotator : other,
+        .annotator = i < 70 ? annotator : i < 100 ? other : few,
         .answer_class = i < 40 ? shown[i % 2] : shown[i < 70 ? 0 : 1], .candidates = shown,
         .n_candidates = 2, .strategy = i < 40 ? "random" : "anchor", .score = NAN,
       };
@@ -482,8 +485,22 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (result.train_size, ==, 40);
   g_assert_cmpuint (result.n_terms, ==, 40);
-  g_assert_cmpuint (result.anchor_answers, ==, 60);
+  g_assert_cmpuint (result.anchor_answers, ==, 65);
   g_assert_cmpuint (result.annotators_fitted, ==, 2);
+  /* Their own models, in the order they first answered: "ann" prefers the class after the
+   * truth, "other" the one after that. */
+  g_assert_nonnull (result.own_annotators);
+  g_assert_cmpint (result.own_annotators[0], ==, annotator);
+  g_assert_cmpint (result.own_annotators[1], ==, other);
+  for (guint y = 0; y < K; y++)
+    {
+      const double *ann = result.own_models + y * K, *oth = result.own_models + K * K + y * K;
+
+      g_test_message ("own row %u: ann %g / %g, other %g / %g", y, ann[(y + 1) % K],
+                      ann[(y + 2) % K], oth[(y + 1) % K], oth[(y + 2) % K]);
+      g_assert_cmpfloat (ann[(y + 1) % K], >, 2 * ann[(y + 2) % K]);
+      g_assert_cmpfloat (oth[(y + 2) % K], >, 2 * oth[(y + 1) % K]);
+    }
   /* The pooled model, for the engine's informative questions: as many answers name the class
    * after the truth as the one after that, and the truth is named least. */
   g_assert_nonnull (result.annotator_model);

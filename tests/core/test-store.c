@@ -159,6 +159,7 @@ typedef struct
   guint count;
   char *candidates;
   gboolean undone_seen;
+  gint64 annotator_id;
 } Seen;
 
 static gboolean
@@ -167,6 +168,7 @@ collect (const VetoAnnotation *a, gpointer user_data)
   Seen *seen = user_data;
 
   seen->count++;
+  seen->annotator_id = a->annotator_id;
   if (a->kind == VETO_KIND_COMPLEMENTARY)
     {
       g_ptr_array_add (a->candidates, NULL);
@@ -234,6 +236,26 @@ test_answers_and_undo (Fixture *f, gconstpointer data)
   g_assert_cmpuint (s.annotations[VETO_KIND_ORDINARY], ==, 1);
   g_assert_cmpuint (s.annotations[VETO_KIND_COMPLEMENTARY], ==, 1);
   g_assert_cmpuint (s.annotations[VETO_KIND_PREFERENCE], ==, 1);
+  /* An item's complementary answers, one row per class shown in the order shown; its ordinary
+   * answer is not one, and item2 (asked about in a preference) has none. */
+  {
+    g_autoptr (GArray) rows = veto_store_list_complementary (store, item1, &error);
+    g_autoptr (GArray) none = veto_store_list_complementary (store, item2, &error);
+    const gint64 order[3] = { cls[2], cls[0], cls[3] };
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (rows->len, ==, 3);
+    for (guint i = 0; i < 3; i++)
+      {
+        const VetoShownClass *c = &g_array_index (rows, VetoShownClass, i);
+
+        g_assert_cmpint (c->annotation, ==, comp);
+        g_assert_cmpint (c->annotator, ==, annotator);
+        g_assert_cmpint (c->answer_class, ==, cls[0]);
+        g_assert_cmpint (c->shown_class, ==, order[i]);
+      }
+    g_assert_cmpuint (none->len, ==, 0);
+  }
 
   g_assert_true (veto_store_undo_annotation (store, ordinary, &error));
   g_assert_false (veto_store_undo_annotation (store, ordinary, &error));
@@ -252,7 +274,17 @@ test_answers_and_undo (Fixture *f, gconstpointer data)
   seen = (Seen) { 0 };
   g_assert_true (veto_store_foreach_annotation (store, FALSE, collect, &seen, &error));
   g_assert_cmpuint (seen.count, ==, 2);
+  g_assert_cmpint (seen.annotator_id, ==, annotator);
   g_free (seen.candidates);
+
+  /* An undone complementary answer no longer stands. */
+  g_assert_true (veto_store_undo_annotation (store, comp, &error));
+  {
+    g_autoptr (GArray) rows = veto_store_list_complementary (store, item1, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (rows->len, ==, 0);
+  }
 }
 
 static void
