@@ -737,6 +737,7 @@ test_dashboard_annotator_models (void)
   const double *shown;
   guint k = 1;
 
+  g_unlink (png); /* from an earlier run */
   make_models_project (&p, path);
   veto_engine_options_init (&options);
   options.annotator = "tester";
