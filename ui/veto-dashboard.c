@@ -854,14 +854,21 @@ on_export_response (GtkNativeDialog *chooser, int response, VetoDashboard *self)
   if (file != NULL)
     {
       path = g_file_get_path (file);
-      /* A name without a known extension takes that of the filter chosen. */
-      if (!g_str_has_suffix (path, ".png") && !g_str_has_suffix (path, ".PNG")
-          && !g_str_has_suffix (path, ".svg") && !g_str_has_suffix (path, ".SVG"))
-        {
-          gboolean svg = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (chooser))
-                         == g_object_get_data (G_OBJECT (chooser), "svg-filter");
-          char *with_extension = g_strconcat (path, svg ? ".svg" : ".png", NULL);
+      g_autofree char *lower = g_ascii_strdown (path, -1);
 
+      /* A name without a known extension takes that of the filter chosen. */
+      if (!g_str_has_suffix (lower, ".png") && !g_str_has_suffix (lower, ".svg")
+          && !g_str_has_suffix (lower, ".pdf"))
+        {
+          GtkFileFilter *filter = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (chooser));
+          const char *extension = ".png";
+          char *with_extension;
+
+          if (filter == g_object_get_data (G_OBJECT (chooser), "svg-filter"))
+            extension = ".svg";
+          else if (filter == g_object_get_data (G_OBJECT (chooser), "pdf-filter"))
+            extension = ".pdf";
+          with_extension = g_strconcat (path, extension, NULL);
           g_free (path);
           path = with_extension;
         }
@@ -887,7 +894,7 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   GtkRoot *root = gtk_widget_get_root (widget);
   const char *name = g_variant_get_string (parameter, NULL);
   g_autofree char *file_name = NULL;
-  GtkFileFilter *png, *svg;
+  GtkFileFilter *png, *svg, *pdf;
   Chart chart;
 
   if (!find_chart (name, &chart))
@@ -910,9 +917,14 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   svg = gtk_file_filter_new ();
   gtk_file_filter_set_name (svg, _("SVG image"));
   gtk_file_filter_add_suffix (svg, "svg");
+  pdf = gtk_file_filter_new ();
+  gtk_file_filter_set_name (pdf, _("PDF document"));
+  gtk_file_filter_add_suffix (pdf, "pdf");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), png);
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), svg);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), pdf);
   g_object_set_data_full (G_OBJECT (self->chooser), "svg-filter", svg, g_object_unref);
+  g_object_set_data_full (G_OBJECT (self->chooser), "pdf-filter", pdf, g_object_unref);
   g_object_unref (png);
   file_name = g_strconcat (charts[chart].file_name, ".png", NULL);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), file_name);

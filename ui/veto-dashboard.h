@@ -28,8 +28,8 @@ G_DECLARE_FINAL_TYPE (VetoDashboard, veto_dashboard, VETO, DASHBOARD, GtkWidget)
  *                 the uniform annotator
  *
  * Actions:
- *   dashboard.export           s  asks where to save the chart named, as PNG or SVG by
- *                                 extension
+ *   dashboard.export           s  asks where to save the chart named, as PNG, SVG or PDF
+ *                                 by extension
  *   dashboard.annotator-model  s  shows that annotator's model ("": everyone's, pooled)
  */
 
@@ -37,7 +37,7 @@ GtkWidget *veto_dashboard_new (VetoEngine *engine);
 
 /* Re-reads everything now (the engine's signals do it, throttled). */
 void veto_dashboard_refresh (VetoDashboard *self);
-/* Saves a chart as PNG or SVG (by the extension of path) at its export size. */
+/* Saves a chart as PNG, SVG or PDF (by the extension of path) at its export size. */
 gboolean veto_dashboard_export (VetoDashboard *self, const char *chart, const char *path,
                                 GError **error);
 /* The transition matrix shown, K × K row-major in model class order (NAN rows: no gold item of

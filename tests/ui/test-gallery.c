@@ -724,6 +724,8 @@ test_dashboard_annotator_models (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *path = g_build_filename (fx.dir, "models.veto", NULL);
   g_autofree char *png = g_build_filename (fx.shots, "annotator-model.png", NULL);
+  g_autofree char *pdf = g_build_filename (fx.shots, "annotator-model.pdf", NULL);
+  g_autofree char *pdf_text = NULL;
   g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
   g_autoptr (GRand) rng = g_rand_new_with_seed (11);
   ModelsProject p = { .answers = answers, .rng = rng };
@@ -811,6 +813,11 @@ test_dashboard_annotator_models (void)
   g_assert_no_error (error);
   g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, 900);
   g_assert_cmpint (gdk_pixbuf_get_height (pixbuf), ==, 800);
+  g_assert_true (veto_dashboard_export (dashboard, "annotator-model", pdf, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (pdf, &pdf_text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (pdf_text, "%PDF-"));
   iterate (200);
   save_screenshot (window, "dashboard-annotator-models-1280x800.png");
 
