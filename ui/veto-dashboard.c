@@ -640,9 +640,14 @@ show_annotator_model (VetoDashboard *self)
       title = g_strdup_printf (_("Choice model of %s (their own), %s"), name, answers);
       /* Translators: %s is "N anchor answers", %g how many answers the pull towards the pooled
        * model is worth, %.1f%% the noise share. */
-      caption = g_strdup_printf (_("%s; pulled towards the pooled model by %g answers per "
-                                   "weight; names the true class %.1f%% of the times it is "
-                                   "shown"),
+      caption = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                              "%s; pulled towards the pooled model by %g answer "
+                                              "per weight; names the true class %.1f%% of the "
+                                              "times it is shown",
+                                              "%s; pulled towards the pooled model by %g answers "
+                                              "per weight; names the true class %.1f%% of the "
+                                              "times it is shown",
+                                              (gulong) a->choice_strength),
                                  answers, a->choice_strength, 100 * a->choice_noise);
     }
   else
