@@ -602,6 +602,7 @@ typedef struct
 {
   gint64 classes[N_CLASSES];
   gint64 anchors[N_ANCHORS];  /* the gold class of anchors[i] is i % N_CLASSES */
+  gint64 pool[8];
   gint64 annotators[3];       /* ann, other, few */
   GArray *answers;            /* VetoStatsAnswer, in the order written */
   guint shown[N_CLASSES];
@@ -685,6 +686,8 @@ make_models_project (ModelsProject *p, const char *path)
           g_assert_true (veto_store_add_item (store, &record, &id, &error));
           if (split == VETO_SPLIT_VALIDATION)
             p->anchors[i] = id;
+          else
+            p->pool[i] = id;
         }
       g_assert_true (veto_store_commit (store, &error));
       g_assert_true (veto_store_finish_import (store, import_id, n, &error));
@@ -693,6 +696,17 @@ make_models_project (ModelsProject *p, const char *path)
     g_assert_true (veto_store_ensure_annotator (store, names[j], VETO_ANNOTATOR_HUMAN,
                                                 &p->annotators[j], &error));
   g_assert_no_error (error);
+  /* One answer on each pool item, for the learner to train on: not an anchor, so no model's. */
+  for (guint i = 0; i < 8; i++)
+    {
+      VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = p->pool[i],
+                       .annotator = p->annotators[0],
+                       .answer_class = p->classes[(i + 1) % N_CLASSES],
+                       .candidates = p->classes, .n_candidates = N_CLASSES,
+                       .strategy = "random", .score = NAN };
+
+      g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
+    }
   /* 30 answers: below the 10 per class the learner waits for. */
   add_anchor_answers (p, store, 0, 20);
   add_anchor_answers (p, store, 1, 10);
@@ -843,6 +857,32 @@ test_dashboard_annotator_models (void)
                                              "s", ""));
   assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
                 report.overall.choice_model);
+
+  /* The learner fits the very same models for its loss and questions. */
+  {
+    g_autoptr (VetoDataset) ds = veto_dataset_load (veto_engine_get_store (engine), "pixels",
+                                                    FALSE, NULL, NULL, NULL, &error);
+    g_autoptr (VetoModel) model = NULL;
+    VetoTrainResult result = { 0 };
+    VetoTrainSpec spec;
+
+    g_assert_no_error (error);
+    veto_train_spec_init (&spec);
+    spec.supervision = VETO_SUPERVISION_ANSWERS;
+    spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+    spec.train.max_epochs = 2;
+    model = veto_sim_train (veto_engine_get_store (engine), ds, &spec, &result, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (result.anchor_answers, ==, 130);
+    g_assert_cmpuint (result.annotators_fitted, ==, 2);
+    g_assert_cmpint (result.own_annotators[0], ==, p.annotators[0]);
+    g_assert_cmpint (result.own_annotators[1], ==, p.annotators[1]);
+    assert_model (result.annotator_model, N_CLASSES, report.overall.choice_model);
+    assert_model (result.own_models, N_CLASSES, report.annotators[0].choice_model);
+    assert_model (result.own_models + N_CLASSES * N_CLASSES, N_CLASSES,
+                  report.annotators[1].choice_model);
+    veto_train_result_clear (&result);
+  }
 
   veto_stats_report_clear (&report);
   gtk_window_destroy (GTK_WINDOW (window));
