@@ -443,15 +443,13 @@ refresh_annotators (VetoDashboard *self)
 }
 
 /* The complementary answers the learner fits the annotators' models to (veto_sim_train ()): on
- * gold anchors (the campaigns' anchors and the questions asked as anchors), with a set of at
- * least two known classes that holds the answer; read into a VetoStatsInput, every item of
- * which is an anchor. */
+ * gold anchors (veto_store_foreach_anchor_answer ()), with a set of at least two known classes
+ * that holds the answer; read into a VetoStatsInput, every item of which is an anchor. */
 typedef struct
 {
   VetoStore *store;
   GHashTable *class_of_name;   /* name → class index + 1 */
   GHashTable *class_of_id;     /* id → class index + 1 */
-  GHashTable *campaign_anchors;
   GHashTable *item_index;      /* item id → input item + 1 */
   GArray *gold;                /* gint per input item */
   GHashTable *annotator_index; /* name → input annotator + 1 */
@@ -466,7 +464,6 @@ anchor_answers_clear (AnchorAnswers *in)
 {
   g_clear_pointer (&in->class_of_name, g_hash_table_unref);
   g_clear_pointer (&in->class_of_id, g_hash_table_unref);
-  g_clear_pointer (&in->campaign_anchors, g_hash_table_unref);
   g_clear_pointer (&in->item_index, g_hash_table_unref);
   g_clear_pointer (&in->gold, g_array_unref);
   g_clear_pointer (&in->annotator_index, g_hash_table_unref);
@@ -505,9 +502,7 @@ collect_anchor_answer (const VetoAnnotation *a, gpointer user_data)
   g_autofree guint *shown = NULL;
   VetoStatsAnswer answer = { 0 };
 
-  if (a->kind != VETO_KIND_COMPLEMENTARY || a->answer_class == NULL || a->candidates == NULL
-      || !(g_strcmp0 (a->strategy, "anchor") == 0
-           || g_hash_table_contains (in->campaign_anchors, &a->item)))
+  if (a->answer_class == NULL || a->candidates == NULL)
     return TRUE;
   label = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_name, a->answer_class));
   shown = g_new (guint, MAX (a->candidates->len, 1));
@@ -550,7 +545,6 @@ static gboolean
 load_anchor_answers (VetoDashboard *self, AnchorAnswers *in, GError **error)
 {
   GPtrArray *classes = veto_engine_get_classes (self->engine);
-  g_autoptr (GPtrArray) campaigns = NULL;
 
   in->store = veto_engine_get_store (self->engine);
   in->class_of_name = g_hash_table_new (g_str_hash, g_str_equal);
@@ -562,30 +556,13 @@ load_anchor_answers (VetoDashboard *self, AnchorAnswers *in, GError **error)
       g_hash_table_insert (in->class_of_name, klass->name, GUINT_TO_POINTER (c + 1));
       g_hash_table_insert (in->class_of_id, &klass->id, GUINT_TO_POINTER (c + 1));
     }
-  in->campaign_anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   in->item_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   in->gold = g_array_new (FALSE, FALSE, sizeof (gint));
   in->annotator_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   in->annotator_names = g_ptr_array_new_with_free_func (g_free);
   in->answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
   in->shown = g_ptr_array_new_with_free_func (g_free);
-  campaigns = veto_store_list_campaigns (in->store, error);
-  if (campaigns == NULL)
-    return FALSE;
-  for (guint i = 0; i < campaigns->len; i++)
-    {
-      g_autoptr (GArray) items = veto_store_campaign_list_items (
-          in->store, ((VetoCampaign *) campaigns->pdata[i])->id, error);
-
-      if (items == NULL)
-        return FALSE;
-      for (guint j = 0; j < items->len; j++)
-        if (g_array_index (items, VetoCampaignItem, j).anchor)
-          g_hash_table_add (in->campaign_anchors,
-                            g_memdup2 (&g_array_index (items, VetoCampaignItem, j).item,
-                                       sizeof (gint64)));
-    }
-  if (!veto_store_foreach_annotation (in->store, FALSE, collect_anchor_answer, in, error))
+  if (!veto_store_foreach_anchor_answer (in->store, collect_anchor_answer, in, error))
     return FALSE;
   if (in->error != NULL)
     {
