@@ -1,6 +1,7 @@
-/* veto-plot: Cairo charts (learning curves, heatmaps, bars) drawn live or saved as PNG/SVG. */
+/* veto-plot: Cairo charts (learning curves, heatmaps, bars) drawn live or saved as PNG/SVG/PDF. */
 #include "veto-plot.h"
 
+#include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -357,8 +358,9 @@ range_widen (double *lo, double *hi)
 
 typedef gboolean (*DrawFunc) (gconstpointer chart, cairo_t *cr, double width, double height,
                               GError **error);
-/* A title and a plain-text summary for the SVG's <title> and <desc>: SVG text from the toy API
- * is glyph outlines, and these keep the file readable by screen readers and searches. */
+/* A title and a plain-text summary for the SVG's <title> and <desc> (the PDF's Title and
+ * Subject): text from the toy API is glyph outlines, and these keep the file readable by
+ * screen readers and searches. */
 typedef void (*DescribeFunc) (gconstpointer chart, GString *title, GString *desc);
 
 static cairo_status_t
@@ -442,32 +444,46 @@ save_chart (gconstpointer chart, DrawFunc draw, DescribeFunc describe, const cha
 {
   g_autofree char *lower = g_ascii_strdown (path, -1);
   g_autoptr (GByteArray) bytes = g_byte_array_new ();
-  gboolean svg = g_str_has_suffix (lower, ".svg");
+  g_autoptr (GString) title = g_string_new (NULL);
+  g_autoptr (GString) desc = g_string_new (NULL);
+  gboolean svg = g_str_has_suffix (lower, ".svg"), pdf = g_str_has_suffix (lower, ".pdf");
   cairo_status_t status;
 
-  if (!svg && !g_str_has_suffix (lower, ".png"))
+  if (!svg && !pdf && !g_str_has_suffix (lower, ".png"))
     {
       g_autofree char *display = g_filename_display_name (path);
 
       g_set_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_FORMAT,
-                   "Cannot save “%s”: the name must end in .png or .svg", display);
+                   "Cannot save “%s”: the name must end in .png, .svg or .pdf", display);
       return FALSE;
     }
   if (!check_size (width, height, error))
     return FALSE;
+  if (svg || pdf)
+    describe (chart, title, desc);
   {
-    g_autoptr (cairo_surface_t) surface
-      = svg ? cairo_svg_surface_create_for_stream (append_bytes, bytes, width, height)
-            : cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+    g_autoptr (cairo_surface_t) surface = NULL;
     g_autoptr (cairo_t) cr = NULL;
 
-    /* Pixels, as the size was given; cairo's default, points, would enlarge it by 4/3. */
     if (svg)
-      cairo_svg_surface_set_document_unit (surface, CAIRO_SVG_UNIT_PX);
+      {
+        surface = cairo_svg_surface_create_for_stream (append_bytes, bytes, width, height);
+        /* Pixels, as the size was given; cairo's default, points, would enlarge it by 4/3. */
+        cairo_svg_surface_set_document_unit (surface, CAIRO_SVG_UNIT_PX);
+      }
+    else if (pdf)
+      {
+        /* One point per pixel: the page is the chart's size at 72 dpi. */
+        surface = cairo_pdf_surface_create_for_stream (append_bytes, bytes, width, height);
+        cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_TITLE, title->str);
+        cairo_pdf_surface_set_metadata (surface, CAIRO_PDF_METADATA_SUBJECT, desc->str);
+      }
+    else
+      surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
     cr = cairo_create (surface);
     if (!draw (chart, cr, width, height, error))
       return FALSE;
-    if (svg)
+    if (svg || pdf)
       {
         cairo_surface_finish (surface);
         status = cairo_surface_status (surface);
@@ -484,13 +500,7 @@ save_chart (gconstpointer chart, DrawFunc draw, DescribeFunc describe, const cha
       return FALSE;
     }
   if (svg)
-    {
-      g_autoptr (GString) title = g_string_new (NULL);
-      g_autoptr (GString) desc = g_string_new (NULL);
-
-      describe (chart, title, desc);
-      svg_insert_description (bytes, title->str, desc->str);
-    }
+    svg_insert_description (bytes, title->str, desc->str);
   return write_atomically (path, bytes->data, bytes->len, error);
 }
 

@@ -1,4 +1,4 @@
-/* Cairo charts (learning curves, matrix heatmaps, bar charts) drawn live or saved as PNG/SVG. */
+/* Cairo charts (learning curves, matrix heatmaps, bar charts) drawn live or saved as PNG/SVG/PDF. */
 #pragma once
 
 #include <cairo.h>
@@ -13,7 +13,7 @@ typedef enum
 {
   VETO_PLOT_ERROR_INPUT,  /* nothing to draw, or values that cannot be drawn */
   VETO_PLOT_ERROR_SIZE,   /* the surface is too small (or not a size) for the chart */
-  VETO_PLOT_ERROR_FORMAT, /* the file name ends in neither .png nor .svg */
+  VETO_PLOT_ERROR_FORMAT, /* the file name ends in none of .png, .svg, .pdf */
   VETO_PLOT_ERROR_CAIRO,  /* cairo itself failed (out of memory, surface too large) */
 } VetoPlotError;
 
@@ -87,8 +87,9 @@ gboolean        veto_plot_curves_to_device      (const VetoPlotCurves *curves,
                                                  double               *out_x,
                                                  double               *out_y,
                                                  GError              **error);
-/* PNG or SVG by the extension of path (case-insensitive); the file appears whole or not at
- * all (written to path.tmp, then renamed). */
+/* PNG, SVG or PDF (one point per pixel, the chart's title and summary in its metadata) by the
+ * extension of path (case-insensitive); the file appears whole or not at all (written to
+ * path.tmp, then renamed). */
 gboolean        veto_plot_curves_save           (const VetoPlotCurves *curves,
                                                  const char           *path,
                                                  int                   width,

@@ -1667,18 +1667,21 @@ veto_annotation_free (VetoAnnotation *a)
   g_free (a);
 }
 
-gboolean
-veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
-                               VetoAnnotationFunc func, gpointer user_data, GError **error)
+/* The annotations that where (a condition on a, with one parameter: include_undone) selects,
+ * in id order. */
+static gboolean
+foreach_annotation_where (VetoStore *store, const char *where, gboolean include_undone,
+                          VetoAnnotationFunc func, gpointer user_data, GError **error)
 {
-  g_autoptr (VetoStoreStatement) stmt = prepare (store,
+  g_autofree char *sql = g_strconcat (
       "SELECT a.id, a.kind, a.item_id, i.sha256, n.name, n.kind, c.name, a.right_item_id,"
       " a.criterion, a.preferred, a.soft_labels, a.question, a.model_version, a.strategy,"
       " a.score, a.campaign_id, a.shown_at, a.answered_at, a.undone, a.flagged, a.annotator_id"
       " FROM annotations a JOIN items i ON i.id = a.item_id"
       " JOIN annotators n ON n.id = a.annotator_id"
       " LEFT JOIN classes c ON c.id = a.answer_class_id"
-      " WHERE a.undone = 0 OR ? ORDER BY a.id", error);
+      " WHERE ", where, " ORDER BY a.id", NULL);
+  g_autoptr (VetoStoreStatement) stmt = prepare (store, sql, error);
   g_autoptr (VetoStoreStatement) cand = prepare (store,
       "SELECT c.name FROM annotation_candidates ac JOIN classes c ON c.id = ac.class_id"
       " WHERE ac.annotation_id = ? ORDER BY ac.position", error);
@@ -1730,6 +1733,25 @@ veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
+                               VetoAnnotationFunc func, gpointer user_data, GError **error)
+{
+  return foreach_annotation_where (store, "a.undone = 0 OR ?", include_undone, func, user_data,
+                                   error);
+}
+
+gboolean
+veto_store_foreach_anchor_answer (VetoStore *store, VetoAnnotationFunc func, gpointer user_data,
+                                  GError **error)
+{
+  return foreach_annotation_where (
+      store,
+      "(a.undone = 0 OR ?) AND a.kind = 'complementary' AND (a.strategy = 'anchor' OR a.item_id"
+      " IN (SELECT item_id FROM campaign_items WHERE anchor = 1))",
+      FALSE, func, user_data, error);
 }
 
 /* --- the lab server's access tokens --- */

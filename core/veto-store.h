@@ -259,6 +259,11 @@ typedef gboolean (*VetoAnnotationFunc) (const VetoAnnotation *annotation, gpoint
 gboolean veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,
                                         VetoAnnotationFunc func, gpointer user_data,
                                         GError **error);
+/* The standing complementary answers on gold anchors, those the annotators' choice models are
+ * fitted to: asked as anchors (strategy "anchor") or about an item that is a campaign's anchor;
+ * in id order. */
+gboolean veto_store_foreach_anchor_answer (VetoStore *store, VetoAnnotationFunc func,
+                                           gpointer user_data, GError **error);
 
 /* --- summary --- */
 typedef struct

@@ -1,4 +1,4 @@
-/* veto-dashboard: the learning curve, confusion and transition matrices and annotator charts. */
+/* veto-dashboard: the learning curve, confusion and transition matrices, annotator charts and models. */
 #include "veto-dashboard.h"
 
 #include <glib/gi18n.h>
@@ -7,6 +7,7 @@
 
 #include "veto-loss.h"
 #include "veto-plot.h"
+#include "veto-stats.h"
 
 /* Engine signals arrive after every answer; the charts catch up at most this often. */
 #define REFRESH_DELAY_MS 1000
@@ -18,20 +19,23 @@ typedef enum
   CHART_CONFUSION,
   CHART_TRANSITION,
   CHART_SECONDS,
+  CHART_ANNOTATOR_MODEL,
   N_CHARTS
 } Chart;
 
 static const struct
 {
-  const char *name;      /* as the export action names it, and the template's ids begin */
+  const char *name;      /* as the export action names it */
+  const char *id;        /* how the template's ids for it begin */
   const char *file_name; /* suggested when exporting */
   int width, height;     /* exported size in pixels */
 } charts[N_CHARTS] = {
-  { "curve", "learning-curve", 1200, 750 },
-  { "answers", "answers-per-annotator", 1000, 600 },
-  { "confusion", "confusion-matrix", 900, 800 },
-  { "transition", "transition-matrix", 900, 800 },
-  { "seconds", "seconds-per-answer", 1000, 600 },
+  { "curve", "curve", "learning-curve", 1200, 750 },
+  { "answers", "answers", "answers-per-annotator", 1000, 600 },
+  { "confusion", "confusion", "confusion-matrix", 900, 800 },
+  { "transition", "transition", "transition-matrix", 900, 800 },
+  { "seconds", "seconds", "seconds-per-answer", 1000, 600 },
+  { "annotator-model", "annotator_model", "annotator-model", 900, 800 },
 };
 
 struct _VetoDashboard
@@ -51,8 +55,22 @@ struct _VetoDashboard
   double *transition_values;
   guint transition_k;
 
+  /* The annotators' choice models, as veto_stats_compute () fits them to the anchor answers;
+   * model_annotators maps the selector's entries after the first (everyone) to the report's
+   * annotators. */
+  VetoStatsReport models;
+  GPtrArray *model_names;
+  GArray *model_annotators;
+  VetoPlotMatrix *annotator_model;
+  const double *annotator_model_values;
+  gboolean filling_choices;
+
   AdwToastOverlay *toast_overlay;
   AdwStatusPage *confusion_status;
+  AdwStatusPage *annotator_model_status;
+  GtkDropDown *annotator_model_dropdown;
+  GtkStringList *annotator_model_choices;
+  GtkLabel *annotator_model_caption;
   GtkStack *stacks[N_CHARTS];
   GtkDrawingArea *areas[N_CHARTS];
   GtkWidget *exports[N_CHARTS];
@@ -82,6 +100,8 @@ has_chart (VetoDashboard *self, Chart chart)
       return self->confusion != NULL;
     case CHART_TRANSITION:
       return self->transition != NULL;
+    case CHART_ANNOTATOR_MODEL:
+      return self->annotator_model != NULL;
     case CHART_SECONDS:
     case N_CHARTS:
     default:
@@ -103,6 +123,8 @@ draw_chart (VetoDashboard *self, Chart chart, cairo_t *cr, double width, double 
       return veto_plot_matrix_draw (self->confusion, cr, width, height, error);
     case CHART_TRANSITION:
       return veto_plot_matrix_draw (self->transition, cr, width, height, error);
+    case CHART_ANNOTATOR_MODEL:
+      return veto_plot_matrix_draw (self->annotator_model, cr, width, height, error);
     case CHART_SECONDS:
     case N_CHARTS:
     default:
@@ -125,6 +147,8 @@ save_chart (VetoDashboard *self, Chart chart, const char *path, GError **error)
       return veto_plot_matrix_save (self->confusion, path, width, height, error);
     case CHART_TRANSITION:
       return veto_plot_matrix_save (self->transition, path, width, height, error);
+    case CHART_ANNOTATOR_MODEL:
+      return veto_plot_matrix_save (self->annotator_model, path, width, height, error);
     case CHART_SECONDS:
     case N_CHARTS:
     default:
@@ -418,6 +442,305 @@ refresh_annotators (VetoDashboard *self)
     g_clear_pointer (&self->seconds, veto_plot_bars_free);
 }
 
+/* The complementary answers the learner fits the annotators' models to (veto_sim_train ()): on
+ * gold anchors (veto_store_foreach_anchor_answer ()), with a set of at least two known classes
+ * that holds the answer; read into a VetoStatsInput, every item of which is an anchor. */
+typedef struct
+{
+  VetoStore *store;
+  GHashTable *class_of_name;   /* name → class index + 1 */
+  GHashTable *class_of_id;     /* id → class index + 1 */
+  GHashTable *item_index;      /* item id → input item + 1 */
+  GArray *gold;                /* gint per input item */
+  GHashTable *annotator_index; /* name → input annotator + 1 */
+  GPtrArray *annotator_names;
+  GArray *answers;             /* VetoStatsAnswer */
+  GPtrArray *shown;            /* the answers' sets */
+  GError *error;
+} AnchorAnswers;
+
+static void
+anchor_answers_clear (AnchorAnswers *in)
+{
+  g_clear_pointer (&in->class_of_name, g_hash_table_unref);
+  g_clear_pointer (&in->class_of_id, g_hash_table_unref);
+  g_clear_pointer (&in->item_index, g_hash_table_unref);
+  g_clear_pointer (&in->gold, g_array_unref);
+  g_clear_pointer (&in->annotator_index, g_hash_table_unref);
+  g_clear_pointer (&in->annotator_names, g_ptr_array_unref);
+  g_clear_pointer (&in->answers, g_array_unref);
+  g_clear_pointer (&in->shown, g_ptr_array_unref);
+  g_clear_error (&in->error);
+}
+
+/* The input item of an anchor, its gold class read once; 0 when it cannot be read. */
+static guint
+anchor_item (AnchorAnswers *in, gint64 id)
+{
+  guint index = GPOINTER_TO_UINT (g_hash_table_lookup (in->item_index, &id));
+  g_autoptr (VetoItem) item = NULL;
+  gint gold;
+
+  if (index)
+    return index;
+  item = veto_store_get_item (in->store, id, &in->error);
+  if (item == NULL)
+    return 0;
+  gold = (gint) GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_id, &item->gold_class)) - 1;
+  g_array_append_val (in->gold, gold);
+  g_hash_table_insert (in->item_index, g_memdup2 (&id, sizeof id),
+                       GUINT_TO_POINTER (in->gold->len));
+  return in->gold->len;
+}
+
+static gboolean
+collect_anchor_answer (const VetoAnnotation *a, gpointer user_data)
+{
+  AnchorAnswers *in = user_data;
+  guint label, item, who, m = 0;
+  gboolean answered_shown = FALSE;
+  g_autofree guint *shown = NULL;
+  VetoStatsAnswer answer = { 0 };
+
+  if (a->answer_class == NULL || a->candidates == NULL)
+    return TRUE;
+  label = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_name, a->answer_class));
+  shown = g_new (guint, MAX (a->candidates->len, 1));
+  for (guint c = 0; c < a->candidates->len; c++)
+    {
+      guint cls = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_name,
+                                                         a->candidates->pdata[c]));
+
+      if (cls > 0)
+        shown[m++] = cls - 1;
+      answered_shown |= cls > 0 && cls == label;
+    }
+  if (m < 2 || !answered_shown)
+    return TRUE;
+  item = anchor_item (in, a->item);
+  if (item == 0)
+    return FALSE;
+  if (g_array_index (in->gold, gint, item - 1) < 0)
+    return TRUE;
+  who = GPOINTER_TO_UINT (g_hash_table_lookup (in->annotator_index, a->annotator));
+  if (who == 0)
+    {
+      g_ptr_array_add (in->annotator_names, g_strdup (a->annotator));
+      who = in->annotator_names->len;
+      g_hash_table_insert (in->annotator_index, g_strdup (a->annotator), GUINT_TO_POINTER (who));
+    }
+  answer.item = item - 1;
+  answer.annotator = who - 1;
+  answer.kind = VETO_STATS_COMPLEMENTARY;
+  answer.label = label - 1;
+  answer.seconds = NAN;
+  answer.shown = shown;
+  answer.n_shown = m;
+  g_ptr_array_add (in->shown, g_steal_pointer (&shown));
+  g_array_append_val (in->answers, answer);
+  return TRUE;
+}
+
+static gboolean
+load_anchor_answers (VetoDashboard *self, AnchorAnswers *in, GError **error)
+{
+  GPtrArray *classes = veto_engine_get_classes (self->engine);
+
+  in->store = veto_engine_get_store (self->engine);
+  in->class_of_name = g_hash_table_new (g_str_hash, g_str_equal);
+  in->class_of_id = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint c = 0; c < classes->len; c++)
+    {
+      VetoClass *klass = classes->pdata[c];
+
+      g_hash_table_insert (in->class_of_name, klass->name, GUINT_TO_POINTER (c + 1));
+      g_hash_table_insert (in->class_of_id, &klass->id, GUINT_TO_POINTER (c + 1));
+    }
+  in->item_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  in->gold = g_array_new (FALSE, FALSE, sizeof (gint));
+  in->annotator_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  in->annotator_names = g_ptr_array_new_with_free_func (g_free);
+  in->answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
+  in->shown = g_ptr_array_new_with_free_func (g_free);
+  if (!veto_store_foreach_anchor_answer (in->store, collect_anchor_answer, in, error))
+    return FALSE;
+  if (in->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&in->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Draws the model the selector names, with its caption. */
+static void
+show_annotator_model (VetoDashboard *self)
+{
+  const VetoStatsAnnotator *a = &self->models.overall;
+  guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
+  const char *name = NULL;
+  g_autoptr (GPtrArray) labels = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *answers = NULL;
+  g_autofree char *caption = NULL;
+  guint k = self->models.n_classes;
+
+  g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
+  self->annotator_model_values = NULL;
+  gtk_widget_queue_draw (GTK_WIDGET (self->areas[CHART_ANNOTATOR_MODEL]));
+  if (self->models.overall.choice_model == NULL)
+    return;
+  if (selected != GTK_INVALID_LIST_POSITION && selected > 0
+      && selected - 1 < self->model_annotators->len)
+    {
+      guint j = g_array_index (self->model_annotators, guint, selected - 1);
+
+      a = &self->models.annotators[j];
+      name = self->model_names->pdata[j];
+    }
+  /* Translators: how many complementary answers on gold anchors a model is fitted to. */
+  answers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u anchor answer",
+                                          "%u anchor answers", a->choice_answers),
+                             a->choice_answers);
+  if (name == NULL)
+    {
+      /* Translators: %s is "N anchor answers". */
+      title = g_strdup_printf (_("Choice model of everyone (pooled), %s"), answers);
+      /* Translators: %s is "N anchor answers"; the noise share follows. */
+      caption = g_strdup_printf (_("%s from everyone; names the true class %.1f%% of the times "
+                                   "it is shown"),
+                                 answers, 100 * a->choice_noise);
+    }
+  else if (a->choice_own)
+    {
+      /* Translators: the first %s is an annotator's name, the second "N anchor answers". */
+      title = g_strdup_printf (_("Choice model of %s (their own), %s"), name, answers);
+      /* Translators: %s is "N anchor answers", %g how many answers the pull towards the pooled
+       * model is worth, %.1f%% the noise share. */
+      caption = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                              "%s; pulled towards the pooled model by %g answer "
+                                              "per weight; names the true class %.1f%% of the "
+                                              "times it is shown",
+                                              "%s; pulled towards the pooled model by %g answers "
+                                              "per weight; names the true class %.1f%% of the "
+                                              "times it is shown",
+                                              (gulong) a->choice_strength),
+                                 answers, a->choice_strength, 100 * a->choice_noise);
+    }
+  else
+    {
+      /* Translators: the first %s is an annotator's name, the second "N anchor answers". */
+      title = g_strdup_printf (_("Choice model of %s (the pooled one), %s"), name, answers);
+      /* Translators: %s is "N anchor answers", %d the fewest for a model of one's own. */
+      caption = g_strdup_printf (_("%s, fewer than %d: the learner gives this annotator the "
+                                   "pooled model, which names the true class %.1f%% of the "
+                                   "times it is shown"),
+                                 answers, VETO_LOSS_MIN_OWN_ANSWERS, 100 * a->choice_noise);
+    }
+  labels = class_labels (self);
+  self->annotator_model = veto_plot_matrix_new (a->choice_model, k,
+                                                k == labels->len
+                                                    ? (const char *const *) labels->pdata
+                                                    : NULL);
+  veto_plot_matrix_set_titles (self->annotator_model, title, _("true class"),
+                               _("class named “not”"));
+  veto_plot_matrix_set_value_format (self->annotator_model, VETO_PLOT_VALUES_DECIMAL);
+  self->annotator_model_values = a->choice_model;
+  gtk_label_set_text (self->annotator_model_caption, caption);
+}
+
+/* Fits the annotators' models as the learner does (veto_stats_compute () on its anchor answers)
+ * and lists everyone who has some in the selector, keeping the one selected. */
+static void
+refresh_annotator_models (VetoDashboard *self)
+{
+  guint k = veto_engine_get_classes (self->engine)->len;
+  guint needed = VETO_SIM_MIN_ANCHORS_PER_CLASS * k;
+  guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
+  g_autofree char *selected_name = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *description = NULL;
+  AnchorAnswers in = { 0 };
+  guint n_answers, keep = 0;
+
+  if (selected != GTK_INVALID_LIST_POSITION && selected > 0 && self->model_annotators != NULL
+      && selected - 1 < self->model_annotators->len)
+    selected_name = g_strdup (self->model_names->pdata[g_array_index (self->model_annotators,
+                                                                      guint, selected - 1)]);
+  veto_stats_report_clear (&self->models);
+  g_clear_pointer (&self->model_names, g_ptr_array_unref);
+  g_clear_pointer (&self->model_annotators, g_array_unref);
+  self->model_annotators = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (!load_anchor_answers (self, &in, &error))
+    {
+      g_warning ("Dashboard: %s", error->message);
+      anchor_answers_clear (&in);
+      show_annotator_model (self);
+      return;
+    }
+  n_answers = in.answers->len;
+  if (k >= 2 && n_answers >= needed)
+    {
+      VetoStatsInput input = {
+        .n_classes = k,
+        .n_items = in.gold->len,
+        .gold = (const gint *) in.gold->data,
+        .n_annotators = in.annotator_names->len,
+        .answers = (const VetoStatsAnswer *) in.answers->data,
+        .n_answers = in.answers->len,
+      };
+
+      if (!veto_stats_compute (&input, &self->models, &error))
+        g_warning ("Dashboard: %s", error->message);
+    }
+  self->model_names = g_steal_pointer (&in.annotator_names);
+  anchor_answers_clear (&in);
+
+  /* Translators: the first %u is how many answers the learner needs (second %u per class),
+   * the last how many there are. */
+  description = g_strdup_printf (_("The learner keeps the uniform annotator until there are %u "
+                                   "complementary answers on gold anchors (%u per class): %u "
+                                   "so far"),
+                                 needed, VETO_SIM_MIN_ANCHORS_PER_CLASS, n_answers);
+  adw_status_page_set_description (self->annotator_model_status, description);
+
+  self->filling_choices = TRUE;
+  gtk_string_list_splice (self->annotator_model_choices, 0,
+                          g_list_model_get_n_items (G_LIST_MODEL (self->annotator_model_choices)),
+                          NULL);
+  gtk_string_list_append (self->annotator_model_choices, _("Everyone (pooled)"));
+  for (guint j = 0; self->models.overall.choice_model != NULL && j < self->models.n_annotators;
+       j++)
+    {
+      const VetoStatsAnnotator *a = &self->models.annotators[j];
+      const char *name = self->model_names->pdata[j];
+      g_autofree char *entry = NULL;
+
+      if (a->choice_model == NULL)
+        continue;
+      g_array_append_val (self->model_annotators, j);
+      /* Translators: an annotator in the selector of models, %s their name. */
+      entry = g_strdup_printf (a->choice_own ? _("%s (own model)") : _("%s (pooled model)"),
+                               name);
+      gtk_string_list_append (self->annotator_model_choices, entry);
+      if (g_strcmp0 (name, selected_name) == 0)
+        keep = self->model_annotators->len;
+    }
+  gtk_drop_down_set_selected (self->annotator_model_dropdown, keep);
+  self->filling_choices = FALSE;
+  show_annotator_model (self);
+}
+
+static void
+on_annotator_model_selected (VetoDashboard *self)
+{
+  if (self->filling_choices)
+    return;
+  show_annotator_model (self);
+  gtk_widget_set_visible (self->exports[CHART_ANNOTATOR_MODEL],
+                          has_chart (self, CHART_ANNOTATOR_MODEL));
+}
+
 void
 veto_dashboard_refresh (VetoDashboard *self)
 {
@@ -431,6 +754,7 @@ veto_dashboard_refresh (VetoDashboard *self)
   refresh_rounds (self, labels);
   refresh_transition (self, labels);
   refresh_annotators (self);
+  refresh_annotator_models (self);
   for (Chart chart = 0; chart < N_CHARTS; chart++)
     {
       gboolean shown = has_chart (self, chart);
@@ -512,14 +836,21 @@ on_export_response (GtkNativeDialog *chooser, int response, VetoDashboard *self)
   if (file != NULL)
     {
       path = g_file_get_path (file);
-      /* A name without a known extension takes that of the filter chosen. */
-      if (!g_str_has_suffix (path, ".png") && !g_str_has_suffix (path, ".PNG")
-          && !g_str_has_suffix (path, ".svg") && !g_str_has_suffix (path, ".SVG"))
-        {
-          gboolean svg = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (chooser))
-                         == g_object_get_data (G_OBJECT (chooser), "svg-filter");
-          char *with_extension = g_strconcat (path, svg ? ".svg" : ".png", NULL);
+      g_autofree char *lower = g_ascii_strdown (path, -1);
 
+      /* A name without a known extension takes that of the filter chosen. */
+      if (!g_str_has_suffix (lower, ".png") && !g_str_has_suffix (lower, ".svg")
+          && !g_str_has_suffix (lower, ".pdf"))
+        {
+          GtkFileFilter *filter = gtk_file_chooser_get_filter (GTK_FILE_CHOOSER (chooser));
+          const char *extension = ".png";
+          char *with_extension;
+
+          if (filter == g_object_get_data (G_OBJECT (chooser), "svg-filter"))
+            extension = ".svg";
+          else if (filter == g_object_get_data (G_OBJECT (chooser), "pdf-filter"))
+            extension = ".pdf";
+          with_extension = g_strconcat (path, extension, NULL);
           g_free (path);
           path = with_extension;
         }
@@ -545,7 +876,7 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   GtkRoot *root = gtk_widget_get_root (widget);
   const char *name = g_variant_get_string (parameter, NULL);
   g_autofree char *file_name = NULL;
-  GtkFileFilter *png, *svg;
+  GtkFileFilter *png, *svg, *pdf;
   Chart chart;
 
   if (!find_chart (name, &chart))
@@ -568,9 +899,14 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   svg = gtk_file_filter_new ();
   gtk_file_filter_set_name (svg, _("SVG image"));
   gtk_file_filter_add_suffix (svg, "svg");
+  pdf = gtk_file_filter_new ();
+  gtk_file_filter_set_name (pdf, _("PDF document"));
+  gtk_file_filter_add_suffix (pdf, "pdf");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), png);
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), svg);
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->chooser), pdf);
   g_object_set_data_full (G_OBJECT (self->chooser), "svg-filter", svg, g_object_unref);
+  g_object_set_data_full (G_OBJECT (self->chooser), "pdf-filter", pdf, g_object_unref);
   g_object_unref (png);
   file_name = g_strconcat (charts[chart].file_name, ".png", NULL);
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), file_name);
@@ -579,7 +915,45 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_native_dialog_show (self->chooser);
 }
 
+static void
+annotator_model_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VetoDashboard *self = VETO_DASHBOARD (widget);
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  if (*name == '\0')
+    {
+      gtk_drop_down_set_selected (self->annotator_model_dropdown, 0);
+      return;
+    }
+  for (guint i = 0; self->model_annotators != NULL && i < self->model_annotators->len; i++)
+    if (g_str_equal (self->model_names->pdata[g_array_index (self->model_annotators, guint, i)],
+                     name))
+      {
+        gtk_drop_down_set_selected (self->annotator_model_dropdown, i + 1);
+        return;
+      }
+  g_warning ("Dashboard: no annotator model for “%s”", name);
+}
+
 /* --- GObject --- */
+
+const double *
+veto_dashboard_get_annotator_model (VetoDashboard *self, guint *out_k)
+{
+  g_return_val_if_fail (VETO_IS_DASHBOARD (self), NULL);
+
+  *out_k = self->annotator_model_values != NULL ? self->models.n_classes : 0;
+  return self->annotator_model_values;
+}
+
+GListModel *
+veto_dashboard_get_annotator_model_choices (VetoDashboard *self)
+{
+  g_return_val_if_fail (VETO_IS_DASHBOARD (self), NULL);
+
+  return G_LIST_MODEL (self->annotator_model_choices);
+}
 
 const double *
 veto_dashboard_get_transition (VetoDashboard *self, guint *out_k)
@@ -609,6 +983,8 @@ veto_dashboard_constructed (GObject *object)
 
   for (Chart chart = 0; chart < N_CHARTS; chart++)
     gtk_drawing_area_set_draw_func (self->areas[chart], draw_area, GINT_TO_POINTER (chart), NULL);
+  g_signal_connect_object (self->annotator_model_dropdown, "notify::selected",
+                           G_CALLBACK (on_annotator_model_selected), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (schedule_refresh), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (schedule_refresh), self,
@@ -642,6 +1018,10 @@ veto_dashboard_finalize (GObject *object)
   g_clear_pointer (&self->confusion, veto_plot_matrix_free);
   g_clear_pointer (&self->transition, veto_plot_matrix_free);
   g_clear_pointer (&self->seconds, veto_plot_bars_free);
+  g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
+  g_clear_pointer (&self->model_names, g_ptr_array_unref);
+  g_clear_pointer (&self->model_annotators, g_array_unref);
+  veto_stats_report_clear (&self->models);
   g_free (self->transition_values);
   g_clear_object (&self->engine);
 
@@ -701,11 +1081,15 @@ veto_dashboard_class_init (VetoDashboardClass *klass)
                                                "/io/github/veto/Veto/ui/veto-dashboard.ui");
   gtk_widget_class_bind_template_child (widget_class, VetoDashboard, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, VetoDashboard, confusion_status);
+  gtk_widget_class_bind_template_child (widget_class, VetoDashboard, annotator_model_status);
+  gtk_widget_class_bind_template_child (widget_class, VetoDashboard, annotator_model_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, VetoDashboard, annotator_model_choices);
+  gtk_widget_class_bind_template_child (widget_class, VetoDashboard, annotator_model_caption);
   for (Chart chart = 0; chart < N_CHARTS; chart++)
     {
-      g_autofree char *stack = g_strconcat (charts[chart].name, "_stack", NULL);
-      g_autofree char *area = g_strconcat (charts[chart].name, "_area", NULL);
-      g_autofree char *export = g_strconcat (charts[chart].name, "_export", NULL);
+      g_autofree char *stack = g_strconcat (charts[chart].id, "_stack", NULL);
+      g_autofree char *area = g_strconcat (charts[chart].id, "_area", NULL);
+      g_autofree char *export = g_strconcat (charts[chart].id, "_export", NULL);
 
       gtk_widget_class_bind_template_child_full (widget_class, stack, FALSE,
                                                  G_STRUCT_OFFSET (VetoDashboard, stacks)
@@ -718,6 +1102,8 @@ veto_dashboard_class_init (VetoDashboardClass *klass)
                                                      + chart * sizeof (gpointer));
     }
   gtk_widget_class_install_action (widget_class, "dashboard.export", "s", export_action);
+  gtk_widget_class_install_action (widget_class, "dashboard.annotator-model", "s",
+                                   annotator_model_action);
 
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
 }

@@ -368,6 +368,32 @@ test_assignment_in_turns (Fixture *f, gconstpointer data)
   assert_exactly (f->store, campaign, 2);
 }
 
+/* Appends the answer's id and item. */
+static gboolean
+collect_answer (const VetoAnnotation *a, gpointer user_data)
+{
+  gint64 pair[2] = { a->id, a->item };
+
+  g_array_append_vals (user_data, pair, 1);
+  return TRUE;
+}
+
+/* Writes a complementary (or ordinary) answer asked as an anchor; its id. */
+static gint64
+ask_as_anchor (Fixture *f, VetoAnswerKind kind, gint64 who, gint64 item)
+{
+  g_autoptr (GError) error = NULL;
+  VetoAnswer a = { .kind = kind, .item = item, .annotator = who,
+                   .answer_class = f->classes[1], .candidates = f->classes,
+                   .n_candidates = kind == VETO_KIND_COMPLEMENTARY ? K : 0,
+                   .strategy = "anchor", .score = NAN };
+  gint64 id;
+
+  g_assert_true (veto_store_add_annotation (f->store, &a, &id, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
 static void
 test_anchors (Fixture *f, gconstpointer data)
 {
@@ -416,6 +442,36 @@ test_anchors (Fixture *f, gconstpointer data)
         g_assert_cmpuint (anchors_asked, >, 0);
     }
   g_assert_cmpuint (anchors_asked, ==, 4);
+
+  /* The answers the annotators' models are fitted to: the four on the campaign's anchors, and
+   * the standing complementary ones asked as anchors elsewhere, in id order. */
+  {
+    g_autoptr (GArray) validation = veto_store_list_item_ids (f->store, VETO_SPLIT_VALIDATION,
+                                                              &error);
+    g_autoptr (GArray) found = g_array_new (FALSE, FALSE, sizeof (gint64) * 2);
+    gint64 kept, undone;
+
+    kept = ask_as_anchor (f, VETO_KIND_COMPLEMENTARY, who, g_array_index (validation, gint64, 0));
+    undone = ask_as_anchor (f, VETO_KIND_COMPLEMENTARY, who,
+                            g_array_index (validation, gint64, 0));
+    g_assert_true (veto_store_undo_annotation (f->store, undone, &error));
+    ask_as_anchor (f, VETO_KIND_ORDINARY, who, g_array_index (validation, gint64, 0));
+    g_assert_true (veto_store_foreach_anchor_answer (f->store, collect_answer, found, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (found->len, ==, 5);
+    for (guint i = 0; i < 4; i++)
+      {
+        const gint64 *answer = &g_array_index (found, gint64, 2 * i);
+        gboolean on_anchor = FALSE;
+
+        g_assert_cmpint (answer[0], <, answer[2]);
+        for (guint j = 0; j < items->len; j++)
+          on_anchor |= g_array_index (items, VetoCampaignItem, j).anchor
+                       && g_array_index (items, VetoCampaignItem, j).item == answer[1];
+        g_assert_true (on_anchor);
+      }
+    g_assert_cmpint (g_array_index (found, gint64, 8), ==, kept);
+  }
 
   /* Every item is in the campaign: no gold item is left to be an anchor. */
   g_assert_false (veto_store_campaign_create (f->store, &spec, NULL, &error));

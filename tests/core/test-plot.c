@@ -1,4 +1,4 @@
-/* Tests for veto-plot: charts saved as PNG and SVG and read back, pixels where the data says. */
+/* Tests for veto-plot: charts saved as PNG, SVG and PDF and read back, pixels where the data says. */
 #include "veto-plot.h"
 
 #include <glib/gstdio.h>
@@ -87,6 +87,18 @@ read_text (const char *path)
   g_assert_true (g_file_get_contents (path, &text, NULL, &error));
   g_assert_no_error (error);
   return text;
+}
+
+/* Whether text (which may hold NUL bytes, as a PDF's streams do) contains needle. */
+static gboolean
+bytes_contain (const char *text, gsize len, const char *needle)
+{
+  gsize n = strlen (needle);
+
+  for (gsize i = 0; i + n <= len; i++)
+    if (memcmp (text + i, needle, n) == 0)
+      return TRUE;
+  return FALSE;
 }
 
 static void
@@ -361,6 +373,10 @@ test_matrix (void)
   g_autofree char *png_path = tmp_path ("confusion.png");
   g_autofree char *svg = tmp_path ("transition.svg");
   g_autofree char *small = tmp_path ("transition-small.png");
+  g_autofree char *pdf = tmp_path ("transition.PDF");
+  g_autofree char *pdf_tmp = g_strconcat (pdf, ".tmp", NULL);
+  g_autofree char *pdf_text = NULL;
+  gsize pdf_len = 0;
   cairo_surface_t *png;
 
   g_assert_true (veto_plot_matrix_save (confusion, png_path, 1280, 800, &error));
@@ -378,6 +394,17 @@ test_matrix (void)
   png = load_png (small, 640, 400);
   g_assert_cmpuint (count_not_white (png), >, 640 * 400 / 20);
   cairo_surface_destroy (png);
+
+  /* A PDF page of the chart's size in points, titled as the chart. */
+  g_assert_true (veto_plot_matrix_save (transition, pdf, 640, 400, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (pdf, &pdf_text, &pdf_len, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (pdf_text, "%PDF-"));
+  g_assert_true (bytes_contain (pdf_text, pdf_len, "/MediaBox [ 0 0 640 400 ]"));
+  g_assert_true (bytes_contain (pdf_text, pdf_len, "/Title (Transition)"));
+  g_assert_nonnull (g_strrstr_len (pdf_text + pdf_len - 8, 8, "%%EOF"));
+  g_assert_false (g_file_test (pdf_tmp, G_FILE_TEST_EXISTS));
 }
 
 static void

@@ -7,6 +7,7 @@
 #include "veto-gallery-item.h"
 #include "veto-gallery.h"
 #include "veto-plot.h"
+#include "veto-stats.h"
 
 #define N_CLASSES 4
 #define N_POOL 40
@@ -592,6 +593,302 @@ test_dashboard_empty (void)
   veto_engine_shutdown (engine);
 }
 
+/* Complementary answers on gold anchors (validation items, asked as anchors, all four classes
+ * shown) by people with known habits: "ann" never says "not circle" unless the item is a circle,
+ * "other" names any wrong class alike, "few" answers too seldom for a model of their own. */
+#define N_ANCHORS 40
+
+typedef struct
+{
+  gint64 classes[N_CLASSES];
+  gint64 anchors[N_ANCHORS];  /* the gold class of anchors[i] is i % N_CLASSES */
+  gint64 pool[8];
+  gint64 annotators[3];       /* ann, other, few */
+  GArray *answers;            /* VetoStatsAnswer, in the order written */
+  guint shown[N_CLASSES];
+  GRand *rng;
+} ModelsProject;
+
+static void
+add_anchor_answers (ModelsProject *p, VetoStore *store, guint who, guint n)
+{
+  for (guint t = 0; t < n; t++)
+    {
+      g_autoptr (GError) error = NULL;
+      guint item = g_rand_int_range (p->rng, 0, N_ANCHORS), y = item % N_CLASSES, c;
+      VetoAnswer a = { 0 };
+      VetoStatsAnswer answer = { 0 };
+
+      do
+        c = g_rand_int_range (p->rng, 0, N_CLASSES);
+      while (c == y || (who == 0 && c == 0));
+      a.kind = VETO_KIND_COMPLEMENTARY;
+      a.item = p->anchors[item];
+      a.annotator = p->annotators[who];
+      a.answer_class = p->classes[c];
+      a.candidates = p->classes;
+      a.n_candidates = N_CLASSES;
+      a.strategy = "anchor";
+      a.score = NAN;
+      g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
+      g_assert_no_error (error);
+      answer.item = item;
+      answer.annotator = who;
+      answer.kind = VETO_STATS_COMPLEMENTARY;
+      answer.label = c;
+      answer.seconds = NAN;
+      answer.shown = p->shown;
+      answer.n_shown = N_CLASSES;
+      g_array_append_val (p->answers, answer);
+    }
+}
+
+static void
+make_models_project (ModelsProject *p, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_create (path, &error);
+  static const char *const names[] = { "ann", "other", "few" };
+  guint8 rgb[SIDE * SIDE * 3];
+
+  g_assert_no_error (error);
+  for (guint c = 0; c < N_CLASSES; c++)
+    {
+      g_assert_true (veto_store_ensure_class (store, class_names[c], &p->classes[c], NULL,
+                                              &error));
+      p->shown[c] = c;
+    }
+  for (guint s = 0; s < 2; s++)
+    {
+      VetoSplit split = s == 0 ? VETO_SPLIT_POOL : VETO_SPLIT_VALIDATION;
+      guint n = split == VETO_SPLIT_POOL ? 8 : N_ANCHORS;
+      gint64 import_id;
+
+      g_assert_true (veto_store_add_import (store, "generated", "folder", split, &import_id,
+                                            &error));
+      g_assert_true (veto_store_begin (store, &error));
+      for (guint i = 0; i < n; i++)
+        {
+          g_autofree char *sha = NULL;
+          VetoItemRecord record = { 0 };
+          gint64 id;
+
+          draw_item (rgb, i % N_CLASSES, p->rng);
+          sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
+          record.pixels = rgb;
+          record.sha256 = sha;
+          record.width = record.height = SIDE;
+          record.channels = 3;
+          record.split = split;
+          record.gold_class = p->classes[i % N_CLASSES];
+          record.import_id = import_id;
+          record.import_index = i;
+          g_assert_true (veto_store_add_item (store, &record, &id, &error));
+          if (split == VETO_SPLIT_VALIDATION)
+            p->anchors[i] = id;
+          else
+            p->pool[i] = id;
+        }
+      g_assert_true (veto_store_commit (store, &error));
+      g_assert_true (veto_store_finish_import (store, import_id, n, &error));
+    }
+  for (guint j = 0; j < G_N_ELEMENTS (names); j++)
+    g_assert_true (veto_store_ensure_annotator (store, names[j], VETO_ANNOTATOR_HUMAN,
+                                                &p->annotators[j], &error));
+  g_assert_no_error (error);
+  /* One answer on each pool item, for the learner to train on: not an anchor, so no model's. */
+  for (guint i = 0; i < 8; i++)
+    {
+      VetoAnswer a = { .kind = VETO_KIND_COMPLEMENTARY, .item = p->pool[i],
+                       .annotator = p->annotators[0],
+                       .answer_class = p->classes[(i + 1) % N_CLASSES],
+                       .candidates = p->classes, .n_candidates = N_CLASSES,
+                       .strategy = "random", .score = NAN };
+
+      g_assert_true (veto_store_add_annotation (store, &a, NULL, &error));
+    }
+  /* 30 answers: below the 10 per class the learner waits for. */
+  add_anchor_answers (p, store, 0, 20);
+  add_anchor_answers (p, store, 1, 10);
+}
+
+static void
+assert_model (const double *shown, guint k, const double *expected)
+{
+  g_assert_nonnull (shown);
+  g_assert_nonnull (expected);
+  g_assert_cmpuint (k, ==, N_CLASSES);
+  for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
+    g_assert_cmpfloat_with_epsilon (shown[i], expected[i], 1e-12);
+}
+
+static const char *
+choice (VetoDashboard *dashboard, guint i)
+{
+  g_autoptr (GtkStringObject) entry = g_list_model_get_item (
+      veto_dashboard_get_annotator_model_choices (dashboard), i);
+
+  /* The list keeps the string alive past this reference. */
+  return gtk_string_object_get_string (entry);
+}
+
+/* The models' card is the last: scrolled into view for the screenshots. */
+static void
+scroll_to_end (VetoDashboard *dashboard)
+{
+  GtkWidget *overlay = gtk_widget_get_first_child (GTK_WIDGET (dashboard));
+  GtkAdjustment *v = gtk_scrolled_window_get_vadjustment (
+      GTK_SCROLLED_WINDOW (adw_toast_overlay_get_child (ADW_TOAST_OVERLAY (overlay))));
+
+  iterate (200);
+  gtk_adjustment_set_value (v, gtk_adjustment_get_upper (v) - gtk_adjustment_get_page_size (v));
+  iterate (200);
+}
+
+static void
+test_dashboard_annotator_models (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (fx.dir, "models.veto", NULL);
+  g_autofree char *png = g_build_filename (fx.shots, "annotator-model.png", NULL);
+  g_autofree char *pdf = g_build_filename (fx.shots, "annotator-model.pdf", NULL);
+  g_autofree char *pdf_text = NULL;
+  g_autoptr (GArray) answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
+  g_autoptr (GRand) rng = g_rand_new_with_seed (11);
+  ModelsProject p = { .answers = answers, .rng = rng };
+  gint gold[N_ANCHORS];
+  VetoEngineOptions options;
+  g_autoptr (VetoEngine) engine = NULL;
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+  VetoStatsReport report = { 0 };
+  VetoDashboard *dashboard;
+  GtkWidget *window;
+  const double *shown;
+  guint k = 1;
+
+  g_unlink (png); /* from an earlier run */
+  make_models_project (&p, path);
+  veto_engine_options_init (&options);
+  options.annotator = "tester";
+  engine = veto_engine_new (path, &options, &error);
+  g_assert_no_error (error);
+  dashboard = VETO_DASHBOARD (veto_dashboard_new (engine));
+  window = show_in_window (GTK_WIDGET (dashboard), "Dashboard");
+
+  /* Below the threshold: nothing shown, nothing to export. */
+  veto_dashboard_refresh (dashboard);
+  g_assert_null (veto_dashboard_get_annotator_model (dashboard, &k));
+  g_assert_cmpuint (k, ==, 0);
+  g_assert_false (veto_dashboard_export (dashboard, "annotator-model", png, &error));
+  g_assert_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (png, G_FILE_TEST_EXISTS));
+  scroll_to_end (dashboard);
+  save_screenshot (window, "dashboard-annotator-models-empty-1280x800.png");
+
+  /* ann 60 answers, other 60, few 10: 130 in all. */
+  add_anchor_answers (&p, veto_engine_get_store (engine), 0, 40);
+  add_anchor_answers (&p, veto_engine_get_store (engine), 1, 50);
+  add_anchor_answers (&p, veto_engine_get_store (engine), 2, 10);
+  for (guint i = 0; i < N_ANCHORS; i++)
+    gold[i] = i % N_CLASSES;
+  {
+    VetoStatsInput input = {
+      .n_classes = N_CLASSES,
+      .n_items = N_ANCHORS,
+      .gold = gold,
+      .n_annotators = 3,
+      .answers = (const VetoStatsAnswer *) answers->data,
+      .n_answers = answers->len,
+    };
+
+    g_assert_true (veto_stats_compute (&input, &report, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (report.overall.choice_answers, ==, 130);
+  g_assert_true (report.annotators[0].choice_own);
+  g_assert_true (report.annotators[1].choice_own);
+  g_assert_false (report.annotators[2].choice_own);
+
+  veto_dashboard_refresh (dashboard);
+  g_assert_cmpuint (g_list_model_get_n_items (veto_dashboard_get_annotator_model_choices (
+                        dashboard)), ==, 4);
+  g_assert_cmpstr (choice (dashboard, 0), ==, "Everyone (pooled)");
+  g_assert_cmpstr (choice (dashboard, 1), ==, "ann (own model)");
+  g_assert_cmpstr (choice (dashboard, 2), ==, "other (own model)");
+  g_assert_cmpstr (choice (dashboard, 3), ==, "few (pooled model)");
+  shown = veto_dashboard_get_annotator_model (dashboard, &k);
+  assert_model (shown, k, report.overall.choice_model);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard), "dashboard.annotator-model",
+                                             "s", "ann"));
+  shown = veto_dashboard_get_annotator_model (dashboard, &k);
+  assert_model (shown, k, report.annotators[0].choice_model);
+  /* ann's habit: "not circle" is rare unless the item is a circle; other's is not. */
+  for (guint y = 1; y < N_CLASSES; y++)
+    {
+      g_assert_cmpfloat (shown[y * N_CLASSES + 0], <, 0.3);
+      g_assert_cmpfloat (report.annotators[1].choice_model[y * N_CLASSES + 0], >, 0.6);
+    }
+  /* The selection survives a refresh. */
+  veto_dashboard_refresh (dashboard);
+  assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                report.annotators[0].choice_model);
+  g_assert_true (veto_dashboard_export (dashboard, "annotator-model", png, &error));
+  g_assert_no_error (error);
+  pixbuf = gdk_pixbuf_new_from_file (png, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, 900);
+  g_assert_cmpint (gdk_pixbuf_get_height (pixbuf), ==, 800);
+  g_assert_true (veto_dashboard_export (dashboard, "annotator-model", pdf, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (pdf, &pdf_text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (pdf_text, "%PDF-"));
+  scroll_to_end (dashboard);
+  save_screenshot (window, "dashboard-annotator-models-1280x800.png");
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard), "dashboard.annotator-model",
+                                             "s", "few"));
+  assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                report.overall.choice_model);
+  assert_model (report.annotators[2].choice_model, N_CLASSES, report.overall.choice_model);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard), "dashboard.annotator-model",
+                                             "s", ""));
+  assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                report.overall.choice_model);
+
+  /* The learner fits the very same models for its loss and questions. */
+  {
+    g_autoptr (VetoDataset) ds = veto_dataset_load (veto_engine_get_store (engine), "pixels",
+                                                    FALSE, NULL, NULL, NULL, &error);
+    g_autoptr (VetoModel) model = NULL;
+    VetoTrainResult result = { 0 };
+    VetoTrainSpec spec;
+
+    g_assert_no_error (error);
+    veto_train_spec_init (&spec);
+    spec.supervision = VETO_SUPERVISION_ANSWERS;
+    spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+    spec.train.max_epochs = 2;
+    model = veto_sim_train (veto_engine_get_store (engine), ds, &spec, &result, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (result.anchor_answers, ==, 130);
+    g_assert_cmpuint (result.annotators_fitted, ==, 2);
+    g_assert_cmpint (result.own_annotators[0], ==, p.annotators[0]);
+    g_assert_cmpint (result.own_annotators[1], ==, p.annotators[1]);
+    assert_model (result.annotator_model, N_CLASSES, report.overall.choice_model);
+    assert_model (result.own_models, N_CLASSES, report.annotators[0].choice_model);
+    assert_model (result.own_models + N_CLASSES * N_CLASSES, N_CLASSES,
+                  report.annotators[1].choice_model);
+    veto_train_result_clear (&result);
+  }
+
+  veto_stats_report_clear (&report);
+  gtk_window_destroy (GTK_WINDOW (window));
+  veto_engine_shutdown (engine);
+}
+
 /* The answers per annotator and their timings, read back as the dashboard reads them. */
 static void
 test_annotator_stats (void)
@@ -832,6 +1129,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dashboard/transition-and-export", test_dashboard);
   g_test_add_func ("/dashboard/annotators", test_annotator_stats);
   g_test_add_func ("/dashboard/empty", test_dashboard_empty);
+  g_test_add_func ("/dashboard/annotator-models", test_dashboard_annotator_models);
   g_test_add_func ("/gallery-agcd/name-cluster", test_gallery_agcd);
   g_test_add_func ("/thumbnailer/lru", test_thumbnailer);
   g_test_add_func ("/thumbnailer/ready-thread", test_thumbnailer_ready_thread);
