@@ -598,64 +598,6 @@ shown_classes (Fixture *f, const VetoLease *q, guint *out)
   g_assert_cmpuint (n, ==, q->n_candidates);
 }
 
-/* Informative candidates follow the learner's fitted annotator model: with p = (.4, .3, .2, .1, 0)
- * and two shown, the uniform annotator's best pair is {0, 1}; for an annotator who names the
- * truth of classes 0 and 1 as freely as any other class (an answer about them says nothing), the
- * pair of largest gain is {2, 3}. The sessions ask what veto_active_informative_set () finds for
- * the model they were given, and the uniform annotator's pair again once a round brings none. */
-static void
-test_free_informative (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) ids = NULL;
-  VetoSessionsOptions options;
-  float probs[N_ITEMS * K];
-  double a[K * K], p[K] = { 0.4, 0.3, 0.2, 0.1, 0.0 };
-  guint want_fitted[2], want_uniform[2], shown[2];
-  VetoSessionsPriority priority = { .model_version = 2, .n = N_ITEMS, .n_classes = K,
-                                    .probs = probs, .strategy = "margin",
-                                    .annotator_model = a };
-  const VetoLease *q;
-
-  veto_sessions_free (f->sessions);
-  veto_sessions_options_init (&options);
-  options.free = TRUE;
-  options.n_candidates = 2;
-  options.anchors = 0;
-  f->sessions = veto_sessions_new (f->store, &options, &error);
-  g_assert_no_error (error);
-  ids = pool_ids (f);
-  priority.items = (const gint64 *) ids->data;
-  for (guint i = 0; i < N_ITEMS; i++)
-    for (guint c = 0; c < K; c++)
-      probs[i * K + c] = (float) p[c];
-  for (guint y = 0; y < K; y++)
-    for (guint c = 0; c < K; c++)
-      a[y * K + c] = c != y || y < 2 ? 1.0 : 1e-3;
-  veto_active_informative_set (p, K, a, 2, want_fitted);
-  veto_active_informative_set (p, K, NULL, 2, want_uniform);
-  g_assert_cmpuint (want_uniform[0], ==, 0);
-  g_assert_cmpuint (want_uniform[1], ==, 1);
-  g_assert_cmpuint (want_fitted[0], ==, 2);
-  g_assert_cmpuint (want_fitted[1], ==, 3);
-
-  veto_sessions_set_priority (f->sessions, &priority);
-  for (guint person = 0; person < 3; person++)
-    {
-      q = veto_sessions_question (f->sessions, f->people[person], SECOND, &error);
-      g_assert_no_error (error);
-      shown_classes (f, q, shown);
-      g_assert_cmpmem (shown, sizeof shown, want_fitted, sizeof want_fitted);
-    }
-  priority.annotator_model = NULL;
-  priority.model_version = 3;
-  veto_sessions_set_priority (f->sessions, &priority);
-  q = veto_sessions_question (f->sessions, f->people[3], SECOND, &error);
-  g_assert_no_error (error);
-  shown_classes (f, q, shown);
-  g_assert_cmpmem (shown, sizeof shown, want_uniform, sizeof want_uniform);
-}
-
 /* Luce weights of an annotator who names the truth of the classes in `free_truth` (a bit set)
  * as freely as any other class, and never that of the others (1e-3). */
 static void
@@ -680,6 +622,55 @@ use_free_pairs (Fixture *f)
   options.anchors = 0;
   f->sessions = veto_sessions_new (f->store, &options, &error);
   g_assert_no_error (error);
+}
+
+/* Informative candidates follow the learner's fitted annotator model: with p = (.4, .3, .2, .1, 0)
+ * and two shown, the uniform annotator's best pair is {0, 1}; for an annotator who names the
+ * truth of classes 0 and 1 as freely as any other class (an answer about them says nothing), the
+ * pair of largest gain is {2, 3}. The sessions ask what veto_active_informative_set () finds for
+ * the model they were given, and the uniform annotator's pair again once a round brings none. */
+static void
+test_free_informative (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = NULL;
+  float probs[N_ITEMS * K];
+  double a[K * K], p[K] = { 0.4, 0.3, 0.2, 0.1, 0.0 };
+  guint want_fitted[2], want_uniform[2], shown[2];
+  VetoSessionsPriority priority = { .model_version = 2, .n = N_ITEMS, .n_classes = K,
+                                    .probs = probs, .strategy = "margin",
+                                    .annotator_model = a };
+  const VetoLease *q;
+
+  use_free_pairs (f);
+  ids = pool_ids (f);
+  priority.items = (const gint64 *) ids->data;
+  for (guint i = 0; i < N_ITEMS; i++)
+    for (guint c = 0; c < K; c++)
+      probs[i * K + c] = (float) p[c];
+  free_truth_model ((1u << 0) | (1u << 1), a);
+  veto_active_informative_set (p, K, a, 2, want_fitted);
+  veto_active_informative_set (p, K, NULL, 2, want_uniform);
+  g_assert_cmpuint (want_uniform[0], ==, 0);
+  g_assert_cmpuint (want_uniform[1], ==, 1);
+  g_assert_cmpuint (want_fitted[0], ==, 2);
+  g_assert_cmpuint (want_fitted[1], ==, 3);
+
+  veto_sessions_set_priority (f->sessions, &priority);
+  for (guint person = 0; person < 3; person++)
+    {
+      q = veto_sessions_question (f->sessions, f->people[person], SECOND, &error);
+      g_assert_no_error (error);
+      shown_classes (f, q, shown);
+      g_assert_cmpmem (shown, sizeof shown, want_fitted, sizeof want_fitted);
+    }
+  priority.annotator_model = NULL;
+  priority.model_version = 3;
+  veto_sessions_set_priority (f->sessions, &priority);
+  q = veto_sessions_question (f->sessions, f->people[3], SECOND, &error);
+  g_assert_no_error (error);
+  shown_classes (f, q, shown);
+  g_assert_cmpmem (shown, sizeof shown, want_uniform, sizeof want_uniform);
 }
 
 /* Each person is asked with their own fitted model, and whoever has none with the pooled one.
