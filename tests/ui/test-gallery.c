@@ -71,6 +71,43 @@ draw_item (guint8 *rgb, guint klass, GRand *rng)
       }
 }
 
+/* One finished import of n generated items into split, item i of class i mod N_CLASSES (gold
+ * class classes[i mod N_CLASSES] unless classes is NULL); their ids into out_ids (may be NULL). */
+static void
+add_items (VetoStore *store, VetoSplit split, guint n, const gint64 *classes, GRand *rng,
+           gint64 *out_ids)
+{
+  g_autoptr (GError) error = NULL;
+  guint8 rgb[SIDE * SIDE * 3];
+  gint64 import_id;
+
+  g_assert_true (veto_store_add_import (store, "generated", "folder", split, &import_id, &error));
+  g_assert_true (veto_store_begin (store, &error));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *sha = NULL;
+      VetoItemRecord record = { 0 };
+      gint64 id;
+
+      draw_item (rgb, i % N_CLASSES, rng);
+      sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
+      record.pixels = rgb;
+      record.sha256 = sha;
+      record.width = record.height = SIDE;
+      record.channels = 3;
+      record.split = split;
+      record.gold_class = classes ? classes[i % N_CLASSES] : 0;
+      record.import_id = import_id;
+      record.import_index = i;
+      g_assert_true (veto_store_add_item (store, &record, &id, &error));
+      if (out_ids)
+        out_ids[i] = id;
+    }
+  g_assert_true (veto_store_commit (store, &error));
+  g_assert_true (veto_store_finish_import (store, import_id, n, &error));
+  g_assert_no_error (error);
+}
+
 static void
 add_answer (VetoStore *store, VetoAnswerKind kind, gint64 item, gint64 annotator,
             gint64 answer_class, double seconds, gint64 *out_id)
@@ -108,44 +145,15 @@ make_project (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoStore) store = NULL;
   g_autoptr (GRand) rng = g_rand_new_with_seed (7);
-  gint64 import_id, alice, bob, sim, undone, pref;
-  guint8 rgb[SIDE * SIDE * 3];
+  gint64 alice, bob, sim, undone, pref;
 
   fx.path = g_build_filename (fx.dir, "gallery.veto", NULL);
   store = veto_store_create (fx.path, &error);
   g_assert_no_error (error);
   for (guint c = 0; c < N_CLASSES; c++)
     g_assert_true (veto_store_ensure_class (store, class_names[c], &fx.classes[c], NULL, &error));
-  for (VetoSplit split = VETO_SPLIT_POOL; split <= VETO_SPLIT_TEST; split++)
-    {
-      guint n = split == VETO_SPLIT_POOL ? N_POOL : N_TEST;
-
-      g_assert_true (veto_store_add_import (store, "generated", "folder", split, &import_id,
-                                            &error));
-      g_assert_true (veto_store_begin (store, &error));
-      for (guint i = 0; i < n; i++)
-        {
-          g_autofree char *sha = NULL;
-          VetoItemRecord record = { 0 };
-          gint64 id;
-
-          draw_item (rgb, i % N_CLASSES, rng);
-          sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
-          record.pixels = rgb;
-          record.sha256 = sha;
-          record.width = record.height = SIDE;
-          record.channels = 3;
-          record.split = split;
-          record.gold_class = fx.classes[i % N_CLASSES];
-          record.import_id = import_id;
-          record.import_index = i;
-          g_assert_true (veto_store_add_item (store, &record, &id, &error));
-          if (split == VETO_SPLIT_POOL)
-            fx.pool[i] = id;
-        }
-      g_assert_true (veto_store_commit (store, &error));
-      g_assert_true (veto_store_finish_import (store, import_id, n, &error));
-    }
+  add_items (store, VETO_SPLIT_POOL, N_POOL, fx.classes, rng, fx.pool);
+  add_items (store, VETO_SPLIT_TEST, N_TEST, fx.classes, rng, NULL);
   g_assert_true (veto_store_ensure_annotator (store, "alice", VETO_ANNOTATOR_HUMAN, &alice,
                                               &error));
   g_assert_true (veto_store_ensure_annotator (store, "bob", VETO_ANNOTATOR_HUMAN, &bob, &error));
@@ -545,35 +553,16 @@ test_dashboard_empty (void)
   VetoEngineOptions options;
   g_autoptr (VetoEngine) engine = NULL;
   GtkWidget *dashboard, *window;
-  guint8 rgb[SIDE * SIDE * 3];
   guint k = 1;
 
   {
     g_autoptr (VetoStore) store = veto_store_create (path, &error);
-    gint64 import_id, klass;
+    gint64 klass;
 
     g_assert_no_error (error);
     for (guint c = 0; c < N_CLASSES; c++)
       g_assert_true (veto_store_ensure_class (store, class_names[c], &klass, NULL, &error));
-    g_assert_true (veto_store_add_import (store, "generated", "folder", VETO_SPLIT_POOL,
-                                          &import_id, &error));
-    g_assert_true (veto_store_begin (store, &error));
-    for (guint i = 0; i < 8; i++)
-      {
-        g_autofree char *sha = NULL;
-        VetoItemRecord record = { 0 };
-
-        draw_item (rgb, i % N_CLASSES, rng);
-        sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
-        record.pixels = rgb;
-        record.sha256 = sha;
-        record.width = record.height = SIDE;
-        record.channels = 3;
-        record.import_id = import_id;
-        record.import_index = i;
-        g_assert_true (veto_store_add_item (store, &record, NULL, &error));
-      }
-    g_assert_true (veto_store_commit (store, &error));
+    add_items (store, VETO_SPLIT_POOL, 8, NULL, rng, NULL);
   }
   veto_engine_options_init (&options);
   options.annotator = "tester";
@@ -649,7 +638,6 @@ make_models_project (ModelsProject *p, const char *path)
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoStore) store = veto_store_create (path, &error);
   static const char *const names[] = { "ann", "other", "few" };
-  guint8 rgb[SIDE * SIDE * 3];
 
   g_assert_no_error (error);
   for (guint c = 0; c < N_CLASSES; c++)
@@ -658,40 +646,8 @@ make_models_project (ModelsProject *p, const char *path)
                                               &error));
       p->shown[c] = c;
     }
-  for (guint s = 0; s < 2; s++)
-    {
-      VetoSplit split = s == 0 ? VETO_SPLIT_POOL : VETO_SPLIT_VALIDATION;
-      guint n = split == VETO_SPLIT_POOL ? 8 : N_ANCHORS;
-      gint64 import_id;
-
-      g_assert_true (veto_store_add_import (store, "generated", "folder", split, &import_id,
-                                            &error));
-      g_assert_true (veto_store_begin (store, &error));
-      for (guint i = 0; i < n; i++)
-        {
-          g_autofree char *sha = NULL;
-          VetoItemRecord record = { 0 };
-          gint64 id;
-
-          draw_item (rgb, i % N_CLASSES, p->rng);
-          sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, rgb, sizeof rgb);
-          record.pixels = rgb;
-          record.sha256 = sha;
-          record.width = record.height = SIDE;
-          record.channels = 3;
-          record.split = split;
-          record.gold_class = p->classes[i % N_CLASSES];
-          record.import_id = import_id;
-          record.import_index = i;
-          g_assert_true (veto_store_add_item (store, &record, &id, &error));
-          if (split == VETO_SPLIT_VALIDATION)
-            p->anchors[i] = id;
-          else
-            p->pool[i] = id;
-        }
-      g_assert_true (veto_store_commit (store, &error));
-      g_assert_true (veto_store_finish_import (store, import_id, n, &error));
-    }
+  add_items (store, VETO_SPLIT_POOL, 8, p->classes, p->rng, p->pool);
+  add_items (store, VETO_SPLIT_VALIDATION, N_ANCHORS, p->classes, p->rng, p->anchors);
   for (guint j = 0; j < G_N_ELEMENTS (names); j++)
     g_assert_true (veto_store_ensure_annotator (store, names[j], VETO_ANNOTATOR_HUMAN,
                                                 &p->annotators[j], &error));
