@@ -1205,27 +1205,44 @@ wait_timed_out (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-gboolean
-veto_engine_wait_for_model (VetoEngine *engine, gint64 version, guint timeout_ms)
+/* Iterates the engine's context until done (engine, target) holds, or timeout; returns it. */
+static gboolean
+iterate_until (VetoEngine *engine, gboolean (*done) (const VetoEngine *, gconstpointer),
+               gconstpointer target, guint timeout_ms)
 {
   g_autoptr (GSource) timeout = g_timeout_source_new (timeout_ms);
   gboolean timed_out = FALSE;
 
-  g_return_val_if_fail (VETO_IS_ENGINE (engine), FALSE);
-
   g_source_set_callback (timeout, wait_timed_out, &timed_out, NULL);
   g_source_attach (timeout, engine->context);
-  while (engine->model_version < version && !timed_out)
+  while (!done (engine, target) && !timed_out)
     g_main_context_iteration (engine->context, TRUE);
   g_source_destroy (timeout);
-  return engine->model_version >= version;
+  return done (engine, target);
+}
+
+static gboolean
+model_delivered (const VetoEngine *engine, gconstpointer version)
+{
+  return engine->model_version >= *(const gint64 *) version;
+}
+
+gboolean
+veto_engine_wait_for_model (VetoEngine *engine, gint64 version, guint timeout_ms)
+{
+  g_return_val_if_fail (VETO_IS_ENGINE (engine), FALSE);
+  return iterate_until (engine, model_delivered, &version, timeout_ms);
+}
+
+static gboolean
+round_settled (const VetoEngine *engine, gconstpointer changes)
+{
+  return engine->settled && engine->settled_changes >= *(const guint *) changes;
 }
 
 gboolean
 veto_engine_wait_for_round (VetoEngine *engine, guint timeout_ms)
 {
-  g_autoptr (GSource) timeout = g_timeout_source_new (timeout_ms);
-  gboolean timed_out = FALSE;
   guint changes;
 
   g_return_val_if_fail (VETO_IS_ENGINE (engine), FALSE);
@@ -1233,12 +1250,7 @@ veto_engine_wait_for_round (VetoEngine *engine, guint timeout_ms)
   g_mutex_lock (&engine->lock);
   changes = engine->changes;
   g_mutex_unlock (&engine->lock);
-  g_source_set_callback (timeout, wait_timed_out, &timed_out, NULL);
-  g_source_attach (timeout, engine->context);
-  while (!(engine->settled && engine->settled_changes >= changes) && !timed_out)
-    g_main_context_iteration (engine->context, TRUE);
-  g_source_destroy (timeout);
-  return engine->settled && engine->settled_changes >= changes;
+  return iterate_until (engine, round_settled, &changes, timeout_ms);
 }
 
 void
