@@ -7,7 +7,7 @@
 
 #include "veto-active.h"
 #include "veto-sim.h"
-#include "veto-stats.h"
+#include "veto-stats-load.h"
 #include "veto-store.h"
 
 /* Lines of conflicts printed before the rest are only counted. */
@@ -672,165 +672,6 @@ veto_cmd_merge (int argc, char **argv)
   return VETO_EXIT_OK;
 }
 
-/* The answers stats reads, indexed densely for veto-stats. */
-typedef struct
-{
-  VetoStore *store;
-  gint64 campaign;           /* 0: every answer */
-  GHashTable *class_index;   /* name → index + 1 */
-  GPtrArray *classes;        /* VetoClass */
-  GHashTable *item_index;    /* item id → index + 1 */
-  GArray *gold;              /* gint per item index */
-  GArray *anchor;            /* gboolean per item index */
-  GHashTable *anchors;       /* item ids that are anchors (boxed) */
-  GHashTable *annotator_index; /* name → index + 1 */
-  GPtrArray *annotator_names;
-  GArray *answers;           /* VetoStatsAnswer */
-  GPtrArray *shown;          /* the candidate sets the answers point to (owned) */
-  GError *error;
-} StatsInput;
-
-static void
-stats_input_clear (StatsInput *in)
-{
-  g_clear_pointer (&in->class_index, g_hash_table_unref);
-  g_clear_pointer (&in->classes, g_ptr_array_unref);
-  g_clear_pointer (&in->item_index, g_hash_table_unref);
-  g_clear_pointer (&in->gold, g_array_unref);
-  g_clear_pointer (&in->anchor, g_array_unref);
-  g_clear_pointer (&in->anchors, g_hash_table_unref);
-  g_clear_pointer (&in->annotator_index, g_hash_table_unref);
-  g_clear_pointer (&in->annotator_names, g_ptr_array_unref);
-  g_clear_pointer (&in->answers, g_array_unref);
-  g_clear_pointer (&in->shown, g_ptr_array_unref);
-  g_clear_error (&in->error);
-}
-
-static double
-seconds_between (const char *from, const char *to)
-{
-  g_autoptr (GDateTime) a = from ? g_date_time_new_from_iso8601 (from, NULL) : NULL;
-  g_autoptr (GDateTime) b = to ? g_date_time_new_from_iso8601 (to, NULL) : NULL;
-
-  if (a == NULL || b == NULL)
-    return NAN;
-  return g_date_time_difference (b, a) / (double) G_USEC_PER_SEC;
-}
-
-static guint
-stats_item (StatsInput *in, gint64 id)
-{
-  guint index = GPOINTER_TO_UINT (g_hash_table_lookup (in->item_index, &id));
-  g_autoptr (VetoItem) item = NULL;
-  gint gold = -1;
-  gboolean anchor;
-
-  if (index)
-    return index - 1;
-  item = veto_store_get_item (in->store, id, in->error ? NULL : &in->error);
-  for (guint c = 0; item && item->gold_class > 0 && c < in->classes->len; c++)
-    if (((VetoClass *) in->classes->pdata[c])->id == item->gold_class)
-      gold = c;
-  anchor = g_hash_table_contains (in->anchors, &id);
-  g_array_append_val (in->gold, gold);
-  g_array_append_val (in->anchor, anchor);
-  g_hash_table_insert (in->item_index, g_memdup2 (&id, sizeof id),
-                       GUINT_TO_POINTER (in->gold->len));
-  return in->gold->len - 1;
-}
-
-static gboolean
-stats_collect (const VetoAnnotation *a, gpointer user_data)
-{
-  StatsInput *in = user_data;
-  VetoStatsAnswer answer = { 0 };
-  guint who;
-
-  if ((a->kind != VETO_KIND_ORDINARY && a->kind != VETO_KIND_COMPLEMENTARY)
-      || (in->campaign > 0 && a->campaign != in->campaign) || a->answer_class == NULL)
-    return TRUE;
-  who = GPOINTER_TO_UINT (g_hash_table_lookup (in->annotator_index, a->annotator));
-  if (who == 0)
-    {
-      g_ptr_array_add (in->annotator_names, g_strdup (a->annotator));
-      who = in->annotator_names->len;
-      g_hash_table_insert (in->annotator_index, g_strdup (a->annotator), GUINT_TO_POINTER (who));
-    }
-  answer.annotator = who - 1;
-  answer.item = stats_item (in, a->item);
-  answer.kind = a->kind == VETO_KIND_ORDINARY ? VETO_STATS_ORDINARY : VETO_STATS_COMPLEMENTARY;
-  answer.label = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_index, a->answer_class)) - 1;
-  answer.seconds = seconds_between (a->shown_at, a->answered_at);
-  if (a->kind == VETO_KIND_COMPLEMENTARY && a->candidates && a->candidates->len > 0)
-    {
-      guint *shown = g_new (guint, a->candidates->len);
-
-      for (guint i = 0; i < a->candidates->len; i++)
-        shown[i] = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_index,
-                                                          a->candidates->pdata[i])) - 1;
-      answer.shown = shown;
-      answer.n_shown = a->candidates->len;
-      g_ptr_array_add (in->shown, shown);
-    }
-  g_array_append_val (in->answers, answer);
-  return in->error == NULL;
-}
-
-static gboolean
-stats_load (VetoStore *store, const char *campaign_name, StatsInput *in, GError **error)
-{
-  g_autoptr (GPtrArray) campaigns = NULL;
-
-  in->store = store;
-  in->classes = veto_store_list_classes (store, error);
-  if (in->classes == NULL || !(campaigns = veto_store_list_campaigns (store, error)))
-    return FALSE;
-  in->class_index = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < in->classes->len; i++)
-    g_hash_table_insert (in->class_index, ((VetoClass *) in->classes->pdata[i])->name,
-                         GUINT_TO_POINTER (i + 1));
-  in->item_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  in->gold = g_array_new (FALSE, FALSE, sizeof (gint));
-  in->anchor = g_array_new (FALSE, FALSE, sizeof (gboolean));
-  in->anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  in->annotator_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  in->annotator_names = g_ptr_array_new_with_free_func (g_free);
-  in->answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
-  in->shown = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < campaigns->len; i++)
-    {
-      const VetoCampaign *c = campaigns->pdata[i];
-      g_autoptr (GArray) items = NULL;
-
-      if (campaign_name && !g_str_equal (c->name, campaign_name))
-        continue;
-      if (campaign_name)
-        in->campaign = c->id;
-      items = veto_store_campaign_list_items (store, c->id, error);
-      if (items == NULL)
-        return FALSE;
-      for (guint j = 0; j < items->len; j++)
-        if (g_array_index (items, VetoCampaignItem, j).anchor)
-          g_hash_table_add (in->anchors,
-                            g_memdup2 (&g_array_index (items, VetoCampaignItem, j).item,
-                                       sizeof (gint64)));
-    }
-  if (campaign_name && in->campaign == 0)
-    {
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID, "no campaign named \"%s\"",
-                   campaign_name);
-      return FALSE;
-    }
-  if (!veto_store_foreach_annotation (store, FALSE, stats_collect, in, error))
-    return FALSE;
-  if (in->error)
-    {
-      g_propagate_error (error, g_steal_pointer (&in->error));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, guint k)
 {
@@ -869,7 +710,7 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
 }
 
 static JsonNode *
-stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r)
+stats_json (const VetoStatsLoad *in, const char *campaign, const VetoStatsReport *r)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   guint k = r->n_classes;
@@ -881,7 +722,7 @@ stats_json (const StatsInput *in, const char *campaign, const VetoStatsReport *r
   for (guint c = 0; c < k; c++)
     json_builder_add_string_value (b, ((VetoClass *) in->classes->pdata[c])->name);
   json_builder_end_array (b);
-  add_int (b, "items", in->gold->len);
+  add_int (b, "items", in->input.n_items);
   json_builder_set_member_name (b, "overall");
   annotator_json (b, NULL, &r->overall, k);
   json_builder_set_member_name (b, "noise_rate");
@@ -962,11 +803,11 @@ print_choice_model (const VetoStatsAnnotator *a, guint k)
 }
 
 static void
-stats_print (const StatsInput *in, const VetoStatsReport *r)
+stats_print (const VetoStatsLoad *in, const VetoStatsReport *r)
 {
   g_print ("  answers      %u ordinary, %u complementary, on %u items\n",
            r->overall.per_kind[VETO_STATS_ORDINARY], r->overall.per_kind[VETO_STATS_COMPLEMENTARY],
-           in->gold->len);
+           in->input.n_items);
   print_rate ("noise on gold items", &r->overall.gold);
   print_rate ("noise on anchors", &r->overall.anchor);
   print_rate ("CLs naming the majority class", &r->cl_majority);
@@ -1019,7 +860,7 @@ veto_cmd_stats (int argc, char **argv)
       "PROJECT — annotators' noise, time and agreement; the estimated transition matrix");
   g_autoptr (VetoStore) store = NULL;
   g_autoptr (GError) error = NULL;
-  StatsInput in = { 0 };
+  VetoStatsLoad in = { 0 };
   VetoStatsReport report = { 0 };
   int status;
 
@@ -1034,28 +875,13 @@ veto_cmd_stats (int argc, char **argv)
   if (argc != 2)
     return veto_cli_usage (context, "stats takes one PROJECT");
   store = veto_store_open (argv[1], TRUE, &error);
-  if (store == NULL || !stats_load (store, campaign, &in, &error))
+  if (store == NULL || !veto_stats_load (store, VETO_STATS_LOAD_ANSWERS, campaign, &in, &error))
+    return veto_cli_fail (error);
+  if (!veto_stats_compute (&in.input, &report, &error))
     {
-      stats_input_clear (&in);
+      veto_stats_load_clear (&in);
       return veto_cli_fail (error);
     }
-  {
-    VetoStatsInput input = {
-      .n_classes = in.classes->len,
-      .n_items = in.gold->len,
-      .gold = (const gint *) in.gold->data,
-      .anchor = (const gboolean *) in.anchor->data,
-      .n_annotators = in.annotator_names->len,
-      .answers = (const VetoStatsAnswer *) in.answers->data,
-      .n_answers = in.answers->len,
-    };
-
-    if (!veto_stats_compute (&input, &report, &error))
-      {
-        stats_input_clear (&in);
-        return veto_cli_fail (error);
-      }
-  }
   if (as_json)
     {
       g_autoptr (JsonNode) root = stats_json (&in, campaign, &report);
@@ -1069,6 +895,6 @@ veto_cmd_stats (int argc, char **argv)
       stats_print (&in, &report);
     }
   veto_stats_report_clear (&report);
-  stats_input_clear (&in);
+  veto_stats_load_clear (&in);
   return VETO_EXIT_OK;
 }

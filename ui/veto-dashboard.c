@@ -7,7 +7,7 @@
 
 #include "veto-loss.h"
 #include "veto-plot.h"
-#include "veto-stats.h"
+#include "veto-stats-load.h"
 
 /* Engine signals arrive after every answer; the charts catch up at most this often. */
 #define REFRESH_DELAY_MS 1000
@@ -442,136 +442,6 @@ refresh_annotators (VetoDashboard *self)
     g_clear_pointer (&self->seconds, veto_plot_bars_free);
 }
 
-/* The complementary answers the learner fits the annotators' models to (veto_sim_train ()): on
- * gold anchors (veto_store_foreach_anchor_answer ()), with a set of at least two known classes
- * that holds the answer; read into a VetoStatsInput, every item of which is an anchor. */
-typedef struct
-{
-  VetoStore *store;
-  GHashTable *class_of_name;   /* name → class index + 1 */
-  GHashTable *class_of_id;     /* id → class index + 1 */
-  GHashTable *item_index;      /* item id → input item + 1 */
-  GArray *gold;                /* gint per input item */
-  GHashTable *annotator_index; /* name → input annotator + 1 */
-  GPtrArray *annotator_names;
-  GArray *answers;             /* VetoStatsAnswer */
-  GPtrArray *shown;            /* the answers' sets */
-  GError *error;
-} AnchorAnswers;
-
-static void
-anchor_answers_clear (AnchorAnswers *in)
-{
-  g_clear_pointer (&in->class_of_name, g_hash_table_unref);
-  g_clear_pointer (&in->class_of_id, g_hash_table_unref);
-  g_clear_pointer (&in->item_index, g_hash_table_unref);
-  g_clear_pointer (&in->gold, g_array_unref);
-  g_clear_pointer (&in->annotator_index, g_hash_table_unref);
-  g_clear_pointer (&in->annotator_names, g_ptr_array_unref);
-  g_clear_pointer (&in->answers, g_array_unref);
-  g_clear_pointer (&in->shown, g_ptr_array_unref);
-  g_clear_error (&in->error);
-}
-
-/* The input item of an anchor, its gold class read once; 0 when it cannot be read. */
-static guint
-anchor_item (AnchorAnswers *in, gint64 id)
-{
-  guint index = GPOINTER_TO_UINT (g_hash_table_lookup (in->item_index, &id));
-  g_autoptr (VetoItem) item = NULL;
-  gint gold;
-
-  if (index)
-    return index;
-  item = veto_store_get_item (in->store, id, &in->error);
-  if (item == NULL)
-    return 0;
-  gold = (gint) GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_id, &item->gold_class)) - 1;
-  g_array_append_val (in->gold, gold);
-  g_hash_table_insert (in->item_index, g_memdup2 (&id, sizeof id),
-                       GUINT_TO_POINTER (in->gold->len));
-  return in->gold->len;
-}
-
-static gboolean
-collect_anchor_answer (const VetoAnnotation *a, gpointer user_data)
-{
-  AnchorAnswers *in = user_data;
-  guint label, item, who, m = 0;
-  gboolean answered_shown = FALSE;
-  g_autofree guint *shown = NULL;
-  VetoStatsAnswer answer = { 0 };
-
-  if (a->answer_class == NULL || a->candidates == NULL)
-    return TRUE;
-  label = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_name, a->answer_class));
-  shown = g_new (guint, MAX (a->candidates->len, 1));
-  for (guint c = 0; c < a->candidates->len; c++)
-    {
-      guint cls = GPOINTER_TO_UINT (g_hash_table_lookup (in->class_of_name,
-                                                         a->candidates->pdata[c]));
-
-      if (cls > 0)
-        shown[m++] = cls - 1;
-      answered_shown |= cls > 0 && cls == label;
-    }
-  if (m < 2 || !answered_shown)
-    return TRUE;
-  item = anchor_item (in, a->item);
-  if (item == 0)
-    return FALSE;
-  if (g_array_index (in->gold, gint, item - 1) < 0)
-    return TRUE;
-  who = GPOINTER_TO_UINT (g_hash_table_lookup (in->annotator_index, a->annotator));
-  if (who == 0)
-    {
-      g_ptr_array_add (in->annotator_names, g_strdup (a->annotator));
-      who = in->annotator_names->len;
-      g_hash_table_insert (in->annotator_index, g_strdup (a->annotator), GUINT_TO_POINTER (who));
-    }
-  answer.item = item - 1;
-  answer.annotator = who - 1;
-  answer.kind = VETO_STATS_COMPLEMENTARY;
-  answer.label = label - 1;
-  answer.seconds = NAN;
-  answer.shown = shown;
-  answer.n_shown = m;
-  g_ptr_array_add (in->shown, g_steal_pointer (&shown));
-  g_array_append_val (in->answers, answer);
-  return TRUE;
-}
-
-static gboolean
-load_anchor_answers (VetoDashboard *self, AnchorAnswers *in, GError **error)
-{
-  GPtrArray *classes = veto_engine_get_classes (self->engine);
-
-  in->store = veto_engine_get_store (self->engine);
-  in->class_of_name = g_hash_table_new (g_str_hash, g_str_equal);
-  in->class_of_id = g_hash_table_new (g_int64_hash, g_int64_equal);
-  for (guint c = 0; c < classes->len; c++)
-    {
-      VetoClass *klass = classes->pdata[c];
-
-      g_hash_table_insert (in->class_of_name, klass->name, GUINT_TO_POINTER (c + 1));
-      g_hash_table_insert (in->class_of_id, &klass->id, GUINT_TO_POINTER (c + 1));
-    }
-  in->item_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  in->gold = g_array_new (FALSE, FALSE, sizeof (gint));
-  in->annotator_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  in->annotator_names = g_ptr_array_new_with_free_func (g_free);
-  in->answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
-  in->shown = g_ptr_array_new_with_free_func (g_free);
-  if (!veto_store_foreach_anchor_answer (in->store, collect_anchor_answer, in, error))
-    return FALSE;
-  if (in->error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&in->error));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Draws the model the selector names, with its caption. */
 static void
 show_annotator_model (VetoDashboard *self)
@@ -649,8 +519,9 @@ show_annotator_model (VetoDashboard *self)
   gtk_label_set_text (self->annotator_model_caption, caption);
 }
 
-/* Fits the annotators' models as the learner does (veto_stats_compute () on its anchor answers)
- * and lists everyone who has some in the selector, keeping the one selected. */
+/* Fits the annotators' models as the learner does (veto_stats_compute () on the anchor answers
+ * veto_stats_load () reads) and lists everyone who has some in the selector, keeping the one
+ * selected. */
 static void
 refresh_annotator_models (VetoDashboard *self)
 {
@@ -660,7 +531,7 @@ refresh_annotator_models (VetoDashboard *self)
   g_autofree char *selected_name = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *description = NULL;
-  AnchorAnswers in = { 0 };
+  VetoStatsLoad in;
   guint n_answers, keep = 0;
 
   if (selected != GTK_INVALID_LIST_POSITION && selected > 0 && self->model_annotators != NULL
@@ -671,30 +542,19 @@ refresh_annotator_models (VetoDashboard *self)
   g_clear_pointer (&self->model_names, g_ptr_array_unref);
   g_clear_pointer (&self->model_annotators, g_array_unref);
   self->model_annotators = g_array_new (FALSE, FALSE, sizeof (guint));
-  if (!load_anchor_answers (self, &in, &error))
+  if (!veto_stats_load (veto_engine_get_store (self->engine), VETO_STATS_LOAD_ANCHOR_ANSWERS,
+                        NULL, &in, &error))
     {
       g_warning ("Dashboard: %s", error->message);
-      anchor_answers_clear (&in);
       show_annotator_model (self);
       return;
     }
-  n_answers = in.answers->len;
-  if (k >= 2 && n_answers >= needed)
-    {
-      VetoStatsInput input = {
-        .n_classes = k,
-        .n_items = in.gold->len,
-        .gold = (const gint *) in.gold->data,
-        .n_annotators = in.annotator_names->len,
-        .answers = (const VetoStatsAnswer *) in.answers->data,
-        .n_answers = in.answers->len,
-      };
-
-      if (!veto_stats_compute (&input, &self->models, &error))
-        g_warning ("Dashboard: %s", error->message);
-    }
+  n_answers = in.input.n_answers;
+  if (k >= 2 && in.input.n_classes == k && n_answers >= needed
+      && !veto_stats_compute (&in.input, &self->models, &error))
+    g_warning ("Dashboard: %s", error->message);
   self->model_names = g_steal_pointer (&in.annotator_names);
-  anchor_answers_clear (&in);
+  veto_stats_load_clear (&in);
 
   /* Translators: the first %u is how many answers the learner needs (second %u per class),
    * the last how many there are. */

@@ -7,6 +7,7 @@
 #include "veto-export.h"
 #include "veto-image.h"
 #include "veto-npy.h"
+#include "veto-stats-load.h"
 #include "veto-store.h"
 #include "test-util.h"
 
@@ -949,6 +950,142 @@ test_export_imagefolder (Fixture *f, gconstpointer data)
   g_assert_error (error, VETO_EXPORT_ERROR, VETO_EXPORT_ERROR_EMPTY);
 }
 
+/* Is the answer's set the two classes answer_item () shows, gold first or second? */
+static gboolean
+shows_gold_and_next (const VetoStatsAnswer *a, gint gold)
+{
+  return a->n_shown == 2 && a->shown != NULL
+         && ((a->shown[0] == (guint) gold && a->shown[1] == (guint) (gold + 1) % K)
+             || (a->shown[1] == (guint) gold && a->shown[0] == (guint) (gold + 1) % K));
+}
+
+/* veto_stats_load (): a campaign of 20 complementary answers by one person (4 on its anchors),
+ * an ordinary answer outside it and a complementary one asked as an anchor on the validation
+ * item by another, read as `veto stats` reads them (all, then the campaign's), and as the
+ * dashboard reads the answers the learner fits the choice models to. */
+static void
+test_stats_load (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 campaign = create_campaign (f->store, "anchored", VETO_KIND_COMPLEMENTARY, 1,
+                                     VETO_SPLIT_POOL, 16, 0.2);
+  gint64 solo = annotator (f->store, "solo"), other = annotator (f->store, "other");
+  g_autoptr (GArray) items = veto_store_campaign_list_items (f->store, campaign, &error);
+  g_autoptr (GArray) validation = veto_store_list_item_ids (f->store, VETO_SPLIT_VALIDATION,
+                                                            &error);
+  g_autoptr (GArray) pool = veto_store_list_item_ids (f->store, VETO_SPLIT_POOL, &error);
+  g_autoptr (GHashTable) anchor_items = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  gint64 outside = 0;
+  gboolean validation_in_campaign = FALSE;
+  VetoStatsLoad load;
+  VetoStatsReport report;
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      const VetoCampaignItem *item = &g_array_index (items, VetoCampaignItem, i);
+
+      answer_item (f, f->store, campaign, VETO_KIND_COMPLEMENTARY, solo, item->item, rand, 0);
+      if (item->anchor)
+        g_hash_table_add (anchor_items, (gpointer) &item->item);
+    }
+  g_assert_cmpuint (g_hash_table_size (anchor_items), ==, 4);
+  /* the ordinary answer: on a pool item outside the campaign */
+  for (guint i = 0; i < pool->len && outside == 0; i++)
+    {
+      gboolean in_campaign = FALSE;
+
+      for (guint j = 0; j < items->len; j++)
+        in_campaign |= g_array_index (items, VetoCampaignItem, j).item
+                       == g_array_index (pool, gint64, i);
+      if (!in_campaign)
+        outside = g_array_index (pool, gint64, i);
+    }
+  g_assert_cmpint (outside, >, 0);
+  /* the campaign's anchors are drawn from every split, so may hold the validation item */
+  for (guint j = 0; j < items->len; j++)
+    validation_in_campaign |= g_array_index (items, VetoCampaignItem, j).item
+                              == g_array_index (validation, gint64, 0);
+  answer_item (f, f->store, 0, VETO_KIND_ORDINARY, other, outside, rand, 0);
+  ask_as_anchor (f, VETO_KIND_COMPLEMENTARY, other, g_array_index (validation, gint64, 0));
+
+  /* Every answer: both people, each item once with its gold class and anchor flag. */
+  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, NULL, &load, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (load.input.n_classes, ==, K);
+  g_assert_cmpuint (load.input.n_answers, ==, items->len + 2);
+  g_assert_cmpuint (load.input.n_annotators, ==, 2);
+  g_assert_cmpstr (load.annotator_names->pdata[0], ==, "solo");
+  g_assert_cmpstr (load.annotator_names->pdata[1], ==, "other");
+  g_assert_cmpuint (load.input.n_items, ==, items->len + 2 - validation_in_campaign);
+  for (guint t = 0; t < load.input.n_answers; t++)
+    {
+      const VetoStatsAnswer *a = &load.input.answers[t];
+      gint gold = load.input.gold[a->item];
+
+      g_assert_cmpint (gold, >=, 0);
+      if (t < items->len)
+        {
+          const VetoCampaignItem *item = &g_array_index (items, VetoCampaignItem, t);
+          g_autoptr (VetoItem) stored = veto_store_get_item (f->store, item->item, &error);
+
+          g_assert_cmpuint (a->annotator, ==, 0);
+          g_assert_cmpint (a->kind, ==, VETO_STATS_COMPLEMENTARY);
+          g_assert_cmpint (gold, ==, (gint) class_index (f, stored->gold_class));
+          g_assert_true (a->label == (guint) gold || a->label == (guint) (gold + 1) % K);
+          g_assert_true (shows_gold_and_next (a, gold));
+          g_assert_cmpint (load.input.anchor[a->item], ==, item->anchor);
+          g_assert_false (isnan (a->seconds));
+        }
+      else if (t == items->len)
+        {
+          g_assert_cmpint (a->kind, ==, VETO_STATS_ORDINARY);
+          g_assert_cmpuint (a->annotator, ==, 1);
+          g_assert_null (a->shown);
+          g_assert_false (load.input.anchor[a->item]);
+        }
+      else
+        {
+          /* asked as an anchor: its item is one, and its set is every class */
+          g_assert_cmpint (a->kind, ==, VETO_STATS_COMPLEMENTARY);
+          g_assert_cmpuint (a->label, ==, 1);
+          g_assert_cmpuint (a->n_shown, ==, K);
+          g_assert_true (load.input.anchor[a->item]);
+        }
+    }
+  veto_stats_load_clear (&load);
+
+  /* One campaign: its answers only. */
+  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, "anchored", &load, &error));
+  g_assert_cmpint (load.campaign, ==, campaign);
+  g_assert_cmpuint (load.input.n_answers, ==, items->len);
+  g_assert_cmpuint (load.input.n_annotators, ==, 1);
+  veto_stats_load_clear (&load);
+  g_assert_false (veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, "absent", &load, &error));
+  g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "\"absent\""));
+  g_assert_null (load.classes);
+  g_clear_error (&error);
+
+  /* What the learner fits to: the 4 campaign anchors' answers and the validation anchor's,
+   * every item an anchor; the pooled choice model is fitted to all 5. */
+  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANCHOR_ANSWERS, NULL, &load,
+                                  &error));
+  g_assert_cmpuint (load.input.n_answers, ==, 5);
+  g_assert_cmpuint (load.input.n_items, ==, 5 - validation_in_campaign);
+  for (guint t = 0; t < load.input.n_answers; t++)
+    {
+      g_assert_cmpint (load.input.answers[t].kind, ==, VETO_STATS_COMPLEMENTARY);
+      g_assert_true (load.input.anchor[load.input.answers[t].item]);
+      g_assert_cmpuint (load.input.answers[t].annotator, ==, t < 4 ? 0 : 1);
+    }
+  g_assert_true (veto_stats_compute (&load.input, &report, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (report.overall.choice_answers, ==, 5);
+  veto_stats_report_clear (&report);
+  veto_stats_load_clear (&load);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -958,6 +1095,7 @@ main (int argc, char **argv)
   ADD ("/campaign/assignment/in-turns", test_assignment_in_turns);
   ADD ("/campaign/assignment/batch", test_assignment_batch);
   ADD ("/campaign/anchors", test_anchors);
+  ADD ("/campaign/stats-load", test_stats_load);
   ADD ("/campaign/merge/copies", test_merge);
   ADD ("/campaign/merge/conflicts", test_merge_conflicts);
   ADD ("/campaign/export/climage", test_export_climage);
