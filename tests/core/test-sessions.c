@@ -608,6 +608,15 @@ free_truth_model (guint free_truth, double *a)
       a[y * K + c] = c != y || (free_truth >> y & 1) ? 1.0 : 1e-3;
 }
 
+/* Every item's probabilities p (K of them): the same row N_ITEMS times. */
+static void
+fill_probs (float *probs, const double *p)
+{
+  for (guint i = 0; i < N_ITEMS; i++)
+    for (guint c = 0; c < K; c++)
+      probs[i * K + c] = (float) p[c];
+}
+
 /* Free sessions with two candidates a question and no anchors. */
 static void
 use_free_pairs (Fixture *f)
@@ -645,9 +654,7 @@ test_free_informative (Fixture *f, gconstpointer data)
   use_free_pairs (f);
   ids = pool_ids (f);
   priority.items = (const gint64 *) ids->data;
-  for (guint i = 0; i < N_ITEMS; i++)
-    for (guint c = 0; c < K; c++)
-      probs[i * K + c] = (float) p[c];
+  fill_probs (probs, p);
   free_truth_model ((1u << 0) | (1u << 1), a);
   veto_active_informative_set (p, K, a, 2, want_fitted);
   veto_active_informative_set (p, K, NULL, 2, want_uniform);
@@ -698,9 +705,7 @@ test_free_own_models (Fixture *f, gconstpointer data)
   use_free_pairs (f);
   ids = pool_ids (f);
   priority.items = (const gint64 *) ids->data;
-  for (guint i = 0; i < N_ITEMS; i++)
-    for (guint c = 0; c < K; c++)
-      probs[i * K + c] = (float) p[c];
+  fill_probs (probs, p);
   free_truth_model (1u << 0, own);
   free_truth_model (1u << 1, own + K * K);
   free_truth_model ((1u << 0) | (1u << 1), pooled);
@@ -778,12 +783,9 @@ test_free_earlier_answers (Fixture *f, gconstpointer data)
     g_assert_true (veto_store_add_annotation (f->store, &earlier, NULL, &error));
     g_assert_no_error (error);
   }
+  fill_probs (probs, p);
   for (guint i = 0; i < N_ITEMS; i++)
-    {
-      keys[i] = g_array_index (ids, gint64, i) == again ? 100.0f : (float) i;
-      for (guint c = 0; c < K; c++)
-        probs[i * K + c] = (float) p[c];
-    }
+    keys[i] = g_array_index (ids, gint64, i) == again ? 100.0f : (float) i;
   {
     double pi[K];
     const guint four[4] = { 0, 1, 2, 3 };
