@@ -875,7 +875,8 @@ veto_cmd_stats (int argc, char **argv)
   if (argc != 2)
     return veto_cli_usage (context, "stats takes one PROJECT");
   store = veto_store_open (argv[1], TRUE, &error);
-  if (store == NULL || !veto_stats_load (store, VETO_STATS_LOAD_ANSWERS, campaign, &in, &error))
+  if (store == NULL
+      || !veto_stats_load (store, VETO_STATS_LOAD_ANSWERS, campaign, NULL, &in, &error))
     return veto_cli_fail (error);
   if (!veto_stats_compute (&in.input, &report, &error))
     {

@@ -8,6 +8,7 @@
 
 #include "veto-image.h"
 #include "veto-import.h"
+#include "veto-stats-load.h"
 
 struct _VetoDataset
 {
@@ -1104,107 +1105,69 @@ annotator_models_clear (AnnotatorModels *m)
 }
 
 static gboolean
-fit_from_anchors (VetoStore *store, const VetoDataset *ds, GPtrArray *answers,
-                  AnnotatorModels *out, GError **error)
+fit_from_anchors (VetoStore *store, const VetoDataset *ds, AnnotatorModels *out, GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds), n = 0;
-  g_autoptr (GPtrArray) campaigns = veto_store_list_campaigns (store, error);
-  g_autoptr (GHashTable) anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                                           NULL);
-  g_autoptr (GHashTable) index = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  VetoStatsLoad load;
   g_autofree VetoLossChoiceObservation *obs = NULL;
   g_autofree guint *annotator_of = NULL;
   g_autofree double *truth = g_new0 (double, (gsize) k * k);
   g_autofree VetoLossAnnotatorFit *fits = NULL;
-  g_autoptr (GPtrArray) sets = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *names;
+  gboolean ok;
 
   *out = (AnnotatorModels) { 0 };
-  if (campaigns == NULL)
+  if (!veto_stats_load (store, VETO_STATS_LOAD_ANCHOR_ANSWERS, NULL, ds->classes, &load, error))
     return FALSE;
-  for (guint i = 0; i < campaigns->len; i++)
-    {
-      g_autoptr (GArray) items = veto_store_campaign_list_items (
-          store, ((VetoCampaign *) campaigns->pdata[i])->id, error);
-
-      if (items == NULL)
-        return FALSE;
-      for (guint j = 0; j < items->len; j++)
-        if (g_array_index (items, VetoCampaignItem, j).anchor)
-          g_hash_table_add (anchors, g_memdup2 (&g_array_index (items, VetoCampaignItem, j).item,
-                                                sizeof (gint64)));
-    }
+  names = load.annotator_names;
   for (guint y = 0; y < k; y++)
     truth[(gsize) y * k + y] = 1.0;
-  obs = g_new (VetoLossChoiceObservation, MAX (answers->len, 1));
-  annotator_of = g_new (guint, MAX (answers->len, 1));
-  for (guint i = 0; i < answers->len; i++)
+  obs = g_new (VetoLossChoiceObservation, MAX (load.input.n_answers, 1));
+  annotator_of = g_new (guint, MAX (load.input.n_answers, 1));
+  for (gsize i = 0; i < load.input.n_answers; i++)
     {
-      const VetoAnnotation *an = answers->pdata[i];
-      gint row = veto_dataset_row_of_item (ds, an->item);
-      gint gold = row >= 0 ? veto_dataset_get_gold (ds, row) : -1;
-      gint answer = class_by_name (ds, an->answer_class);
-      guint *shown, who;
-      guint m = 0;
-      gboolean answered_shown = FALSE;
+      const VetoStatsAnswer *a = &load.input.answers[i];
 
-      if (an->kind != VETO_KIND_COMPLEMENTARY || gold < 0 || answer < 0
-          || an->candidates == NULL
-          || !(g_strcmp0 (an->strategy, "anchor") == 0
-               || g_hash_table_contains (anchors, &an->item)))
+      if (a->shown == NULL)
         continue;
-      shown = g_new (guint, MAX (an->candidates->len, 1));
-      g_ptr_array_add (sets, shown);
-      for (guint c = 0; c < an->candidates->len; c++)
-        {
-          gint cls = class_by_name (ds, an->candidates->pdata[c]);
-
-          if (cls >= 0)
-            shown[m++] = cls;
-          answered_shown |= cls == answer;
-        }
-      if (m < 2 || !answered_shown)
-        continue;
-      who = GPOINTER_TO_UINT (g_hash_table_lookup (index, an->annotator));
-      if (who == 0)
-        {
-          g_ptr_array_add (names, an->annotator);
-          g_array_append_val (ids, an->annotator_id);
-          who = names->len;
-          g_hash_table_insert (index, an->annotator, GUINT_TO_POINTER (who));
-        }
-      annotator_of[n] = who - 1;
-      obs[n++] = (VetoLossChoiceObservation) { shown, m, answer, truth + (gsize) gold * k };
+      annotator_of[n] = a->annotator;
+      obs[n++] = (VetoLossChoiceObservation) { a->shown, a->n_shown, a->label,
+                                               truth + (gsize) load.input.gold[a->item] * k };
     }
   out->anchor_answers = n;
   /* K² weights need evidence: fitted to a few dozen answers they made the first rounds worse
    * (README: the demo's 1,000 answers, 50 of them anchors), so the uniform model until then */
   if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
-    return TRUE;
+    {
+      veto_stats_load_clear (&load);
+      return TRUE;
+    }
   out->n_models = names->len + 1;
   out->a = g_new (double, (gsize) out->n_models * k * k);
   fits = g_new (VetoLossAnnotatorFit, names->len);
-  if (!veto_loss_fit_annotators (obs, annotator_of, n, names->len, k, out->a, NULL,
-                                 out->a + (gsize) k * k, fits, error))
+  ok = veto_loss_fit_annotators (obs, annotator_of, n, names->len, k, out->a, NULL,
+                                 out->a + (gsize) k * k, fits, error);
+  if (ok)
     {
-      annotator_models_clear (out);
-      return FALSE;
+      out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      out->own_ids = g_new (gint64, names->len);
+      out->own_a = g_new (double, (gsize) names->len * k * k);
+      for (guint j = 0; j < names->len; j++)
+        {
+          g_hash_table_insert (out->model_of, g_strdup (names->pdata[j]),
+                               GUINT_TO_POINTER (j + 1));
+          if (!fits[j].own)
+            continue;
+          out->own_ids[out->own] = g_array_index (load.annotator_ids, gint64, j);
+          memcpy (out->own_a + (gsize) out->own * k * k, out->a + (gsize) (j + 1) * k * k,
+                  sizeof (double) * k * k);
+          out->own++;
+        }
     }
-  out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  out->own_ids = g_new (gint64, names->len);
-  out->own_a = g_new (double, (gsize) names->len * k * k);
-  for (guint j = 0; j < names->len; j++)
-    {
-      g_hash_table_insert (out->model_of, g_strdup (names->pdata[j]), GUINT_TO_POINTER (j + 1));
-      if (!fits[j].own)
-        continue;
-      out->own_ids[out->own] = g_array_index (ids, gint64, j);
-      memcpy (out->own_a + (gsize) out->own * k * k, out->a + (gsize) (j + 1) * k * k,
-              sizeof (double) * k * k);
-      out->own++;
-    }
-  return TRUE;
+  else
+    annotator_models_clear (out);
+  veto_stats_load_clear (&load);
+  return ok;
 }
 
 /* How many classes complementary questions showed: the most any answer saw (all K for an
@@ -1303,7 +1266,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       && (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
           || (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && spec->q == NULL)))
     {
-      if (!fit_from_anchors (store, ds, answers, &fitted, error))
+      if (!fit_from_anchors (store, ds, &fitted, error))
         goto out;
       result.anchor_answers = fitted.anchor_answers;
       result.annotators_fitted = fitted.own;

@@ -1,4 +1,4 @@
-/* veto-stats-load: the answers `veto stats` and the dashboard count, read into a VetoStatsInput. */
+/* veto-stats-load: answers read into a VetoStatsInput: `veto stats`, the dashboard, the learner. */
 #include "veto-stats-load.h"
 
 #include <math.h>
@@ -109,6 +109,7 @@ collect (const VetoAnnotation *a, gpointer user_data)
   if (who == 0)
     {
       g_ptr_array_add (l->annotator_names, g_strdup (a->annotator));
+      g_array_append_val (l->annotator_ids, a->annotator_id);
       who = l->annotator_names->len;
       g_hash_table_insert (r->annotator_index, g_strdup (a->annotator), GUINT_TO_POINTER (who));
     }
@@ -163,7 +164,7 @@ read_campaigns (Reader *r, const char *campaign_name, GError **error)
 
 gboolean
 veto_stats_load (VetoStore *store, VetoStatsLoadWhat what, const char *campaign_name,
-                 VetoStatsLoad *out_load, GError **error)
+                 GPtrArray *classes, VetoStatsLoad *out_load, GError **error)
 {
   VetoStatsLoad *l = out_load;
   Reader r = { store, l, what };
@@ -178,12 +179,13 @@ veto_stats_load (VetoStore *store, VetoStatsLoadWhat what, const char *campaign_
   l->answers = g_array_new (FALSE, FALSE, sizeof (VetoStatsAnswer));
   l->shown = g_ptr_array_new_with_free_func (g_free);
   l->annotator_names = g_ptr_array_new_with_free_func (g_free);
+  l->annotator_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   r.class_of_name = g_hash_table_new (g_str_hash, g_str_equal);
   r.class_of_id = g_hash_table_new (g_int64_hash, g_int64_equal);
   r.item_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   r.campaign_anchors = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   r.annotator_index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  l->classes = veto_store_list_classes (store, error);
+  l->classes = classes ? g_ptr_array_ref (classes) : veto_store_list_classes (store, error);
   if (l->classes == NULL)
     goto out;
   for (guint c = 0; c < l->classes->len; c++)
@@ -235,6 +237,7 @@ veto_stats_load_clear (VetoStatsLoad *load)
 {
   g_clear_pointer (&load->classes, g_ptr_array_unref);
   g_clear_pointer (&load->annotator_names, g_ptr_array_unref);
+  g_clear_pointer (&load->annotator_ids, g_array_unref);
   g_clear_pointer (&load->gold, g_array_unref);
   g_clear_pointer (&load->anchor, g_array_unref);
   g_clear_pointer (&load->answers, g_array_unref);

@@ -543,7 +543,7 @@ refresh_annotator_models (VetoDashboard *self)
   g_clear_pointer (&self->model_annotators, g_array_unref);
   self->model_annotators = g_array_new (FALSE, FALSE, sizeof (guint));
   if (!veto_stats_load (veto_engine_get_store (self->engine), VETO_STATS_LOAD_ANCHOR_ANSWERS,
-                        NULL, &in, &error))
+                        NULL, veto_engine_get_classes (self->engine), &in, &error))
     {
       g_warning ("Dashboard: %s", error->message);
       show_annotator_model (self);

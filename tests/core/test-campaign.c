@@ -1010,7 +1010,8 @@ test_stats_load (Fixture *f, gconstpointer data)
   ask_as_anchor (f, VETO_KIND_COMPLEMENTARY, other, g_array_index (validation, gint64, 0));
 
   /* Every answer: both people, each item once with its gold class and anchor flag. */
-  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, NULL, &load, &error));
+  g_assert_true (
+      veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, NULL, NULL, &load, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (load.input.n_classes, ==, K);
   g_assert_cmpuint (load.input.n_answers, ==, items->len + 2);
@@ -1056,12 +1057,14 @@ test_stats_load (Fixture *f, gconstpointer data)
   veto_stats_load_clear (&load);
 
   /* One campaign: its answers only. */
-  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, "anchored", &load, &error));
+  g_assert_true (
+      veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, "anchored", NULL, &load, &error));
   g_assert_cmpint (load.campaign, ==, campaign);
   g_assert_cmpuint (load.input.n_answers, ==, items->len);
   g_assert_cmpuint (load.input.n_annotators, ==, 1);
   veto_stats_load_clear (&load);
-  g_assert_false (veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, "absent", &load, &error));
+  g_assert_false (
+      veto_stats_load (f->store, VETO_STATS_LOAD_ANSWERS, "absent", NULL, &load, &error));
   g_assert_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "\"absent\""));
   g_assert_null (load.classes);
@@ -1069,8 +1072,8 @@ test_stats_load (Fixture *f, gconstpointer data)
 
   /* What the learner fits to: the 4 campaign anchors' answers and the validation anchor's,
    * every item an anchor; the pooled choice model is fitted to all 5. */
-  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANCHOR_ANSWERS, NULL, &load,
-                                  &error));
+  g_assert_true (veto_stats_load (f->store, VETO_STATS_LOAD_ANCHOR_ANSWERS, NULL, NULL,
+                                  &load, &error));
   g_assert_cmpuint (load.input.n_answers, ==, 5);
   g_assert_cmpuint (load.input.n_items, ==, 5 - validation_in_campaign);
   for (guint t = 0; t < load.input.n_answers; t++)
