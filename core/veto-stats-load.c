@@ -1,8 +1,6 @@
 /* veto-stats-load: answers read into a VetoStatsInput: `veto stats`, the dashboard, the learner. */
 #include "veto-stats-load.h"
 
-#include <math.h>
-
 /* The state of one read. */
 typedef struct
 {
@@ -16,17 +14,6 @@ typedef struct
   GHashTable *annotator_index;  /* name → input annotator + 1 */
   GError *error;
 } Reader;
-
-static double
-seconds_between (const char *from, const char *to)
-{
-  g_autoptr (GDateTime) a = from ? g_date_time_new_from_iso8601 (from, NULL) : NULL;
-  g_autoptr (GDateTime) b = to ? g_date_time_new_from_iso8601 (to, NULL) : NULL;
-
-  if (a == NULL || b == NULL)
-    return NAN;
-  return g_date_time_difference (b, a) / (double) G_USEC_PER_SEC;
-}
 
 /* The class index + 1 of a name, 0 when the project has no such class. */
 static guint
@@ -117,7 +104,7 @@ collect (const VetoAnnotation *a, gpointer user_data)
   answer.annotator = who - 1;
   answer.kind = a->kind == VETO_KIND_ORDINARY ? VETO_STATS_ORDINARY : VETO_STATS_COMPLEMENTARY;
   answer.label = label - 1;
-  answer.seconds = seconds_between (a->shown_at, a->answered_at);
+  answer.seconds = veto_annotation_seconds (a);
   if (a->kind == VETO_KIND_COMPLEMENTARY && (shown = known_set (r, a, label, &answer.n_shown)))
     {
       answer.shown = shown;

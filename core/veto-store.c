@@ -1667,6 +1667,20 @@ veto_annotation_free (VetoAnnotation *a)
   g_free (a);
 }
 
+double
+veto_annotation_seconds (const VetoAnnotation *a)
+{
+  g_autoptr (GDateTime) shown = a->shown_at ? g_date_time_new_from_iso8601 (a->shown_at, NULL)
+                                            : NULL;
+  g_autoptr (GDateTime) answered = a->answered_at
+                                       ? g_date_time_new_from_iso8601 (a->answered_at, NULL)
+                                       : NULL;
+
+  if (shown == NULL || answered == NULL)
+    return NAN;
+  return g_date_time_difference (answered, shown) / (double) G_TIME_SPAN_SECOND;
+}
+
 /* The annotations that where (a condition on a, with one parameter: include_undone) selects,
  * in id order. */
 static gboolean

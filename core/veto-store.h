@@ -254,6 +254,8 @@ typedef struct
 } VetoAnnotation;
 
 void veto_annotation_free (VetoAnnotation *annotation);
+/* answered_at − shown_at in seconds; NAN when either is unknown or unreadable. */
+double veto_annotation_seconds (const VetoAnnotation *annotation);
 typedef gboolean (*VetoAnnotationFunc) (const VetoAnnotation *annotation, gpointer user_data);
 /* Every annotation in id order, undone ones included (include_undone) or not. */
 gboolean veto_store_foreach_annotation (VetoStore *store, gboolean include_undone,

@@ -841,15 +841,6 @@ format_time (const char *iso)
   return local ? g_date_time_format (local, "%Y-%m-%d %H:%M:%S") : g_strdup (iso);
 }
 
-static double
-seconds_between (const char *from, const char *to)
-{
-  g_autoptr (GDateTime) a = from ? g_date_time_new_from_iso8601 (from, NULL) : NULL;
-  g_autoptr (GDateTime) b = to ? g_date_time_new_from_iso8601 (to, NULL) : NULL;
-
-  return a && b ? g_date_time_difference (b, a) / (double) G_TIME_SPAN_SECOND : NAN;
-}
-
 static const char *
 kind_label (VetoAnswerKind kind)
 {
@@ -901,7 +892,7 @@ answer_row (const VetoAnnotation *a, gint64 item)
   g_autofree char *title = answer_title (a, item);
   g_autofree char *escaped = g_markup_escape_text (title ? title : "", -1);
   g_autofree char *when = format_time (a->answered_at);
-  double seconds = seconds_between (a->shown_at, a->answered_at);
+  double seconds = veto_annotation_seconds (a);
   g_autoptr (GString) subtitle = g_string_new (kind_label (a->kind));
   g_autofree char *details = NULL;
 

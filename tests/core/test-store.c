@@ -427,6 +427,23 @@ test_foreign_schema (Fixture *f, gconstpointer data)
   g_assert_cmpstr (before, ==, after);
 }
 
+/* An answer's time: answered_at − shown_at, fractions of a second kept; NAN when a time is
+ * missing or is not ISO 8601. */
+static void
+test_annotation_seconds (void)
+{
+  VetoAnnotation a = { .shown_at = (char *) "2026-12-06T10:00:00.250000Z",
+                       .answered_at = (char *) "2026-12-06T10:00:02Z" };
+
+  g_assert_cmpfloat_with_epsilon (veto_annotation_seconds (&a), 1.75, 1e-9);
+  a.shown_at = (char *) "2026-12-06T11:00:02+01:00";
+  g_assert_cmpfloat_with_epsilon (veto_annotation_seconds (&a), 0.0, 1e-9);
+  a.shown_at = NULL;
+  g_assert_true (isnan (veto_annotation_seconds (&a)));
+  a.shown_at = (char *) "yesterday";
+  g_assert_true (isnan (veto_annotation_seconds (&a)));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -440,5 +457,6 @@ main (int argc, char **argv)
   ADD ("/store/tampered-rows", test_tampered_rows);
   ADD ("/store/foreign-schema", test_foreign_schema);
 #undef ADD
+  g_test_add_func ("/store/annotation-seconds", test_annotation_seconds);
   return g_test_run ();
 }
