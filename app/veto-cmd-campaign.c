@@ -710,13 +710,16 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
 }
 
 static JsonNode *
-stats_json (const VetoStatsLoad *in, const char *campaign, const VetoStatsReport *r)
+stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only,
+            const VetoStatsReport *r)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   guint k = r->n_classes;
 
   json_builder_begin_object (b);
   add_string (b, "campaign", campaign);
+  json_builder_set_member_name (b, "anchors_only");
+  json_builder_add_boolean_value (b, anchors_only);
   json_builder_set_member_name (b, "classes");
   json_builder_begin_array (b);
   for (guint c = 0; c < k; c++)
@@ -850,9 +853,12 @@ int
 veto_cmd_stats (int argc, char **argv)
 {
   g_autofree char *campaign = NULL;
-  gboolean as_json = FALSE;
+  gboolean as_json = FALSE, anchors_only = FALSE;
   GOptionEntry entries[] = {
     { "campaign", 'c', 0, G_OPTION_ARG_STRING, &campaign, "Only this campaign's answers", "NAME" },
+    { "anchors-only", 'a', 0, G_OPTION_ARG_NONE, &anchors_only,
+      "Only the answers the learner fits the annotators' choice models to (complementary, on "
+      "gold anchors): the models it uses", NULL },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &as_json, "Print JSON (docs/campaigns.md)", NULL },
     { NULL },
   };
@@ -874,9 +880,13 @@ veto_cmd_stats (int argc, char **argv)
     return status;
   if (argc != 2)
     return veto_cli_usage (context, "stats takes one PROJECT");
+  if (anchors_only && campaign)
+    return veto_cli_usage (context, "--anchors-only reads every campaign's anchors: no --campaign");
   store = veto_store_open (argv[1], TRUE, &error);
   if (store == NULL
-      || !veto_stats_load (store, VETO_STATS_LOAD_ANSWERS, campaign, NULL, &in, &error))
+      || !veto_stats_load (store,
+                           anchors_only ? VETO_STATS_LOAD_ANCHOR_ANSWERS : VETO_STATS_LOAD_ANSWERS,
+                           campaign, NULL, &in, &error))
     return veto_cli_fail (error);
   if (!veto_stats_compute (&in.input, &report, &error))
     {
@@ -885,14 +895,16 @@ veto_cmd_stats (int argc, char **argv)
     }
   if (as_json)
     {
-      g_autoptr (JsonNode) root = stats_json (&in, campaign, &report);
+      g_autoptr (JsonNode) root = stats_json (&in, campaign, anchors_only, &report);
       g_autofree char *text = json_to_string (root, TRUE);
 
       g_print ("%s\n", text);
     }
   else
     {
-      g_print ("%s%s%s\n", argv[1], campaign ? ", campaign " : "", campaign ? campaign : "");
+      g_print ("%s%s%s%s\n", argv[1], campaign ? ", campaign " : "", campaign ? campaign : "",
+               anchors_only ? ", the answers on gold anchors the learner fits its choice models to"
+                            : "");
       stats_print (&in, &report);
     }
   veto_stats_report_clear (&report);

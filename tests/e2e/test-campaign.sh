@@ -264,6 +264,15 @@ cp "$T/out" train-fwd.json
 expect_json "FWD fits the annotator model to the 30 answers on anchors" train-fwd.json \
   "annotator_model_anchor_answers=30"
 expect_in out "FWD reports the Q it took from the model" '"q_used"'
+# stats --anchors-only reads what train fitted its model to: the 30 answers on anchors.
+run stats proj/target.veto --anchors-only --json
+cp "$T/out" stats-anchors.json
+expect_json "stats --anchors-only reads the 30 answers on anchors train fits to" stats-anchors.json \
+  "answers=30 answers_on_gold=30 answers_on_anchors=30"
+expect_in out "stats --anchors-only says so and prints the pooled choice model" \
+  '"anchors_only" : true' '"choice_model"' '"weights"'
+expect_status "stats --anchors-only with --campaign: usage" 2 stats proj/target.veto \
+  --anchors-only --campaign c1
 
 # --- exports ---
 
