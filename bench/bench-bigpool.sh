@@ -44,7 +44,7 @@ tail -1 "$work/time.txt"
   >/dev/null
 
 # One round (retrain at 1,000 labels, rescore the 1,000,000 items, pick 100 by margin), the
-# matrix memory-mapped where numpy wrote it.
+# matrix read once and used where it was read.
 "$build/bench/bench-round" "$work/big.veto" "$work/indices.txt" "npy:$work/embeddings.npy"
 
 # The loop itself: 100 random answers, then 9 rounds of 100 by margin (on a scratch copy).

@@ -51,7 +51,7 @@ struct _VetoFeatures
   guint n;
   guint d;
   float *data;     /* owned, or read-only inside backing */
-  GBytes *backing; /* a memory-mapped .npy's data, never copied */
+  GBytes *backing; /* a .npy's data as read, not copied again */
   char *key;
 };
 

@@ -378,12 +378,14 @@ VetoImage *
 veto_image_load_scaled (const char *path, guint min_width, guint min_height, guint *out_width,
                         guint *out_height, GError **error)
 {
-  g_autoptr (GMappedFile) mapped = NULL;
   g_autoptr (GBytes) bytes = NULL;
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
 
-  mapped = g_mapped_file_new (path, FALSE, &local_error);
-  if (mapped == NULL)
+  /* read, not mapped: a file truncated by another program while it decodes must give an
+   * error, not SIGBUS */
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
     {
       g_autofree char *display = g_filename_display_name (path);
 
@@ -391,7 +393,7 @@ veto_image_load_scaled (const char *path, guint min_width, guint min_height, gui
                    local_error->message);
       return NULL;
     }
-  bytes = g_mapped_file_get_bytes (mapped);
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
   {
     g_autofree char *display = g_filename_display_name (path);
 

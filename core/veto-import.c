@@ -536,7 +536,7 @@ static gboolean
 import_cifar_file (Importer *im, const char *path, gboolean hundred, GError **error)
 {
   g_autofree char *display = display_name (path);
-  g_autoptr (GMappedFile) mapped = NULL;
+  g_autofree guint8 *data = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GArray) class_ids = NULL;
   g_auto (GStrv) names = NULL;
@@ -544,21 +544,18 @@ import_cifar_file (Importer *im, const char *path, gboolean hundred, GError **er
   guint label_at = hundred && !im->options->cifar100_coarse ? 1 : 0;
   guint n_labels = hundred ? (im->options->cifar100_coarse ? 20 : 100) : 10;
   gsize record = label_bytes + CIFAR_PIXELS, size, n;
-  const guint8 *data;
   guint8 pixels[CIFAR_PIXELS];
   guint max_label = 0;
 
   if (!require_regular_file (path, error))
     return FALSE;
-  mapped = g_mapped_file_new (path, FALSE, &local_error);
-  if (mapped == NULL)
+  /* read, not mapped: a file another program truncates meanwhile must not raise SIGBUS */
+  if (!g_file_get_contents (path, (char **) &data, &size, &local_error))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
                    local_error->message);
       return FALSE;
     }
-  size = g_mapped_file_get_length (mapped);
-  data = (const guint8 *) g_mapped_file_get_contents (mapped);
   if (size == 0 || size % record != 0)
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_TRUNCATED,
@@ -1329,21 +1326,23 @@ VetoNpy *
 veto_import_read_npy (const char *path, GError **error)
 {
   g_autofree char *display = display_name (path);
-  g_autoptr (GMappedFile) mapped = NULL;
   g_autoptr (GBytes) bytes = NULL;
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
   VetoNpy *npy;
 
   if (!require_regular_file (path, error))
     return NULL;
-  mapped = g_mapped_file_new (path, FALSE, &local_error);
-  if (mapped == NULL)
+  /* read, not mapped: the array may outlive the file's contents (another program rewriting
+   * it in place), and a mapped page past a new end raises SIGBUS */
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
     {
       g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_NOT_FOUND, "%s: %s", display,
                    local_error->message);
       return NULL;
     }
-  bytes = g_mapped_file_get_bytes (mapped);
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
   npy = veto_npy_decode (bytes, &local_error);
   if (npy == NULL)
     g_set_error (error, VETO_IMPORT_ERROR, VETO_IMPORT_ERROR_INVALID, "%s: %s", display,

@@ -64,7 +64,9 @@ typedef struct
 gboolean veto_import (VetoStore *store, const char *source, const VetoImportOptions *options,
                       VetoImportResult *out_result, GError **error);
 
-/* A NumPy .npy file, validated (see veto-npy.h); errors name the file. */
+/* A NumPy .npy file, validated (see veto-npy.h); errors name the file. The file is read whole,
+ * not mapped: the array stays as read when another program rewrites the file meanwhile
+ * (np.save truncates it in place), where a mapping would raise SIGBUS. */
 VetoNpy *veto_import_read_npy (const char *path, GError **error);
 
 /* A K×K transition matrix from a text file: one row per line (rows = true class), numbers

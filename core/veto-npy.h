@@ -52,7 +52,7 @@ float *veto_npy_to_float32_matrix (const VetoNpy *npy, gsize *out_rows, gsize *o
 
 /* The same checks without the copy, for a float32 matrix whose data is a slice of the bytes it
  * was decoded from (native byte order, C order, aligned: what NumPy writes on this machine):
- * those bytes, so that a memory-mapped file stays mapped and is never copied. NULL without an
+ * those bytes, so that a file read whole is not copied a second time. NULL without an
  * error when the data is not of that kind (use veto_npy_to_float32_matrix), NULL with one when
  * the matrix cannot be used. */
 GBytes *veto_npy_float32_matrix_bytes (const VetoNpy *npy, gsize *out_rows, gsize *out_cols,

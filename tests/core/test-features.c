@@ -633,8 +633,8 @@ test_errors (void)
   g_assert_error (error, VETO_FEATURES_ERROR, VETO_FEATURES_ERROR_INPUT);
 }
 
-/* A float32 matrix as NumPy writes it is used where it lies (a memory-mapped file is never
- * copied) and outlives the decoder; a flat array or a non-finite value is still refused. */
+/* A float32 matrix as NumPy writes it is used where it lies (the file's bytes as read are not
+ * copied again) and outlives the decoder; a flat array or a non-finite value is still refused. */
 static void
 test_npy_float32_in_place (void)
 {

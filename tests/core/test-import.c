@@ -4,9 +4,11 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "veto-image.h"
 #include "veto-import.h"
+#include "veto-npy.h"
 #include "veto-store.h"
 #include "test-util.h"
 
@@ -566,6 +568,41 @@ test_parallel_folder (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_items (f), ==, 24);
 }
 
+/* An array read from a .npy is Veto's own copy: the file truncated afterwards (another program
+ * rewriting it in place) changes nothing, where a mapped file's pages past its new end would
+ * raise SIGBUS on the next read. */
+static void
+test_npy_outlives_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoNpy) npy = NULL;
+  g_autoptr (GBytes) encoded = NULL;
+  g_autofree char *path = NULL;
+  g_autofree float *values = g_new (float, 64 * 1024);
+  const gsize shape[2] = { 64, 1024 };
+  const float *read_back;
+  gsize size;
+
+  for (guint i = 0; i < 64 * 1024; i++)
+    values[i] = (float) i * 0.5f;
+  encoded = veto_npy_encode (VETO_NPY_FLOAT32, shape, 2, values);
+  path = write_file (f, "features.npy", g_bytes_get_data (encoded, NULL),
+                     g_bytes_get_size (encoded));
+  npy = veto_import_read_npy (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (truncate (path, 0) == 0);
+  read_back = veto_npy_get_data (npy, &size);
+  g_assert_cmpuint (size, ==, sizeof (float) * 64 * 1024);
+  for (guint i = 0; i < 64 * 1024; i++)
+    g_assert_cmpfloat (read_back[i], ==, values[i]);
+  /* and the file as it is now is refused, naming it */
+  g_clear_pointer (&npy, veto_npy_free);
+  npy = veto_import_read_npy (path, &error);
+  g_assert_null (npy);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "features.npy"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -580,6 +617,7 @@ main (int argc, char **argv)
   ADD ("/import/scaled-decode", NULL, test_scaled_decode);
   ADD ("/import/truncated-jpeg", NULL, test_truncated_jpeg);
   ADD ("/import/parallel-folder", NULL, test_parallel_folder);
+  ADD ("/import/npy-outlives-file", NULL, test_npy_outlives_file);
 #undef ADD
   return g_test_run ();
 }
