@@ -1109,6 +1109,8 @@ fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n, guint k, double
           best_strength = fit_strengths[s];
         }
     }
+  if (center == NULL)
+    best_strength *= VETO_LOSS_PULL_FACTOR;
   if (out_strength != NULL)
     *out_strength = best_strength;
   return fit_annotator (obs, n, k, best_strength, fixed_noise, center, out_a, out_noise, error);

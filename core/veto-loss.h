@@ -211,6 +211,14 @@ typedef struct
 #define VETO_LOSS_PRIOR_NOISE 0.1
 #define VETO_LOSS_PRIOR_NOISE_ANSWERS 2.0
 
+/* How many times the cross-validated pull towards uniform veto_loss_fit_annotator_cv () uses.
+ * Cross-validation picks the pull that best predicts anchor answers, but the candidate-aware
+ * loss pays more for a wrong-class weight that is wrong than for one left near uniform: on the
+ * development project (docs/simulate.md), human profile, 6,000 answers, 0.3 times the pull
+ * lost 0.070 and 10 times gained 0.039 on seeds 1-10; 3 times gained 0.034 +- 0.012 on seeds
+ * 1-30 (0.024 on seeds 11-30, which chose it). */
+#define VETO_LOSS_PULL_FACTOR 3.0
+
 /* Fits the Luce choice model P(c | y, S) = A[y][c] / sum_{s in S} A[y][s] to observations by
  * the MM iteration of Hunter (2004), with a Gamma prior worth `strength` answers per entry
  * pulling every wrong-class weight towards 1 (uniform), and one noise weight shared by all
@@ -223,9 +231,10 @@ gboolean veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n,
                                   double strength, double *out_a, double *out_noise,
                                   GError **error);
 
-/* veto_loss_fit_annotator () with the strength (1, 2, 5, 10, 20 or 50) whose fits best predict
- * held-out answers (5-fold cross-validation of the log-likelihood; observation t is in fold
- * t mod 5), so the pull towards uniform follows the evidence; 50 below 5 observations. */
+/* veto_loss_fit_annotator () pulled VETO_LOSS_PULL_FACTOR times as hard as the strength (1, 2, 5,
+ * 10, 20 or 50) whose fits best predict held-out answers (5-fold cross-validation of the
+ * log-likelihood; observation t is in fold t mod 5; 50 below 5 observations), so the pull
+ * towards uniform follows the evidence, erring towards uniform. */
 gboolean veto_loss_fit_annotator_cv (const VetoLossChoiceObservation *obs, guint n,
                                      guint n_classes, double *out_a, double *out_strength,
                                      double *out_noise, GError **error);

@@ -862,6 +862,85 @@ weight_error (const double *fitted, const double *a, guint k)
   return total / (k * (k - 1));
 }
 
+/* veto_loss_fit_annotator_cv ()'s pull, worked by hand: the test cross-validates the public
+ * fixed-strength fit over the same folds (observation t in fold t mod 5) and strengths, and the
+ * library must pull VETO_LOSS_PULL_FACTOR times the best of them, and fit at that pull. On 300
+ * answers of a skewed annotator the best is a middling pull, so both ends of the rule are
+ * reached; below 5 answers it is the strongest, times the factor. */
+static void
+test_fit_annotator_pull (void)
+{
+  enum { K = 6, M = 4, N = 300, FOLDS = 5 };
+  static const double strengths[] = { 1, 2, 5, 10, 20, 50 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (23);
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, N);
+  g_autofree VetoLossChoiceObservation *train = g_new (VetoLossChoiceObservation, N);
+  g_autofree guint *shown = g_new (guint, N * M);
+  g_autofree double *truth = g_new0 (double, N * K);
+  g_autoptr (GError) error = NULL;
+  double a[K * K], fitted[K * K], by_hand[K * K], ones[K * K], best = -INFINITY;
+  double best_strength = 0, strength;
+
+  for (guint y = 0; y < K; y++)
+    for (guint c = 0; c < K; c++)
+      a[y * K + c] = c == y ? 0.2 : c == (y + 1) % K ? 3.0 : 1.0;
+  for (guint t = 0; t < N; t++)
+    {
+      guint y = g_rand_int_range (rand, 0, K);
+
+      obs[t] = (VetoLossChoiceObservation) {
+        shown + t * M, M, draw_luce_answer (rand, a, K, M, y, shown + t * M), truth + t * K
+      };
+      truth[t * K + y] = 1.0;
+    }
+  for (guint s = 0; s < G_N_ELEMENTS (strengths); s++)
+    {
+      double held_out = 0.0;
+
+      for (guint fold = 0; fold < FOLDS; fold++)
+        {
+          guint m = 0;
+
+          for (guint t = 0; t < N; t++)
+            if (t % FOLDS != fold)
+              train[m++] = obs[t];
+          g_assert_true (veto_loss_fit_annotator (train, m, K, strengths[s], fitted, NULL,
+                                                  &error));
+          for (guint t = fold; t < N; t += FOLDS)
+            {
+              guint y = 0;
+              double total = 0.0;
+
+              while (truth[t * K + y] == 0.0)
+                y++;
+              for (guint i = 0; i < M; i++)
+                total += fitted[y * K + obs[t].shown[i]];
+              held_out += log (fitted[y * K + obs[t].answer] / total);
+            }
+        }
+      if (held_out > best)
+        {
+          best = held_out;
+          best_strength = strengths[s];
+        }
+    }
+  g_assert_cmpfloat (best_strength, >, 1);
+  g_assert_cmpfloat (best_strength, <, 50);
+  g_assert_true (veto_loss_fit_annotator_cv (obs, N, K, fitted, &strength, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (strength, ==, VETO_LOSS_PULL_FACTOR * best_strength);
+  g_assert_true (veto_loss_fit_annotator (obs, N, K, strength, by_hand, NULL, &error));
+  for (guint i = 0; i < K * K; i++)
+    g_assert_cmpfloat_with_epsilon (fitted[i], by_hand[i], 1e-12);
+  /* the pull errs towards uniform: the fit is nearer uniform than the likelihood's choice */
+  for (guint i = 0; i < K * K; i++)
+    ones[i] = 1.0;
+  g_assert_true (veto_loss_fit_annotator (obs, N, K, best_strength, by_hand, NULL, &error));
+  g_assert_cmpfloat (weight_error (fitted, ones, K), <, weight_error (by_hand, ones, K));
+  g_assert_true (veto_loss_fit_annotator_cv (obs, 4, K, fitted, &strength, NULL, &error));
+  g_assert_cmpfloat (strength, ==, VETO_LOSS_PULL_FACTOR * 50);
+}
+
 /* EM's first E-step solved by hand: prior (0.5, 0.3, 0.2), answer 0 from {0, 1} under the
  * prior model (noise weight 0.1, wrong classes 1): pi ∝ (0.5 · 0.1/1.1, 0.3 · 1/1.1, 0.2 · 1/2).
  * A gold item (one-hot prior) stays one-hot, and the noise weight stays the one EM started
@@ -1573,6 +1652,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/loss/known/ure-ga-step", test_ure_ga_step);
   g_test_add_func ("/loss/population/ure-risk-unbiased", test_ure_risk_unbiased);
   g_test_add_func ("/loss/known/fit-annotator", test_fit_annotator);
+  g_test_add_func ("/loss/known/fit-annotator-pull", test_fit_annotator_pull);
   g_test_add_func ("/loss/known/fit-annotator-em", test_fit_annotator_em_known);
   g_test_add_func ("/loss/population/fit-annotator-em", test_fit_annotator_em_recovers);
   g_test_add_func ("/loss/population/annotator-transition", test_annotator_transition);
