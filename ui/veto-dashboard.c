@@ -849,7 +849,10 @@ veto_dashboard_constructed (GObject *object)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (schedule_refresh), self,
                            G_CONNECT_SWAPPED);
-  veto_dashboard_refresh (self);
+  /* Read when first shown, not here: the window makes a dashboard for every project it opens,
+   * and opening one must not wait for its statistics (every answer read, T̂ and the annotator
+   * models fitted: a time that grows with the project). */
+  self->refresh_when_mapped = TRUE;
 }
 
 static void

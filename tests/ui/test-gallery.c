@@ -491,7 +491,7 @@ static void
 test_dashboard (void)
 {
   GtkWidget *dashboard = veto_dashboard_new (fx.engine);
-  GtkWidget *window = show_in_window (dashboard, "Dashboard");
+  GtkWidget *window;
   static const char *const exports[] = { "curve", "answers", "confusion", "transition",
                                          "seconds" };
   /* Rows: gold circle, square, stripes, cross; columns: the complementary label. */
@@ -504,7 +504,10 @@ test_dashboard (void)
   const double *q;
   guint k = 0;
 
-  veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  /* Made but not shown, it has read nothing (the window makes one per project it opens)... */
+  g_assert_null (veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k));
+  /* ...and shown, it reads the project without being asked. */
+  window = show_in_window (dashboard, "Dashboard");
   q = veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k);
   g_assert_nonnull (q);
   g_assert_cmpuint (k, ==, N_CLASSES);
