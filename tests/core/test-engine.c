@@ -439,7 +439,11 @@ test_estimate_without_gold (Fixture *f, gconstpointer data)
   g_assert_cmpint (status.model_version, >, 0);
   g_assert_null (status.accuracy_from);
   g_assert_true (isnan (status.estimated_accuracy));
-  answer_and_settle (f, engine, 200, &status);
+  /* The rest of the pool, each item once: then every item the hash holds out (30 of these
+   * 300) has its answer. After 240 answers it failed once on a fresh-clone CI (NULL): which
+   * 60 items are left unasked depends on which round ordered each question, and 11 held-out
+   * ones among them leave fewer than the 20 the estimate waits for. */
+  answer_and_settle (f, engine, f->pool->len - 40, &status);
   g_assert_cmpstr (status.accuracy_from, ==, "answers");
   g_assert_false (isnan (status.estimated_accuracy));
   scores = veto_engine_get_scores (engine);
