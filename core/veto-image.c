@@ -374,53 +374,18 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
   return veto_image_load_bytes_scaled (bytes, name, 0, 0, NULL, NULL, error);
 }
 
-VetoImage *
-veto_image_load_scaled (const char *path, guint min_width, guint min_height, guint *out_width,
-                        guint *out_height, GError **error)
+/* Reads a whole image file, not mapped (a file truncated by another program meanwhile must give
+ * an error or its old bytes, not SIGBUS). Only a regular file of a sane size is read: a path
+ * that names a pipe or a device must not block or feed us forever. *out_size_on_disk gets the
+ * size fstat () gave; fewer bytes come back when the file shrank while it was read. */
+static GBytes *
+read_image_file (const char *path, const char *name, gsize *out_size_on_disk, GError **error)
 {
-  g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (GError) local_error = NULL;
-  g_autofree char *contents = NULL;
-  gsize length;
-
-  /* read, not mapped: a file truncated by another program while it decodes must give an
-   * error, not SIGBUS */
-  if (!g_file_get_contents (path, &contents, &length, &local_error))
-    {
-      g_autofree char *display = g_filename_display_name (path);
-
-      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", display,
-                   local_error->message);
-      return NULL;
-    }
-  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
-  {
-    g_autofree char *display = g_filename_display_name (path);
-
-    return veto_image_load_bytes_scaled (bytes, display, min_width, min_height, out_width,
-                                         out_height, error);
-  }
-}
-
-VetoImage *
-veto_image_load (const char *path, GError **error)
-{
-  return veto_image_load_scaled (path, 0, 0, NULL, NULL, error);
-}
-
-VetoImage *
-veto_image_load_verified (const char *path, const char *sha256, const char *name,
-                          guint min_width, guint min_height, GError **error)
-{
-  g_autoptr (GBytes) bytes = NULL;
   g_autofree guint8 *data = NULL;
-  g_autofree char *digest = NULL;
   struct stat st;
   gsize done = 0;
   int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
-  /* Only a regular file of a sane size is read: a path that names a pipe or a device must not
-   * block or feed us forever. */
   if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)
       || (guint64) st.st_size > VETO_IMAGE_MAX_FILE_BYTES)
     {
@@ -445,14 +410,49 @@ veto_image_load_verified (const char *path, const char *sha256, const char *name
       done += n;
     }
   close (fd);
-  digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, done);
-  if (done != (gsize) st.st_size || g_strcmp0 (digest, sha256) != 0)
+  *out_size_on_disk = st.st_size;
+  return g_bytes_new_take (g_steal_pointer (&data), done);
+}
+
+VetoImage *
+veto_image_load_scaled (const char *path, guint min_width, guint min_height, guint *out_width,
+                        guint *out_height, GError **error)
+{
+  g_autofree char *display = g_filename_display_name (path);
+  g_autoptr (GBytes) bytes = NULL;
+  gsize size_on_disk;
+
+  bytes = read_image_file (path, display, &size_on_disk, error);
+  if (bytes == NULL)
+    return NULL;
+  return veto_image_load_bytes_scaled (bytes, display, min_width, min_height, out_width,
+                                       out_height, error);
+}
+
+VetoImage *
+veto_image_load (const char *path, GError **error)
+{
+  return veto_image_load_scaled (path, 0, 0, NULL, NULL, error);
+}
+
+VetoImage *
+veto_image_load_verified (const char *path, const char *sha256, const char *name,
+                          guint min_width, guint min_height, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  g_autofree char *digest = NULL;
+  gsize size_on_disk;
+
+  bytes = read_image_file (path, name, &size_on_disk, error);
+  if (bytes == NULL)
+    return NULL;
+  digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  if (g_bytes_get_size (bytes) != size_on_disk || g_strcmp0 (digest, sha256) != 0)
     {
       g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_MISMATCH,
                    "%s: not the file that was imported (its sha256 differs): refused", name);
       return NULL;
     }
-  bytes = g_bytes_new_take (g_steal_pointer (&data), done);
   return veto_image_load_bytes_scaled (bytes, name, min_width, min_height, NULL, NULL, error);
 }
 
