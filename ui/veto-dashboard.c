@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
 
 #include "veto-loss.h"
 #include "veto-plot.h"
@@ -45,6 +46,9 @@ struct _VetoDashboard
   VetoEngine *engine;
   guint refresh_source;
   gboolean refresh_when_mapped;
+  gboolean refreshing;   /* a thread is reading the project */
+  gboolean read_again;   /* asked for while it read: once more when it is done */
+  GCancellable *cancellable; /* cancelled when disposed: the reading's result is dropped */
   GtkNativeDialog *chooser;
 
   VetoPlotCurves *curves;
@@ -82,6 +86,7 @@ enum
 {
   PROP_0,
   PROP_ENGINE,
+  PROP_REFRESHING,
   N_PROPS
 };
 
@@ -169,6 +174,81 @@ draw_area (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer us
     g_debug ("Dashboard: %s: %s", charts[chart].name, error->message);
 }
 
+/* --- reading, in a thread of its own --- */
+
+/* What one refresh reads from the project. A thread fills it through a read-only connection of
+ * its own, so that the window never waits for it (reading every answer and fitting the
+ * annotators' models takes a time that grows with the project); the UI thread then draws from
+ * it. A part the store failed to give stays NULL. */
+typedef struct
+{
+  char *path;             /* the project */
+  GPtrArray *classes;     /* VetoClass: the engine's, copied when the refresh began */
+  GPtrArray *rounds;      /* VetoRoundInfo */
+  GArray *gold;           /* VetoGoldAnswer */
+  GPtrArray *annotators;  /* VetoAnnotatorStats */
+  VetoStatsReport models; /* fitted when there are enough anchor answers */
+  GPtrArray *model_names; /* the report's annotators, by name */
+  guint anchor_answers;
+} Snapshot;
+
+static void
+snapshot_free (Snapshot *snap)
+{
+  g_free (snap->path);
+  g_clear_pointer (&snap->classes, g_ptr_array_unref);
+  g_clear_pointer (&snap->rounds, g_ptr_array_unref);
+  g_clear_pointer (&snap->gold, g_array_unref);
+  g_clear_pointer (&snap->annotators, g_ptr_array_unref);
+  veto_stats_report_clear (&snap->models);
+  g_clear_pointer (&snap->model_names, g_ptr_array_unref);
+  g_free (snap);
+}
+
+static void
+warn_and_clear (GError **error)
+{
+  g_warning ("Dashboard: %s", (*error)->message);
+  g_clear_error (error);
+}
+
+/* Runs in a thread of the pool; touches nothing but snap. */
+static void
+read_snapshot (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Snapshot *snap = task_data;
+  guint k = snap->classes->len;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) store = veto_store_open (snap->path, TRUE, &error);
+  VetoStatsLoad in;
+
+  if (store == NULL)
+    {
+      warn_and_clear (&error);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if ((snap->rounds = veto_store_list_rounds (store, &error)) == NULL)
+    warn_and_clear (&error);
+  if ((snap->gold = veto_store_list_complementary_gold (store, &error)) == NULL)
+    warn_and_clear (&error);
+  if ((snap->annotators = veto_store_list_annotator_stats (store, &error)) == NULL)
+    warn_and_clear (&error);
+  if (veto_stats_load (store, VETO_STATS_LOAD_ANCHOR_ANSWERS, NULL, snap->classes, &in, &error))
+    {
+      snap->anchor_answers = in.input.n_answers;
+      if (k >= 2 && in.input.n_classes == k
+          && in.input.n_answers >= VETO_SIM_MIN_ANCHORS_PER_CLASS * k
+          && !veto_stats_compute (&in.input, &snap->models, &error))
+        warn_and_clear (&error);
+      snap->model_names = g_steal_pointer (&in.annotator_names);
+    }
+  else
+    warn_and_clear (&error);
+  veto_stats_load_clear (&in);
+  g_task_return_boolean (task, TRUE);
+}
+
 /* --- data --- */
 
 /* Class names in model order, for labels; the strings are borrowed from the engine. */
@@ -246,11 +326,10 @@ read_confusion (JsonNode *node, double **out_values, guint *out_k)
 }
 
 static void
-refresh_rounds (VetoDashboard *self, GPtrArray *labels)
+refresh_rounds (VetoDashboard *self, const Snapshot *snap, GPtrArray *labels)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rounds = veto_store_list_rounds (veto_engine_get_store (self->engine),
-                                                         &error);
+  GPtrArray *rounds = snap->rounds;
   g_autoptr (GArray) test_x = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) test_y = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) estimate_x = g_array_new (FALSE, FALSE, sizeof (double));
@@ -263,10 +342,7 @@ refresh_rounds (VetoDashboard *self, GPtrArray *labels)
   g_clear_pointer (&self->curves, veto_plot_curves_free);
   g_clear_pointer (&self->confusion, veto_plot_matrix_free);
   if (rounds == NULL)
-    {
-      g_warning ("Dashboard: %s", error->message);
-      return;
-    }
+    return;
   if (rounds->len == 0)
     {
       adw_status_page_set_title (self->confusion_status, _("No Model Yet"));
@@ -346,13 +422,12 @@ refresh_rounds (VetoDashboard *self, GPtrArray *labels)
 }
 
 static void
-refresh_transition (VetoDashboard *self, GPtrArray *labels)
+refresh_transition (VetoDashboard *self, const Snapshot *snap, GPtrArray *labels)
 {
-  GPtrArray *classes = veto_engine_get_classes (self->engine);
+  GPtrArray *classes = snap->classes;
   guint k = classes->len, n = 0;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) pairs = veto_store_list_complementary_gold (
-      veto_engine_get_store (self->engine), &error);
+  GArray *pairs = snap->gold;
   g_autoptr (GHashTable) index = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_autofree guint *gold = NULL, *cls = NULL, *per_row = NULL;
   g_autofree double *q = NULL;
@@ -360,12 +435,7 @@ refresh_transition (VetoDashboard *self, GPtrArray *labels)
   g_clear_pointer (&self->transition, veto_plot_matrix_free);
   g_clear_pointer (&self->transition_values, g_free);
   self->transition_k = 0;
-  if (pairs == NULL)
-    {
-      g_warning ("Dashboard: %s", error->message);
-      return;
-    }
-  if (pairs->len == 0 || k < 2)
+  if (pairs == NULL || pairs->len == 0 || k < 2)
     return;
   for (guint i = 0; i < k; i++)
     g_hash_table_insert (index, &((VetoClass *) classes->pdata[i])->id, GUINT_TO_POINTER (i + 1));
@@ -407,20 +477,15 @@ refresh_transition (VetoDashboard *self, GPtrArray *labels)
 }
 
 static void
-refresh_annotators (VetoDashboard *self)
+refresh_annotators (VetoDashboard *self, const Snapshot *snap)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) stats = veto_store_list_annotator_stats (
-      veto_engine_get_store (self->engine), &error);
+  GPtrArray *stats = snap->annotators;
   gboolean any_time = FALSE;
 
   g_clear_pointer (&self->answers, veto_plot_bars_free);
   g_clear_pointer (&self->seconds, veto_plot_bars_free);
   if (stats == NULL)
-    {
-      g_warning ("Dashboard: %s", error->message);
-      return;
-    }
+    return;
   for (guint i = 0; i < stats->len; i++)
     {
       const VetoAnnotatorStats *s = stats->pdata[i];
@@ -519,49 +584,37 @@ show_annotator_model (VetoDashboard *self)
   gtk_label_set_text (self->annotator_model_caption, caption);
 }
 
-/* Fits the annotators' models as the learner does (veto_stats_compute () on the anchor answers
- * veto_stats_load () reads) and lists everyone who has some in the selector, keeping the one
- * selected. */
+/* Takes the annotators' models the reading fitted (veto_stats_compute () on the anchor answers
+ * veto_stats_load () reads, as the learner does) and lists everyone who has one in the selector,
+ * keeping the one selected. */
 static void
-refresh_annotator_models (VetoDashboard *self)
+refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
 {
-  guint k = veto_engine_get_classes (self->engine)->len;
-  guint needed = VETO_SIM_MIN_ANCHORS_PER_CLASS * k;
+  guint needed = VETO_SIM_MIN_ANCHORS_PER_CLASS * snap->classes->len;
   guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
   g_autofree char *selected_name = NULL;
-  g_autoptr (GError) error = NULL;
   g_autofree char *description = NULL;
-  VetoStatsLoad in;
-  guint n_answers, keep = 0;
+  guint keep = 0;
 
   if (selected != GTK_INVALID_LIST_POSITION && selected > 0 && self->model_annotators != NULL
       && selected - 1 < self->model_annotators->len)
     selected_name = g_strdup (self->model_names->pdata[g_array_index (self->model_annotators,
                                                                       guint, selected - 1)]);
   veto_stats_report_clear (&self->models);
+  self->models = snap->models;
+  memset (&snap->models, 0, sizeof snap->models);
   g_clear_pointer (&self->model_names, g_ptr_array_unref);
+  self->model_names = snap->model_names != NULL ? g_steal_pointer (&snap->model_names)
+                                                : g_ptr_array_new_with_free_func (g_free);
   g_clear_pointer (&self->model_annotators, g_array_unref);
   self->model_annotators = g_array_new (FALSE, FALSE, sizeof (guint));
-  if (!veto_stats_load (veto_engine_get_store (self->engine), VETO_STATS_LOAD_ANCHOR_ANSWERS,
-                        NULL, veto_engine_get_classes (self->engine), &in, &error))
-    {
-      g_warning ("Dashboard: %s", error->message);
-      show_annotator_model (self);
-      return;
-    }
-  n_answers = in.input.n_answers;
-  if (k >= 2 && in.input.n_classes == k && n_answers >= needed
-      && !veto_stats_compute (&in.input, &self->models, &error))
-    g_warning ("Dashboard: %s", error->message);
-  self->model_names = g_steal_pointer (&in.annotator_names);
-  veto_stats_load_clear (&in);
 
   /* Translators: the first %u is how many answers the learner needs (second %u per class),
    * the last how many there are. */
   description = g_strdup_printf (_("The learner keeps the uniform annotator until there are %u "
                                    "complementary answers on gold anchors (%u per class): %u "
                                    "so far"),
-                                 needed, VETO_SIM_MIN_ANCHORS_PER_CLASS, n_answers);
+                                 needed, VETO_SIM_MIN_ANCHORS_PER_CLASS, snap->anchor_answers);
   adw_status_page_set_description (self->annotator_model_status, description);
 
   self->filling_choices = TRUE;
@@ -601,20 +654,32 @@ on_annotator_model_selected (VetoDashboard *self)
                           has_chart (self, CHART_ANNOTATOR_MODEL));
 }
 
-void
-veto_dashboard_refresh (VetoDashboard *self)
+static void
+set_refreshing (VetoDashboard *self, gboolean refreshing)
 {
+  self->refreshing = refreshing;
+  gtk_accessible_update_state (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_STATE_BUSY, refreshing, -1);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REFRESHING]);
+}
+
+static void start_reading (VetoDashboard *self);
+
+/* Back on the UI thread: every chart redrawn from what was read. */
+static void
+on_snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VetoDashboard *self = VETO_DASHBOARD (source);
+  Snapshot *snap = g_task_get_task_data (G_TASK (result));
   g_autoptr (GPtrArray) labels = NULL;
 
-  g_return_if_fail (VETO_IS_DASHBOARD (self));
-
-  g_clear_handle_id (&self->refresh_source, g_source_remove);
-  self->refresh_when_mapped = FALSE;
+  g_task_propagate_boolean (G_TASK (result), NULL);
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return; /* disposed */
   labels = class_labels (self);
-  refresh_rounds (self, labels);
-  refresh_transition (self, labels);
-  refresh_annotators (self);
-  refresh_annotator_models (self);
+  refresh_rounds (self, snap, labels);
+  refresh_transition (self, snap, labels);
+  refresh_annotators (self, snap);
+  refresh_annotator_models (self, snap);
   for (Chart chart = 0; chart < N_CHARTS; chart++)
     {
       gboolean shown = has_chart (self, chart);
@@ -623,6 +688,60 @@ veto_dashboard_refresh (VetoDashboard *self)
       gtk_widget_set_visible (self->exports[chart], shown);
       gtk_widget_queue_draw (GTK_WIDGET (self->areas[chart]));
     }
+  if (self->read_again)
+    start_reading (self);
+  else
+    set_refreshing (self, FALSE);
+}
+
+static void
+start_reading (VetoDashboard *self)
+{
+  GPtrArray *classes = veto_engine_get_classes (self->engine);
+  Snapshot *snap = g_new0 (Snapshot, 1);
+  g_autoptr (GTask) task = NULL;
+
+  self->read_again = FALSE;
+  snap->path = g_strdup (veto_store_get_path (veto_engine_get_store (self->engine)));
+  snap->classes = g_ptr_array_new_full (classes->len, (GDestroyNotify) veto_class_free);
+  for (guint i = 0; i < classes->len; i++)
+    {
+      const VetoClass *klass = classes->pdata[i];
+      VetoClass *copy = g_new0 (VetoClass, 1);
+
+      copy->id = klass->id;
+      copy->name = g_strdup (klass->name);
+      copy->description = g_strdup (klass->description);
+      copy->novel = klass->novel;
+      g_ptr_array_add (snap->classes, copy);
+    }
+  task = g_task_new (self, self->cancellable, on_snapshot_read, NULL);
+  g_task_set_source_tag (task, start_reading);
+  g_task_set_task_data (task, snap, (GDestroyNotify) snapshot_free);
+  g_task_run_in_thread (task, read_snapshot);
+  if (!self->refreshing)
+    set_refreshing (self, TRUE);
+}
+
+void
+veto_dashboard_refresh (VetoDashboard *self)
+{
+  g_return_if_fail (VETO_IS_DASHBOARD (self));
+
+  g_clear_handle_id (&self->refresh_source, g_source_remove);
+  self->refresh_when_mapped = FALSE;
+  if (self->refreshing)
+    self->read_again = TRUE; /* what it reads may be older than the change asked about */
+  else
+    start_reading (self);
+}
+
+gboolean
+veto_dashboard_get_refreshing (VetoDashboard *self)
+{
+  g_return_val_if_fail (VETO_IS_DASHBOARD (self), FALSE);
+
+  return self->refreshing;
 }
 
 static void
@@ -861,6 +980,7 @@ veto_dashboard_dispose (GObject *object)
   VetoDashboard *self = VETO_DASHBOARD (object);
 
   g_clear_handle_id (&self->refresh_source, g_source_remove);
+  g_cancellable_cancel (self->cancellable);
   if (self->chooser != NULL)
     {
       gtk_native_dialog_destroy (self->chooser);
@@ -887,6 +1007,7 @@ veto_dashboard_finalize (GObject *object)
   veto_stats_report_clear (&self->models);
   g_free (self->transition_values);
   g_clear_object (&self->engine);
+  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (veto_dashboard_parent_class)->finalize (object);
 }
@@ -900,6 +1021,9 @@ veto_dashboard_get_property (GObject *object, guint prop_id, GValue *value, GPar
     {
     case PROP_ENGINE:
       g_value_set_object (value, self->engine);
+      break;
+    case PROP_REFRESHING:
+      g_value_set_boolean (value, self->refreshing);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -938,6 +1062,9 @@ veto_dashboard_class_init (VetoDashboardClass *klass)
   properties[PROP_ENGINE] = g_param_spec_object ("engine", NULL, NULL, VETO_TYPE_ENGINE,
                                                  G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
                                                      | G_PARAM_STATIC_STRINGS);
+  properties[PROP_REFRESHING] = g_param_spec_boolean ("refreshing", NULL, NULL, FALSE,
+                                                      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY
+                                                          | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -975,6 +1102,7 @@ static void
 veto_dashboard_init (VetoDashboard *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->cancellable = g_cancellable_new ();
 }
 
 GtkWidget *

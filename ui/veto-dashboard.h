@@ -35,8 +35,12 @@ G_DECLARE_FINAL_TYPE (VetoDashboard, veto_dashboard, VETO, DASHBOARD, GtkWidget)
 
 GtkWidget *veto_dashboard_new (VetoEngine *engine);
 
-/* Re-reads everything now (the engine's signals do it, throttled). */
+/* Re-reads everything (the engine's signals do it, throttled, and the first showing): a thread
+ * reads the project through a connection of its own, so the window never waits for it, and the
+ * charts change when it is done. Meanwhile "refreshing" (and the accessible busy state) is TRUE;
+ * a refresh asked for then reads again once the running one is done. */
 void veto_dashboard_refresh (VetoDashboard *self);
+gboolean veto_dashboard_get_refreshing (VetoDashboard *self);
 /* Saves a chart as PNG, SVG or PDF (by the extension of path) at its export size. */
 gboolean veto_dashboard_export (VetoDashboard *self, const char *chart, const char *path,
                                 GError **error);

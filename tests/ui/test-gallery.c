@@ -487,6 +487,17 @@ answer_rounds (guint n_rounds, guint per_round)
     }
 }
 
+/* Waits until the dashboard has read the project and drawn what it read. */
+static void
+wait_for_dashboard (VetoDashboard *dashboard)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (veto_dashboard_get_refreshing (dashboard) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (veto_dashboard_get_refreshing (dashboard));
+}
+
 static void
 test_dashboard (void)
 {
@@ -508,6 +519,7 @@ test_dashboard (void)
   g_assert_null (veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k));
   /* ...and shown, it reads the project without being asked. */
   window = show_in_window (dashboard, "Dashboard");
+  wait_for_dashboard (VETO_DASHBOARD (dashboard));
   q = veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k);
   g_assert_nonnull (q);
   g_assert_cmpuint (k, ==, N_CLASSES);
@@ -529,7 +541,13 @@ test_dashboard (void)
                                          40, metrics, 0.5, NULL, NULL, &error));
     g_assert_no_error (error);
   }
+  /* The project is read in a thread of its own: refresh returns at once, and what it read is
+   * drawn from the main loop. One asked for while a reading runs (the rounds' signals may have
+   * started one) reads again after it, so the round just added is read either way. */
   veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  g_assert_true (veto_dashboard_get_refreshing (VETO_DASHBOARD (dashboard)));
+  veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  wait_for_dashboard (VETO_DASHBOARD (dashboard));
   for (guint i = 0; i < G_N_ELEMENTS (exports); i++)
     {
       g_autoptr (GError) error = NULL;
@@ -575,6 +593,7 @@ test_dashboard_empty (void)
   dashboard = veto_dashboard_new (engine);
   window = show_in_window (dashboard, "Dashboard");
   veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  wait_for_dashboard (VETO_DASHBOARD (dashboard));
   g_assert_null (veto_dashboard_get_transition (VETO_DASHBOARD (dashboard), &k));
   g_assert_cmpuint (k, ==, 0);
   g_assert_false (veto_dashboard_export (VETO_DASHBOARD (dashboard), "curve", png, &error));
@@ -736,6 +755,7 @@ test_dashboard_annotator_models (void)
 
   /* Below the threshold: nothing shown, nothing to export. */
   veto_dashboard_refresh (dashboard);
+  wait_for_dashboard (dashboard);
   g_assert_null (veto_dashboard_get_annotator_model (dashboard, &k));
   g_assert_cmpuint (k, ==, 0);
   g_assert_false (veto_dashboard_export (dashboard, "annotator-model", png, &error));
@@ -770,6 +790,7 @@ test_dashboard_annotator_models (void)
   g_assert_false (report.annotators[2].choice_own);
 
   veto_dashboard_refresh (dashboard);
+  wait_for_dashboard (dashboard);
   g_assert_cmpuint (g_list_model_get_n_items (veto_dashboard_get_annotator_model_choices (
                         dashboard)), ==, 4);
   g_assert_cmpstr (choice (dashboard, 0), ==, "Everyone (pooled)");
@@ -791,6 +812,7 @@ test_dashboard_annotator_models (void)
     }
   /* The selection survives a refresh. */
   veto_dashboard_refresh (dashboard);
+  wait_for_dashboard (dashboard);
   assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
                 report.annotators[0].choice_model);
   g_assert_true (veto_dashboard_export (dashboard, "annotator-model", png, &error));
