@@ -376,8 +376,9 @@ veto_image_load_bytes (GBytes *bytes, const char *name, GError **error)
 
 /* Reads a whole image file, not mapped (a file truncated by another program meanwhile must give
  * an error or its old bytes, not SIGBUS). Only a regular file of a sane size is read: a path
- * that names a pipe or a device must not block or feed us forever. *out_size_on_disk gets the
- * size fstat () gave; fewer bytes come back when the file shrank while it was read. */
+ * that names a pipe or a device must not block or feed us forever. *out_size_on_disk (unless
+ * NULL) gets the size fstat () gave; fewer bytes come back when the file shrank while it was
+ * read. */
 static GBytes *
 read_image_file (const char *path, const char *name, gsize *out_size_on_disk, GError **error)
 {
@@ -410,7 +411,8 @@ read_image_file (const char *path, const char *name, gsize *out_size_on_disk, GE
       done += n;
     }
   close (fd);
-  *out_size_on_disk = st.st_size;
+  if (out_size_on_disk != NULL)
+    *out_size_on_disk = st.st_size;
   return g_bytes_new_take (g_steal_pointer (&data), done);
 }
 
@@ -419,10 +421,8 @@ veto_image_load_scaled (const char *path, guint min_width, guint min_height, gui
                         guint *out_height, GError **error)
 {
   g_autofree char *display = g_filename_display_name (path);
-  g_autoptr (GBytes) bytes = NULL;
-  gsize size_on_disk;
+  g_autoptr (GBytes) bytes = read_image_file (path, display, NULL, error);
 
-  bytes = read_image_file (path, display, &size_on_disk, error);
   if (bytes == NULL)
     return NULL;
   return veto_image_load_bytes_scaled (bytes, display, min_width, min_height, out_width,

@@ -38,7 +38,8 @@ gsize veto_image_n_bytes (const VetoImage *image);
 
 /* Decodes any format GdkPixbuf knows, from a regular file of at most VETO_IMAGE_MAX_FILE_BYTES
  * read whole (as veto_image_load_verified () reads it). Refuses absurd dimensions (read from
- * the header before the pixels are decoded). Grey images (all channels equal) come back with 1 channel. */
+ * the header before the pixels are decoded). Grey images (all channels equal) come back with
+ * 1 channel. */
 VetoImage *veto_image_load (const char *path, GError **error);
 VetoImage *veto_image_load_bytes (GBytes *bytes, const char *name, GError **error);
 /* The same, but a decoder that can scale while it decodes (JPEG: libjpeg's DCT scaling by 1/2,
