@@ -339,7 +339,8 @@ veto_cmd_simulate (int argc, char **argv)
     { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
       "complementary: the annotator model of the loss: estimated (default: fitted to the "
       "answers on gold anchors), oracle (the simulated annotator's own; a reference), "
-      "uniform, or em (the estimated model refined by EM over every answer)", "MODEL" },
+      "uniform, or em (the estimated model refined by EM over every answer, through "
+      "classifiers that never trained on the answers they explain)", "MODEL" },
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "complementary: share of items whose answers are held out of training, to choose each "
       "round's epoch and estimate its accuracy without gold (0: none; try 0.1)", "SHARE" },

@@ -98,7 +98,6 @@ typedef struct
   GHashTable *answers_of;   /* pool index + 1 -> GArray of indices into choices */
   GArray *earlier;          /* VetoActiveAnswer: item_posterior ()'s scratch */
   double *annotator_a;      /* K×K: the loss's annotator model, NULL: uniform */
-  const float *scored;      /* n_pool × K: the last round's classifier on the pool, NULL before */
   char *annotator_name;
   gint64 annotator_id;
   guint answers;
@@ -425,17 +424,22 @@ oracle_model (Run *run)
 /* EM rounds of veto_loss_fit_annotator_em () per training round. */
 #define EM_ITERATIONS 3
 
-/* EM over every answer of the run from the model in io_a (veto_loss_fit_annotator_em ()):
- * each answered item's prior is the last round's classifier on it (probs), or its gold class
- * when it was asked as an anchor. */
+/* The anchors' fit in io_a refined by EM over every answer of the run
+ * (veto_loss_fit_annotator_em ()). Each answered item's prior is a classifier's p on it, from
+ * a classifier trained with that fit on the other half of the answered items
+ * (veto_sim_cross_fitted_probs ()), so that no answer is explained by a classifier that learnt
+ * it; an anchor's prior is its gold class. */
 static gboolean
-refine_by_em (Run *run, const float *probs, double *io_a, GError **error)
+refine_by_em (Run *run, double *io_a, GError **error)
 {
   guint k = run->k, m = run->config->n_candidates, n = run->choices->len, n_items = 0;
   g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, MAX (n, 1));
   g_autofree guint *item_of = g_new (guint, MAX (n, 1));
   g_autofree gint *item_of_index = g_new (gint, MAX (run->n_pool, 1));
+  g_autofree guint *rows = g_new (guint, MAX (n, 1));
+  g_autofree float *probs = NULL;
   g_autofree double *priors = NULL;
+  VetoTrainSpec spec = run->config->train;
 
   for (guint i = 0; i < run->n_pool; i++)
     item_of_index[i] = -1;
@@ -444,15 +448,24 @@ refine_by_em (Run *run, const float *probs, double *io_a, GError **error)
       const Choice *ch = &g_array_index (run->choices, Choice, t);
 
       if (item_of_index[ch->index] < 0)
-        item_of_index[ch->index] = n_items++;
+        {
+          rows[n_items] = g_array_index (run->pool, guint, ch->index);
+          item_of_index[ch->index] = n_items++;
+        }
       item_of[t] = item_of_index[ch->index];
       obs[t] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, NULL };
     }
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.annotator = run->annotator_name;
+  spec.seed = run->config->seed;
+  spec.annotator_model = io_a;
+  probs = g_new (float, (gsize) MAX (n_items, 1) * k);
+  if (!veto_sim_cross_fitted_probs (run->store, run->ds, &spec, rows, n_items, probs, NULL,
+                                    error))
+    return FALSE;
   priors = g_new (double, (gsize) MAX (n_items, 1) * k);
-  for (guint t = 0; t < n; t++)
-    for (guint y = 0; y < k; y++)
-      priors[(gsize) item_of[t] * k + y]
-          = MAX (probs[(gsize) g_array_index (run->choices, Choice, t).index * k + y], 1e-6);
+  for (gsize j = 0; j < (gsize) n_items * k; j++)
+    priors[j] = MAX (probs[j], 1e-6);
   for (guint t = 0; t < n; t++)
     {
       const Choice *ch = &g_array_index (run->choices, Choice, t);
@@ -468,13 +481,13 @@ refine_by_em (Run *run, const float *probs, double *io_a, GError **error)
 
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
  * by cross-validation (veto_loss_fit_annotator_cv ()), once there are MIN_ANCHORS_PER_CLASS × K
- * of them; until then (and without anchors) the uniform model. With `em`, and once the previous
- * round's classifier has scored the pool (probs), that fit then starts EM over every answer
- * (refine_by_em ()). EM from the uniform model, without gold, collapsed here (0.16 at 6,000
- * answers, human profile): the first classifiers are near chance and EM learns their mistakes
+ * of them; until then (and without anchors) the uniform model. With `em`, that fit then starts
+ * EM over every answer (refine_by_em ()). EM from the uniform model, without gold, collapsed
+ * here (0.16 at 6,000 answers, human profile), and so did EM whose priors came from the
+ * classifier trained on the very answers explained (0.311): it learns the classifier's mistakes
  * as the annotator's habits. */
 static gboolean
-estimate_model (Run *run, const float *probs, gboolean em, GError **error)
+estimate_model (Run *run, gboolean em, GError **error)
 {
   guint k = run->k, m = run->config->n_candidates, n = 0;
   GArray *choices = run->choices;
@@ -497,7 +510,7 @@ estimate_model (Run *run, const float *probs, gboolean em, GError **error)
   if (n < MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
   if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error)
-      || (em && probs != NULL && !refine_by_em (run, probs, a, error)))
+      || (em && !refine_by_em (run, a, error)))
     return FALSE;
   run->annotator_a = g_steal_pointer (&a);
   return TRUE;
@@ -551,8 +564,7 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
         break;
       case VETO_SIM_MODEL_ESTIMATED:
       case VETO_SIM_MODEL_EM:
-        if (!estimate_model (run, run->scored,
-                             run->config->annotator_model == VETO_SIM_MODEL_EM, error))
+        if (!estimate_model (run, run->config->annotator_model == VETO_SIM_MODEL_EM, error))
           return NULL;
         break;
       case VETO_SIM_MODEL_UNIFORM:
@@ -785,7 +797,6 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       if (batch == 0)
         return TRUE;
       veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
-      run->scored = probs;
       anchors = MIN (anchors_in (run, batch), run->n_pool - run->n_asked);
       batch -= anchors;
       if (batch > 0 && asks_again (c))

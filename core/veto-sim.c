@@ -488,14 +488,6 @@ add_synthetic (const VetoDataset *ds, const VetoTrainSpec *spec, Units *u, GArra
                    "--per-item must be between 1 and K - 1 = %u", k - 1);
       return FALSE;
     }
-  if (spec->folds == 1 || (spec->folds > 1 && (spec->fold >= spec->folds || spec->holdout > 0)))
-    {
-      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
-                   "folds: hold out fold 0 to %u of at least 2, without a holdout share "
-                   "(fold %u of %u, holdout %g)", spec->folds ? spec->folds - 1 : 0, spec->fold,
-                   spec->folds, spec->holdout);
-      return FALSE;
-    }
   for (guint y = 0; y < k; y++)
     for (guint c = 0; c < k; c++)
       uniform[y * k + c] = y == c ? 0.0 : 1.0 / (k - 1);
@@ -594,6 +586,7 @@ typedef struct
   GHashTable *heads;       /* criterion -> head + 1 */
   const char *annotator;   /* NULL: every annotator's answers */
   double holdout;
+  guint folds, fold;       /* folds > 1: the answers on fold `fold`'s items are held out */
   GArray *held_out;        /* HeldOut */
   GHashTable *model_of;    /* annotator name → index of their model (none: 0) */
   GError *error;
@@ -650,7 +643,8 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
       && !(al->holdout > 0 && a->kind == VETO_KIND_COMPLEMENTARY))
     return TRUE;
   if (a->kind == VETO_KIND_COMPLEMENTARY
-      && (is_held_out (a->item, al->holdout) || (al->holdout > 0 && anchor)))
+      && (al->folds > 1 ? fold_of (a->item, al->folds) == al->fold
+                        : is_held_out (a->item, al->holdout) || (al->holdout > 0 && anchor)))
     {
       HeldOut h = { row, 0, 0, anchor, answer_model (al, a), { 0 } };
 
@@ -667,6 +661,11 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
       g_array_append_val (al->held_out, h);
       return TRUE;
     }
+  /* A fold held out is held out whole: no answer of any kind about its items trains. */
+  if (al->folds > 1
+      && (fold_of (a->item, al->folds) == al->fold
+          || (a->kind == VETO_KIND_PREFERENCE && fold_of (a->right_item, al->folds) == al->fold)))
+    return TRUE;
   /* The first pass only numbers the units, so that the objective can be sized. */
   if (al->objective == NULL)
     {
@@ -1250,10 +1249,19 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                    veto_store_get_path (store), k);
       goto out;
     }
-  if (spec->folds > 0 && spec->supervision != VETO_SUPERVISION_SYNTHETIC_CL)
+  if (spec->folds > 0 && spec->supervision == VETO_SUPERVISION_GOLD)
     {
       g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
-                   "folds hold out synthetic CLs: train with synthetic-complementary supervision");
+                   "folds hold out complementary labels or answers: train with "
+                   "synthetic-complementary or answers supervision");
+      goto out;
+    }
+  if (spec->folds == 1 || (spec->folds > 1 && (spec->fold >= spec->folds || spec->holdout > 0)))
+    {
+      g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                   "folds: hold out fold 0 to %u of at least 2, without a holdout share "
+                   "(fold %u of %u, holdout %g)", spec->folds ? spec->folds - 1 : 0, spec->fold,
+                   spec->folds, spec->holdout);
       goto out;
     }
   if (spec->supervision == VETO_SUPERVISION_ANSWERS
@@ -1294,8 +1302,8 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else
     {
-      AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, spec->holdout, held_out,
-                               NULL, NULL };
+      AnswerLoad numbering = { ds, NULL, &units, heads, spec->annotator, spec->holdout,
+                               spec->folds, spec->fold, held_out, NULL, NULL };
 
       for (guint i = 0; i < answers->len; i++)
         add_answer (answers->pdata[i], &numbering);
@@ -1328,8 +1336,9 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
     }
   else
     {
-      AnswerLoad al = { ds, objective, &units, heads, spec->annotator, spec->holdout, held_out,
-                        spec->annotator_model ? NULL : fitted.model_of, NULL };
+      AnswerLoad al = { ds, objective, &units, heads, spec->annotator, spec->holdout, spec->folds,
+                        spec->fold, held_out, spec->annotator_model ? NULL : fitted.model_of,
+                        NULL };
 
       for (guint i = 0; i < answers->len && add_answer (answers->pdata[i], &al); i++)
         ;
@@ -1483,6 +1492,54 @@ out:
   else
     veto_train_result_clear (&result);
   return g_steal_pointer (&model);
+}
+
+/* The two halves veto_sim_cross_fitted_probs () cuts the answered items into. */
+#define CROSS_FIT_FOLDS 2
+
+gboolean
+veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                             const guint *rows, guint n_rows, float *out_probs,
+                             GCancellable *cancellable, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), d = veto_dataset_get_dim (ds);
+  const float *X = veto_dataset_get_features (ds);
+  g_autofree float *x = g_new (float, (gsize) MAX (n_rows, 1) * d);
+  g_autofree float *probs = g_new (float, (gsize) MAX (n_rows, 1) * k);
+  g_autofree guint *which = g_new (guint, MAX (n_rows, 1));
+
+  g_return_val_if_fail (store != NULL && ds != NULL && spec != NULL, FALSE);
+  g_return_val_if_fail (rows != NULL || n_rows == 0, FALSE);
+  g_return_val_if_fail (out_probs != NULL || n_rows == 0, FALSE);
+
+  for (guint fold = 0; fold < CROSS_FIT_FOLDS; fold++)
+    {
+      VetoTrainSpec half = *spec;
+      g_autoptr (VetoModel) model = NULL;
+      guint n = 0;
+
+      for (guint i = 0; i < n_rows; i++)
+        if (fold_of (veto_dataset_item_of_row (ds, rows[i]), CROSS_FIT_FOLDS) == fold)
+          {
+            memcpy (x + (gsize) n * d, X + (gsize) rows[i] * d, d * sizeof (float));
+            which[n++] = i;
+          }
+      if (n == 0)
+        continue;
+      half.supervision = VETO_SUPERVISION_ANSWERS;
+      half.folds = CROSS_FIT_FOLDS;
+      half.fold = fold;
+      half.holdout = 0;
+      half.fit_annotator = FALSE;
+      half.warm_start = NULL;
+      model = veto_sim_train (store, ds, &half, NULL, cancellable, error);
+      if (model == NULL)
+        return FALSE;
+      veto_model_predict_proba (model, x, n, d, probs);
+      for (guint j = 0; j < n; j++)
+        memcpy (out_probs + (gsize) which[j] * k, probs + (gsize) j * k, k * sizeof (float));
+    }
+  return TRUE;
 }
 
 void

@@ -108,10 +108,13 @@ typedef struct
                              items and CLs for every setting of one seed), scored by
                              cl_criterion */
   VetoClCriterion cl_criterion; /* synthetic CLs held out: default VETO_CL_CRITERION_URE */
-  guint folds;            /* synthetic CLs, ≥ 2 (holdout 0): the pool items are cut into this
-                             many folds by the hash holdout uses (fold ⌊(h mod 1000)·folds /
-                             1000⌋) and fold `fold`'s CLs are held out; veto_sim_train_select ()
-                             trains every fold in turn. 0: no folds */
+  guint folds;            /* ≥ 2 (holdout 0): the pool items are cut into this many folds by
+                             the hash holdout uses (h = item id × 2654435761 mod 2^64, fold
+                             ⌊(h mod 1000)·folds / 1000⌋) and fold `fold` is held out: its
+                             synthetic CLs, or with answers its complementary answers (which
+                             then choose the epoch, as a holdout's do) and every other answer
+                             about its items (which are dropped). veto_sim_train_select ()
+                             trains every fold in turn (synthetic CLs). 0: no folds */
   guint fold;             /* the fold held out, 0 ≤ fold < folds */
 } VetoTrainSpec;
 
@@ -178,6 +181,19 @@ void veto_train_result_clear (VetoTrainResult *result);
 VetoModel *veto_sim_train (VetoStore *store, const VetoDataset *dataset, const VetoTrainSpec *spec,
                            VetoTrainResult *out_result, GCancellable *cancellable,
                            GError **error);
+
+/* Class probabilities for pool rows from classifiers that never trained on those rows'
+ * answers (cross-fitting, Chernozhukov et al. 2018): the items are cut in two by the hash of
+ * spec->folds, a model is trained with spec on each half's answers (the other half's held out
+ * choose its epoch) and scores the rows of the half it did not see. spec->annotator_model is
+ * the loss's model for every answer (fit_annotator is ignored). The priors of the annotator
+ * model's EM (veto_loss_fit_annotator_em ()): an answer explained by a classifier trained on
+ * it would look like the truth. Fails when a half has nothing to train on. out_probs:
+ * n_rows × K. */
+gboolean veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *dataset,
+                                      const VetoTrainSpec *spec, const guint *rows, guint n_rows,
+                                      float *out_probs, GCancellable *cancellable,
+                                      GError **error);
 
 /* One setting of a model selection: the dataset (its features) and the spec to train with.
  * veto_sim_train_select () fills model and result. */
@@ -300,9 +316,11 @@ typedef enum
                                before */
   VETO_SIM_MODEL_ORACLE,    /* the simulated annotator's own weights: a reference row only */
   VETO_SIM_MODEL_UNIFORM,   /* every wrong class alike, the truth at the default noise floor */
-  VETO_SIM_MODEL_EM,        /* the estimated model refined each round by EM over every answer
-                               with the last classifier (veto_loss_fit_annotator_em ()); measured
-                               worse than `estimated` on the human profile (README) */
+  VETO_SIM_MODEL_EM,        /* the estimated model refined each round by EM over every answer,
+                               each item's prior from a classifier that never trained on its
+                               answers (veto_sim_cross_fitted_probs ()); measured ahead of
+                               `estimated` on the human profile and behind it on the skewed
+                               check profile (docs/simulate.md) */
 } VetoSimAnnotatorModel;
 
 gboolean veto_sim_annotator_model_from_string (const char *text,

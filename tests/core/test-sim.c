@@ -560,6 +560,74 @@ test_test_answers_do_not_train (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (train_and_score (f, ds, &spec, NULL), >=, 0.9);
 }
 
+/* The fold of an item, as veto-sim.h documents the hash. */
+static guint
+item_fold (gint64 item, guint folds)
+{
+  return (guint) (((guint64) item * 2654435761u) % 1000) * folds / 1000;
+}
+
+/* Cross-fitted probabilities come from the model that never saw a row's answers: the items of
+ * one half are labelled with their gold class and those of the other with the next class, so
+ * each half's rows are scored by a model that learnt the other half's mapping; a model that
+ * had seen a row's own answer would mostly agree with it. */
+static void
+test_cross_fitted_probs (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  g_autofree float *probs = NULL;
+  VetoTrainSpec spec;
+  gint64 annotator;
+  guint n_pool, per_fold[2] = { 0 }, as_other_half[2] = { 0 };
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+
+  g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  for (guint i = 0; i < n_pool; i++)
+    {
+      gint64 item = veto_dataset_item_of_row (ds, pool[i]);
+      guint y = veto_dataset_get_gold (ds, pool[i]);
+      VetoAnswer answer = {
+        .kind = VETO_KIND_ORDINARY, .item = item, .annotator = annotator,
+        .answer_class = f->classes[item_fold (item, 2) == 0 ? y : (y + 1) % K], .score = NAN,
+      };
+
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+    }
+  veto_train_spec_init (&spec);
+  spec.train.max_epochs = 60;
+  probs = g_new (float, (gsize) n_pool * K);
+  g_assert_true (veto_sim_cross_fitted_probs (f->store, ds, &spec, pool, n_pool, probs, NULL,
+                                              &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < n_pool; i++)
+    {
+      guint fold = item_fold (veto_dataset_item_of_row (ds, pool[i]), 2);
+      guint y = veto_dataset_get_gold (ds, pool[i]), top = 0;
+      /* what the other half's answers say this row is */
+      guint other = fold == 0 ? (y + 1) % K : y;
+
+      for (guint c = 1; c < K; c++)
+        if (probs[(gsize) i * K + c] > probs[(gsize) i * K + top])
+          top = c;
+      per_fold[fold]++;
+      as_other_half[fold] += top == other;
+    }
+  g_assert_cmpuint (per_fold[0], >, 100);
+  g_assert_cmpuint (per_fold[1], >, 100);
+  g_assert_cmpuint (as_other_half[0], >=, per_fold[0] * 9 / 10);
+  g_assert_cmpuint (as_other_half[1], >=, per_fold[1] * 9 / 10);
+
+  /* Nothing to train on (no answer of this annotator) fails, naming why. */
+  spec.annotator = "nobody";
+  g_assert_false (veto_sim_cross_fitted_probs (f->store, ds, &spec, pool, n_pool, probs, NULL,
+                                               &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "nothing to train on"));
+}
+
 static char *
 write_text (Fixture *f, const char *name, const char *text)
 {
@@ -783,6 +851,7 @@ main (int argc, char **argv)
   ADD ("/sim/transition-files", test_transition_files);
   ADD ("/sim/train/anchors-outside-pool", test_anchors_outside_pool_do_not_train);
   ADD ("/sim/train/test-answers", test_test_answers_do_not_train);
+  ADD ("/sim/train/cross-fitted", test_cross_fitted_probs);
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);
