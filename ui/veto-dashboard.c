@@ -49,6 +49,9 @@ struct _VetoDashboard
   gboolean refreshing;   /* a thread is reading the project */
   gboolean read_again;   /* asked for while it read: once more when it is done */
   GCancellable *cancellable; /* cancelled when disposed: the reading's result is dropped */
+  VetoStore *reader;     /* the readings' own read-only connection, opened by the first and
+                            lent to each in turn (NULL while one runs): it stays on the file it
+                            opened, so the project may be moved or renamed while open */
   GtkNativeDialog *chooser;
 
   VetoPlotCurves *curves;
@@ -182,7 +185,8 @@ draw_area (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer us
  * it. A part the store failed to give stays NULL. */
 typedef struct
 {
-  char *path;             /* the project */
+  char *path;             /* the project, for the first reading's connection */
+  VetoStore *store;       /* the dashboard's reader, lent (NULL: the reading opens it) */
   GPtrArray *classes;     /* VetoClass: the engine's, copied when the refresh began */
   GPtrArray *rounds;      /* VetoRoundInfo */
   GArray *gold;           /* VetoGoldAnswer */
@@ -196,6 +200,7 @@ static void
 snapshot_free (Snapshot *snap)
 {
   g_free (snap->path);
+  g_clear_pointer (&snap->store, veto_store_close);
   g_clear_pointer (&snap->classes, g_ptr_array_unref);
   g_clear_pointer (&snap->rounds, g_ptr_array_unref);
   g_clear_pointer (&snap->gold, g_array_unref);
@@ -219,10 +224,12 @@ read_snapshot (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   Snapshot *snap = task_data;
   guint k = snap->classes->len;
   g_autoptr (GError) error = NULL;
-  g_autoptr (VetoStore) store = veto_store_open (snap->path, TRUE, &error);
+  VetoStore *store;
   VetoStatsLoad in;
 
-  if (store == NULL)
+  if (snap->store == NULL)
+    snap->store = veto_store_open (snap->path, TRUE, &error);
+  if ((store = snap->store) == NULL)
     {
       warn_and_clear (&error);
       g_task_return_boolean (task, TRUE);
@@ -674,7 +681,8 @@ on_snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
 
   g_task_propagate_boolean (G_TASK (result), NULL);
   if (g_cancellable_is_cancelled (self->cancellable))
-    return; /* disposed */
+    return; /* disposed: the snapshot closes the reader */
+  self->reader = g_steal_pointer (&snap->store);
   labels = class_labels (self);
   refresh_rounds (self, snap, labels);
   refresh_transition (self, snap, labels);
@@ -703,6 +711,7 @@ start_reading (VetoDashboard *self)
 
   self->read_again = FALSE;
   snap->path = g_strdup (veto_store_get_path (veto_engine_get_store (self->engine)));
+  snap->store = g_steal_pointer (&self->reader);
   snap->classes = g_ptr_array_new_full (classes->len, (GDestroyNotify) veto_class_free);
   for (guint i = 0; i < classes->len; i++)
     {
@@ -1007,6 +1016,7 @@ veto_dashboard_finalize (GObject *object)
   veto_stats_report_clear (&self->models);
   g_free (self->transition_values);
   g_clear_object (&self->engine);
+  g_clear_pointer (&self->reader, veto_store_close);
   g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (veto_dashboard_parent_class)->finalize (object);

@@ -600,6 +600,24 @@ test_dashboard_empty (void)
   g_assert_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT);
   g_assert_false (g_file_test (png, G_FILE_TEST_EXISTS));
   save_screenshot (window, "dashboard-empty-1280x800.png");
+  g_clear_error (&error);
+
+  /* The project moved while open: the dashboard still reads it, through the connection its
+   * first reading opened, and draws the round recorded since. */
+  {
+    g_autofree char *moved = g_build_filename (fx.dir, "moved.veto", NULL);
+
+    g_assert_cmpint (g_rename (path, moved), ==, 0);
+    g_assert_true (veto_store_add_round (veto_engine_get_store (engine), "pixels", "softmax", 8,
+                                         "{\"test_accuracy\": 0.5}", 0.1, NULL, NULL, &error));
+    g_assert_no_error (error);
+    veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+    wait_for_dashboard (VETO_DASHBOARD (dashboard));
+    g_assert_true (veto_dashboard_export (VETO_DASHBOARD (dashboard), "curve", png, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpint (g_rename (moved, path), ==, 0);
+  }
   gtk_window_destroy (GTK_WINDOW (window));
   veto_engine_shutdown (engine);
 }
