@@ -338,9 +338,9 @@ veto_cmd_simulate (int argc, char **argv)
       "annotator model)", "NAME" },
     { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
       "complementary: the annotator model of the loss: estimated (default: fitted to the "
-      "answers on gold anchors), oracle (the simulated annotator's own; a reference), "
-      "uniform, or em (the estimated model refined by EM over every answer, through "
-      "classifiers that never trained on the answers they explain)", "MODEL" },
+      "answers on gold anchors, then refined by EM over every answer through classifiers that "
+      "never trained on the answers they explain), anchors (the fit to the anchors alone), "
+      "oracle (the simulated annotator's own; a reference) or uniform", "MODEL" },
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "complementary: share of items whose answers are held out of training, to choose each "
       "round's epoch and estimate its accuracy without gold (0: none; try 0.1)", "SHARE" },
@@ -419,7 +419,7 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context, "--model must be softmax or mlp");
   if (model_kind
       && !veto_sim_annotator_model_from_string (model_kind, &config.annotator_model))
-    return veto_cli_usage (context, "--annotator-model must be estimated, oracle, uniform or em");
+    return veto_cli_usage (context, "--annotator-model must be estimated, anchors, oracle or uniform");
   if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
     return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
   config.anchors = anchors == -1 ? 0.05 : anchors;

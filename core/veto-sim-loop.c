@@ -28,7 +28,7 @@ veto_sim_mode_to_string (VetoSimMode mode)
   return mode_names[mode];
 }
 
-static const char *const model_names[] = { "estimated", "oracle", "uniform", "em" };
+static const char *const model_names[] = { "estimated", "oracle", "uniform", "anchors" };
 
 gboolean
 veto_sim_annotator_model_from_string (const char *text, VetoSimAnnotatorModel *out_model)
@@ -481,13 +481,13 @@ refine_by_em (Run *run, double *io_a, GError **error)
 
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
  * by cross-validation (veto_loss_fit_annotator_cv ()), once there are MIN_ANCHORS_PER_CLASS × K
- * of them; until then (and without anchors) the uniform model. With `em`, that fit then starts
- * EM over every answer (refine_by_em ()). EM from the uniform model, without gold, collapsed
- * here (0.16 at 6,000 answers, human profile), and so did EM whose priors came from the
- * classifier trained on the very answers explained (0.311): it learns the classifier's mistakes
- * as the annotator's habits. */
+ * of them, then (unless anchors_only) refined by EM over every answer (refine_by_em ()); until
+ * then (and without anchors) the uniform model. EM from the uniform model, without gold,
+ * collapsed here (0.16 at 6,000 answers, human profile), and so did EM whose priors came from
+ * the classifier trained on the very answers explained (0.311): it learns the classifier's
+ * mistakes as the annotator's habits. */
 static gboolean
-estimate_model (Run *run, gboolean em, GError **error)
+estimate_model (Run *run, gboolean anchors_only, GError **error)
 {
   guint k = run->k, m = run->config->n_candidates, n = 0;
   GArray *choices = run->choices;
@@ -510,7 +510,7 @@ estimate_model (Run *run, gboolean em, GError **error)
   if (n < MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
   if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error)
-      || (em && !refine_by_em (run, a, error)))
+      || (!anchors_only && !refine_by_em (run, a, error)))
     return FALSE;
   run->annotator_a = g_steal_pointer (&a);
   return TRUE;
@@ -563,8 +563,9 @@ train_round (Run *run, VetoTrainResult *out_result, GError **error)
           run->annotator_a = oracle_model (run);
         break;
       case VETO_SIM_MODEL_ESTIMATED:
-      case VETO_SIM_MODEL_EM:
-        if (!estimate_model (run, run->config->annotator_model == VETO_SIM_MODEL_EM, error))
+      case VETO_SIM_MODEL_ANCHORS:
+        if (!estimate_model (run, run->config->annotator_model == VETO_SIM_MODEL_ANCHORS,
+                             error))
           return NULL;
         break;
       case VETO_SIM_MODEL_UNIFORM:

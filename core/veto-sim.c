@@ -1103,8 +1103,134 @@ annotator_models_clear (AnnotatorModels *m)
   g_clear_pointer (&m->own_a, g_free);
 }
 
+/* EM rounds of veto_loss_fit_annotator_em () when the anchors' models are refined. */
+#define REFINE_EM_ITERATIONS 3
+
 static gboolean
-fit_from_anchors (VetoStore *store, const VetoDataset *ds, AnnotatorModels *out, GError **error)
+collect_anchor_id (const VetoAnnotation *a, gpointer user_data)
+{
+  g_hash_table_add (user_data, GINT_TO_POINTER (a->id));
+  return TRUE;
+}
+
+/* The pooled model fitted to the anchors (out->a) refined by EM over every complementary answer,
+ * as simulate's estimated model is (docs/simulate.md): each pool item's prior from a classifier
+ * trained through that model on the other half of the answered items
+ * (veto_sim_cross_fitted_probs ()), each anchor answer's its gold class; then each person's own
+ * model fitted again to their anchor answers, pulled towards the refined pooled one. The n
+ * anchor answers are those fit_from_anchors () read (obs, annotator_of). */
+static gboolean
+refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                         GPtrArray *answers, const VetoLossChoiceObservation *anchor_obs,
+                         const guint *annotator_of, guint n_anchor,
+                         const VetoLossAnnotatorFit *fits, AnnotatorModels *out,
+                         GCancellable *cancellable, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), n_items = n_anchor;
+  g_autoptr (GHashTable) anchor_ids = g_hash_table_new (NULL, NULL);
+  g_autoptr (GHashTable) item_index = g_hash_table_new (NULL, NULL);
+  g_autoptr (GArray) obs = g_array_new (FALSE, FALSE, sizeof (VetoLossChoiceObservation));
+  g_autoptr (GArray) item_of = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GPtrArray) sets = g_ptr_array_new_with_free_func (g_free);
+  g_autofree float *probs = NULL;
+  g_autofree double *priors = NULL;
+  g_autofree VetoLossChoiceObservation *own = g_new (VetoLossChoiceObservation,
+                                                     MAX (n_anchor, 1));
+  VetoTrainSpec half = *spec;
+  double *pooled = out->a;
+
+  if (!veto_store_foreach_anchor_answer (store, collect_anchor_id, anchor_ids, error))
+    return FALSE;
+  /* An anchor answer is an item of its own, its prior its gold class. */
+  for (guint t = 0; t < n_anchor; t++)
+    {
+      VetoLossChoiceObservation o = anchor_obs[t];
+
+      o.truth = NULL;
+      g_array_append_val (obs, o);
+      g_array_append_val (item_of, t);
+    }
+  for (guint i = 0; i < answers->len; i++)
+    {
+      const VetoAnnotation *a = answers->pdata[i];
+      gint row = veto_dataset_row_of_item (ds, a->item);
+      gint cls = class_by_name (ds, a->answer_class);
+      guint n_shown = 0, item;
+      gboolean named = FALSE;
+      guint *shown;
+      gpointer index;
+
+      if (a->kind != VETO_KIND_COMPLEMENTARY || row < 0 || cls < 0
+          || veto_dataset_get_row_split (ds, row) != VETO_SPLIT_POOL
+          || (spec->annotator && g_strcmp0 (spec->annotator, a->annotator) != 0)
+          || g_hash_table_contains (anchor_ids, GINT_TO_POINTER (a->id)))
+        continue;
+      shown = g_new (guint, MAX (a->candidates->len, 1));
+      for (guint c = 0; c < a->candidates->len; c++)
+        {
+          gint s = class_by_name (ds, a->candidates->pdata[c]);
+
+          if (s >= 0)
+            {
+              shown[n_shown++] = s;
+              named |= s == cls;
+            }
+        }
+      g_ptr_array_add (sets, shown);
+      if (n_shown < 2 || !named)
+        continue;
+      if (!g_hash_table_lookup_extended (item_index, GINT_TO_POINTER (row), NULL, &index))
+        {
+          index = GUINT_TO_POINTER (n_items++);
+          g_hash_table_insert (item_index, GINT_TO_POINTER (row), index);
+          g_array_append_val (rows, row);
+        }
+      item = GPOINTER_TO_UINT (index);
+      g_array_append_val (obs, ((VetoLossChoiceObservation) { shown, n_shown, cls, NULL }));
+      g_array_append_val (item_of, item);
+    }
+  if (rows->len == 0)
+    return TRUE;
+  half.annotator_model = pooled;
+  probs = g_new (float, (gsize) rows->len * k);
+  if (!veto_sim_cross_fitted_probs (store, ds, &half, (const guint *) rows->data, rows->len,
+                                    probs, cancellable, error))
+    return FALSE;
+  priors = g_new0 (double, (gsize) n_items * k);
+  for (guint t = 0; t < n_anchor; t++)
+    memcpy (priors + (gsize) t * k, anchor_obs[t].truth, k * sizeof (double));
+  for (gsize j = 0; j < (gsize) rows->len * k; j++)
+    priors[(gsize) n_anchor * k + j] = MAX (probs[j], 1e-6);
+  if (!veto_loss_fit_annotator_em ((const VetoLossChoiceObservation *) obs->data,
+                                   (const guint *) item_of->data, obs->len, priors, n_items, k,
+                                   REFINE_EM_ITERATIONS, pooled, NULL, error))
+    return FALSE;
+  for (guint j = 0; j + 1 < out->n_models; j++)
+    {
+      double *a = out->a + (gsize) (j + 1) * k * k;
+      guint n_own = 0;
+
+      if (!fits[j].own)
+        {
+          memcpy (a, pooled, sizeof (double) * k * k);
+          continue;
+        }
+      for (guint t = 0; t < n_anchor; t++)
+        if (annotator_of[t] == j)
+          own[n_own++] = anchor_obs[t];
+      if (!veto_loss_fit_annotator_towards (own, n_own, k, pooled, a, NULL, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The annotators' models from the answers on gold anchors (veto_loss_fit_annotators ()); for
+ * the candidate-aware loss, then refined by every answer (refine_by_cross_fitting ()). */
+static gboolean
+fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                  GPtrArray *answers, AnnotatorModels *out, GCancellable *cancellable,
+                  GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds), n = 0;
   VetoStatsLoad load;
@@ -1145,7 +1271,10 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, AnnotatorModels *out,
   out->a = g_new (double, (gsize) out->n_models * k * k);
   fits = g_new (VetoLossAnnotatorFit, names->len);
   ok = veto_loss_fit_annotators (obs, annotator_of, n, names->len, k, out->a, NULL,
-                                 out->a + (gsize) k * k, fits, error);
+                                 out->a + (gsize) k * k, fits, error)
+       && (spec->cl_loss != VETO_LOSS_COMPLEMENTARY_CANDIDATE
+           || refine_by_cross_fitting (store, ds, spec, answers, obs, annotator_of, n, fits, out,
+                                       cancellable, error));
   if (ok)
     {
       out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -1274,7 +1403,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
       && (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_CANDIDATE
           || (spec->cl_loss == VETO_LOSS_COMPLEMENTARY_FWD && spec->q == NULL)))
     {
-      if (!fit_from_anchors (store, ds, &fitted, error))
+      if (!fit_from_anchors (store, ds, spec, answers, &fitted, cancellable, error))
         goto out;
       result.anchor_answers = fitted.anchor_answers;
       result.annotators_fitted = fitted.own;

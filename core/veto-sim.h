@@ -95,7 +95,10 @@ typedef struct
                                     (the campaigns' anchors and questions asked with strategy
                                     "anchor") once there are VETO_SIM_MIN_ANCHORS_PER_CLASS per
                                     class, each answer using its annotator's; before, the
-                                    uniform annotator. With answers, FWD without q
+                                    uniform annotator. With the candidate-aware loss the pooled
+                                    model is then refined by EM over every complementary answer
+                                    (veto_sim_cross_fitted_probs () gives the priors) and each
+                                    own model refitted towards it. With answers, FWD without q
                                     takes each answer's Q from its model
                                     (veto_loss_annotator_transition (), as many classes shown as
                                     the answers saw); no model: the uniform Q */
@@ -311,16 +314,16 @@ const char *veto_sim_mode_to_string (VetoSimMode mode);
 /* What the candidate-aware loss assumes of a simulated complementary annotator. */
 typedef enum
 {
-  VETO_SIM_MODEL_ESTIMATED, /* fitted each round (veto_loss_fit_annotator_cv ()) to the answers
-                               on gold anchors once there are 10 per class; the uniform model
-                               before */
+  VETO_SIM_MODEL_ESTIMATED, /* fitted each round to the answers on gold anchors
+                               (veto_loss_fit_annotator_cv ()) once there are 10 per class, then
+                               refined by EM over every answer, each item's prior from a
+                               classifier that never trained on its answers
+                               (veto_sim_cross_fitted_probs ()), as the engine's; the uniform
+                               model before */
   VETO_SIM_MODEL_ORACLE,    /* the simulated annotator's own weights: a reference row only */
   VETO_SIM_MODEL_UNIFORM,   /* every wrong class alike, the truth at the default noise floor */
-  VETO_SIM_MODEL_EM,        /* the estimated model refined each round by EM over every answer,
-                               each item's prior from a classifier that never trained on its
-                               answers (veto_sim_cross_fitted_probs ()); measured ahead of
-                               `estimated` on the human profile and behind it on the skewed
-                               check profile (docs/simulate.md) */
+  VETO_SIM_MODEL_ANCHORS,   /* the fit to the gold anchors alone, without the EM: a reference
+                               row (the estimated model until stop 19) */
 } VetoSimAnnotatorModel;
 
 gboolean veto_sim_annotator_model_from_string (const char *text,

@@ -518,6 +518,90 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   veto_train_result_clear (&result);
 }
 
+/* With the candidate-aware loss, the annotators' models fitted to the anchors are refined by
+ * every other answer (EM with cross-fitted classifiers): an annotator who names the class after
+ * the truth 9 times in 10, on 30 anchors and on every pool item, is seen to do so more surely
+ * than the 30 anchors alone tell (the same fit without the refinement: FWD's; both pulled
+ * towards uniform, so neither reaches 9). */
+static void
+test_models_refined_by_every_answer (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (VetoDataset) ds = NULL;
+  VetoTrainResult refined = { 0 }, anchors_only = { 0 };
+  VetoTrainSpec spec;
+  gint64 import_id, annotator;
+  guint n_pool, n_val;
+  const guint *pool, *val;
+  double habit_refined = 0, habit_anchors = 0;
+
+  g_assert_true (veto_store_begin (f->store, &error));
+  g_assert_true (veto_store_add_import (f->store, "generated", "idx", VETO_SPLIT_VALIDATION,
+                                        &import_id, &error));
+  for (guint i = 0; i < 30; i++)
+    {
+      guint8 pixels[SIDE * SIDE];
+      VetoItemRecord record = { .pixels = pixels, .width = SIDE, .height = SIDE, .channels = 1,
+                                .split = VETO_SPLIT_VALIDATION, .gold_class = f->classes[i % K],
+                                .import_id = import_id, .import_index = i };
+
+      make_image (rand, i % K, pixels);
+      pixels[0] = 255 - i; /* distinct from every pool item */
+      g_checksum_reset (sum);
+      g_checksum_update (sum, pixels, sizeof pixels);
+      record.sha256 = g_checksum_get_string (sum);
+      g_assert_true (veto_store_add_item (f->store, &record, NULL, &error));
+    }
+  g_assert_true (veto_store_commit (f->store, &error));
+  ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  val = veto_dataset_get_split (ds, VETO_SPLIT_VALIDATION, &n_val);
+  g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  for (guint i = 0; i < n_pool + n_val; i++)
+    {
+      guint row = i < n_pool ? pool[i] : val[i - n_pool];
+      guint y = veto_dataset_get_gold (ds, row);
+      gint64 shown[3] = { f->classes[0], f->classes[1], f->classes[2] };
+      VetoAnswer answer = {
+        .kind = VETO_KIND_COMPLEMENTARY, .item = veto_dataset_item_of_row (ds, row),
+        .annotator = annotator, .answer_class = f->classes[(y + (i % 10 ? 1 : 2)) % K],
+        .candidates = shown, .n_candidates = K, .strategy = i < n_pool ? "random" : "anchor",
+        .score = NAN,
+      };
+
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+    }
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.train.max_epochs = 30;
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+  veto_model_free (veto_sim_train (f->store, ds, &spec, &refined, NULL, &error));
+  g_assert_no_error (error);
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_FWD;
+  veto_model_free (veto_sim_train (f->store, ds, &spec, &anchors_only, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (refined.anchor_answers, ==, 30);
+  g_assert_nonnull (refined.annotator_model);
+  g_assert_nonnull (anchors_only.annotator_model);
+  for (guint y = 0; y < K; y++)
+    {
+      const double *r = refined.annotator_model + y * K, *a = anchors_only.annotator_model + y * K;
+
+      g_test_message ("row %u: refined %g / %g, anchors %g / %g", y, r[(y + 1) % K],
+                      r[(y + 2) % K], a[(y + 1) % K], a[(y + 2) % K]);
+      habit_refined += log (r[(y + 1) % K] / r[(y + 2) % K]) / K;
+      habit_anchors += log (a[(y + 1) % K] / a[(y + 2) % K]) / K;
+    }
+  g_assert_cmpfloat (habit_anchors, >, 0);
+  g_assert_cmpfloat (habit_refined, >, habit_anchors + 0.05);
+  veto_train_result_clear (&refined);
+  veto_train_result_clear (&anchors_only);
+}
+
 /* Answers about test items (a campaign over the test split, or anchors drawn from it) never
  * train: 90 ordinary answers on the test items, each naming the wrong class, beside 30 right
  * ones on the pool, leave 30 units, and the model still scores as the pool's answers teach. */
@@ -852,6 +936,7 @@ main (int argc, char **argv)
   ADD ("/sim/train/anchors-outside-pool", test_anchors_outside_pool_do_not_train);
   ADD ("/sim/train/test-answers", test_test_answers_do_not_train);
   ADD ("/sim/train/cross-fitted", test_cross_fitted_probs);
+  ADD ("/sim/train/models-refined", test_models_refined_by_every_answer);
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);

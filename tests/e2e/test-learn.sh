@@ -273,23 +273,23 @@ check "the second round reports the first batch's novel ratio, in [0, 1]" \
   awk -F, 'NR == 3 && $1 == "agcd" { found = ($10 != "" && $10 >= 0 && $10 <= 1) } END { exit !found }' \
   "$T/sim-agcd/curve.csv"
 
-for model in estimated oracle uniform em; do
+for model in estimated anchors oracle uniform; do
   check "simulate --mode complementary --annotator-model $model" "$VETO" simulate "$P" --scratch \
     -q --mode complementary --annotator-model "$model" --anchors 0.25 --budget 60 --batch 20 \
     --init 20 --seeds 1 --strategy margin --out "$T/sim-model-$model"
 done
-# 50 anchors: the fit (10 per class) starts at 120 answers, and from then `em` refines it by EM
-# over every answer with cross-fitted classifiers; `estimated` keeps the anchors' fit.
-for model in estimated em; do
+# 50 anchors: the fit (10 per class) starts at 120 answers, and from then `estimated` refines
+# it by EM over every answer with cross-fitted classifiers; `anchors` keeps the anchors' fit.
+for model in anchors estimated; do
   check "simulate --annotator-model $model with enough anchors to fit" "$VETO" simulate "$P" \
     --scratch -q --mode complementary --annotator "biased:$T/q.txt" --annotator-model "$model" \
     --anchors 0.25 --budget 200 --batch 40 --init 40 --seeds 1 --strategy margin \
     --out "$T/sim-fit-$model"
 done
-check "em is the anchors' fit until 120 answers, and refines it after" \
+check "the estimated model is the anchors' fit until 120 answers, and refines it after" \
   awk -F, 'FNR == 1 { f++ } f == 1 && FNR > 1 { a[$4] = $8 }
            f == 2 && FNR > 1 { if ($4 < 120 && $8 != a[$4]) bad = 1; if ($4 >= 120 && $8 != a[$4]) moved = 1 }
-           END { exit bad || !moved }' "$T/sim-fit-estimated/curve.csv" "$T/sim-fit-em/curve.csv"
+           END { exit bad || !moved }' "$T/sim-fit-anchors/curve.csv" "$T/sim-fit-estimated/curve.csv"
 check "the oracle model is the simulated annotator's own: annotator_error 0 every round" \
   awk -F, 'NR == 1 { ok = ($8 == "annotator_error") } NR > 1 && $8 != 0 { ok = 0 } END { exit !ok }' \
   "$T/sim-model-oracle/curve.csv"

@@ -718,6 +718,21 @@ assert_model (const double *shown, guint k, const double *expected)
     g_assert_cmpfloat_with_epsilon (shown[i], expected[i], 1e-12);
 }
 
+/* Every weight within 5% of the other model's, and not all equal to it. */
+static void
+assert_model_near (const double *got, const double *fitted)
+{
+  gboolean moved = FALSE;
+
+  g_assert_nonnull (got);
+  for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
+    {
+      g_assert_cmpfloat (fabs (got[i] - fitted[i]), <=, 0.05 * fitted[i]);
+      moved |= got[i] != fitted[i];
+    }
+  g_assert_true (moved);
+}
+
 static const char *
 choice (VetoDashboard *dashboard, guint i)
 {
@@ -857,7 +872,8 @@ test_dashboard_annotator_models (void)
   assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
                 report.overall.choice_model);
 
-  /* The learner fits the very same models for its loss and questions. */
+  /* The learner fits the very same models for its loss and questions, then refines them by
+   * the 8 answers on pool items (EM through cross-fitted classifiers): a little, from 8. */
   {
     g_autoptr (VetoDataset) ds = veto_dataset_load (veto_engine_get_store (engine), "pixels",
                                                     FALSE, NULL, NULL, NULL, &error);
@@ -876,10 +892,10 @@ test_dashboard_annotator_models (void)
     g_assert_cmpuint (result.annotators_fitted, ==, 2);
     g_assert_cmpint (result.own_annotators[0], ==, p.annotators[0]);
     g_assert_cmpint (result.own_annotators[1], ==, p.annotators[1]);
-    assert_model (result.annotator_model, N_CLASSES, report.overall.choice_model);
-    assert_model (result.own_models, N_CLASSES, report.annotators[0].choice_model);
-    assert_model (result.own_models + N_CLASSES * N_CLASSES, N_CLASSES,
-                  report.annotators[1].choice_model);
+    assert_model_near (result.annotator_model, report.overall.choice_model);
+    assert_model_near (result.own_models, report.annotators[0].choice_model);
+    assert_model_near (result.own_models + N_CLASSES * N_CLASSES,
+                       report.annotators[1].choice_model);
     veto_train_result_clear (&result);
   }
 
