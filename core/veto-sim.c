@@ -1655,6 +1655,14 @@ veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const Veto
           }
       if (n == 0)
         continue;
+      /* Every row on this side: the other has nothing of them to learn from, and what knows
+       * nothing says the uniform distribution. */
+      if (n == n_rows)
+        {
+          for (gsize j = 0; j < (gsize) n_rows * k; j++)
+            out_probs[j] = 1.0f / k;
+          continue;
+        }
       half.supervision = VETO_SUPERVISION_ANSWERS;
       half.folds = CROSS_FIT_FOLDS;
       half.fold = fold;

@@ -191,7 +191,8 @@ VetoModel *veto_sim_train (VetoStore *store, const VetoDataset *dataset, const V
  * choose its epoch) and scores the rows of the half it did not see. spec->annotator_model is
  * the loss's model for every answer (fit_annotator is ignored). The priors of the annotator
  * model's EM (veto_loss_fit_annotator_em ()): an answer explained by a classifier trained on
- * it would look like the truth. Fails when a half has nothing to train on. out_probs:
+ * it would look like the truth. When every row is in one half, they get the uniform
+ * distribution; fails when a half with rows to score has nothing to train on. out_probs:
  * n_rows × K. */
 gboolean veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *dataset,
                                       const VetoTrainSpec *spec, const guint *rows, guint n_rows,

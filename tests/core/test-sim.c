@@ -704,6 +704,21 @@ test_cross_fitted_probs (Fixture *f, gconstpointer data)
   g_assert_cmpuint (as_other_half[0], >=, per_fold[0] * 9 / 10);
   g_assert_cmpuint (as_other_half[1], >=, per_fold[1] * 9 / 10);
 
+  /* Rows all on one side: nothing of them to learn from, so the uniform distribution. */
+  {
+    guint one_side[8], n_one = 0;
+    float uniform[8 * K];
+
+    for (guint i = 0; i < n_pool && n_one < G_N_ELEMENTS (one_side); i++)
+      if (item_fold (veto_dataset_item_of_row (ds, pool[i]), 2) == 1)
+        one_side[n_one++] = pool[i];
+    g_assert_true (veto_sim_cross_fitted_probs (f->store, ds, &spec, one_side, n_one, uniform,
+                                                NULL, &error));
+    g_assert_no_error (error);
+    for (guint j = 0; j < n_one * K; j++)
+      g_assert_cmpfloat (uniform[j], ==, 1.0f / K);
+  }
+
   /* Nothing to train on (no answer of this annotator) fails, naming why. */
   spec.annotator = "nobody";
   g_assert_false (veto_sim_cross_fitted_probs (f->store, ds, &spec, pool, n_pool, probs, NULL,
