@@ -415,24 +415,15 @@ test_train_answers_and_round (Fixture *f, gconstpointer data)
 }
 
 
-/* Answers on gold anchors outside the pool (the window's validation items) never train: the
- * model sees the pool's answers alone. They fit the annotators' models instead: two people who
- * each answered 30 of them (one always names the class after the truth, the other the one
- * after that) get a model of their own each, returned by store id for the engine's questions;
- * a third with 5 (below VETO_LOSS_MIN_OWN_ANSWERS) keeps the pooled one. */
-static void
-test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
+/* Adds 30 gold items to the validation split (anchors the pool never trains on), each distinct
+ * from every pool item, and loads the dataset with them. */
+static VetoDataset *
+add_validation_items (Fixture *f, GRand *rand)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr (VetoDataset) ds = NULL;
-  g_autoptr (VetoModel) model = NULL;
-  VetoTrainResult result = { 0 };
-  VetoTrainSpec spec;
-  gint64 import_id, annotator, other, few;
-  guint n_pool, n_val;
-  const guint *pool, *val;
+  VetoDataset *ds;
+  gint64 import_id;
 
   g_assert_true (veto_store_begin (f->store, &error));
   g_assert_true (veto_store_add_import (f->store, "generated", "idx", VETO_SPLIT_VALIDATION,
@@ -454,6 +445,28 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   g_assert_true (veto_store_commit (f->store, &error));
   ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
+  return ds;
+}
+
+/* Answers on gold anchors outside the pool (the window's validation items) never train: the
+ * model sees the pool's answers alone. They fit the annotators' models instead: two people who
+ * each answered 30 of them (one always names the class after the truth, the other the one
+ * after that) get a model of their own each, returned by store id for the engine's questions;
+ * a third with 5 (below VETO_LOSS_MIN_OWN_ANSWERS) keeps the pooled one. */
+static void
+test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  g_autoptr (VetoDataset) ds = NULL;
+  g_autoptr (VetoModel) model = NULL;
+  VetoTrainResult result = { 0 };
+  VetoTrainSpec spec;
+  gint64 annotator, other, few;
+  guint n_pool, n_val;
+  const guint *pool, *val;
+
+  ds = add_validation_items (f, rand);
   pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
   val = veto_dataset_get_split (ds, VETO_SPLIT_VALIDATION, &n_val);
   g_assert_cmpuint (n_val, ==, 30);
@@ -528,35 +541,15 @@ test_models_refined_by_every_answer (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (7);
-  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autoptr (VetoDataset) ds = NULL;
   VetoTrainResult refined = { 0 }, anchors_only = { 0 };
   VetoTrainSpec spec;
-  gint64 import_id, annotator;
+  gint64 annotator;
   guint n_pool, n_val;
   const guint *pool, *val;
   double habit_refined = 0, habit_anchors = 0;
 
-  g_assert_true (veto_store_begin (f->store, &error));
-  g_assert_true (veto_store_add_import (f->store, "generated", "idx", VETO_SPLIT_VALIDATION,
-                                        &import_id, &error));
-  for (guint i = 0; i < 30; i++)
-    {
-      guint8 pixels[SIDE * SIDE];
-      VetoItemRecord record = { .pixels = pixels, .width = SIDE, .height = SIDE, .channels = 1,
-                                .split = VETO_SPLIT_VALIDATION, .gold_class = f->classes[i % K],
-                                .import_id = import_id, .import_index = i };
-
-      make_image (rand, i % K, pixels);
-      pixels[0] = 255 - i; /* distinct from every pool item */
-      g_checksum_reset (sum);
-      g_checksum_update (sum, pixels, sizeof pixels);
-      record.sha256 = g_checksum_get_string (sum);
-      g_assert_true (veto_store_add_item (f->store, &record, NULL, &error));
-    }
-  g_assert_true (veto_store_commit (f->store, &error));
-  ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
+  ds = add_validation_items (f, rand);
   pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
   val = veto_dataset_get_split (ds, VETO_SPLIT_VALIDATION, &n_val);
   g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
