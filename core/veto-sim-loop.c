@@ -416,29 +416,18 @@ oracle_model (Run *run)
   return a;
 }
 
-/* Anchor answers per class before the estimated model replaces the uniform one: K² weights
- * need evidence, and a model fitted to a few dozen answers made the early rounds worse
- * (README: the demo's 1,000 answers, 50 of them anchors). */
-#define MIN_ANCHORS_PER_CLASS 10
-
-/* EM rounds of veto_loss_fit_annotator_em () per training round. */
-#define EM_ITERATIONS 3
-
 /* The anchors' fit in io_a refined by EM over every answer of the run
- * (veto_loss_fit_annotator_em ()). Each answered item's prior is a classifier's p on it, from
- * a classifier trained with that fit on the other half of the answered items
- * (veto_sim_cross_fitted_probs ()), so that no answer is explained by a classifier that learnt
- * it; an anchor's prior is its gold class. */
+ * (veto_sim_refine_annotator_model ()): an item asked as an anchor has its gold class, the
+ * others the p of a classifier that never trained on their answers. */
 static gboolean
 refine_by_em (Run *run, double *io_a, GError **error)
 {
-  guint k = run->k, m = run->config->n_candidates, n = run->choices->len, n_items = 0;
+  guint m = run->config->n_candidates, n = run->choices->len, n_items = 0;
   g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, MAX (n, 1));
   g_autofree guint *item_of = g_new (guint, MAX (n, 1));
   g_autofree gint *item_of_index = g_new (gint, MAX (run->n_pool, 1));
-  g_autofree guint *rows = g_new (guint, MAX (n, 1));
-  g_autofree float *probs = NULL;
-  g_autofree double *priors = NULL;
+  g_autofree gint *rows = g_new (gint, MAX (n, 1));
+  g_autofree gint *gold = g_new (gint, MAX (n, 1));
   VetoTrainSpec spec = run->config->train;
 
   for (guint i = 0; i < run->n_pool; i++)
@@ -450,38 +439,23 @@ refine_by_em (Run *run, double *io_a, GError **error)
       if (item_of_index[ch->index] < 0)
         {
           rows[n_items] = g_array_index (run->pool, guint, ch->index);
+          gold[n_items] = -1;
           item_of_index[ch->index] = n_items++;
         }
       item_of[t] = item_of_index[ch->index];
+      if (ch->anchor)
+        gold[item_of[t]] = ch->truth;
       obs[t] = (VetoLossChoiceObservation) { ch->shown, m, ch->answer, NULL };
     }
-  spec.supervision = VETO_SUPERVISION_ANSWERS;
   spec.annotator = run->annotator_name;
   spec.seed = run->config->seed;
-  spec.annotator_model = io_a;
-  probs = g_new (float, (gsize) MAX (n_items, 1) * k);
-  if (!veto_sim_cross_fitted_probs (run->store, run->ds, &spec, rows, n_items, probs, NULL,
-                                    error))
-    return FALSE;
-  priors = g_new (double, (gsize) MAX (n_items, 1) * k);
-  for (gsize j = 0; j < (gsize) n_items * k; j++)
-    priors[j] = MAX (probs[j], 1e-6);
-  for (guint t = 0; t < n; t++)
-    {
-      const Choice *ch = &g_array_index (run->choices, Choice, t);
-
-      if (!ch->anchor)
-        continue;
-      memset (priors + (gsize) item_of[t] * k, 0, k * sizeof (double));
-      priors[(gsize) item_of[t] * k + ch->truth] = 1.0;
-    }
-  return veto_loss_fit_annotator_em (obs, item_of, n, priors, n_items, k, EM_ITERATIONS, io_a,
-                                     NULL, error);
+  return veto_sim_refine_annotator_model (run->store, run->ds, &spec, obs, item_of, n, rows, gold,
+                                          n_items, io_a, NULL, error);
 }
 
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
- * by cross-validation (veto_loss_fit_annotator_cv ()), once there are MIN_ANCHORS_PER_CLASS × K
- * of them, then (unless anchors_only) refined by EM over every answer (refine_by_em ()); until
+ * by cross-validation (veto_loss_fit_annotator_cv ()), once there are
+ * VETO_SIM_MIN_ANCHORS_PER_CLASS × K of them, then (unless anchors_only) refined by EM over every answer (refine_by_em ()); until
  * then (and without anchors) the uniform model. EM from the uniform model, without gold,
  * collapsed here (0.16 at 6,000 answers, human profile), and so did EM whose priors came from
  * the classifier trained on the very answers explained (0.311): it learns the classifier's
@@ -507,7 +481,7 @@ estimate_model (Run *run, gboolean anchors_only, GError **error)
       n++;
     }
   g_clear_pointer (&run->annotator_a, g_free);
-  if (n < MIN_ANCHORS_PER_CLASS * k)
+  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
   if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error)
       || (!anchors_only && !refine_by_em (run, a, error)))

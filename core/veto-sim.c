@@ -1103,8 +1103,12 @@ annotator_models_clear (AnnotatorModels *m)
   g_clear_pointer (&m->own_a, g_free);
 }
 
-/* EM rounds of veto_loss_fit_annotator_em () when the anchors' models are refined. */
-#define REFINE_EM_ITERATIONS 3
+static gboolean refine_annotator_model (VetoStore *store, const VetoDataset *ds,
+                                        const VetoTrainSpec *spec, GPtrArray *answers,
+                                        const VetoLossChoiceObservation *obs,
+                                        const guint *item_of, guint n_obs, const gint *rows,
+                                        const gint *gold, guint n_items, double *io_a,
+                                        GCancellable *cancellable, GError **error);
 
 static gboolean
 collect_anchor_id (const VetoAnnotation *a, gpointer user_data)
@@ -1113,43 +1117,43 @@ collect_anchor_id (const VetoAnnotation *a, gpointer user_data)
   return TRUE;
 }
 
-/* The pooled model fitted to the anchors (out->a) refined by EM over every complementary answer,
- * as simulate's estimated model is (docs/simulate.md): each pool item's prior from a classifier
- * trained through that model on the other half of the answered items
- * (veto_sim_cross_fitted_probs ()), each anchor answer's its gold class; then each person's own
- * model fitted again to their anchor answers, pulled towards the refined pooled one. The n
- * anchor answers are those fit_from_anchors () read (obs, annotator_of). */
+/* The pooled model fitted to the anchors (out->a) refined by every complementary answer
+ * (refine_annotator_model (), as simulate's estimated model is), each anchor answer an item of
+ * its own whose gold class is known; then each person's own model fitted again to their anchor
+ * answers, pulled towards the refined pooled one. The n_anchor anchor answers are those
+ * fit_from_anchors () read (anchor_obs, annotator_of, anchor_gold); answers are the ones the
+ * training reads. */
 static gboolean
 refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
                          GPtrArray *answers, const VetoLossChoiceObservation *anchor_obs,
-                         const guint *annotator_of, guint n_anchor,
+                         const guint *annotator_of, const gint *anchor_gold, guint n_anchor,
                          const VetoLossAnnotatorFit *fits, AnnotatorModels *out,
                          GCancellable *cancellable, GError **error)
 {
-  guint k = veto_dataset_get_n_classes (ds), n_items = n_anchor;
+  guint k = veto_dataset_get_n_classes (ds);
   g_autoptr (GHashTable) anchor_ids = g_hash_table_new (NULL, NULL);
   g_autoptr (GHashTable) item_index = g_hash_table_new (NULL, NULL);
   g_autoptr (GArray) obs = g_array_new (FALSE, FALSE, sizeof (VetoLossChoiceObservation));
   g_autoptr (GArray) item_of = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (gint));
+  g_autoptr (GArray) gold = g_array_new (FALSE, FALSE, sizeof (gint));
   g_autoptr (GPtrArray) sets = g_ptr_array_new_with_free_func (g_free);
-  g_autofree float *probs = NULL;
-  g_autofree double *priors = NULL;
   g_autofree VetoLossChoiceObservation *own = g_new (VetoLossChoiceObservation,
                                                      MAX (n_anchor, 1));
-  VetoTrainSpec half = *spec;
   double *pooled = out->a;
 
   if (!veto_store_foreach_anchor_answer (store, collect_anchor_id, anchor_ids, error))
     return FALSE;
-  /* An anchor answer is an item of its own, its prior its gold class. */
   for (guint t = 0; t < n_anchor; t++)
     {
       VetoLossChoiceObservation o = anchor_obs[t];
+      gint none = -1;
 
       o.truth = NULL;
       g_array_append_val (obs, o);
       g_array_append_val (item_of, t);
+      g_array_append_val (rows, none);
+      g_array_append_val (gold, anchor_gold[t]);
     }
   for (guint i = 0; i < answers->len; i++)
     {
@@ -1182,29 +1186,24 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
         continue;
       if (!g_hash_table_lookup_extended (item_index, GINT_TO_POINTER (row), NULL, &index))
         {
-          index = GUINT_TO_POINTER (n_items++);
+          gint unknown = -1;
+
+          index = GUINT_TO_POINTER (rows->len);
           g_hash_table_insert (item_index, GINT_TO_POINTER (row), index);
           g_array_append_val (rows, row);
+          g_array_append_val (gold, unknown);
         }
       item = GPOINTER_TO_UINT (index);
       g_array_append_val (obs, ((VetoLossChoiceObservation) { shown, n_shown, cls, NULL }));
       g_array_append_val (item_of, item);
     }
-  if (rows->len == 0)
+  if (rows->len == n_anchor)
     return TRUE;
-  half.annotator_model = pooled;
-  probs = g_new (float, (gsize) rows->len * k);
-  if (!veto_sim_cross_fitted_probs (store, ds, &half, (const guint *) rows->data, rows->len,
-                                    probs, cancellable, error))
-    return FALSE;
-  priors = g_new0 (double, (gsize) n_items * k);
-  for (guint t = 0; t < n_anchor; t++)
-    memcpy (priors + (gsize) t * k, anchor_obs[t].truth, k * sizeof (double));
-  for (gsize j = 0; j < (gsize) rows->len * k; j++)
-    priors[(gsize) n_anchor * k + j] = MAX (probs[j], 1e-6);
-  if (!veto_loss_fit_annotator_em ((const VetoLossChoiceObservation *) obs->data,
-                                   (const guint *) item_of->data, obs->len, priors, n_items, k,
-                                   REFINE_EM_ITERATIONS, pooled, NULL, error))
+  if (!refine_annotator_model (store, ds, spec, answers,
+                               (const VetoLossChoiceObservation *) obs->data,
+                               (const guint *) item_of->data, obs->len,
+                               (const gint *) rows->data, (const gint *) gold->data, rows->len,
+                               pooled, cancellable, error))
     return FALSE;
   for (guint j = 0; j + 1 < out->n_models; j++)
     {
@@ -1236,6 +1235,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
   VetoStatsLoad load;
   g_autofree VetoLossChoiceObservation *obs = NULL;
   g_autofree guint *annotator_of = NULL;
+  g_autofree gint *gold = NULL;
   g_autofree double *truth = g_new0 (double, (gsize) k * k);
   g_autofree VetoLossAnnotatorFit *fits = NULL;
   GPtrArray *names;
@@ -1249,6 +1249,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
     truth[(gsize) y * k + y] = 1.0;
   obs = g_new (VetoLossChoiceObservation, MAX (load.input.n_answers, 1));
   annotator_of = g_new (guint, MAX (load.input.n_answers, 1));
+  gold = g_new (gint, MAX (load.input.n_answers, 1));
   for (gsize i = 0; i < load.input.n_answers; i++)
     {
       const VetoStatsAnswer *a = &load.input.answers[i];
@@ -1256,6 +1257,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
       if (a->shown == NULL)
         continue;
       annotator_of[n] = a->annotator;
+      gold[n] = load.input.gold[a->item];
       obs[n++] = (VetoLossChoiceObservation) { a->shown, a->n_shown, a->label,
                                                truth + (gsize) load.input.gold[a->item] * k };
     }
@@ -1273,8 +1275,8 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
   ok = veto_loss_fit_annotators (obs, annotator_of, n, names->len, k, out->a, NULL,
                                  out->a + (gsize) k * k, fits, error)
        && (spec->cl_loss != VETO_LOSS_COMPLEMENTARY_CANDIDATE
-           || refine_by_cross_fitting (store, ds, spec, answers, obs, annotator_of, n, fits, out,
-                                       cancellable, error));
+           || refine_by_cross_fitting (store, ds, spec, answers, obs, annotator_of, gold, n, fits,
+                                       out, cancellable, error));
   if (ok)
     {
       out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -1329,9 +1331,11 @@ warm_start_fits (const VetoTrainSpec *spec, guint d, guint k, guint n_heads)
                                                            : VETO_MODEL_DEFAULT_HIDDEN));
 }
 
-VetoModel *
-veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
-                VetoTrainResult *out_result, GCancellable *cancellable, GError **error)
+/* veto_sim_train () on the answers already read (given; NULL: read them from the store), so
+ * that a training and the trainings it runs inside itself see the same answers. */
+static VetoModel *
+train_on (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec, GPtrArray *given,
+          VetoTrainResult *out_result, GCancellable *cancellable, GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds), d = veto_dataset_get_dim (ds), n_pool, n_val;
   const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
@@ -1351,8 +1355,10 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                                  spec->cl_criterion, FALSE };
   /* The answers are read once: the passes below must see the same ones even while someone
    * answers (the engine's worker reads while the window writes). */
-  g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) veto_annotation_free);
+  g_autoptr (GPtrArray) answers = given && spec->supervision == VETO_SUPERVISION_ANSWERS
+                                      ? g_ptr_array_ref (given)
+                                      : g_ptr_array_new_with_free_func (
+                                            (GDestroyNotify) veto_annotation_free);
   g_autoptr (VetoModel) model = NULL;
   g_autofree float *x_train = NULL;
   const float *x_rows;
@@ -1393,7 +1399,7 @@ veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *sp
                    spec->folds, spec->holdout);
       goto out;
     }
-  if (spec->supervision == VETO_SUPERVISION_ANSWERS
+  if (spec->supervision == VETO_SUPERVISION_ANSWERS && given == NULL
       && !veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
     goto out;
   for (guint i = 0; i < answers->len; i++)
@@ -1623,23 +1629,27 @@ out:
   return g_steal_pointer (&model);
 }
 
+VetoModel *
+veto_sim_train (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                VetoTrainResult *out_result, GCancellable *cancellable, GError **error)
+{
+  return train_on (store, ds, spec, NULL, out_result, cancellable, error);
+}
+
 /* The two halves veto_sim_cross_fitted_probs () cuts the answered items into. */
 #define CROSS_FIT_FOLDS 2
 
-gboolean
-veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
-                             const guint *rows, guint n_rows, float *out_probs,
-                             GCancellable *cancellable, GError **error)
+/* veto_sim_cross_fitted_probs () on the answers already read. */
+static gboolean
+cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                    GPtrArray *answers, const guint *rows, guint n_rows, float *out_probs,
+                    GCancellable *cancellable, GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds), d = veto_dataset_get_dim (ds);
   const float *X = veto_dataset_get_features (ds);
   g_autofree float *x = g_new (float, (gsize) MAX (n_rows, 1) * d);
   g_autofree float *probs = g_new (float, (gsize) MAX (n_rows, 1) * k);
   g_autofree guint *which = g_new (guint, MAX (n_rows, 1));
-
-  g_return_val_if_fail (store != NULL && ds != NULL && spec != NULL, FALSE);
-  g_return_val_if_fail (rows != NULL || n_rows == 0, FALSE);
-  g_return_val_if_fail (out_probs != NULL || n_rows == 0, FALSE);
 
   for (guint fold = 0; fold < CROSS_FIT_FOLDS; fold++)
     {
@@ -1669,7 +1679,7 @@ veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const Veto
       half.holdout = 0;
       half.fit_annotator = FALSE;
       half.warm_start = NULL;
-      model = veto_sim_train (store, ds, &half, NULL, cancellable, error);
+      model = train_on (store, ds, &half, answers, NULL, cancellable, error);
       if (model == NULL)
         return FALSE;
       veto_model_predict_proba (model, x, n, d, probs);
@@ -1677,6 +1687,105 @@ veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const Veto
         memcpy (out_probs + (gsize) which[j] * k, probs + (gsize) j * k, k * sizeof (float));
     }
   return TRUE;
+}
+
+/* The answers veto_sim_train () would read for spec. */
+static GPtrArray *
+read_answers (VetoStore *store, GError **error)
+{
+  g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) veto_annotation_free);
+
+  if (!veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
+    return NULL;
+  return g_steal_pointer (&answers);
+}
+
+gboolean
+veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                             const guint *rows, guint n_rows, float *out_probs,
+                             GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GPtrArray) answers = NULL;
+
+  g_return_val_if_fail (store != NULL && ds != NULL && spec != NULL, FALSE);
+  g_return_val_if_fail (rows != NULL || n_rows == 0, FALSE);
+  g_return_val_if_fail (out_probs != NULL || n_rows == 0, FALSE);
+
+  answers = read_answers (store, error);
+  return answers != NULL
+         && cross_fitted_probs (store, ds, spec, answers, rows, n_rows, out_probs, cancellable,
+                                error);
+}
+
+/* EM rounds of veto_loss_fit_annotator_em () in veto_sim_refine_annotator_model (). */
+#define REFINE_EM_ITERATIONS 3
+
+/* veto_sim_refine_annotator_model () on the answers already read. */
+static gboolean
+refine_annotator_model (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                        GPtrArray *answers, const VetoLossChoiceObservation *obs,
+                        const guint *item_of, guint n_obs, const gint *rows, const gint *gold,
+                        guint n_items, double *io_a, GCancellable *cancellable, GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds), n_scored = 0;
+  g_autofree guint *scored = g_new (guint, MAX (n_items, 1));
+  g_autofree guint *scored_rows = g_new (guint, MAX (n_items, 1));
+  g_autofree float *probs = NULL;
+  g_autofree double *priors = g_new0 (double, (gsize) MAX (n_items, 1) * k);
+  VetoTrainSpec half = *spec;
+
+  /* A gold item with a row is scored with the others and its p then replaced: the halves score
+   * one batch each, as simulate's figures were measured (a batch of another size rounds
+   * differently in the matrix product, and a run's later rounds follow the rounding). */
+  for (guint i = 0; i < n_items; i++)
+    if (rows[i] >= 0)
+      {
+        scored_rows[n_scored] = rows[i];
+        scored[n_scored++] = i;
+      }
+    else if (gold[i] < 0)
+      {
+        g_set_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID,
+                     "item %u of the annotator model's EM has neither a gold class nor a row", i);
+        return FALSE;
+      }
+  half.supervision = VETO_SUPERVISION_ANSWERS;
+  half.annotator_model = io_a;
+  probs = g_new (float, (gsize) MAX (n_scored, 1) * k);
+  if (!cross_fitted_probs (store, ds, &half, answers, scored_rows, n_scored, probs, cancellable,
+                           error))
+    return FALSE;
+  for (guint j = 0; j < n_scored; j++)
+    for (guint c = 0; c < k; c++)
+      priors[(gsize) scored[j] * k + c] = MAX (probs[(gsize) j * k + c], 1e-6);
+  for (guint i = 0; i < n_items; i++)
+    if (gold[i] >= 0)
+      {
+        memset (priors + (gsize) i * k, 0, k * sizeof (double));
+        priors[(gsize) i * k + gold[i]] = 1.0;
+      }
+  return veto_loss_fit_annotator_em (obs, item_of, n_obs, priors, n_items, k,
+                                     REFINE_EM_ITERATIONS, io_a, NULL, error);
+}
+
+gboolean
+veto_sim_refine_annotator_model (VetoStore *store, const VetoDataset *ds,
+                                 const VetoTrainSpec *spec, const VetoLossChoiceObservation *obs,
+                                 const guint *item_of, guint n_obs, const gint *rows,
+                                 const gint *gold, guint n_items, double *io_a,
+                                 GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GPtrArray) answers = NULL;
+
+  g_return_val_if_fail (store != NULL && ds != NULL && spec != NULL && io_a != NULL, FALSE);
+  g_return_val_if_fail ((obs != NULL && item_of != NULL) || n_obs == 0, FALSE);
+  g_return_val_if_fail ((rows != NULL && gold != NULL) || n_items == 0, FALSE);
+
+  answers = read_answers (store, error);
+  return answers != NULL
+         && refine_annotator_model (store, ds, spec, answers, obs, item_of, n_obs, rows, gold,
+                                    n_items, io_a, cancellable, error);
 }
 
 void

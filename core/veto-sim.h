@@ -52,7 +52,9 @@ typedef enum
 
 gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_supervision);
 
-/* Answers on gold anchors per class before the annotators' models replace the uniform one. */
+/* Answers on gold anchors per class before the annotators' models replace the uniform one: K²
+ * weights need evidence, and a model fitted to a few dozen answers made the early rounds worse
+ * (docs/simulate.md: the demo's 1,000 answers, 50 of them anchors). */
 #define VETO_SIM_MIN_ANCHORS_PER_CLASS 10
 
 /* What scores a model on held-out synthetic complementary labels (no gold): both need only
@@ -198,6 +200,21 @@ gboolean veto_sim_cross_fitted_probs (VetoStore *store, const VetoDataset *datas
                                       const VetoTrainSpec *spec, const guint *rows, guint n_rows,
                                       float *out_probs, GCancellable *cancellable,
                                       GError **error);
+
+/* An annotator model io_a (K × K Luce weights) refined by EM over every answer
+ * (veto_loss_fit_annotator_em (), a few rounds) through classifiers that never trained on the
+ * answers they explain: obs[t] is an answer about item item_of[t] of n_items; item i's prior is
+ * its gold class when gold[i] >= 0, else the p of pool row rows[i] (-1: none, for gold items
+ * only) from veto_sim_cross_fitted_probs () with spec (answers supervision, io_a as the loss's
+ * model). The estimated model of simulate, the engine and train (docs/simulate.md): a
+ * classifier trained on the answers it explains makes its own mistakes look like the
+ * annotator's habits. Fails when an item has neither gold nor a row, or a half cannot train. */
+gboolean veto_sim_refine_annotator_model (VetoStore *store, const VetoDataset *dataset,
+                                          const VetoTrainSpec *spec,
+                                          const VetoLossChoiceObservation *obs,
+                                          const guint *item_of, guint n_obs, const gint *rows,
+                                          const gint *gold, guint n_items, double *io_a,
+                                          GCancellable *cancellable, GError **error);
 
 /* One setting of a model selection: the dataset (its features) and the spec to train with.
  * veto_sim_train_select () fills model and result. */

@@ -531,6 +531,18 @@ test_anchors_outside_pool_do_not_train (Fixture *f, gconstpointer data)
   veto_train_result_clear (&result);
 }
 
+/* The habit of naming the class after the truth in an annotator model: the mean over classes
+ * of log(A[y][y+1] / A[y][y+2]). */
+static double
+habit_after_truth (const double *a)
+{
+  double habit = 0;
+
+  for (guint y = 0; y < K; y++)
+    habit += log (a[y * K + (y + 1) % K] / a[y * K + (y + 2) % K]) / K;
+  return habit;
+}
+
 /* With the candidate-aware loss, the annotators' models fitted to the anchors are refined by
  * every other answer (EM with cross-fitted classifiers): an annotator who names the class after
  * the truth 9 times in 10, on 30 anchors and on every pool item, is seen to do so more surely
@@ -547,7 +559,7 @@ test_models_refined_by_every_answer (Fixture *f, gconstpointer data)
   gint64 annotator;
   guint n_pool, n_val;
   const guint *pool, *val;
-  double habit_refined = 0, habit_anchors = 0;
+  double habit_refined, habit_anchors;
 
   ds = add_validation_items (f, rand);
   pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
@@ -586,13 +598,81 @@ test_models_refined_by_every_answer (Fixture *f, gconstpointer data)
 
       g_test_message ("row %u: refined %g / %g, anchors %g / %g", y, r[(y + 1) % K],
                       r[(y + 2) % K], a[(y + 1) % K], a[(y + 2) % K]);
-      habit_refined += log (r[(y + 1) % K] / r[(y + 2) % K]) / K;
-      habit_anchors += log (a[(y + 1) % K] / a[(y + 2) % K]) / K;
     }
+  habit_refined = habit_after_truth (refined.annotator_model);
+  habit_anchors = habit_after_truth (anchors_only.annotator_model);
   g_assert_cmpfloat (habit_anchors, >, 0);
   g_assert_cmpfloat (habit_refined, >, habit_anchors + 0.05);
   veto_train_result_clear (&refined);
   veto_train_result_clear (&anchors_only);
+}
+
+/* veto_sim_refine_annotator_model (): an item's gold class, when known, is its prior in place
+ * of the classifier's p. Every pool item is answered (all K shown) by naming the class after
+ * the truth 9 times in 10. From the uniform model, the classifiers learn only "not the named
+ * class", which leaves the truth and the class after the named one alike, so EM sees little of
+ * the habit; told every item's gold class, it sees it plainly. An item with neither a gold class
+ * nor a row is refused. */
+static void
+test_refine_annotator_model (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  guint n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  g_autofree VetoLossChoiceObservation *obs = g_new (VetoLossChoiceObservation, n_pool);
+  g_autofree guint *item_of = g_new (guint, n_pool);
+  g_autofree gint *rows = g_new (gint, n_pool);
+  g_autofree gint *gold = g_new (gint, n_pool);
+  g_autofree gint *unknown = g_new (gint, n_pool);
+  guint shown_index[K] = { 0, 1, 2 };
+  gint64 shown[K] = { f->classes[0], f->classes[1], f->classes[2] };
+  double told[K * K], untold[K * K], habit_told, habit_untold;
+  VetoTrainSpec spec;
+  gint64 annotator;
+
+  g_assert_true (veto_store_ensure_annotator (f->store, "ann", VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  for (guint i = 0; i < n_pool; i++)
+    {
+      guint y = veto_dataset_get_gold (ds, pool[i]), named = (y + (i % 10 ? 1 : 2)) % K;
+      VetoAnswer answer = {
+        .kind = VETO_KIND_COMPLEMENTARY, .item = veto_dataset_item_of_row (ds, pool[i]),
+        .annotator = annotator, .answer_class = f->classes[named], .candidates = shown,
+        .n_candidates = K, .strategy = "random", .score = NAN,
+      };
+
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+      obs[i] = (VetoLossChoiceObservation) { shown_index, K, named, NULL };
+      item_of[i] = i;
+      rows[i] = pool[i];
+      gold[i] = y;
+      unknown[i] = -1;
+    }
+  veto_train_spec_init (&spec);
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+  spec.train.max_epochs = 30;
+  for (guint j = 0; j < K * K; j++)
+    told[j] = untold[j] = j % (K + 1) == 0 ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+  g_assert_true (veto_sim_refine_annotator_model (f->store, ds, &spec, obs, item_of, n_pool, rows,
+                                                  gold, n_pool, told, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (veto_sim_refine_annotator_model (f->store, ds, &spec, obs, item_of, n_pool, rows,
+                                                  unknown, n_pool, untold, NULL, &error));
+  g_assert_no_error (error);
+  habit_told = habit_after_truth (told);
+  habit_untold = habit_after_truth (untold);
+  g_test_message ("habit told %g, untold %g (the truth: log 9 = %g)", habit_told, habit_untold,
+                  log (9.0));
+  g_assert_cmpfloat (habit_told, >, log (2.0));
+  g_assert_cmpfloat (habit_told, >, habit_untold + 0.5);
+
+  rows[7] = -1;
+  g_assert_false (veto_sim_refine_annotator_model (f->store, ds, &spec, obs, item_of, n_pool,
+                                                   rows, unknown, n_pool, untold, NULL, &error));
+  g_assert_error (error, VETO_LOSS_ERROR, VETO_LOSS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "neither a gold class nor a row"));
 }
 
 /* Answers about test items (a campaign over the test split, or anchors drawn from it) never
@@ -945,6 +1025,7 @@ main (int argc, char **argv)
   ADD ("/sim/train/test-answers", test_test_answers_do_not_train);
   ADD ("/sim/train/cross-fitted", test_cross_fitted_probs);
   ADD ("/sim/train/models-refined", test_models_refined_by_every_answer);
+  ADD ("/sim/train/refine-annotator-model", test_refine_annotator_model);
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);
