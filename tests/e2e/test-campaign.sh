@@ -251,10 +251,13 @@ expect_json "stats --json counts 120 answers, 30 of them on anchors" stats.json 
 expect_in out "a uniform annotator never names the gold class" '"overall" : 0.0,'
 expect_status "stats of an unknown campaign: exit 1" 1 stats proj/target.veto --campaign nope
 
-# The candidate-aware loss of train fits the annotators' choice model to the anchors' answers.
+# The candidate-aware loss, train's default for answers, fits the annotators' choice model to
+# the anchors' answers.
 expect_status "train on the answers, candidate-aware loss" 0 train proj/target.veto \
-  --supervision answers --loss candidate --no-save --json
+  --supervision answers --no-save --json
 cp "$T/out" train.json
+expect_in out "answers train with the candidate-aware loss unless --loss says otherwise" \
+  '"loss" : "candidate"'
 expect_json "train fits the annotator model to the 30 answers on anchors" train.json \
   "annotator_model_anchor_answers=30"
 # FWD takes its Q from that model (the sets were uniform).
