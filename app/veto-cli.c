@@ -131,3 +131,18 @@ veto_cli_json_number (JsonBuilder *builder, const char *name, double value)
   else
     json_builder_add_null_value (builder);
 }
+
+void
+veto_cli_json_matrix (JsonBuilder *builder, const char *name, const double *m, guint k)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_begin_array (builder);
+  for (guint y = 0; y < k; y++)
+    {
+      json_builder_begin_array (builder);
+      for (guint c = 0; c < k; c++)
+        veto_cli_json_number (builder, NULL, m[(gsize) y * k + c]);
+      json_builder_end_array (builder);
+    }
+  json_builder_end_array (builder);
+}

@@ -124,22 +124,6 @@ add_int (JsonBuilder *b, const char *name, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
-/* A k × k matrix of numbers, row by row. */
-static void
-add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint y = 0; y < k; y++)
-    {
-      json_builder_begin_array (b);
-      for (guint c = 0; c < k; c++)
-        veto_cli_json_number (b, NULL, m[(gsize) y * k + c]);
-      json_builder_end_array (b);
-    }
-  json_builder_end_array (b);
-}
-
 static void
 add_string (JsonBuilder *b, const char *name, const char *value)
 {
@@ -703,15 +687,92 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
           veto_cli_json_number (b, "pull_towards_pooled", a->choice_strength);
         }
       veto_cli_json_number (b, "names_truth_when_shown", a->choice_noise);
-      add_matrix (b, "weights", a->choice_model, k);
+      veto_cli_json_matrix (b, "weights", a->choice_model, k);
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
 }
 
+/* The pooled annotator model the learner's latest round read the answers through (its
+ * metrics' annotator_model: with the candidate-aware loss, the anchors' fit refined by every
+ * answer), when that round has one. */
+typedef struct
+{
+  gint64 round;
+  double *weights; /* K × K, NULL: none */
+} LearnerModel;
+
+/* A K × K matrix of positive weights from JSON; FALSE for anything else. */
+static gboolean
+read_weights (JsonNode *node, guint k, double *out)
+{
+  JsonArray *rows = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+
+  if (rows == NULL || json_array_get_length (rows) != k)
+    return FALSE;
+  for (guint y = 0; y < k; y++)
+    {
+      JsonNode *row = json_array_get_element (rows, y);
+      JsonArray *values = JSON_NODE_HOLDS_ARRAY (row) ? json_node_get_array (row) : NULL;
+
+      if (values == NULL || json_array_get_length (values) != k)
+        return FALSE;
+      for (guint c = 0; c < k; c++)
+        {
+          JsonNode *v = json_array_get_element (values, c);
+          double w;
+
+          if (!JSON_NODE_HOLDS_VALUE (v)
+              || (json_node_get_value_type (v) != G_TYPE_DOUBLE
+                  && json_node_get_value_type (v) != G_TYPE_INT64))
+            return FALSE;
+          w = json_node_get_double (v);
+          if (!(w > 0) || !isfinite (w))
+            return FALSE;
+          out[(gsize) y * k + c] = w;
+        }
+    }
+  return TRUE;
+}
+
+/* Fails (CORRUPT, naming the project and the round) when the round's model is not K × K
+ * positive numbers: a project from someone else is read, not trusted. */
+static gboolean
+load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error)
+{
+  g_autoptr (GPtrArray) rounds = veto_store_list_rounds (store, error);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree double *weights = g_new (double, (gsize) k * k);
+  const VetoRoundInfo *last;
+  JsonObject *metrics;
+
+  *out = (LearnerModel) { 0 };
+  if (rounds == NULL)
+    return FALSE;
+  if (rounds->len == 0)
+    return TRUE;
+  last = rounds->pdata[rounds->len - 1];
+  if (!json_parser_load_from_data (parser, last->metrics_json, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return TRUE;
+  metrics = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (metrics, "annotator_model"))
+    return TRUE;
+  if (!read_weights (json_object_get_member (metrics, "annotator_model"), k, weights))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
+                   "%s: round %" G_GINT64_FORMAT "'s annotator_model is not a %u×%u matrix of "
+                   "positive weights", veto_store_get_path (store), last->version, k, k);
+      return FALSE;
+    }
+  out->round = last->version;
+  out->weights = g_steal_pointer (&weights);
+  return TRUE;
+}
+
 static JsonNode *
 stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only,
-            const VetoStatsReport *r)
+            const VetoStatsReport *r, const LearnerModel *learner)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   guint k = r->n_classes;
@@ -728,6 +789,16 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
   add_int (b, "items", in->input.n_items);
   json_builder_set_member_name (b, "overall");
   annotator_json (b, NULL, &r->overall, k);
+  json_builder_set_member_name (b, "learner_model");
+  if (learner->weights != NULL)
+    {
+      json_builder_begin_object (b);
+      add_int (b, "round", learner->round);
+      veto_cli_json_matrix (b, "weights", learner->weights, k);
+      json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "noise_rate");
   json_builder_begin_object (b);
   veto_cli_json_number (b, "overall", veto_stats_count_rate (&r->overall.gold));
@@ -766,7 +837,7 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
       json_builder_end_array (b);
     }
   json_builder_end_array (b);
-  add_matrix (b, "probabilities", r->transition, k);
+  veto_cli_json_matrix (b, "probabilities", r->transition, k);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "complementary");
   json_builder_begin_object (b);
@@ -794,19 +865,20 @@ print_rate (const char *label, const VetoStatsCount *count)
 }
 
 static void
-print_choice_model (const VetoStatsAnnotator *a, guint k)
+print_choice_model (const double *weights, guint k)
 {
   for (guint y = 0; y < k; y++)
     {
       g_print ("     ");
       for (guint c = 0; c < k; c++)
-        g_print (" %5.2f", a->choice_model[(gsize) y * k + c]);
+        g_print (" %5.2f", weights[(gsize) y * k + c]);
       g_print ("\n");
     }
 }
 
+
 static void
-stats_print (const VetoStatsLoad *in, const VetoStatsReport *r)
+stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerModel *learner)
 {
   g_print ("  answers      %u ordinary, %u complementary, on %u items\n",
            r->overall.per_kind[VETO_STATS_ORDINARY], r->overall.per_kind[VETO_STATS_COMPLEMENTARY],
@@ -821,7 +893,14 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r)
       g_print ("  pooled choice model (Luce weights, rows = gold class, fitted to %u answers on "
                "gold items; names the truth %.1f%% of the times it is shown):\n",
                r->overall.choice_answers, 100 * r->overall.choice_noise);
-      print_choice_model (&r->overall, r->n_classes);
+      print_choice_model (r->overall.choice_model, r->n_classes);
+    }
+  if (learner->weights != NULL)
+    {
+      g_print ("  the learner's pooled model in round %" G_GINT64_FORMAT " (Luce weights, rows = "
+               "gold class; with the candidate-aware loss the anchors' fit refined by every "
+               "answer):\n", learner->round);
+      print_choice_model (learner->weights, r->n_classes);
     }
   for (guint j = 0; j < r->n_annotators; j++)
     {
@@ -840,7 +919,7 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r)
                    "gold items, pulled towards the pooled model by %g answers per weight; names "
                    "the truth %.1f%% of the times it is shown):\n",
                    a->choice_answers, a->choice_strength, 100 * a->choice_noise);
-          print_choice_model (a, r->n_classes);
+          print_choice_model (a->choice_model, r->n_classes);
         }
       else if (a->choice_model != NULL)
         g_print ("    choice model: the pooled one (%u answers on gold items, fewer than %d); "
@@ -868,13 +947,16 @@ veto_cmd_stats (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   VetoStatsLoad in = { 0 };
   VetoStatsReport report = { 0 };
+  LearnerModel learner = { 0 };
   int status;
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
       "Standing ordinary and complementary answers: noise against gold labels (an ordinary\n"
       "answer that is not the gold class, a complementary one that is), on anchors and on\n"
-      "every gold item; T[gold][CL]; Krippendorff's alpha of ordinary answers.\n"
+      "every gold item; T[gold][CL]; Krippendorff's alpha of ordinary answers; each\n"
+      "annotator's choice model fitted to the anchors, and (without --campaign) the pooled model\n"
+      "the learner's latest round read the answers through.\n"
       "Exit status: 0 done, 1 no such campaign, 2 usage, 3 the project cannot be read.");
   if (!veto_cli_parse (context, &argc, &argv, &status))
     return status;
@@ -888,14 +970,16 @@ veto_cmd_stats (int argc, char **argv)
                            anchors_only ? VETO_STATS_LOAD_ANCHOR_ANSWERS : VETO_STATS_LOAD_ANSWERS,
                            campaign, NULL, &in, &error))
     return veto_cli_fail (error);
-  if (!veto_stats_compute (&in.input, &report, &error))
+  if (!veto_stats_compute (&in.input, &report, &error)
+      || (campaign == NULL && !load_learner_model (store, report.n_classes, &learner, &error)))
     {
+      veto_stats_report_clear (&report);
       veto_stats_load_clear (&in);
       return veto_cli_fail (error);
     }
   if (as_json)
     {
-      g_autoptr (JsonNode) root = stats_json (&in, campaign, anchors_only, &report);
+      g_autoptr (JsonNode) root = stats_json (&in, campaign, anchors_only, &report, &learner);
       g_autofree char *text = json_to_string (root, TRUE);
 
       g_print ("%s\n", text);
@@ -905,8 +989,9 @@ veto_cmd_stats (int argc, char **argv)
       g_print ("%s%s%s%s\n", argv[1], campaign ? ", campaign " : "", campaign ? campaign : "",
                anchors_only ? ", the answers on gold anchors the learner fits its choice models to"
                             : "");
-      stats_print (&in, &report);
+      stats_print (&in, &report, &learner);
     }
+  g_free (learner.weights);
   veto_stats_report_clear (&report);
   veto_stats_load_clear (&in);
   return VETO_EXIT_OK;

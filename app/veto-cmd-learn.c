@@ -587,21 +587,14 @@ veto_cmd_train (int argc, char **argv)
   json_builder_add_int_value (b, final->n_terms);
   json_builder_set_member_name (b, "annotator_model_anchor_answers");
   json_builder_add_int_value (b, result->anchor_answers);
+  /* the pooled annotator model the loss read the answers through (rows = true class; with the
+   * candidate-aware loss the anchors' fit refined by every answer) */
+  if (result->annotator_model != NULL)
+    veto_cli_json_matrix (b, "annotator_model", result->annotator_model,
+                          veto_dataset_get_n_classes (ds));
+  /* the transition matrix the loss used (rows = true class) */
   if (result->q_used != NULL)
-    {
-      /* the transition matrix the loss used (rows = true class) */
-      json_builder_set_member_name (b, "q_used");
-      json_builder_begin_array (b);
-      for (guint y = 0; y < veto_dataset_get_n_classes (ds); y++)
-        {
-          json_builder_begin_array (b);
-          for (guint c = 0; c < veto_dataset_get_n_classes (ds); c++)
-            json_builder_add_double_value (
-                b, result->q_used[(gsize) y * veto_dataset_get_n_classes (ds) + c]);
-          json_builder_end_array (b);
-        }
-      json_builder_end_array (b);
-    }
+    veto_cli_json_matrix (b, "q_used", result->q_used, veto_dataset_get_n_classes (ds));
   add_validation (b, result);
   json_builder_set_member_name (b, "refit");
   json_builder_add_boolean_value (b, refit);

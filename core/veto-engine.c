@@ -747,10 +747,28 @@ estimate_accuracy (const VetoDataset *ds, const VetoModel *model, const VetoTrai
   return result->estimated_accuracy;
 }
 
-/* The round's metrics as the dashboard and `veto eval` read them: with test gold labels they
- * carry test_accuracy and the confusion matrix (rows = gold, columns = predicted). */
+/* A k × k matrix, row by row. */
+static void
+add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint r = 0; r < k; r++)
+    {
+      json_builder_begin_array (b);
+      for (guint c = 0; c < k; c++)
+        json_builder_add_double_value (b, m[(gsize) r * k + c]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_array (b);
+}
+
+/* The round's metrics as the dashboard, `veto eval` and `veto stats` read them: with test gold
+ * labels they carry test_accuracy and the confusion matrix (rows = gold, columns = predicted);
+ * with a fitted annotator model, the pooled one the loss read the answers through
+ * (annotator_model, K × K Luce weights, rows = gold class). */
 static char *
-round_metrics (const VetoTrainResult *result, double accuracy, const char *accuracy_from,
+round_metrics (const VetoTrainResult *result, guint k, double accuracy, const char *accuracy_from,
                const VetoEvaluation *eval, VetoSplit split, guint n_questions)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -785,21 +803,23 @@ round_metrics (const VetoTrainResult *result, double accuracy, const char *accur
     json_builder_add_string_value (b, accuracy_from);
   if (eval->n > 0 && split == VETO_SPLIT_TEST)
     {
-      guint k = eval->n_classes;
+      guint n = eval->n_classes;
 
       json_builder_set_member_name (b, "test_accuracy");
       json_builder_add_double_value (b, eval->accuracy);
       json_builder_set_member_name (b, "confusion");
       json_builder_begin_array (b);
-      for (guint r = 0; r < k; r++)
+      for (guint r = 0; r < n; r++)
         {
           json_builder_begin_array (b);
-          for (guint c = 0; c < k; c++)
-            json_builder_add_int_value (b, eval->confusion[(gsize) r * k + c]);
+          for (guint c = 0; c < n; c++)
+            json_builder_add_int_value (b, eval->confusion[(gsize) r * n + c]);
           json_builder_end_array (b);
         }
       json_builder_end_array (b);
     }
+  if (result->annotator_model != NULL)
+    add_matrix (b, "annotator_model", result->annotator_model, k);
   json_builder_set_member_name (b, "questions");
   json_builder_add_int_value (b, n_questions);
   json_builder_end_object (b);
@@ -870,13 +890,13 @@ worker_round (Worker *w)
   msg->weights = veto_model_save (model);
   msg->model_kind = g_strdup (veto_model_kind_to_string (o->model));
   msg->train_size = result.train_size;
+  msg->seconds = (g_get_monotonic_time () - started) / 1e6;
+  msg->metrics = round_metrics (&result, veto_dataset_get_n_classes (w->ds), msg->accuracy,
+                                msg->accuracy_from, &eval, eval_split, ordered);
   msg->annotator_model = g_steal_pointer (&result.annotator_model);
   msg->n_own_models = result.own_annotators ? result.annotators_fitted : 0;
   msg->own_annotators = g_steal_pointer (&result.own_annotators);
   msg->own_models = g_steal_pointer (&result.own_models);
-  msg->seconds = (g_get_monotonic_time () - started) / 1e6;
-  msg->metrics = round_metrics (&result, msg->accuracy, msg->accuracy_from, &eval, eval_split,
-                                ordered);
   g_clear_pointer (&w->model, veto_model_free);
   w->model = g_steal_pointer (&model);
 

@@ -1,5 +1,6 @@
 /* Tests of the engine: answers committed at once, questions never repeated, undo, the learner. */
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -550,6 +551,44 @@ sorted_classes (Fixture *f, const gint64 *candidates, guint n, guint *out)
   g_assert_cmpuint (m, ==, n);
 }
 
+/* The latest round's metrics carry the pooled annotator model the loss read the answers
+ * through (`veto stats` prints it), K × K: test_own_models's anchors name the class after the
+ * truth (100 answers) and the one three after (100) far more often than the one two after (10),
+ * which the uniform model would not tell apart. */
+static void
+assert_round_model_has_habits (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoStore) reader = veto_store_open (f->path, TRUE, &error);
+  g_autoptr (GPtrArray) rounds = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  JsonArray *model;
+
+  g_assert_no_error (error);
+  rounds = veto_store_list_rounds (reader, &error);
+  g_assert_no_error (error);
+  root = json_from_string (((VetoRoundInfo *) g_ptr_array_index (rounds, rounds->len - 1))
+                               ->metrics_json, &error);
+  g_assert_no_error (error);
+  model = json_object_get_array_member (json_node_get_object (root), "annotator_model");
+  g_assert_nonnull (model);
+  g_assert_cmpuint (json_array_get_length (model), ==, K);
+  for (guint y = 0; y < K; y++)
+    {
+      JsonArray *row = json_array_get_array_element (model, y);
+
+      g_assert_cmpuint (json_array_get_length (row), ==, K);
+      g_test_message ("round model row %u: +1 %g, +2 %g, +3 %g", y,
+                      json_array_get_double_element (row, (y + 1) % K),
+                      json_array_get_double_element (row, (y + 2) % K),
+                      json_array_get_double_element (row, (y + 3) % K));
+      g_assert_cmpfloat (json_array_get_double_element (row, (y + 1) % K), >,
+                         json_array_get_double_element (row, (y + 2) % K));
+      g_assert_cmpfloat (json_array_get_double_element (row, (y + 3) % K), >,
+                         json_array_get_double_element (row, (y + 2) % K));
+    }
+}
+
 /* The lab server's learner hands each person's own model, and the item's earlier answers, to
  * the sessions. Two people answered 100 gold anchors each with their habit (one always names
  * the class after the truth, the other the one three after), a newcomer 10 (below
@@ -620,6 +659,7 @@ test_own_models (Fixture *f, gconstpointer data)
   engine = engine_new (f, VETO_KIND_COMPLEMENTARY, &options);
   veto_engine_note_answers (engine, 1000);
   g_assert_true (veto_engine_wait_for_model (engine, 1, WAIT_MS));
+  assert_round_model_has_habits (f);
   sessions = veto_engine_get_sessions (engine);
   for (guint who = 0; who < 3; who++)
     {

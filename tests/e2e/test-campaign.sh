@@ -277,6 +277,28 @@ expect_in out "stats --anchors-only says so and prints the pooled choice model" 
 expect_status "stats --anchors-only with --campaign: usage" 2 stats proj/target.veto \
   --anchors-only --campaign c1
 
+# The learner's own pooled model: train saves it in its round (the round's metrics are its
+# --json), and stats prints the latest round's beside the anchors' fit; a copy whose round lies
+# about it is refused, naming the project and the round.
+cp proj/target.veto proj/learner.veto
+expect_status "train saves a round" 0 train proj/learner.veto --supervision answers --json
+expect_in out "train's JSON carries the pooled annotator model its loss used" \
+  '"annotator_model" : ['
+round=$(sqlite3 proj/learner.veto "SELECT max(version) FROM rounds")
+expect_status "stats --json of a project with a trained round" 0 stats proj/learner.veto --json
+expect_in out "stats --json gives that round's model" '"learner_model" : {' \
+  "\"round\" : $round"
+expect_status "stats of a project with a trained round" 0 stats proj/learner.veto
+expect_in out "stats prints the learner's pooled model" \
+  "the learner's pooled model in round $round"
+expect_status "stats of a campaign leaves the learner out" 0 stats proj/learner.veto \
+  --campaign c1 --json
+expect_in out "… (its learner_model is null)" '"learner_model" : null'
+sqlite3 proj/learner.veto "UPDATE rounds SET metrics = json_set (metrics, '$.annotator_model',
+  json ('[[1, 2], [3, 4]]')) WHERE version = $round"
+expect_status "stats refuses a round whose annotator model is not K×K" 3 stats proj/learner.veto
+expect_in err "… naming the project and the round" "learner.veto: round $round's annotator_model"
+
 # --- exports ---
 
 expect_status "export climage" 0 export proj/target.veto --format climage --campaign c1 \
