@@ -68,6 +68,11 @@ struct _VetoDashboard
   VetoStatsReport models;
   GPtrArray *model_names;
   GArray *model_annotators;
+  /* The pooled model the learner's newest round read the answers through (its metrics'
+   * annotator_model), listed second in the selector when there is one. */
+  double *learner_model;
+  gint64 learner_round;
+  gboolean learner_listed;
   VetoPlotMatrix *annotator_model;
   const double *annotator_model_values;
   gboolean filling_choices;
@@ -297,9 +302,9 @@ add_point (GArray *xs, GArray *ys, double x, double y)
   g_array_append_val (ys, y);
 }
 
-/* A k × k matrix of counts; FALSE when node is not one. */
+/* A k × k matrix of numbers; FALSE when node is not one. */
 static gboolean
-read_confusion (JsonNode *node, double **out_values, guint *out_k)
+read_matrix (JsonNode *node, double **out_values, guint *out_k)
 {
   JsonArray *rows;
   guint k;
@@ -330,6 +335,40 @@ read_confusion (JsonNode *node, double **out_values, guint *out_k)
   *out_values = g_steal_pointer (&values);
   *out_k = k;
   return TRUE;
+}
+
+/* Keeps the newest round's annotator model when it is K × K positive weights (a hand-edited
+ * project's other values are warned about and left out). */
+static void
+refresh_learner_model (VetoDashboard *self, JsonObject *metrics, gint64 version)
+{
+  JsonNode *node = json_object_get_member (metrics, "annotator_model");
+  guint k = veto_engine_get_classes (self->engine)->len, got = 0;
+  g_autofree double *values = NULL;
+  gboolean positive = TRUE;
+
+  g_clear_pointer (&self->learner_model, g_free);
+  if (node == NULL)
+    return;
+  if (read_matrix (node, &values, &got))
+    for (gsize i = 0; i < (gsize) got * got; i++)
+      positive &= values[i] > 0 && isfinite (values[i]);
+  if (got != k || !positive)
+    {
+      g_warning ("Dashboard: round %lld's annotator_model is not a %u×%u matrix of positive "
+                 "weights", (long long) version, k, k);
+      return;
+    }
+  self->learner_model = g_steal_pointer (&values);
+  self->learner_round = version;
+}
+
+/* The selector's first annotator entry: after everyone's and, when it is listed, the
+ * learner's. */
+static guint
+first_annotator_entry (VetoDashboard *self)
+{
+  return self->learner_listed ? 2 : 1;
 }
 
 static void
@@ -386,8 +425,9 @@ refresh_rounds (VetoDashboard *self, const Snapshot *snap, GPtrArray *labels)
         }
       if (i == rounds->len - 1)
         {
+          refresh_learner_model (self, metrics, round->version);
           g_clear_pointer (&confusion, g_free);
-          if (read_confusion (json_object_get_member (metrics, "confusion"), &confusion, &k))
+          if (read_matrix (json_object_get_member (metrics, "confusion"), &confusion, &k))
             /* Translators: the title of the confusion matrix of a round of training. */
             confusion_title = g_strdup_printf (_("Confusion matrix, round %lld"),
                                                (long long) round->version);
@@ -525,17 +565,19 @@ show_annotator_model (VetoDashboard *self)
   g_autofree char *title = NULL;
   g_autofree char *answers = NULL;
   g_autofree char *caption = NULL;
-  guint k = self->models.n_classes;
+  guint k = self->models.n_classes, first = first_annotator_entry (self);
+  gboolean learner = self->learner_listed && selected == 1;
+  const double *values;
 
   g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
   self->annotator_model_values = NULL;
   gtk_widget_queue_draw (GTK_WIDGET (self->areas[CHART_ANNOTATOR_MODEL]));
   if (self->models.overall.choice_model == NULL)
     return;
-  if (selected != GTK_INVALID_LIST_POSITION && selected > 0
-      && selected - 1 < self->model_annotators->len)
+  if (selected != GTK_INVALID_LIST_POSITION && selected >= first
+      && selected - first < self->model_annotators->len)
     {
-      guint j = g_array_index (self->model_annotators, guint, selected - 1);
+      guint j = g_array_index (self->model_annotators, guint, selected - first);
 
       a = &self->models.annotators[j];
       name = self->model_names->pdata[j];
@@ -544,7 +586,19 @@ show_annotator_model (VetoDashboard *self)
   answers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u anchor answer",
                                           "%u anchor answers", a->choice_answers),
                              a->choice_answers);
-  if (name == NULL)
+  if (learner)
+    {
+      /* Translators: %lld is the number of a round of training. */
+      title = g_strdup_printf (_("The learner's choice model, round %lld"),
+                               (long long) self->learner_round);
+      /* Translators: %s is "N anchor answers". */
+      caption = g_strdup_printf (_("Everyone's model fitted to %s, then refined by every answer "
+                                   "through classifiers that never trained on the answers they "
+                                   "explain: the model the learner's loss read the answers "
+                                   "through"),
+                                 answers);
+    }
+  else if (name == NULL)
     {
       /* Translators: %s is "N anchor answers". */
       title = g_strdup_printf (_("Choice model of everyone (pooled), %s"), answers);
@@ -580,14 +634,15 @@ show_annotator_model (VetoDashboard *self)
                                  answers, VETO_LOSS_MIN_OWN_ANSWERS, 100 * a->choice_noise);
     }
   labels = class_labels (self);
-  self->annotator_model = veto_plot_matrix_new (a->choice_model, k,
+  values = learner ? self->learner_model : a->choice_model;
+  self->annotator_model = veto_plot_matrix_new (values, k,
                                                 k == labels->len
                                                     ? (const char *const *) labels->pdata
                                                     : NULL);
   veto_plot_matrix_set_titles (self->annotator_model, title, _("true class"),
                                _("class named “not”"));
   veto_plot_matrix_set_value_format (self->annotator_model, VETO_PLOT_VALUES_DECIMAL);
-  self->annotator_model_values = a->choice_model;
+  self->annotator_model_values = values;
   gtk_label_set_text (self->annotator_model_caption, caption);
 }
 
@@ -601,12 +656,13 @@ refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
   guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
   g_autofree char *selected_name = NULL;
   g_autofree char *description = NULL;
-  guint keep = 0;
+  guint keep = 0, first = first_annotator_entry (self);
+  gboolean learner_selected = self->learner_listed && selected == 1;
 
-  if (selected != GTK_INVALID_LIST_POSITION && selected > 0 && self->model_annotators != NULL
-      && selected - 1 < self->model_annotators->len)
+  if (selected != GTK_INVALID_LIST_POSITION && selected >= first && self->model_annotators != NULL
+      && selected - first < self->model_annotators->len)
     selected_name = g_strdup (self->model_names->pdata[g_array_index (self->model_annotators,
-                                                                      guint, selected - 1)]);
+                                                                      guint, selected - first)]);
   veto_stats_report_clear (&self->models);
   self->models = snap->models;
   memset (&snap->models, 0, sizeof snap->models);
@@ -629,6 +685,19 @@ refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
                           g_list_model_get_n_items (G_LIST_MODEL (self->annotator_model_choices)),
                           NULL);
   gtk_string_list_append (self->annotator_model_choices, _("Everyone (pooled)"));
+  self->learner_listed = self->learner_model != NULL && self->models.overall.choice_model != NULL
+                         && self->models.n_classes == veto_engine_get_classes (self->engine)->len;
+  if (self->learner_listed)
+    {
+      /* Translators: the learner's model in the selector of models, %lld its round. */
+      g_autofree char *entry = g_strdup_printf (_("The learner (round %lld)"),
+                                                (long long) self->learner_round);
+
+      gtk_string_list_append (self->annotator_model_choices, entry);
+      if (learner_selected)
+        keep = 1;
+    }
+  first = first_annotator_entry (self);
   for (guint j = 0; self->models.overall.choice_model != NULL && j < self->models.n_annotators;
        j++)
     {
@@ -644,7 +713,7 @@ refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
                                name);
       gtk_string_list_append (self->annotator_model_choices, entry);
       if (g_strcmp0 (name, selected_name) == 0)
-        keep = self->model_annotators->len;
+        keep = first - 1 + self->model_annotators->len;
     }
   gtk_drop_down_set_selected (self->annotator_model_dropdown, keep);
   self->filling_choices = FALSE;
@@ -918,10 +987,23 @@ annotator_model_action (GtkWidget *widget, const char *action_name, GVariant *pa
     if (g_str_equal (self->model_names->pdata[g_array_index (self->model_annotators, guint, i)],
                      name))
       {
-        gtk_drop_down_set_selected (self->annotator_model_dropdown, i + 1);
+        gtk_drop_down_set_selected (self->annotator_model_dropdown,
+                                    first_annotator_entry (self) + i);
         return;
       }
   g_warning ("Dashboard: no annotator model for “%s”", name);
+}
+
+/* Shows the learner's model, the selector's second entry, when there is one. */
+static void
+learner_model_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  VetoDashboard *self = VETO_DASHBOARD (widget);
+
+  if (self->learner_listed)
+    gtk_drop_down_set_selected (self->annotator_model_dropdown, 1);
+  else
+    g_warning ("Dashboard: no round has a learner's annotator model yet");
 }
 
 /* --- GObject --- */
@@ -1013,6 +1095,7 @@ veto_dashboard_finalize (GObject *object)
   g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
   g_clear_pointer (&self->model_names, g_ptr_array_unref);
   g_clear_pointer (&self->model_annotators, g_array_unref);
+  g_clear_pointer (&self->learner_model, g_free);
   veto_stats_report_clear (&self->models);
   g_free (self->transition_values);
   g_clear_object (&self->engine);
@@ -1104,6 +1187,8 @@ veto_dashboard_class_init (VetoDashboardClass *klass)
   gtk_widget_class_install_action (widget_class, "dashboard.export", "s", export_action);
   gtk_widget_class_install_action (widget_class, "dashboard.annotator-model", "s",
                                    annotator_model_action);
+  gtk_widget_class_install_action (widget_class, "dashboard.learner-model", NULL,
+                                   learner_model_action);
 
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
 }

@@ -896,6 +896,48 @@ test_dashboard_annotator_models (void)
     assert_model_near (result.own_models, report.annotators[0].choice_model);
     assert_model_near (result.own_models + N_CLASSES * N_CLASSES,
                        report.annotators[1].choice_model);
+
+    /* A round that kept its refined model (as the engine's and train's do) is listed second as
+     * the learner's, and shown as it was saved; the annotators keep their entries after it. */
+    {
+      g_autoptr (GString) metrics = g_string_new ("{\"annotator_model\": [");
+      g_autofree char *entry = NULL;
+      gint64 version;
+
+      for (guint y = 0; y < N_CLASSES; y++)
+        for (guint c = 0; c < N_CLASSES; c++)
+          g_string_append_printf (metrics, "%s%.17g%s", c == 0 ? (y ? ", [" : "[") : ", ",
+                                  result.annotator_model[y * N_CLASSES + c],
+                                  c + 1 == N_CLASSES ? "]" : "");
+      g_string_append (metrics, "]}");
+      g_assert_true (veto_store_add_round (veto_engine_get_store (engine), "pixels", "softmax",
+                                           8, metrics->str, 0.1, NULL, &version, &error));
+      g_assert_no_error (error);
+      veto_dashboard_refresh (dashboard);
+      wait_for_dashboard (dashboard);
+      entry = g_strdup_printf ("The learner (round %lld)", (long long) version);
+      g_assert_cmpuint (g_list_model_get_n_items (veto_dashboard_get_annotator_model_choices (
+                            dashboard)), ==, 5);
+      g_assert_cmpstr (choice (dashboard, 1), ==, entry);
+      g_assert_cmpstr (choice (dashboard, 2), ==, "ann (own model)");
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard),
+                                                 "dashboard.learner-model", NULL));
+      assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                    result.annotator_model);
+      /* kept across a refresh, like an annotator's */
+      veto_dashboard_refresh (dashboard);
+      wait_for_dashboard (dashboard);
+      assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                    result.annotator_model);
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard),
+                                                 "dashboard.annotator-model", "s", "other"));
+      assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                    report.annotators[1].choice_model);
+      veto_dashboard_refresh (dashboard);
+      wait_for_dashboard (dashboard);
+      assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                    report.annotators[1].choice_model);
+    }
     veto_train_result_clear (&result);
   }
 
