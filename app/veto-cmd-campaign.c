@@ -876,7 +876,6 @@ print_choice_model (const double *weights, guint k)
     }
 }
 
-
 static void
 stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerModel *learner)
 {

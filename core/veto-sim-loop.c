@@ -455,11 +455,11 @@ refine_by_em (Run *run, double *io_a, GError **error)
 
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
  * by cross-validation (veto_loss_fit_annotator_cv ()), once there are
- * VETO_SIM_MIN_ANCHORS_PER_CLASS × K of them, then (unless anchors_only) refined by EM over every answer (refine_by_em ()); until
- * then (and without anchors) the uniform model. EM from the uniform model, without gold,
- * collapsed here (0.16 at 6,000 answers, human profile), and so did EM whose priors came from
- * the classifier trained on the very answers explained (0.311): it learns the classifier's
- * mistakes as the annotator's habits. */
+ * VETO_SIM_MIN_ANCHORS_PER_CLASS × K of them, then (unless anchors_only) refined by EM over
+ * every answer (refine_by_em ()); until then (and without anchors) the uniform model. EM from
+ * the uniform model, without gold, collapsed here (0.16 at 6,000 answers, human profile), and
+ * so did EM whose priors came from the classifier trained on the very answers explained
+ * (0.311): it learns the classifier's mistakes as the annotator's habits. */
 static gboolean
 estimate_model (Run *run, gboolean anchors_only, GError **error)
 {

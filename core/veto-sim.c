@@ -1689,7 +1689,7 @@ cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec
   return TRUE;
 }
 
-/* The answers veto_sim_train () would read for spec. */
+/* Every answer in the store, read as veto_sim_train () reads them. */
 static GPtrArray *
 read_answers (VetoStore *store, GError **error)
 {
