@@ -702,22 +702,24 @@ typedef struct
   double *weights; /* K × K, NULL: none */
 } LearnerModel;
 
-/* A K × K matrix of positive weights from JSON; FALSE for anything else. */
+/* A square matrix of positive weights from JSON, of at most k rows (*out_n of them, each of
+ * *out_n weights, into out, which holds k × k); FALSE for anything else. */
 static gboolean
-read_weights (JsonNode *node, guint k, double *out)
+read_weights (JsonNode *node, guint k, double *out, guint *out_n)
 {
   JsonArray *rows = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+  guint n = rows ? json_array_get_length (rows) : 0;
 
-  if (rows == NULL || json_array_get_length (rows) != k)
+  if (n == 0 || n > k)
     return FALSE;
-  for (guint y = 0; y < k; y++)
+  for (guint y = 0; y < n; y++)
     {
       JsonNode *row = json_array_get_element (rows, y);
       JsonArray *values = JSON_NODE_HOLDS_ARRAY (row) ? json_node_get_array (row) : NULL;
 
-      if (values == NULL || json_array_get_length (values) != k)
+      if (values == NULL || json_array_get_length (values) != n)
         return FALSE;
-      for (guint c = 0; c < k; c++)
+      for (guint c = 0; c < n; c++)
         {
           JsonNode *v = json_array_get_element (values, c);
           double w;
@@ -729,14 +731,17 @@ read_weights (JsonNode *node, guint k, double *out)
           w = json_node_get_double (v);
           if (!(w > 0) || !isfinite (w))
             return FALSE;
-          out[(gsize) y * k + c] = w;
+          out[(gsize) y * n + c] = w;
         }
     }
+  *out_n = n;
   return TRUE;
 }
 
-/* Fails (CORRUPT, naming the project and the round) when the round's model is not K × K
- * positive numbers: a project from someone else is read, not trusted. */
+/* Fails (CORRUPT, naming the project and the round) when the round's model is not a square
+ * matrix of positive weights with at most K rows: a project from someone else is read, not
+ * trusted. A smaller one is from before classes were added: the learner has no model of the
+ * current classes yet, so none is shown. */
 static gboolean
 load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error)
 {
@@ -745,6 +750,7 @@ load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error
   g_autofree double *weights = g_new (double, (gsize) k * k);
   const VetoRoundInfo *last;
   JsonObject *metrics;
+  guint n = 0;
 
   *out = (LearnerModel) { 0 };
   if (rounds == NULL)
@@ -758,13 +764,16 @@ load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error
   metrics = json_node_get_object (json_parser_get_root (parser));
   if (!json_object_has_member (metrics, "annotator_model"))
     return TRUE;
-  if (!read_weights (json_object_get_member (metrics, "annotator_model"), k, weights))
+  if (!read_weights (json_object_get_member (metrics, "annotator_model"), k, weights, &n))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
-                   "%s: round %" G_GINT64_FORMAT "'s annotator_model is not a %u×%u matrix of "
-                   "positive weights", veto_store_get_path (store), last->version, k, k);
+                   "%s: round %" G_GINT64_FORMAT "'s annotator_model is not a square matrix of "
+                   "positive weights with at most %u rows", veto_store_get_path (store),
+                   last->version, k);
       return FALSE;
     }
+  if (n < k)
+    return TRUE;
   out->round = last->version;
   out->weights = g_steal_pointer (&weights);
   return TRUE;

@@ -337,8 +337,9 @@ read_matrix (JsonNode *node, double **out_values, guint *out_k)
   return TRUE;
 }
 
-/* Keeps the newest round's annotator model when it is K × K positive weights (a hand-edited
- * project's other values are warned about and left out). */
+/* Keeps the newest round's annotator model when it is K × K positive weights. A smaller square
+ * one is from before classes were added (none is shown); anything else, in a hand-edited
+ * project, is warned about and left out. */
 static void
 refresh_learner_model (VetoDashboard *self, JsonObject *metrics, gint64 version)
 {
@@ -353,12 +354,14 @@ refresh_learner_model (VetoDashboard *self, JsonObject *metrics, gint64 version)
   if (read_matrix (node, &values, &got))
     for (gsize i = 0; i < (gsize) got * got; i++)
       positive &= values[i] > 0 && isfinite (values[i]);
-  if (got != k || !positive)
+  if (got == 0 || got > k || !positive)
     {
-      g_warning ("Dashboard: round %lld's annotator_model is not a %u×%u matrix of positive "
-                 "weights", (long long) version, k, k);
+      g_warning ("Dashboard: round %lld's annotator_model is not a square matrix of positive "
+                 "weights with at most %u rows", (long long) version, k);
       return;
     }
+  if (got < k)
+    return;
   self->learner_model = g_steal_pointer (&values);
   self->learner_round = version;
 }
