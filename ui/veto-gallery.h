@@ -26,7 +26,9 @@ G_DECLARE_FINAL_TYPE (VetoGallery, veto_gallery, VETO, GALLERY, GtkWidget)
 
 GtkWidget *veto_gallery_new (VetoEngine *engine);
 
-/* The items shown, filtered and sorted (VetoGalleryItem objects). */
+/* The items shown, filtered and sorted (VetoGalleryItem objects): a GtkSortListModel over a
+ * GtkFilterListModel, both incremental, so the order and the count are final once neither has
+ * items pending. */
 GListModel *veto_gallery_get_items (VetoGallery *self);
 VetoThumbnailer *veto_gallery_get_thumbnailer (VetoGallery *self);
 /* Re-reads items, answers, classes and the newest scores now. The engine's signals do it,
