@@ -639,6 +639,7 @@ update_count (VetoGallery *self)
   guint shown = g_list_model_get_n_items (G_LIST_MODEL (self->sorted));
   guint total = g_list_model_get_n_items (G_LIST_MODEL (self->all));
   g_autofree char *text = NULL;
+  const char *page = "items";
 
   if (shown == total)
     text = g_strdup_printf (ngettext ("%u item", "%u items", total), total);
@@ -646,8 +647,12 @@ update_count (VetoGallery *self)
     /* Translators: how many items the filters let through, of how many. */
     text = g_strdup_printf (ngettext ("%u of %u item", "%u of %u items", total), shown, total);
   gtk_label_set_label (self->count_label, text);
-  gtk_stack_set_visible_child_name (self->stack,
-                                    total == 0 ? "empty" : shown == 0 ? "no-match" : "items");
+  /* while the filter still runs, none shown yet is not "no match" */
+  if (total == 0)
+    page = "empty";
+  else if (shown == 0 && gtk_filter_list_model_get_pending (self->filtered) == 0)
+    page = "no-match";
+  gtk_stack_set_visible_child_name (self->stack, page);
 }
 
 /* After the user changed what is shown; a refresh leaves the view where it is. Setting the
@@ -1207,8 +1212,10 @@ veto_gallery_constructed (GObject *object)
       gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->sorted))));
   gtk_grid_view_set_model (self->grid, self->selection);
 
-  /* the count follows the filtering as it goes */
+  /* the count and the page follow the filtering as it goes, and when it ends */
   g_signal_connect_object (self->sorted, "items-changed", G_CALLBACK (update_count), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->filtered, "notify::pending", G_CALLBACK (update_count), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (schedule_refresh), self,
                            G_CONNECT_SWAPPED);
