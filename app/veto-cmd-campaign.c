@@ -699,8 +699,28 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
 typedef struct
 {
   gint64 round;
-  double *weights; /* K × K, NULL: none */
+  double *weights;        /* K × K, NULL: none */
+  GArray *own_ids;        /* gint64: the people with a model of their own (NULL: none) */
+  GPtrArray *own_weights; /* double *, K × K each, in the order of own_ids */
 } LearnerModel;
+
+static void
+learner_model_clear (LearnerModel *m)
+{
+  g_clear_pointer (&m->weights, g_free);
+  g_clear_pointer (&m->own_ids, g_array_unref);
+  g_clear_pointer (&m->own_weights, g_ptr_array_unref);
+}
+
+/* The learner's own model of annotator id, or NULL. */
+static const double *
+learner_own_model (const LearnerModel *m, gint64 id)
+{
+  for (guint j = 0; m->own_ids != NULL && j < m->own_ids->len; j++)
+    if (g_array_index (m->own_ids, gint64, j) == id)
+      return m->own_weights->pdata[j];
+  return NULL;
+}
 
 /* A square matrix of positive weights from JSON, of at most k rows (*out_n of them, each of
  * *out_n weights, into out, which holds k × k); FALSE for anything else. */
@@ -735,6 +755,39 @@ read_weights (JsonNode *node, guint k, double *out, guint *out_n)
         }
     }
   *out_n = n;
+  return TRUE;
+}
+
+/* The people's own models of a round (its own_annotator_models; none when node is NULL) into
+ * out; FALSE when node is not a list of { annotator_id, K × K weights }. */
+static gboolean
+read_own_models (JsonNode *node, guint k, LearnerModel *out)
+{
+  JsonArray *entries = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+
+  if (node == NULL)
+    return TRUE;
+  if (entries == NULL)
+    return FALSE;
+  out->own_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  out->own_weights = g_ptr_array_new_with_free_func (g_free);
+  for (guint j = 0; j < json_array_get_length (entries); j++)
+    {
+      JsonNode *entry = json_array_get_element (entries, j);
+      JsonObject *object = JSON_NODE_HOLDS_OBJECT (entry) ? json_node_get_object (entry) : NULL;
+      JsonNode *id = object ? json_object_get_member (object, "annotator_id") : NULL;
+      JsonNode *weights = object ? json_object_get_member (object, "weights") : NULL;
+      g_autofree double *values = g_new (double, (gsize) k * k);
+      guint n = 0;
+      gint64 annotator;
+
+      if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_INT64
+          || weights == NULL || !read_weights (weights, k, values, &n) || n != k)
+        return FALSE;
+      annotator = json_node_get_int (id);
+      g_array_append_val (out->own_ids, annotator);
+      g_ptr_array_add (out->own_weights, g_steal_pointer (&values));
+    }
   return TRUE;
 }
 
@@ -774,9 +827,28 @@ load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error
     }
   if (n < k)
     return TRUE;
+  if (!read_own_models (json_object_get_member (metrics, "own_annotator_models"), k, out))
+    {
+      learner_model_clear (out);
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
+                   "%s: round %" G_GINT64_FORMAT "'s own_annotator_models is not a list of "
+                   "annotator ids with %u×%u matrices of positive weights",
+                   veto_store_get_path (store), last->version, k, k);
+      return FALSE;
+    }
   out->round = last->version;
   out->weights = g_steal_pointer (&weights);
   return TRUE;
+}
+
+/* The name of annotator id among those read (NULL when they have no answer here). */
+static const char *
+annotator_name (const VetoStatsLoad *in, gint64 id)
+{
+  for (guint j = 0; j < in->annotator_ids->len; j++)
+    if (g_array_index (in->annotator_ids, gint64, j) == id)
+      return in->annotator_names->pdata[j];
+  return NULL;
 }
 
 static JsonNode *
@@ -804,6 +876,19 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
       json_builder_begin_object (b);
       add_int (b, "round", learner->round);
       veto_cli_json_matrix (b, "weights", learner->weights, k);
+      json_builder_set_member_name (b, "own");
+      json_builder_begin_array (b);
+      for (guint j = 0; learner->own_ids != NULL && j < learner->own_ids->len; j++)
+        {
+          gint64 id = g_array_index (learner->own_ids, gint64, j);
+
+          json_builder_begin_object (b);
+          add_int (b, "annotator_id", id);
+          add_string (b, "annotator", annotator_name (in, id));
+          veto_cli_json_matrix (b, "weights", learner->own_weights->pdata[j], k);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
       json_builder_end_object (b);
     }
   else
@@ -913,6 +998,8 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerMod
   for (guint j = 0; j < r->n_annotators; j++)
     {
       const VetoStatsAnnotator *a = &r->annotators[j];
+      const double *own = learner_own_model (learner,
+                                             g_array_index (in->annotator_ids, gint64, j));
 
       g_print ("  %-12s %u answers", (const char *) in->annotator_names->pdata[j], a->answers);
       if (a->gold.n)
@@ -929,7 +1016,13 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerMod
                    a->choice_answers, a->choice_strength, 100 * a->choice_noise);
           print_choice_model (a->choice_model, r->n_classes);
         }
-      else if (a->choice_model != NULL)
+      if (own != NULL)
+        {
+          g_print ("    the learner's model of them in round %" G_GINT64_FORMAT " (their anchors' "
+                   "fit pulled towards the learner's pooled model):\n", learner->round);
+          print_choice_model (own, r->n_classes);
+        }
+      if (a->choice_model != NULL && !a->choice_own)
         g_print ("    choice model: the pooled one (%u answers on gold items, fewer than %d); "
                  "names the truth %.1f%% of the times it is shown\n", a->choice_answers,
                  VETO_LOSS_MIN_OWN_ANSWERS, 100 * a->choice_noise);
@@ -999,7 +1092,7 @@ veto_cmd_stats (int argc, char **argv)
                             : "");
       stats_print (&in, &report, &learner);
     }
-  g_free (learner.weights);
+  learner_model_clear (&learner);
   veto_stats_report_clear (&report);
   veto_stats_load_clear (&in);
   return VETO_EXIT_OK;

@@ -587,11 +587,9 @@ veto_cmd_train (int argc, char **argv)
   json_builder_add_int_value (b, final->n_terms);
   json_builder_set_member_name (b, "annotator_model_anchor_answers");
   json_builder_add_int_value (b, result->anchor_answers);
-  /* the pooled annotator model the loss read the answers through (rows = true class; with the
-   * candidate-aware loss the anchors' fit refined by every answer) */
-  if (result->annotator_model != NULL)
-    veto_cli_json_matrix (b, "annotator_model", result->annotator_model,
-                          veto_dataset_get_n_classes (ds));
+  /* the annotator models the loss read the answers through (with the candidate-aware loss, the
+   * anchors' fit refined by every answer) */
+  veto_train_result_add_annotator_models (result, veto_dataset_get_n_classes (ds), b);
   /* the transition matrix the loss used (rows = true class) */
   if (result->q_used != NULL)
     veto_cli_json_matrix (b, "q_used", result->q_used, veto_dataset_get_n_classes (ds));

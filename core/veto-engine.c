@@ -747,26 +747,11 @@ estimate_accuracy (const VetoDataset *ds, const VetoModel *model, const VetoTrai
   return result->estimated_accuracy;
 }
 
-/* A k × k matrix, row by row. */
-static void
-add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint r = 0; r < k; r++)
-    {
-      json_builder_begin_array (b);
-      for (guint c = 0; c < k; c++)
-        json_builder_add_double_value (b, m[(gsize) r * k + c]);
-      json_builder_end_array (b);
-    }
-  json_builder_end_array (b);
-}
-
 /* The round's metrics as the dashboard, `veto eval` and `veto stats` read them: with test gold
  * labels they carry test_accuracy and the confusion matrix (rows = gold, columns = predicted);
  * with a fitted annotator model, the pooled one the loss read the answers through
- * (annotator_model, K × K Luce weights, rows = gold class). */
+ * (annotator_model, K × K Luce weights, rows = gold class) and the people's own
+ * (own_annotator_models: annotator_id and weights each). */
 static char *
 round_metrics (const VetoTrainResult *result, guint k, double accuracy, const char *accuracy_from,
                const VetoEvaluation *eval, VetoSplit split, guint n_questions)
@@ -818,8 +803,7 @@ round_metrics (const VetoTrainResult *result, guint k, double accuracy, const ch
         }
       json_builder_end_array (b);
     }
-  if (result->annotator_model != NULL)
-    add_matrix (b, "annotator_model", result->annotator_model, k);
+  veto_train_result_add_annotator_models (result, k, b);
   json_builder_set_member_name (b, "questions");
   json_builder_add_int_value (b, n_questions);
   json_builder_end_object (b);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "veto-active.h"
 #include "veto-features.h"
@@ -181,6 +182,12 @@ typedef struct
 } VetoTrainResult;
 
 void veto_train_result_clear (VetoTrainResult *result);
+/* Adds the annotator models a training used to a JSON object being built (a round's metrics,
+ * `train --json`): annotator_model, the pooled K × K Luce weights (rows = gold class), and
+ * own_annotator_models, [{ annotator_id, weights }] for each person with a model of their own;
+ * each only when there is one. */
+void veto_train_result_add_annotator_models (const VetoTrainResult *result, guint n_classes,
+                                             JsonBuilder *builder);
 
 /* Trains a new model (or continues spec->warm_start) on the dataset's pool. */
 VetoModel *veto_sim_train (VetoStore *store, const VetoDataset *dataset, const VetoTrainSpec *spec,

@@ -554,15 +554,17 @@ sorted_classes (Fixture *f, const gint64 *candidates, guint n, guint *out)
 /* The latest round's metrics carry the pooled annotator model the loss read the answers
  * through (`veto stats` prints it), K × K: test_own_models's anchors name the class after the
  * truth (100 answers) and the one three after (100) far more often than the one two after (10),
- * which the uniform model would not tell apart. */
+ * which the uniform model would not tell apart. They carry the own models of the two people
+ * with enough anchors too (own, in the order they first answered), each K × K and showing
+ * that person's habit: the class after the truth for the first, three after for the second. */
 static void
-assert_round_model_has_habits (Fixture *f)
+assert_round_model_has_habits (Fixture *f, const gint64 *own)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VetoStore) reader = veto_store_open (f->path, TRUE, &error);
   g_autoptr (GPtrArray) rounds = NULL;
   g_autoptr (JsonNode) root = NULL;
-  JsonArray *model;
+  JsonArray *model, *owns;
 
   g_assert_no_error (error);
   rounds = veto_store_list_rounds (reader, &error);
@@ -571,6 +573,27 @@ assert_round_model_has_habits (Fixture *f)
                                ->metrics_json, &error);
   g_assert_no_error (error);
   model = json_object_get_array_member (json_node_get_object (root), "annotator_model");
+  owns = json_object_get_array_member (json_node_get_object (root), "own_annotator_models");
+  g_assert_nonnull (owns);
+  g_assert_cmpuint (json_array_get_length (owns), ==, 2);
+  for (guint j = 0; j < 2; j++)
+    {
+      JsonObject *entry = json_array_get_object_element (owns, j);
+      JsonArray *weights = json_object_get_array_member (entry, "weights");
+
+      g_assert_cmpint (json_object_get_int_member (entry, "annotator_id"), ==, own[j]);
+      g_assert_cmpuint (json_array_get_length (weights), ==, K);
+      for (guint y = 0; y < K; y++)
+        {
+          JsonArray *row = json_array_get_array_element (weights, y);
+          double habit = json_array_get_double_element (row, (y + (j == 0 ? 1 : 3)) % K);
+
+          g_assert_cmpuint (json_array_get_length (row), ==, K);
+          g_assert_cmpfloat (habit, >, json_array_get_double_element (row, (y + 2) % K));
+          g_assert_cmpfloat (habit, >, json_array_get_double_element (row,
+                                                                      (y + (j == 0 ? 3 : 1)) % K));
+        }
+    }
   g_assert_nonnull (model);
   g_assert_cmpuint (json_array_get_length (model), ==, K);
   for (guint y = 0; y < K; y++)
@@ -659,7 +682,7 @@ test_own_models (Fixture *f, gconstpointer data)
   engine = engine_new (f, VETO_KIND_COMPLEMENTARY, &options);
   veto_engine_note_answers (engine, 1000);
   g_assert_true (veto_engine_wait_for_model (engine, 1, WAIT_MS));
-  assert_round_model_has_habits (f);
+  assert_round_model_has_habits (f, people);
   sessions = veto_engine_get_sessions (engine);
   for (guint who = 0; who < 3; who++)
     {

@@ -294,6 +294,22 @@ expect_in out "stats prints the learner's pooled model" \
 expect_status "stats of a campaign leaves the learner out" 0 stats proj/learner.veto \
   --campaign c1 --json
 expect_in out "… (its learner_model is null)" '"learner_model" : null'
+# A round that kept a person's own model (the engine's and train's do once someone has 25 anchor
+# answers; here written into the round): stats prints it under that person.
+who=$(sqlite3 proj/learner.veto "SELECT min(annotator_id) FROM annotations")
+sqlite3 proj/learner.veto "UPDATE rounds SET metrics = json_set (metrics,
+  '$.own_annotator_models', json ('[{\"annotator_id\": $who, \"weights\": [[0.01, 2, 1],
+  [1, 0.01, 2], [2, 1, 0.01]]}]')) WHERE version = $round"
+expect_status "stats with a person's own model in the round" 0 stats proj/learner.veto --json
+expect_in out "… in learner_model's own list" '"own" : [' "\"annotator_id\" : $who"
+expect_status "stats text with a person's own model" 0 stats proj/learner.veto
+expect_in out "… printed under that person" "the learner's model of them in round $round"
+sqlite3 proj/learner.veto "UPDATE rounds SET metrics = json_set (metrics,
+  '$.own_annotator_models', json ('[{\"annotator_id\": $who, \"weights\": [[1, 2], [2, 1]]}]'))
+  WHERE version = $round"
+expect_status "stats refuses an own model that is not K×K" 3 stats proj/learner.veto
+expect_in err "… naming the project and the round" \
+  "learner.veto: round $round's own_annotator_models"
 # A smaller square model is from before classes were added: none is shown, nothing refused.
 sqlite3 proj/learner.veto "UPDATE rounds SET metrics = json_set (metrics, '$.annotator_model',
   json ('[[1, 2], [3, 4]]')) WHERE version = $round"
