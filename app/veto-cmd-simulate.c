@@ -419,7 +419,8 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context, "--model must be softmax or mlp");
   if (model_kind
       && !veto_sim_annotator_model_from_string (model_kind, &config.annotator_model))
-    return veto_cli_usage (context, "--annotator-model must be estimated, anchors, oracle or uniform");
+    return veto_cli_usage (context,
+                           "--annotator-model must be estimated, anchors, oracle or uniform");
   if (anchors != -1 && !(anchors >= 0 && anchors <= 1))
     return veto_cli_usage (context, "--anchors must be a share between 0 and 1");
   config.anchors = anchors == -1 ? 0.05 : anchors;

@@ -567,6 +567,23 @@ class_by_name (const VetoDataset *ds, const char *name)
   return -1;
 }
 
+/* The class indices of a complementary answer's candidates that the dataset knows, into out
+ * (room for a->candidates->len); how many. */
+static guint
+shown_classes (const VetoDataset *ds, const VetoAnnotation *a, guint *out)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < a->candidates->len; i++)
+    {
+      gint c = class_by_name (ds, a->candidates->pdata[i]);
+
+      if (c >= 0)
+        out[n++] = c;
+    }
+  return n;
+}
+
 /* A held-out complementary answer. */
 typedef struct
 {
@@ -651,13 +668,7 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
       if (al->objective == NULL || cls < 0 || a->candidates->len > G_N_ELEMENTS (h.shown))
         return TRUE;
       h.answer = cls;
-      for (guint i = 0; i < a->candidates->len; i++)
-        {
-          gint c = class_by_name (al->ds, a->candidates->pdata[i]);
-
-          if (c >= 0)
-            h.shown[h.n_shown++] = c;
-        }
+      h.n_shown = shown_classes (al->ds, a, h.shown);
       g_array_append_val (al->held_out, h);
       return TRUE;
     }
@@ -692,15 +703,8 @@ add_answer (const VetoAnnotation *a, gpointer user_data)
       if (cls >= 0)
         {
           g_autofree guint *shown = g_new (guint, MAX (a->candidates->len, 1));
-          guint n = 0;
+          guint n = shown_classes (al->ds, a, shown);
 
-          for (guint i = 0; i < a->candidates->len; i++)
-            {
-              gint c = class_by_name (al->ds, a->candidates->pdata[i]);
-
-              if (c >= 0)
-                shown[n++] = c;
-            }
           unit = unit_for_row (al->units, row);
           return veto_objective_add_complementary_by (al->objective, unit, cls, n ? shown : NULL,
                                                       n, answer_model (al, a), &al->error);
@@ -1160,7 +1164,7 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
       const VetoAnnotation *a = answers->pdata[i];
       gint row = veto_dataset_row_of_item (ds, a->item);
       gint cls = class_by_name (ds, a->answer_class);
-      guint n_shown = 0, item;
+      guint n_shown, item;
       gboolean named = FALSE;
       guint *shown;
       gpointer index;
@@ -1171,16 +1175,9 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
           || g_hash_table_contains (anchor_ids, GINT_TO_POINTER (a->id)))
         continue;
       shown = g_new (guint, MAX (a->candidates->len, 1));
-      for (guint c = 0; c < a->candidates->len; c++)
-        {
-          gint s = class_by_name (ds, a->candidates->pdata[c]);
-
-          if (s >= 0)
-            {
-              shown[n_shown++] = s;
-              named |= s == cls;
-            }
-        }
+      n_shown = shown_classes (ds, a, shown);
+      for (guint c = 0; c < n_shown; c++)
+        named |= shown[c] == (guint) cls;
       g_ptr_array_add (sets, shown);
       if (n_shown < 2 || !named)
         continue;
@@ -1331,6 +1328,18 @@ warm_start_fits (const VetoTrainSpec *spec, guint d, guint k, guint n_heads)
                                                            : VETO_MODEL_DEFAULT_HIDDEN));
 }
 
+/* Every answer in the store, as the trainings read them. */
+static GPtrArray *
+read_answers (VetoStore *store, GError **error)
+{
+  g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) veto_annotation_free);
+
+  if (!veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
+    return NULL;
+  return g_steal_pointer (&answers);
+}
+
 /* veto_sim_train () on the answers already read (given; NULL: read them from the store), so
  * that a training and the trainings it runs inside itself see the same answers. */
 static VetoModel *
@@ -1355,10 +1364,7 @@ train_on (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec, GP
                                  spec->cl_criterion, FALSE };
   /* The answers are read once: the passes below must see the same ones even while someone
    * answers (the engine's worker reads while the window writes). */
-  g_autoptr (GPtrArray) answers = given && spec->supervision == VETO_SUPERVISION_ANSWERS
-                                      ? g_ptr_array_ref (given)
-                                      : g_ptr_array_new_with_free_func (
-                                            (GDestroyNotify) veto_annotation_free);
+  g_autoptr (GPtrArray) answers = NULL;
   g_autoptr (VetoModel) model = NULL;
   g_autofree float *x_train = NULL;
   const float *x_rows;
@@ -1399,8 +1405,11 @@ train_on (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec, GP
                    spec->folds, spec->holdout);
       goto out;
     }
-  if (spec->supervision == VETO_SUPERVISION_ANSWERS && given == NULL
-      && !veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
+  if (spec->supervision != VETO_SUPERVISION_ANSWERS)
+    answers = g_ptr_array_new ();
+  else if (given != NULL)
+    answers = g_ptr_array_ref (given);
+  else if ((answers = read_answers (store, error)) == NULL)
     goto out;
   for (guint i = 0; i < answers->len; i++)
     count_criteria (answers->pdata[i], heads);
@@ -1687,18 +1696,6 @@ cross_fitted_probs (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec
         memcpy (out_probs + (gsize) which[j] * k, probs + (gsize) j * k, k * sizeof (float));
     }
   return TRUE;
-}
-
-/* Every answer in the store, read as veto_sim_train () reads them. */
-static GPtrArray *
-read_answers (VetoStore *store, GError **error)
-{
-  g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) veto_annotation_free);
-
-  if (!veto_store_foreach_annotation (store, FALSE, collect_annotation, answers, error))
-    return NULL;
-  return g_steal_pointer (&answers);
 }
 
 gboolean

@@ -100,8 +100,8 @@ typedef struct
                                     class, each answer using its annotator's; before, the
                                     uniform annotator. With the candidate-aware loss the pooled
                                     model is then refined by EM over every complementary answer
-                                    (veto_sim_cross_fitted_probs () gives the priors) and each
-                                    own model refitted towards it. With answers, FWD without q
+                                    (veto_sim_refine_annotator_model ()) and each own model
+                                    refitted towards it. With answers, FWD without q
                                     takes each answer's Q from its model
                                     (veto_loss_annotator_transition (), as many classes shown as
                                     the answers saw); no model: the uniform Q */
