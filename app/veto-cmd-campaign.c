@@ -693,117 +693,33 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
   json_builder_end_object (b);
 }
 
-/* The pooled annotator model the learner's latest round read the answers through (its
- * metrics' annotator_model: with the candidate-aware loss, the anchors' fit refined by every
- * answer), when that round has one. */
+/* The annotator models the learner's latest round read the answers through (its metrics:
+ * with the candidate-aware loss, the anchors' fit refined by every answer), when that round
+ * has them for the current classes. */
 typedef struct
 {
   gint64 round;
-  double *weights;        /* K × K, NULL: none */
-  GArray *own_ids;        /* gint64: the people with a model of their own (NULL: none) */
-  GPtrArray *own_weights; /* double *, K × K each, in the order of own_ids */
+  VetoRoundAnnotatorModels models;
 } LearnerModel;
-
-static void
-learner_model_clear (LearnerModel *m)
-{
-  g_clear_pointer (&m->weights, g_free);
-  g_clear_pointer (&m->own_ids, g_array_unref);
-  g_clear_pointer (&m->own_weights, g_ptr_array_unref);
-}
 
 /* The learner's own model of annotator id, or NULL. */
 static const double *
 learner_own_model (const LearnerModel *m, gint64 id)
 {
-  for (guint j = 0; m->own_ids != NULL && j < m->own_ids->len; j++)
-    if (g_array_index (m->own_ids, gint64, j) == id)
-      return m->own_weights->pdata[j];
+  for (guint j = 0; m->models.own_ids != NULL && j < m->models.own_ids->len; j++)
+    if (g_array_index (m->models.own_ids, gint64, j) == id)
+      return m->models.own_models->pdata[j];
   return NULL;
 }
 
-/* A square matrix of positive weights from JSON, of at most k rows (*out_n of them, each of
- * *out_n weights, into out, which holds k × k); FALSE for anything else. */
-static gboolean
-read_weights (JsonNode *node, guint k, double *out, guint *out_n)
-{
-  JsonArray *rows = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-  guint n = rows ? json_array_get_length (rows) : 0;
-
-  if (n == 0 || n > k)
-    return FALSE;
-  for (guint y = 0; y < n; y++)
-    {
-      JsonNode *row = json_array_get_element (rows, y);
-      JsonArray *values = JSON_NODE_HOLDS_ARRAY (row) ? json_node_get_array (row) : NULL;
-
-      if (values == NULL || json_array_get_length (values) != n)
-        return FALSE;
-      for (guint c = 0; c < n; c++)
-        {
-          JsonNode *v = json_array_get_element (values, c);
-          double w;
-
-          if (!JSON_NODE_HOLDS_VALUE (v)
-              || (json_node_get_value_type (v) != G_TYPE_DOUBLE
-                  && json_node_get_value_type (v) != G_TYPE_INT64))
-            return FALSE;
-          w = json_node_get_double (v);
-          if (!(w > 0) || !isfinite (w))
-            return FALSE;
-          out[(gsize) y * n + c] = w;
-        }
-    }
-  *out_n = n;
-  return TRUE;
-}
-
-/* The people's own models of a round (its own_annotator_models; none when node is NULL) into
- * out; FALSE when node is not a list of { annotator_id, K × K weights }. */
-static gboolean
-read_own_models (JsonNode *node, guint k, LearnerModel *out)
-{
-  JsonArray *entries = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-
-  if (node == NULL)
-    return TRUE;
-  if (entries == NULL)
-    return FALSE;
-  out->own_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  out->own_weights = g_ptr_array_new_with_free_func (g_free);
-  for (guint j = 0; j < json_array_get_length (entries); j++)
-    {
-      JsonNode *entry = json_array_get_element (entries, j);
-      JsonObject *object = JSON_NODE_HOLDS_OBJECT (entry) ? json_node_get_object (entry) : NULL;
-      JsonNode *id = object ? json_object_get_member (object, "annotator_id") : NULL;
-      JsonNode *weights = object ? json_object_get_member (object, "weights") : NULL;
-      g_autofree double *values = g_new (double, (gsize) k * k);
-      guint n = 0;
-      gint64 annotator;
-
-      if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_INT64
-          || weights == NULL || !read_weights (weights, k, values, &n) || n != k)
-        return FALSE;
-      annotator = json_node_get_int (id);
-      g_array_append_val (out->own_ids, annotator);
-      g_ptr_array_add (out->own_weights, g_steal_pointer (&values));
-    }
-  return TRUE;
-}
-
-/* Fails (CORRUPT, naming the project and the round) when the round's model is not a square
- * matrix of positive weights with at most K rows: a project from someone else is read, not
- * trusted. A smaller one is from before classes were added: the learner has no model of the
- * current classes yet, so none is shown. */
+/* Fails (CORRUPT, naming the project and the round) when the round's models are not what
+ * veto_round_annotator_models_read () accepts. */
 static gboolean
 load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error)
 {
   g_autoptr (GPtrArray) rounds = veto_store_list_rounds (store, error);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree double *weights = g_new (double, (gsize) k * k);
   const VetoRoundInfo *last;
-  JsonObject *metrics;
-  guint n = 0;
 
   *out = (LearnerModel) { 0 };
   if (rounds == NULL)
@@ -814,30 +730,14 @@ load_learner_model (VetoStore *store, guint k, LearnerModel *out, GError **error
   if (!json_parser_load_from_data (parser, last->metrics_json, -1, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return TRUE;
-  metrics = json_node_get_object (json_parser_get_root (parser));
-  if (!json_object_has_member (metrics, "annotator_model"))
-    return TRUE;
-  if (!read_weights (json_object_get_member (metrics, "annotator_model"), k, weights, &n))
+  if (!veto_round_annotator_models_read (json_node_get_object (json_parser_get_root (parser)), k,
+                                         &out->models, error))
     {
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
-                   "%s: round %" G_GINT64_FORMAT "'s annotator_model is not a square matrix of "
-                   "positive weights with at most %u rows", veto_store_get_path (store),
-                   last->version, k);
-      return FALSE;
-    }
-  if (n < k)
-    return TRUE;
-  if (!read_own_models (json_object_get_member (metrics, "own_annotator_models"), k, out))
-    {
-      learner_model_clear (out);
-      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
-                   "%s: round %" G_GINT64_FORMAT "'s own_annotator_models is not a list of "
-                   "annotator ids with %u×%u matrices of positive weights",
-                   veto_store_get_path (store), last->version, k, k);
+      g_prefix_error (error, "%s: round %" G_GINT64_FORMAT "'s ", veto_store_get_path (store),
+                      last->version);
       return FALSE;
     }
   out->round = last->version;
-  out->weights = g_steal_pointer (&weights);
   return TRUE;
 }
 
@@ -871,21 +771,21 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
   json_builder_set_member_name (b, "overall");
   annotator_json (b, NULL, &r->overall, k);
   json_builder_set_member_name (b, "learner_model");
-  if (learner->weights != NULL)
+  if (learner->models.pooled != NULL)
     {
       json_builder_begin_object (b);
       add_int (b, "round", learner->round);
-      veto_cli_json_matrix (b, "weights", learner->weights, k);
+      veto_cli_json_matrix (b, "weights", learner->models.pooled, k);
       json_builder_set_member_name (b, "own");
       json_builder_begin_array (b);
-      for (guint j = 0; learner->own_ids != NULL && j < learner->own_ids->len; j++)
+      for (guint j = 0; learner->models.own_ids != NULL && j < learner->models.own_ids->len; j++)
         {
-          gint64 id = g_array_index (learner->own_ids, gint64, j);
+          gint64 id = g_array_index (learner->models.own_ids, gint64, j);
 
           json_builder_begin_object (b);
           add_int (b, "annotator_id", id);
           add_string (b, "annotator", annotator_name (in, id));
-          veto_cli_json_matrix (b, "weights", learner->own_weights->pdata[j], k);
+          veto_cli_json_matrix (b, "weights", learner->models.own_models->pdata[j], k);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -988,12 +888,12 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerMod
                r->overall.choice_answers, 100 * r->overall.choice_noise);
       print_choice_model (r->overall.choice_model, r->n_classes);
     }
-  if (learner->weights != NULL)
+  if (learner->models.pooled != NULL)
     {
       g_print ("  the learner's pooled model in round %" G_GINT64_FORMAT " (Luce weights, rows = "
                "gold class; with the candidate-aware loss the anchors' fit refined by every "
                "answer):\n", learner->round);
-      print_choice_model (learner->weights, r->n_classes);
+      print_choice_model (learner->models.pooled, r->n_classes);
     }
   for (guint j = 0; j < r->n_annotators; j++)
     {
@@ -1092,7 +992,7 @@ veto_cmd_stats (int argc, char **argv)
                             : "");
       stats_print (&in, &report, &learner);
     }
-  learner_model_clear (&learner);
+  veto_round_annotator_models_clear (&learner.models);
   veto_stats_report_clear (&report);
   veto_stats_load_clear (&in);
   return VETO_EXIT_OK;

@@ -1824,6 +1824,116 @@ veto_train_result_add_annotator_models (const VetoTrainResult *result, guint k,
   json_builder_end_array (b);
 }
 
+/* A square matrix of positive weights from JSON, of at most k rows (*out_n of them, each of
+ * *out_n weights, into out, which holds k × k); FALSE for anything else. */
+static gboolean
+read_weights (JsonNode *node, guint k, double *out, guint *out_n)
+{
+  JsonArray *rows = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+  guint n = rows ? json_array_get_length (rows) : 0;
+
+  if (n == 0 || n > k)
+    return FALSE;
+  for (guint y = 0; y < n; y++)
+    {
+      JsonNode *row = json_array_get_element (rows, y);
+      JsonArray *values = JSON_NODE_HOLDS_ARRAY (row) ? json_node_get_array (row) : NULL;
+
+      if (values == NULL || json_array_get_length (values) != n)
+        return FALSE;
+      for (guint c = 0; c < n; c++)
+        {
+          JsonNode *v = json_array_get_element (values, c);
+          double w;
+
+          if (!JSON_NODE_HOLDS_VALUE (v)
+              || (json_node_get_value_type (v) != G_TYPE_DOUBLE
+                  && json_node_get_value_type (v) != G_TYPE_INT64))
+            return FALSE;
+          w = json_node_get_double (v);
+          if (!(w > 0) || !isfinite (w))
+            return FALSE;
+          out[(gsize) y * n + c] = w;
+        }
+    }
+  *out_n = n;
+  return TRUE;
+}
+
+/* The people's own models (own_annotator_models; none when node is NULL) into out; FALSE when
+ * node is not a list of { annotator_id, K × K weights }. */
+static gboolean
+read_own_models (JsonNode *node, guint k, VetoRoundAnnotatorModels *out)
+{
+  JsonArray *entries = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+
+  out->own_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  out->own_models = g_ptr_array_new_with_free_func (g_free);
+  if (node == NULL)
+    return TRUE;
+  if (entries == NULL)
+    return FALSE;
+  for (guint j = 0; j < json_array_get_length (entries); j++)
+    {
+      JsonNode *entry = json_array_get_element (entries, j);
+      JsonObject *object = JSON_NODE_HOLDS_OBJECT (entry) ? json_node_get_object (entry) : NULL;
+      JsonNode *id = object ? json_object_get_member (object, "annotator_id") : NULL;
+      g_autofree double *values = g_new (double, (gsize) k * k);
+      guint n = 0;
+      gint64 annotator;
+
+      if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_INT64
+          || !read_weights (json_object_get_member (object, "weights"), k, values, &n) || n != k)
+        return FALSE;
+      annotator = json_node_get_int (id);
+      g_array_append_val (out->own_ids, annotator);
+      g_ptr_array_add (out->own_models, g_steal_pointer (&values));
+    }
+  return TRUE;
+}
+
+void
+veto_round_annotator_models_clear (VetoRoundAnnotatorModels *models)
+{
+  g_clear_pointer (&models->pooled, g_free);
+  g_clear_pointer (&models->own_ids, g_array_unref);
+  g_clear_pointer (&models->own_models, g_ptr_array_unref);
+}
+
+gboolean
+veto_round_annotator_models_read (JsonObject *metrics, guint k, VetoRoundAnnotatorModels *out,
+                                  GError **error)
+{
+  g_autofree double *pooled = g_new (double, (gsize) MAX (k, 1) * k);
+  guint n = 0;
+
+  g_return_val_if_fail (metrics != NULL && out != NULL, FALSE);
+
+  *out = (VetoRoundAnnotatorModels) { 0 };
+  if (!json_object_has_member (metrics, "annotator_model"))
+    return TRUE;
+  if (!read_weights (json_object_get_member (metrics, "annotator_model"), k, pooled, &n))
+    {
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
+                   "annotator_model is not a square matrix of positive weights with at most %u "
+                   "rows", k);
+      return FALSE;
+    }
+  /* fewer classes: trained before classes were added, so not a model of the current ones */
+  if (n < k)
+    return TRUE;
+  if (!read_own_models (json_object_get_member (metrics, "own_annotator_models"), k, out))
+    {
+      veto_round_annotator_models_clear (out);
+      g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
+                   "own_annotator_models is not a list of annotator ids with %u×%u matrices of "
+                   "positive weights", k, k);
+      return FALSE;
+    }
+  out->pooled = g_steal_pointer (&pooled);
+  return TRUE;
+}
+
 void
 veto_train_candidate_clear (VetoTrainCandidate *candidate)
 {

@@ -189,6 +189,24 @@ void veto_train_result_clear (VetoTrainResult *result);
 void veto_train_result_add_annotator_models (const VetoTrainResult *result, guint n_classes,
                                              JsonBuilder *builder);
 
+/* The annotator models a round's metrics carry (veto_train_result_add_annotator_models ()),
+ * read back for a project of n_classes classes. */
+typedef struct
+{
+  double *pooled;        /* K × K; NULL: none, or a round trained before classes were added
+                            (fewer rows) */
+  GArray *own_ids;       /* gint64: the people with a model of their own (NULL with pooled) */
+  GPtrArray *own_models; /* double *, K × K each, in the order of own_ids */
+} VetoRoundAnnotatorModels;
+
+void veto_round_annotator_models_clear (VetoRoundAnnotatorModels *models);
+/* Fails (VETO_STORE_ERROR_CORRUPT, the message starting with the member's name) when
+ * annotator_model is not a square matrix of positive weights with at most n_classes rows, or
+ * own_annotator_models is not a list of { annotator_id, K × K positive weights }: a project from
+ * someone else is read, not trusted. */
+gboolean veto_round_annotator_models_read (JsonObject *metrics, guint n_classes,
+                                           VetoRoundAnnotatorModels *out, GError **error);
+
 /* Trains a new model (or continues spec->warm_start) on the dataset's pool. */
 VetoModel *veto_sim_train (VetoStore *store, const VetoDataset *dataset, const VetoTrainSpec *spec,
                            VetoTrainResult *out_result, GCancellable *cancellable,

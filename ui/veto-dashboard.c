@@ -302,9 +302,9 @@ add_point (GArray *xs, GArray *ys, double x, double y)
   g_array_append_val (ys, y);
 }
 
-/* A k × k matrix of numbers; FALSE when node is not one. */
+/* A k × k matrix of counts; FALSE when node is not one. */
 static gboolean
-read_matrix (JsonNode *node, double **out_values, guint *out_k)
+read_confusion (JsonNode *node, double **out_values, guint *out_k)
 {
   JsonArray *rows;
   guint k;
@@ -337,33 +337,25 @@ read_matrix (JsonNode *node, double **out_values, guint *out_k)
   return TRUE;
 }
 
-/* Keeps the newest round's annotator model when it is K × K positive weights. A smaller square
- * one is from before classes were added (none is shown); anything else, in a hand-edited
- * project, is warned about and left out. */
+/* Keeps the newest round's pooled annotator model (veto_round_annotator_models_read ()); none
+ * when the round has none for the current classes, and a hand-edited project's other values
+ * are warned about and left out. */
 static void
 refresh_learner_model (VetoDashboard *self, JsonObject *metrics, gint64 version)
 {
-  JsonNode *node = json_object_get_member (metrics, "annotator_model");
-  guint k = veto_engine_get_classes (self->engine)->len, got = 0;
-  g_autofree double *values = NULL;
-  gboolean positive = TRUE;
+  g_autoptr (GError) error = NULL;
+  VetoRoundAnnotatorModels models;
 
   g_clear_pointer (&self->learner_model, g_free);
-  if (node == NULL)
-    return;
-  if (read_matrix (node, &values, &got))
-    for (gsize i = 0; i < (gsize) got * got; i++)
-      positive &= values[i] > 0 && isfinite (values[i]);
-  if (got == 0 || got > k || !positive)
+  if (!veto_round_annotator_models_read (metrics, veto_engine_get_classes (self->engine)->len,
+                                         &models, &error))
     {
-      g_warning ("Dashboard: round %lld's annotator_model is not a square matrix of positive "
-                 "weights with at most %u rows", (long long) version, k);
+      g_warning ("Dashboard: round %lld's %s", (long long) version, error->message);
       return;
     }
-  if (got < k)
-    return;
-  self->learner_model = g_steal_pointer (&values);
+  self->learner_model = g_steal_pointer (&models.pooled);
   self->learner_round = version;
+  veto_round_annotator_models_clear (&models);
 }
 
 /* The selector's first annotator entry: after everyone's and, when it is listed, the
@@ -430,7 +422,7 @@ refresh_rounds (VetoDashboard *self, const Snapshot *snap, GPtrArray *labels)
         {
           refresh_learner_model (self, metrics, round->version);
           g_clear_pointer (&confusion, g_free);
-          if (read_matrix (json_object_get_member (metrics, "confusion"), &confusion, &k))
+          if (read_confusion (json_object_get_member (metrics, "confusion"), &confusion, &k))
             /* Translators: the title of the confusion matrix of a round of training. */
             confusion_title = g_strdup_printf (_("Confusion matrix, round %lld"),
                                                (long long) round->version);
