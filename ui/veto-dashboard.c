@@ -62,17 +62,17 @@ struct _VetoDashboard
   double *transition_values;
   guint transition_k;
 
-  /* The annotators' choice models, as veto_stats_compute () fits them to the anchor answers;
-   * model_annotators maps the selector's entries after the first (everyone) to the report's
-   * annotators. */
+  /* The annotators' choice models, as veto_stats_compute () fits them to the anchor answers
+   * (model_names and model_ids: the report's annotators); model_entries says what each of the
+   * selector's entries shows. */
   VetoStatsReport models;
   GPtrArray *model_names;
-  GArray *model_annotators;
-  /* The pooled model the learner's newest round read the answers through (its metrics'
-   * annotator_model), listed second in the selector when there is one. */
-  double *learner_model;
+  GArray *model_ids;
+  GArray *model_entries;
+  /* The models the learner's newest round read the answers through (its metrics'
+   * annotator_model and own_annotator_models). */
+  VetoRoundAnnotatorModels learner;
   gint64 learner_round;
-  gboolean learner_listed;
   VetoPlotMatrix *annotator_model;
   const double *annotator_model_values;
   gboolean filling_choices;
@@ -198,6 +198,7 @@ typedef struct
   GPtrArray *annotators;  /* VetoAnnotatorStats */
   VetoStatsReport models; /* fitted when there are enough anchor answers */
   GPtrArray *model_names; /* the report's annotators, by name */
+  GArray *model_ids;      /* … and their store ids (gint64) */
   guint anchor_answers;
 } Snapshot;
 
@@ -212,6 +213,7 @@ snapshot_free (Snapshot *snap)
   g_clear_pointer (&snap->annotators, g_ptr_array_unref);
   veto_stats_report_clear (&snap->models);
   g_clear_pointer (&snap->model_names, g_ptr_array_unref);
+  g_clear_pointer (&snap->model_ids, g_array_unref);
   g_free (snap);
 }
 
@@ -254,6 +256,7 @@ read_snapshot (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           && !veto_stats_compute (&in.input, &snap->models, &error))
         warn_and_clear (&error);
       snap->model_names = g_steal_pointer (&in.annotator_names);
+      snap->model_ids = g_steal_pointer (&in.annotator_ids);
     }
   else
     warn_and_clear (&error);
@@ -337,33 +340,69 @@ read_confusion (JsonNode *node, double **out_values, guint *out_k)
   return TRUE;
 }
 
-/* Keeps the newest round's pooled annotator model (veto_round_annotator_models_read ()); none
- * when the round has none for the current classes, and a hand-edited project's other values
- * are warned about and left out. */
+/* Keeps the newest round's annotator models (veto_round_annotator_models_read ()); none when
+ * the round has none for the current classes, and a hand-edited project's other values are
+ * warned about and left out. */
 static void
 refresh_learner_model (VetoDashboard *self, JsonObject *metrics, gint64 version)
 {
   g_autoptr (GError) error = NULL;
-  VetoRoundAnnotatorModels models;
 
-  g_clear_pointer (&self->learner_model, g_free);
+  veto_round_annotator_models_clear (&self->learner);
   if (!veto_round_annotator_models_read (metrics, veto_engine_get_classes (self->engine)->len,
-                                         &models, &error))
+                                         &self->learner, &error))
     {
       g_warning ("Dashboard: round %lld's %s", (long long) version, error->message);
       return;
     }
-  self->learner_model = g_steal_pointer (&models.pooled);
   self->learner_round = version;
-  veto_round_annotator_models_clear (&models);
 }
 
-/* The selector's first annotator entry: after everyone's and, when it is listed, the
- * learner's. */
-static guint
-first_annotator_entry (VetoDashboard *self)
+/* What one entry of the annotator-model selector shows. */
+typedef struct
 {
-  return self->learner_listed ? 2 : 1;
+  gint annotator;  /* the report's annotator, -1: everyone (pooled) */
+  gboolean learner; /* the learner's model of them, else the anchors' fit */
+} ModelEntry;
+
+/* The learner's own model of the report's annotator j, NULL when the round has none. */
+static const double *
+learner_model_of (VetoDashboard *self, guint j)
+{
+  gint64 id;
+
+  if (self->learner.own_ids == NULL || self->model_ids == NULL || j >= self->model_ids->len)
+    return NULL;
+  id = g_array_index (self->model_ids, gint64, j);
+  for (guint i = 0; i < self->learner.own_ids->len; i++)
+    if (g_array_index (self->learner.own_ids, gint64, i) == id)
+      return self->learner.own_models->pdata[i];
+  return NULL;
+}
+
+/* The selector's entry showing that model, or GTK_INVALID_LIST_POSITION. */
+static guint
+find_model_entry (VetoDashboard *self, gint annotator, gboolean learner)
+{
+  for (guint i = 0; self->model_entries != NULL && i < self->model_entries->len; i++)
+    {
+      const ModelEntry *e = &g_array_index (self->model_entries, ModelEntry, i);
+
+      if (e->annotator == annotator && e->learner == learner)
+        return i;
+    }
+  return GTK_INVALID_LIST_POSITION;
+}
+
+/* The entry selected, NULL when there is none. */
+static const ModelEntry *
+selected_model_entry (VetoDashboard *self)
+{
+  guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
+
+  if (self->model_entries == NULL || selected >= self->model_entries->len)
+    return NULL;
+  return &g_array_index (self->model_entries, ModelEntry, selected);
 }
 
 static void
@@ -553,35 +592,31 @@ refresh_annotators (VetoDashboard *self, const Snapshot *snap)
 static void
 show_annotator_model (VetoDashboard *self)
 {
+  const ModelEntry *entry = selected_model_entry (self);
   const VetoStatsAnnotator *a = &self->models.overall;
-  guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
   const char *name = NULL;
   g_autoptr (GPtrArray) labels = NULL;
   g_autofree char *title = NULL;
   g_autofree char *answers = NULL;
   g_autofree char *caption = NULL;
-  guint k = self->models.n_classes, first = first_annotator_entry (self);
-  gboolean learner = self->learner_listed && selected == 1;
+  guint k = self->models.n_classes;
   const double *values;
 
   g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
   self->annotator_model_values = NULL;
   gtk_widget_queue_draw (GTK_WIDGET (self->areas[CHART_ANNOTATOR_MODEL]));
-  if (self->models.overall.choice_model == NULL)
+  if (self->models.overall.choice_model == NULL || entry == NULL)
     return;
-  if (selected != GTK_INVALID_LIST_POSITION && selected >= first
-      && selected - first < self->model_annotators->len)
+  if (entry->annotator >= 0)
     {
-      guint j = g_array_index (self->model_annotators, guint, selected - first);
-
-      a = &self->models.annotators[j];
-      name = self->model_names->pdata[j];
+      a = &self->models.annotators[entry->annotator];
+      name = self->model_names->pdata[entry->annotator];
     }
   /* Translators: how many complementary answers on gold anchors a model is fitted to. */
   answers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u anchor answer",
                                           "%u anchor answers", a->choice_answers),
                              a->choice_answers);
-  if (learner)
+  if (entry->learner && name == NULL)
     {
       /* Translators: %lld is the number of a round of training. */
       title = g_strdup_printf (_("The learner's choice model, round %lld"),
@@ -591,6 +626,17 @@ show_annotator_model (VetoDashboard *self)
                                    "through classifiers that never trained on the answers they "
                                    "explain: the model the learner's loss read the answers "
                                    "through"),
+                                 answers);
+    }
+  else if (entry->learner)
+    {
+      /* Translators: %s is an annotator's name, %lld the number of a round of training. */
+      title = g_strdup_printf (_("The learner's choice model of %s, round %lld"), name,
+                               (long long) self->learner_round);
+      /* Translators: %s is "N anchor answers". */
+      caption = g_strdup_printf (_("Their %s, pulled towards the learner's pooled model (the "
+                                   "anchors' fit refined by every answer): the model the "
+                                   "learner's loss read their answers through"),
                                  answers);
     }
   else if (name == NULL)
@@ -629,7 +675,12 @@ show_annotator_model (VetoDashboard *self)
                                  answers, VETO_LOSS_MIN_OWN_ANSWERS, 100 * a->choice_noise);
     }
   labels = class_labels (self);
-  values = learner ? self->learner_model : a->choice_model;
+  if (!entry->learner)
+    values = a->choice_model;
+  else if (name == NULL)
+    values = self->learner.pooled;
+  else
+    values = learner_model_of (self, entry->annotator);
   self->annotator_model = veto_plot_matrix_new (values, k,
                                                 k == labels->len
                                                     ? (const char *const *) labels->pdata
@@ -641,31 +692,44 @@ show_annotator_model (VetoDashboard *self)
   gtk_label_set_text (self->annotator_model_caption, caption);
 }
 
+/* Adds an entry to the selector. */
+static void
+add_model_entry (VetoDashboard *self, gint annotator, gboolean learner, const char *label)
+{
+  ModelEntry entry = { annotator, learner };
+
+  g_array_append_val (self->model_entries, entry);
+  gtk_string_list_append (self->annotator_model_choices, label);
+}
+
 /* Takes the annotators' models the reading fitted (veto_stats_compute () on the anchor answers
- * veto_stats_load () reads, as the learner does) and lists everyone who has one in the selector,
- * keeping the one selected. */
+ * veto_stats_load () reads, as the learner does) and lists them in the selector: everyone's,
+ * the learner's pooled model, then each annotator's with, when the learner has one of them, its
+ * own; the one selected stays selected. */
 static void
 refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
 {
   guint needed = VETO_SIM_MIN_ANCHORS_PER_CLASS * snap->classes->len;
-  guint selected = gtk_drop_down_get_selected (self->annotator_model_dropdown);
+  const ModelEntry *entry = selected_model_entry (self);
   g_autofree char *selected_name = NULL;
   g_autofree char *description = NULL;
-  guint keep = 0, first = first_annotator_entry (self);
-  gboolean learner_selected = self->learner_listed && selected == 1;
+  gboolean selected_learner = entry != NULL && entry->learner;
+  gboolean learner = FALSE;
+  guint keep = GTK_INVALID_LIST_POSITION;
 
-  if (selected != GTK_INVALID_LIST_POSITION && selected >= first && self->model_annotators != NULL
-      && selected - first < self->model_annotators->len)
-    selected_name = g_strdup (self->model_names->pdata[g_array_index (self->model_annotators,
-                                                                      guint, selected - first)]);
+  if (entry != NULL && entry->annotator >= 0)
+    selected_name = g_strdup (self->model_names->pdata[entry->annotator]);
   veto_stats_report_clear (&self->models);
   self->models = snap->models;
   memset (&snap->models, 0, sizeof snap->models);
   g_clear_pointer (&self->model_names, g_ptr_array_unref);
   self->model_names = snap->model_names != NULL ? g_steal_pointer (&snap->model_names)
                                                 : g_ptr_array_new_with_free_func (g_free);
-  g_clear_pointer (&self->model_annotators, g_array_unref);
-  self->model_annotators = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_clear_pointer (&self->model_ids, g_array_unref);
+  self->model_ids = snap->model_ids != NULL ? g_steal_pointer (&snap->model_ids)
+                                            : g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_clear_pointer (&self->model_entries, g_array_unref);
+  self->model_entries = g_array_new (FALSE, FALSE, sizeof (ModelEntry));
 
   /* Translators: the first %u is how many answers the learner needs (second %u per class),
    * the last how many there are. */
@@ -679,38 +743,46 @@ refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
   gtk_string_list_splice (self->annotator_model_choices, 0,
                           g_list_model_get_n_items (G_LIST_MODEL (self->annotator_model_choices)),
                           NULL);
-  gtk_string_list_append (self->annotator_model_choices, _("Everyone (pooled)"));
-  self->learner_listed = self->learner_model != NULL && self->models.overall.choice_model != NULL
-                         && self->models.n_classes == veto_engine_get_classes (self->engine)->len;
-  if (self->learner_listed)
+  add_model_entry (self, -1, FALSE, _("Everyone (pooled)"));
+  learner = self->learner.pooled != NULL && self->models.overall.choice_model != NULL
+            && self->models.n_classes == veto_engine_get_classes (self->engine)->len;
+  if (learner)
     {
       /* Translators: the learner's model in the selector of models, %lld its round. */
-      g_autofree char *entry = g_strdup_printf (_("The learner (round %lld)"),
+      g_autofree char *label = g_strdup_printf (_("The learner (round %lld)"),
                                                 (long long) self->learner_round);
 
-      gtk_string_list_append (self->annotator_model_choices, entry);
-      if (learner_selected)
-        keep = 1;
+      add_model_entry (self, -1, TRUE, label);
     }
-  first = first_annotator_entry (self);
   for (guint j = 0; self->models.overall.choice_model != NULL && j < self->models.n_annotators;
        j++)
     {
       const VetoStatsAnnotator *a = &self->models.annotators[j];
       const char *name = self->model_names->pdata[j];
-      g_autofree char *entry = NULL;
+      g_autofree char *label = NULL;
 
       if (a->choice_model == NULL)
         continue;
-      g_array_append_val (self->model_annotators, j);
       /* Translators: an annotator in the selector of models, %s their name. */
-      entry = g_strdup_printf (a->choice_own ? _("%s (own model)") : _("%s (pooled model)"),
-                               name);
-      gtk_string_list_append (self->annotator_model_choices, entry);
+      label = g_strdup_printf (a->choice_own ? _("%s (own model)") : _("%s (pooled model)"), name);
+      add_model_entry (self, j, FALSE, label);
+      if (learner && learner_model_of (self, j) != NULL)
+        {
+          g_autofree char *own = NULL;
+
+          /* Translators: the learner's model of an annotator in the selector of models, %s
+           * their name, %lld the round. */
+          own = g_strdup_printf (_("%s, the learner’s (round %lld)"), name,
+                                 (long long) self->learner_round);
+          add_model_entry (self, j, TRUE, own);
+        }
       if (g_strcmp0 (name, selected_name) == 0)
-        keep = first - 1 + self->model_annotators->len;
+        keep = find_model_entry (self, j, selected_learner);
     }
-  gtk_drop_down_set_selected (self->annotator_model_dropdown, keep);
+  if (selected_name == NULL && selected_learner)
+    keep = find_model_entry (self, -1, TRUE);
+  gtk_drop_down_set_selected (self->annotator_model_dropdown,
+                              keep != GTK_INVALID_LIST_POSITION ? keep : 0);
   self->filling_choices = FALSE;
   show_annotator_model (self);
 }
@@ -967,38 +1039,38 @@ export_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_native_dialog_show (self->chooser);
 }
 
+/* Shows the anchors' fit of the annotator named (everyone's for ""), or with learner the
+ * learner's model of them. */
+static void
+select_model (VetoDashboard *self, const char *name, gboolean learner)
+{
+  gint annotator = -1;
+  guint entry;
+
+  for (guint j = 0; *name != '\0' && self->model_names != NULL && j < self->model_names->len; j++)
+    if (g_str_equal (self->model_names->pdata[j], name))
+      annotator = (gint) j;
+  entry = *name == '\0' || annotator >= 0 ? find_model_entry (self, annotator, learner)
+                                          : GTK_INVALID_LIST_POSITION;
+  if (entry != GTK_INVALID_LIST_POSITION)
+    gtk_drop_down_set_selected (self->annotator_model_dropdown, entry);
+  else if (learner)
+    g_warning ("Dashboard: no round has the learner's model of “%s”", name);
+  else
+    g_warning ("Dashboard: no annotator model for “%s”", name);
+}
+
 static void
 annotator_model_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  VetoDashboard *self = VETO_DASHBOARD (widget);
-  const char *name = g_variant_get_string (parameter, NULL);
-
-  if (*name == '\0')
-    {
-      gtk_drop_down_set_selected (self->annotator_model_dropdown, 0);
-      return;
-    }
-  for (guint i = 0; self->model_annotators != NULL && i < self->model_annotators->len; i++)
-    if (g_str_equal (self->model_names->pdata[g_array_index (self->model_annotators, guint, i)],
-                     name))
-      {
-        gtk_drop_down_set_selected (self->annotator_model_dropdown,
-                                    first_annotator_entry (self) + i);
-        return;
-      }
-  g_warning ("Dashboard: no annotator model for “%s”", name);
+  select_model (VETO_DASHBOARD (widget), g_variant_get_string (parameter, NULL), FALSE);
 }
 
-/* Shows the learner's model, the selector's second entry, when there is one. */
+/* The learner's model of the annotator named, its pooled model for "". */
 static void
 learner_model_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-  VetoDashboard *self = VETO_DASHBOARD (widget);
-
-  if (self->learner_listed)
-    gtk_drop_down_set_selected (self->annotator_model_dropdown, 1);
-  else
-    g_warning ("Dashboard: no round has a learner's annotator model yet");
+  select_model (VETO_DASHBOARD (widget), g_variant_get_string (parameter, NULL), TRUE);
 }
 
 /* --- GObject --- */
@@ -1089,8 +1161,9 @@ veto_dashboard_finalize (GObject *object)
   g_clear_pointer (&self->seconds, veto_plot_bars_free);
   g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
   g_clear_pointer (&self->model_names, g_ptr_array_unref);
-  g_clear_pointer (&self->model_annotators, g_array_unref);
-  g_clear_pointer (&self->learner_model, g_free);
+  g_clear_pointer (&self->model_ids, g_array_unref);
+  g_clear_pointer (&self->model_entries, g_array_unref);
+  veto_round_annotator_models_clear (&self->learner);
   veto_stats_report_clear (&self->models);
   g_free (self->transition_values);
   g_clear_object (&self->engine);
@@ -1182,7 +1255,7 @@ veto_dashboard_class_init (VetoDashboardClass *klass)
   gtk_widget_class_install_action (widget_class, "dashboard.export", "s", export_action);
   gtk_widget_class_install_action (widget_class, "dashboard.annotator-model", "s",
                                    annotator_model_action);
-  gtk_widget_class_install_action (widget_class, "dashboard.learner-model", NULL,
+  gtk_widget_class_install_action (widget_class, "dashboard.learner-model", "s",
                                    learner_model_action);
 
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);

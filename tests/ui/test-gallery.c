@@ -908,31 +908,38 @@ test_dashboard_annotator_models (void)
     assert_model_near (result.own_models + N_CLASSES * N_CLASSES,
                        report.annotators[1].choice_model);
 
-    /* A round that kept its refined model (as the engine's and train's do) is listed second as
-     * the learner's, and shown as it was saved; the annotators keep their entries after it. */
+    /* A round that kept its refined models (as the engine's and train's do, through the same
+     * writer) is listed second as the learner's, and shown as it was saved; each annotator the
+     * learner has a model of gets that model's entry after their own. */
     {
-      g_autoptr (GString) metrics = g_string_new ("{\"annotator_model\": [");
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+      g_autofree char *metrics = NULL;
       g_autofree char *entry = NULL;
+      g_autofree char *own = NULL;
       gint64 version;
 
-      for (guint y = 0; y < N_CLASSES; y++)
-        for (guint c = 0; c < N_CLASSES; c++)
-          g_string_append_printf (metrics, "%s%.17g%s", c == 0 ? (y ? ", [" : "[") : ", ",
-                                  result.annotator_model[y * N_CLASSES + c],
-                                  c + 1 == N_CLASSES ? "]" : "");
-      g_string_append (metrics, "]}");
+      json_builder_begin_object (builder);
+      veto_train_result_add_annotator_models (&result, N_CLASSES, builder);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      metrics = json_to_string (root, FALSE);
       g_assert_true (veto_store_add_round (veto_engine_get_store (engine), "pixels", "softmax",
-                                           8, metrics->str, 0.1, NULL, &version, &error));
+                                           8, metrics, 0.1, NULL, &version, &error));
       g_assert_no_error (error);
       veto_dashboard_refresh (dashboard);
       wait_for_dashboard (dashboard);
       entry = g_strdup_printf ("The learner (round %lld)", (long long) version);
+      own = g_strdup_printf ("ann, the learner’s (round %lld)", (long long) version);
       g_assert_cmpuint (g_list_model_get_n_items (veto_dashboard_get_annotator_model_choices (
-                            dashboard)), ==, 5);
+                            dashboard)), ==, 7);
       g_assert_cmpstr (choice (dashboard, 1), ==, entry);
       g_assert_cmpstr (choice (dashboard, 2), ==, "ann (own model)");
+      g_assert_cmpstr (choice (dashboard, 3), ==, own);
+      g_assert_cmpstr (choice (dashboard, 4), ==, "other (own model)");
+      g_assert_cmpstr (choice (dashboard, 6), ==, "few (pooled model)");
       g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard),
-                                                 "dashboard.learner-model", NULL));
+                                                 "dashboard.learner-model", "s", ""));
       assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
                     result.annotator_model);
       /* kept across a refresh, like an annotator's */
@@ -940,6 +947,23 @@ test_dashboard_annotator_models (void)
       wait_for_dashboard (dashboard);
       assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
                     result.annotator_model);
+      /* the learner's model of one person, not their anchors' fit (which differs from it) */
+      {
+        double most = 0.0;
+
+        for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
+          most = MAX (most, fabs (result.own_models[N_CLASSES * N_CLASSES + i]
+                                  - report.annotators[1].choice_model[i]));
+        g_assert_cmpfloat (most, >, 1e-6);
+      }
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard),
+                                                 "dashboard.learner-model", "s", "other"));
+      assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                    result.own_models + N_CLASSES * N_CLASSES);
+      veto_dashboard_refresh (dashboard);
+      wait_for_dashboard (dashboard);
+      assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
+                    result.own_models + N_CLASSES * N_CLASSES);
       g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dashboard),
                                                  "dashboard.annotator-model", "s", "other"));
       assert_model (veto_dashboard_get_annotator_model (dashboard, &k), k,
