@@ -27,13 +27,16 @@ G_DECLARE_FINAL_TYPE (VetoGallery, veto_gallery, VETO, GALLERY, GtkWidget)
 GtkWidget *veto_gallery_new (VetoEngine *engine);
 
 /* The items shown, filtered and sorted (VetoGalleryItem objects): a GtkSortListModel over a
- * GtkFilterListModel, both incremental, so the order and the count are final once neither has
- * items pending. */
+ * GtkFilterListModel, final once a refresh's reading has come back ("refreshing"). */
 GListModel *veto_gallery_get_items (VetoGallery *self);
 VetoThumbnailer *veto_gallery_get_thumbnailer (VetoGallery *self);
-/* Re-reads items, answers, classes and the newest scores now. The engine's signals do it,
+/* Re-reads items, answers, classes and the newest scores: the items and answers in a thread,
+ * through a read-only connection of the gallery's own, then applied on the main loop (asked
+ * again while a reading runs, it reads once more after it). The engine's signals do it,
  * throttled; an import that adds items should call it. */
 void veto_gallery_refresh (VetoGallery *self);
+/* The "refreshing" property: a reading runs (the items shown are those of the last one). */
+gboolean veto_gallery_get_refreshing (VetoGallery *self);
 /* Adds a class named after the cluster shown; what "Name This Cluster…" does once asked. */
 gboolean veto_gallery_name_cluster (VetoGallery *self, const char *name, GError **error);
 

@@ -305,7 +305,8 @@ save_screenshot (GtkWidget *window, const char *name)
   g_test_message ("screenshot %s (%d×%d)", path, width, height);
 }
 
-/* The gallery's items once the incremental filtering and sorting are done. */
+/* The gallery's items once its reading of the project has come back and the incremental
+ * filtering and sorting are done. */
 static GListModel *
 settled_items (GtkWidget *gallery)
 {
@@ -313,7 +314,8 @@ settled_items (GtkWidget *gallery)
   GtkFilterListModel *filtered = GTK_FILTER_LIST_MODEL (
       gtk_sort_list_model_get_model (GTK_SORT_LIST_MODEL (sorted)));
 
-  while (gtk_filter_list_model_get_pending (filtered) > 0
+  while (veto_gallery_get_refreshing (VETO_GALLERY (gallery))
+         || gtk_filter_list_model_get_pending (filtered) > 0
          || gtk_sort_list_model_get_pending (GTK_SORT_LIST_MODEL (sorted)) > 0)
     g_main_context_iteration (NULL, TRUE);
   return sorted;
@@ -323,6 +325,25 @@ static guint
 n_shown (GtkWidget *gallery)
 {
   return g_list_model_get_n_items (settled_items (gallery));
+}
+
+/* How many standing answers the gallery shows for an item (it must be shown). */
+static guint
+answers_of (GtkWidget *gallery, gint64 id)
+{
+  GListModel *items = settled_items (gallery);
+
+  for (guint i = 0; i < g_list_model_get_n_items (items); i++)
+    {
+      g_autoptr (VetoGalleryItem) item = g_list_model_get_item (items, i);
+      guint n;
+
+      if (veto_gallery_item_get_id (item) != id)
+        continue;
+      veto_gallery_item_get_answers (item, &n);
+      return n;
+    }
+  g_assert_not_reached ();
 }
 
 static void
@@ -385,6 +406,42 @@ test_gallery_filters (void)
     }
   g_assert_true (gtk_widget_activate_action (gallery, "gallery.predicted-filter", "i", -1));
   g_assert_cmpuint (n_shown (gallery), ==, N_POOL + N_TEST);
+
+  /* A refresh after an answer gives that item its answers and re-filters a filter that reads
+   * them; after its undo, the item is as it was. */
+  {
+    g_autoptr (GError) error = NULL;
+    const VetoQuestion *q = veto_engine_current (fx.engine);
+    guint before, shown;
+    gint64 id, undone;
+
+    /* an item without answers yet, so that the answer moves it into the filter */
+    for (guint skips = 0; q != NULL && answers_of (gallery, q->item) > 0 && skips < 50; skips++)
+      {
+        veto_engine_skip (fx.engine);
+        q = veto_engine_current (fx.engine);
+      }
+    g_assert_nonnull (q);
+    before = answers_of (gallery, q->item);
+    g_assert_cmpuint (before, ==, 0);
+    filter (gallery, "answered", -1);
+    shown = n_shown (gallery);
+    g_assert_true (veto_engine_answer (fx.engine, q->candidates[0], VETO_PREFER_LEFT, &id,
+                                       &error));
+    g_assert_no_error (error);
+    veto_gallery_refresh (VETO_GALLERY (gallery));
+    g_assert_cmpuint (n_shown (gallery), ==, shown + 1);
+    filter (gallery, "all", -1);
+    g_assert_cmpuint (answers_of (gallery, q->item), ==, before + 1);
+    filter (gallery, "answered", -1);
+    g_assert_true (veto_engine_undo (fx.engine, &undone, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (undone, ==, id);
+    veto_gallery_refresh (VETO_GALLERY (gallery));
+    g_assert_cmpuint (n_shown (gallery), ==, shown);
+    filter (gallery, "all", -1);
+    g_assert_cmpuint (answers_of (gallery, q->item), ==, before);
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
@@ -1081,11 +1138,16 @@ test_gallery_agcd (void)
   wait_for_thumbnails (VETO_GALLERY (gallery));
   save_screenshot (window, "gallery-agcd-cluster-1280x800.png");
 
-  /* An item imported while the gallery is open appears on the next refresh. */
+  /* An item imported while the gallery is open appears on the next refresh, which reads in a
+   * thread; asked for while a reading runs (which may have read before the import), the
+   * gallery reads once more after it. */
   g_assert_true (gtk_widget_activate_action (gallery, "gallery.cluster-filter", "i", -1));
+  veto_gallery_refresh (VETO_GALLERY (gallery));
+  g_assert_true (veto_gallery_get_refreshing (VETO_GALLERY (gallery)));
   fx.missing = add_file_item (veto_engine_get_store (fx.engine), "missing.png");
   veto_gallery_refresh (VETO_GALLERY (gallery));
   g_assert_cmpuint (n_shown (gallery), ==, N_POOL + N_TEST + 1);
+  g_assert_false (veto_gallery_get_refreshing (VETO_GALLERY (gallery)));
 
   for (guint i = g_list_model_get_n_items (gtk_window_get_toplevels ()); i > 0; i--)
     {
