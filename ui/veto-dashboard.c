@@ -8,6 +8,7 @@
 
 #include "veto-loss.h"
 #include "veto-plot.h"
+#include "veto-refresh.h"
 #include "veto-stats-load.h"
 
 /* Engine signals arrive after every answer; the charts catch up at most this often. */
@@ -44,14 +45,7 @@ struct _VetoDashboard
   GtkWidget parent_instance;
 
   VetoEngine *engine;
-  guint refresh_source;
-  gboolean refresh_when_mapped;
-  gboolean refreshing;   /* a thread is reading the project */
-  gboolean read_again;   /* asked for while it read: once more when it is done */
-  GCancellable *cancellable; /* cancelled when disposed: the reading's result is dropped */
-  VetoStore *reader;     /* the readings' own read-only connection, opened by the first and
-                            lent to each in turn (NULL while one runs): it stays on the file it
-                            opened, so the project may be moved or renamed while open */
+  VetoRefresh *refresh;  /* the charts' data, read in a thread */
   GtkNativeDialog *chooser;
 
   VetoPlotCurves *curves;
@@ -184,14 +178,12 @@ draw_area (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer us
 
 /* --- reading, in a thread of its own --- */
 
-/* What one refresh reads from the project. A thread fills it through a read-only connection of
- * its own, so that the window never waits for it (reading every answer and fitting the
- * annotators' models takes a time that grows with the project); the UI thread then draws from
- * it. A part the store failed to give stays NULL. */
+/* What one refresh reads from the project (veto_refresh_new ()). A thread fills it, so that the
+ * window never waits for it (reading every answer and fitting the annotators' models takes a
+ * time that grows with the project); the UI thread then draws from it. A part the store failed
+ * to give stays NULL. */
 typedef struct
 {
-  char *path;             /* the project, for the first reading's connection */
-  VetoStore *store;       /* the dashboard's reader, lent (NULL: the reading opens it) */
   GPtrArray *classes;     /* VetoClass: the engine's, copied when the refresh began */
   GPtrArray *rounds;      /* VetoRoundInfo */
   GArray *gold;           /* VetoGoldAnswer */
@@ -205,8 +197,6 @@ typedef struct
 static void
 snapshot_free (Snapshot *snap)
 {
-  g_free (snap->path);
-  g_clear_pointer (&snap->store, veto_store_close);
   g_clear_pointer (&snap->classes, g_ptr_array_unref);
   g_clear_pointer (&snap->rounds, g_ptr_array_unref);
   g_clear_pointer (&snap->gold, g_array_unref);
@@ -224,24 +214,15 @@ warn_and_clear (GError **error)
   g_clear_error (error);
 }
 
-/* Runs in a thread of the pool; touches nothing but snap. */
+/* In a thread: touches nothing but snap. */
 static void
-read_snapshot (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+read_snapshot (VetoStore *store, gpointer data)
 {
-  Snapshot *snap = task_data;
+  Snapshot *snap = data;
   guint k = snap->classes->len;
   g_autoptr (GError) error = NULL;
-  VetoStore *store;
   VetoStatsLoad in;
 
-  if (snap->store == NULL)
-    snap->store = veto_store_open (snap->path, TRUE, &error);
-  if ((store = snap->store) == NULL)
-    {
-      warn_and_clear (&error);
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
   if ((snap->rounds = veto_store_list_rounds (store, &error)) == NULL)
     warn_and_clear (&error);
   if ((snap->gold = veto_store_list_complementary_gold (store, &error)) == NULL)
@@ -261,7 +242,6 @@ read_snapshot (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   else
     warn_and_clear (&error);
   veto_stats_load_clear (&in);
-  g_task_return_boolean (task, TRUE);
 }
 
 /* --- data --- */
@@ -797,29 +777,14 @@ on_annotator_model_selected (VetoDashboard *self)
                           has_chart (self, CHART_ANNOTATOR_MODEL));
 }
 
-static void
-set_refreshing (VetoDashboard *self, gboolean refreshing)
-{
-  self->refreshing = refreshing;
-  gtk_accessible_update_state (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_STATE_BUSY, refreshing, -1);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REFRESHING]);
-}
-
-static void start_reading (VetoDashboard *self);
-
 /* Back on the UI thread: every chart redrawn from what was read. */
 static void
-on_snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
+apply_snapshot (GtkWidget *owner, gpointer data)
 {
-  VetoDashboard *self = VETO_DASHBOARD (source);
-  Snapshot *snap = g_task_get_task_data (G_TASK (result));
-  g_autoptr (GPtrArray) labels = NULL;
+  VetoDashboard *self = VETO_DASHBOARD (owner);
+  Snapshot *snap = data;
+  g_autoptr (GPtrArray) labels = class_labels (self);
 
-  g_task_propagate_boolean (G_TASK (result), NULL);
-  if (g_cancellable_is_cancelled (self->cancellable))
-    return; /* disposed: the snapshot closes the reader */
-  self->reader = g_steal_pointer (&snap->store);
-  labels = class_labels (self);
   refresh_rounds (self, snap, labels);
   refresh_transition (self, snap, labels);
   refresh_annotators (self, snap);
@@ -832,22 +797,15 @@ on_snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
       gtk_widget_set_visible (self->exports[chart], shown);
       gtk_widget_queue_draw (GTK_WIDGET (self->areas[chart]));
     }
-  if (self->read_again)
-    start_reading (self);
-  else
-    set_refreshing (self, FALSE);
 }
 
-static void
-start_reading (VetoDashboard *self)
+/* When a reading starts: the engine's classes, copied for the thread. */
+static gpointer
+new_snapshot (GtkWidget *owner)
 {
-  GPtrArray *classes = veto_engine_get_classes (self->engine);
+  GPtrArray *classes = veto_engine_get_classes (VETO_DASHBOARD (owner)->engine);
   Snapshot *snap = g_new0 (Snapshot, 1);
-  g_autoptr (GTask) task = NULL;
 
-  self->read_again = FALSE;
-  snap->path = g_strdup (veto_store_get_path (veto_engine_get_store (self->engine)));
-  snap->store = g_steal_pointer (&self->reader);
   snap->classes = g_ptr_array_new_full (classes->len, (GDestroyNotify) veto_class_free);
   for (guint i = 0; i < classes->len; i++)
     {
@@ -860,12 +818,7 @@ start_reading (VetoDashboard *self)
       copy->novel = klass->novel;
       g_ptr_array_add (snap->classes, copy);
     }
-  task = g_task_new (self, self->cancellable, on_snapshot_read, NULL);
-  g_task_set_source_tag (task, start_reading);
-  g_task_set_task_data (task, snap, (GDestroyNotify) snapshot_free);
-  g_task_run_in_thread (task, read_snapshot);
-  if (!self->refreshing)
-    set_refreshing (self, TRUE);
+  return snap;
 }
 
 void
@@ -873,12 +826,7 @@ veto_dashboard_refresh (VetoDashboard *self)
 {
   g_return_if_fail (VETO_IS_DASHBOARD (self));
 
-  g_clear_handle_id (&self->refresh_source, g_source_remove);
-  self->refresh_when_mapped = FALSE;
-  if (self->refreshing)
-    self->read_again = TRUE; /* what it reads may be older than the change asked about */
-  else
-    start_reading (self);
+  veto_refresh_now (self->refresh);
 }
 
 gboolean
@@ -886,26 +834,14 @@ veto_dashboard_get_refreshing (VetoDashboard *self)
 {
   g_return_val_if_fail (VETO_IS_DASHBOARD (self), FALSE);
 
-  return self->refreshing;
+  return veto_refresh_is_running (self->refresh);
 }
 
+/* The engine's signals arrive after every answer: a refresh at most every REFRESH_DELAY_MS. */
 static void
-refresh_timeout (gpointer user_data)
+on_engine_changed (VetoDashboard *self)
 {
-  VetoDashboard *self = user_data;
-
-  self->refresh_source = 0;
-  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
-    veto_dashboard_refresh (self);
-  else
-    self->refresh_when_mapped = TRUE;
-}
-
-static void
-schedule_refresh (VetoDashboard *self)
-{
-  if (self->refresh_source == 0)
-    self->refresh_source = g_timeout_add_once (REFRESH_DELAY_MS, refresh_timeout, self);
+  veto_refresh_schedule (self->refresh);
 }
 
 /* --- export --- */
@@ -1107,8 +1043,7 @@ veto_dashboard_map (GtkWidget *widget)
   VetoDashboard *self = VETO_DASHBOARD (widget);
 
   GTK_WIDGET_CLASS (veto_dashboard_parent_class)->map (widget);
-  if (self->refresh_when_mapped)
-    veto_dashboard_refresh (self);
+  veto_refresh_mapped (self->refresh);
 }
 
 static void
@@ -1122,14 +1057,18 @@ veto_dashboard_constructed (GObject *object)
     gtk_drawing_area_set_draw_func (self->areas[chart], draw_area, GINT_TO_POINTER (chart), NULL);
   g_signal_connect_object (self->annotator_model_dropdown, "notify::selected",
                            G_CALLBACK (on_annotator_model_selected), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (schedule_refresh), self,
+  g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (on_engine_changed), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (schedule_refresh), self,
+  g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (on_engine_changed), self,
                            G_CONNECT_SWAPPED);
+  self->refresh = veto_refresh_new (GTK_WIDGET (self),
+                                    veto_store_get_path (veto_engine_get_store (self->engine)),
+                                    properties[PROP_REFRESHING], REFRESH_DELAY_MS, new_snapshot,
+                                    read_snapshot, apply_snapshot, (GDestroyNotify) snapshot_free);
   /* Read when first shown, not here: the window makes a dashboard for every project it opens,
    * and opening one must not wait for its statistics (every answer read, T̂ and the annotator
    * models fitted: a time that grows with the project). */
-  self->refresh_when_mapped = TRUE;
+  veto_refresh_when_mapped (self->refresh);
 }
 
 static void
@@ -1137,8 +1076,7 @@ veto_dashboard_dispose (GObject *object)
 {
   VetoDashboard *self = VETO_DASHBOARD (object);
 
-  g_clear_handle_id (&self->refresh_source, g_source_remove);
-  g_cancellable_cancel (self->cancellable);
+  veto_refresh_stop (self->refresh);
   if (self->chooser != NULL)
     {
       gtk_native_dialog_destroy (self->chooser);
@@ -1167,8 +1105,7 @@ veto_dashboard_finalize (GObject *object)
   veto_stats_report_clear (&self->models);
   g_free (self->transition_values);
   g_clear_object (&self->engine);
-  g_clear_pointer (&self->reader, veto_store_close);
-  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->refresh, veto_refresh_free);
 
   G_OBJECT_CLASS (veto_dashboard_parent_class)->finalize (object);
 }
@@ -1184,7 +1121,7 @@ veto_dashboard_get_property (GObject *object, guint prop_id, GValue *value, GPar
       g_value_set_object (value, self->engine);
       break;
     case PROP_REFRESHING:
-      g_value_set_boolean (value, self->refreshing);
+      g_value_set_boolean (value, veto_refresh_is_running (self->refresh));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1265,7 +1202,6 @@ static void
 veto_dashboard_init (VetoDashboard *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->cancellable = g_cancellable_new ();
 }
 
 GtkWidget *

@@ -6,6 +6,7 @@
 
 #include "veto-gallery-item.h"
 #include "veto-plot.h"
+#include "veto-refresh.h"
 
 /* Engine signals arrive after every answer; the gallery catches up at most this often. */
 #define REFRESH_DELAY_MS 500
@@ -54,13 +55,7 @@ struct _VetoGallery
   GArray *clusters;             /* cluster ids offered by the cluster drop-down, in order */
   GPtrArray *class_names;       /* model order, as last read */
   GHashTable *class_index;      /* class id → index + 1 */
-  guint refresh_source;
-  gboolean refresh_when_mapped;
-  VetoStore *reader;            /* the readings' own read-only connection, opened by the first and
-                                   lent to each reading in turn */
-  GCancellable *cancellable;    /* cancelled at dispose: a reading then changes nothing */
-  gboolean refreshing;          /* a reading is running */
-  gboolean read_again;          /* a refresh was asked for while it ran */
+  VetoRefresh *refresh;         /* items and answers, read in a thread */
   gboolean syncing;             /* drop-down lists are being rebuilt: ignore their selection */
 
   KindFilter kind_filter;
@@ -695,12 +690,10 @@ update_count (VetoGallery *self)
     /* Translators: how many items the filters let through, of how many. */
     text = g_strdup_printf (ngettext ("%u of %u item", "%u of %u items", total), shown, total);
   gtk_label_set_label (self->count_label, text);
-  /* while the filter still runs, none shown yet is not "no match" */
-  if (total == 0 && !self->refreshing)
-    page = "empty";
-  else if (total == 0)
-    page = "items"; /* the first reading has not come back yet */
-  else if (shown == 0 && gtk_filter_list_model_get_pending (self->filtered) == 0)
+  /* no item before the first reading has come back is not an empty project */
+  if (total == 0)
+    page = self->refresh != NULL && veto_refresh_is_running (self->refresh) ? "items" : "empty";
+  else if (shown == 0)
     page = "no-match";
   gtk_stack_set_visible_child_name (self->stack, page);
 }
@@ -727,13 +720,11 @@ filters_changed (VetoGallery *self)
 
 /* --- reading, in a thread of its own --- */
 
-/* What one refresh reads from the project: every item's id and every standing answer, through
- * a read-only connection of the gallery's own, so that the window never waits for them (both
- * grow with the project: 30-100 ms on the demo's 70,000 items). */
+/* What one refresh reads from the project (veto_refresh_new ()): every item's id and every
+ * standing answer, in a thread, so that the window never waits for them (both grow with the
+ * project: 30-100 ms on the demo's 70,000 items). */
 typedef struct
 {
-  char *path;      /* the project, for the first reading's connection */
-  VetoStore *store; /* the gallery's reader, lent (NULL: the reading opens it) */
   GArray *ids;     /* gint64; NULL when the store failed to give them */
   GArray *answers; /* VetoItemAnswer; NULL likewise */
 } Reading;
@@ -741,57 +732,43 @@ typedef struct
 static void
 reading_free (Reading *reading)
 {
-  g_free (reading->path);
-  g_clear_pointer (&reading->store, veto_store_close);
   g_clear_pointer (&reading->ids, g_array_unref);
   g_clear_pointer (&reading->answers, g_array_unref);
   g_free (reading);
 }
 
-/* Runs in a thread of the pool; touches nothing but the reading. */
-static void
-read_items (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+new_reading (GtkWidget *owner)
 {
-  Reading *reading = task_data;
-  g_autoptr (GError) error = NULL;
-
-  if (reading->store == NULL)
-    reading->store = veto_store_open (reading->path, TRUE, &error);
-  if (reading->store != NULL
-      && (reading->ids = veto_store_list_item_ids (reading->store, VETO_N_SPLITS, &error)) != NULL)
-    reading->answers = veto_store_list_item_answers (reading->store, &error);
-  if (error != NULL)
-    g_warning ("Gallery: %s", error->message);
-  g_task_return_boolean (task, TRUE);
+  return g_new0 (Reading, 1);
 }
 
-static void start_reading (VetoGallery *self);
-
+/* In a thread: touches nothing but the reading. */
 static void
-set_refreshing (VetoGallery *self, gboolean refreshing)
+read_items (VetoStore *reader, gpointer data)
 {
-  self->refreshing = refreshing;
-  gtk_accessible_update_state (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_STATE_BUSY, refreshing, -1);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REFRESHING]);
+  Reading *reading = data;
+  g_autoptr (GError) error = NULL;
+
+  if ((reading->ids = veto_store_list_item_ids (reader, VETO_N_SPLITS, &error)) != NULL)
+    reading->answers = veto_store_list_item_answers (reader, &error);
+  if (error != NULL)
+    g_warning ("Gallery: %s", error->message);
 }
 
 /* Back on the UI thread: what was read, with the engine's classes and newest scores, applied
  * to the items. */
 static void
-on_items_read (GObject *source, GAsyncResult *result, gpointer user_data)
+apply_reading (GtkWidget *owner, gpointer data)
 {
-  VetoGallery *self = VETO_GALLERY (source);
-  Reading *reading = g_task_get_task_data (G_TASK (result));
+  VetoGallery *self = VETO_GALLERY (owner);
+  Reading *reading = data;
   g_autoptr (GPtrArray) changed = g_ptr_array_new ();
   gboolean classes, answers, scores, refilter, resort, at_top;
   GHashTableIter iter;
   gpointer list_item;
   GtkAdjustment *vadjustment;
 
-  g_task_propagate_boolean (G_TASK (result), NULL);
-  if (g_cancellable_is_cancelled (self->cancellable))
-    return; /* disposed: the reading closes the reader */
-  self->reader = g_steal_pointer (&reading->store);
   /* new items reach the filter and the sorter through the list's own change */
   refresh_items (self, reading->ids);
   classes = refresh_classes (self);
@@ -828,29 +805,8 @@ on_items_read (GObject *source, GAsyncResult *result, gpointer user_data)
     for (guint i = 0; i < changed->len; i++)
       if ((list_item = g_hash_table_lookup (self->bound, changed->pdata[i])) != NULL)
         update_captions (self, list_item);
-  if (self->read_again)
-    start_reading (self);
-  else
-    set_refreshing (self, FALSE);
   update_count (self);
   update_actions (self);
-}
-
-static void
-start_reading (VetoGallery *self)
-{
-  Reading *reading = g_new0 (Reading, 1);
-  g_autoptr (GTask) task = NULL;
-
-  self->read_again = FALSE;
-  reading->path = g_strdup (veto_store_get_path (veto_engine_get_store (self->engine)));
-  reading->store = g_steal_pointer (&self->reader);
-  task = g_task_new (self, self->cancellable, on_items_read, NULL);
-  g_task_set_source_tag (task, start_reading);
-  g_task_set_task_data (task, reading, (GDestroyNotify) reading_free);
-  g_task_run_in_thread (task, read_items);
-  if (!self->refreshing)
-    set_refreshing (self, TRUE);
 }
 
 void
@@ -858,12 +814,7 @@ veto_gallery_refresh (VetoGallery *self)
 {
   g_return_if_fail (VETO_IS_GALLERY (self));
 
-  g_clear_handle_id (&self->refresh_source, g_source_remove);
-  self->refresh_when_mapped = FALSE;
-  if (self->refreshing)
-    self->read_again = TRUE; /* what it reads may be older than the change asked about */
-  else
-    start_reading (self);
+  veto_refresh_now (self->refresh);
 }
 
 gboolean
@@ -871,26 +822,7 @@ veto_gallery_get_refreshing (VetoGallery *self)
 {
   g_return_val_if_fail (VETO_IS_GALLERY (self), FALSE);
 
-  return self->refreshing;
-}
-
-static void
-refresh_timeout (gpointer user_data)
-{
-  VetoGallery *self = user_data;
-
-  self->refresh_source = 0;
-  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
-    veto_gallery_refresh (self);
-  else
-    self->refresh_when_mapped = TRUE;
-}
-
-static void
-schedule_refresh (VetoGallery *self)
-{
-  if (self->refresh_source == 0)
-    self->refresh_source = g_timeout_add_once (REFRESH_DELAY_MS, refresh_timeout, self);
+  return veto_refresh_is_running (self->refresh);
 }
 
 static void
@@ -1346,8 +1278,14 @@ veto_gallery_map (GtkWidget *widget)
   VetoGallery *self = VETO_GALLERY (widget);
 
   GTK_WIDGET_CLASS (veto_gallery_parent_class)->map (widget);
-  if (self->refresh_when_mapped)
-    veto_gallery_refresh (self);
+  veto_refresh_mapped (self->refresh);
+}
+
+/* The engine's signals arrive after every answer: a refresh at most every REFRESH_DELAY_MS. */
+static void
+on_engine_changed (VetoGallery *self)
+{
+  veto_refresh_schedule (self->refresh);
 }
 
 static void
@@ -1378,15 +1316,17 @@ veto_gallery_constructed (GObject *object)
       gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->sorted))));
   gtk_grid_view_set_model (self->grid, self->selection);
 
-  /* the count and the page follow the filtering as it goes, and when it ends */
+  /* the count and the page follow the items shown, and a reading's end */
   g_signal_connect_object (self->sorted, "items-changed", G_CALLBACK (update_count), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->filtered, "notify::pending", G_CALLBACK (update_count), self,
+  g_signal_connect (self, "notify::refreshing", G_CALLBACK (update_count), NULL);
+  g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (on_engine_changed), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->engine, "model-updated", G_CALLBACK (schedule_refresh), self,
+  g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (on_engine_changed), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (self->engine, "status-changed", G_CALLBACK (schedule_refresh), self,
-                           G_CONNECT_SWAPPED);
+  self->refresh = veto_refresh_new (GTK_WIDGET (self), veto_store_get_path (store),
+                                    properties[PROP_REFRESHING], REFRESH_DELAY_MS, new_reading,
+                                    read_items, apply_reading, (GDestroyNotify) reading_free);
   veto_gallery_refresh (self);
   update_count (self);
   update_actions (self);
@@ -1397,8 +1337,7 @@ veto_gallery_dispose (GObject *object)
 {
   VetoGallery *self = VETO_GALLERY (object);
 
-  g_clear_handle_id (&self->refresh_source, g_source_remove);
-  g_cancellable_cancel (self->cancellable);
+  veto_refresh_stop (self->refresh);
   if (self->grid != NULL)
     {
       gtk_grid_view_set_model (self->grid, NULL);
@@ -1425,8 +1364,7 @@ veto_gallery_finalize (GObject *object)
   g_clear_pointer (&self->answers, g_array_unref);
   g_clear_pointer (&self->class_names, g_ptr_array_unref);
   g_array_unref (self->clusters);
-  g_clear_pointer (&self->reader, veto_store_close);
-  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->refresh, veto_refresh_free);
   g_clear_object (&self->engine);
 
   G_OBJECT_CLASS (veto_gallery_parent_class)->finalize (object);
@@ -1458,7 +1396,7 @@ veto_gallery_get_property (GObject *object, guint prop_id, GValue *value, GParam
       g_value_set_string (value, sort_names[self->sort]);
       break;
     case PROP_REFRESHING:
-      g_value_set_boolean (value, self->refreshing);
+      g_value_set_boolean (value, veto_refresh_is_running (self->refresh));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1588,7 +1526,6 @@ veto_gallery_init (VetoGallery *self)
   self->bound = g_hash_table_new (NULL, NULL);
   self->class_index = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->clusters = g_array_new (FALSE, FALSE, sizeof (int));
-  self->cancellable = g_cancellable_new ();
   self->all = g_list_store_new (VETO_TYPE_GALLERY_ITEM);
   self->filter = gtk_custom_filter_new (match_item, self, NULL);
   self->filtered = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->all)),
