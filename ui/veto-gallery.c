@@ -698,22 +698,30 @@ update_count (VetoGallery *self)
   gtk_stack_set_visible_child_name (self->stack, page);
 }
 
-/* After the user changed what is shown; a refresh leaves the view where it is. Setting the
- * model again is how GTK 4.8 brings a grid back to its first row (it has no scroll_to). */
+/* Filters and sorts the items again, as asked, and with to_top shows the grid's first row
+ * after: the user changed what is shown, or was looking at the top (a refresh otherwise leaves
+ * the view on the item it showed first). Setting the model again is how GTK 4.8 brings a grid
+ * back to its first row (it has no scroll_to); the grid is taken off the model while it
+ * changes, so that it rebuilds its rows once, not once for the change and once for the model
+ * (each about 0.25 s on the demo's 70,000 items). */
 static void
-scroll_to_top (VetoGallery *self)
+rearrange (VetoGallery *self, gboolean refilter, gboolean resort, gboolean to_top)
 {
-  if (self->selection == NULL)
-    return;
-  gtk_grid_view_set_model (self->grid, NULL);
-  gtk_grid_view_set_model (self->grid, self->selection);
+  to_top = to_top && self->selection != NULL;
+  if (to_top)
+    gtk_grid_view_set_model (self->grid, NULL);
+  if (refilter)
+    gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  if (resort)
+    gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
+  if (to_top)
+    gtk_grid_view_set_model (self->grid, self->selection);
 }
 
 static void
 filters_changed (VetoGallery *self)
 {
-  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
-  scroll_to_top (self);
+  rearrange (self, TRUE, FALSE, TRUE);
   update_count (self);
   update_actions (self);
 }
@@ -787,12 +795,7 @@ apply_reading (GtkWidget *owner, gpointer data)
        * at the top of the list wants the new top instead. */
       vadjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (self->grid));
       at_top = vadjustment == NULL || gtk_adjustment_get_value (vadjustment) <= 0;
-      if (refilter)
-        gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
-      if (resort)
-        gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
-      if (at_top)
-        scroll_to_top (self);
+      rearrange (self, refilter, resort, at_top);
     }
   /* the captions of the tiles shown: every one when classes or predictions changed */
   if (classes || scores)
@@ -852,8 +855,7 @@ set_sort (VetoGallery *self, const char *name)
           return;
         self->sort = i;
         gtk_drop_down_set_selected (self->sort_dropdown, i);
-        gtk_sorter_changed (GTK_SORTER (self->sorter), GTK_SORTER_CHANGE_DIFFERENT);
-        scroll_to_top (self);
+        rearrange (self, FALSE, TRUE, TRUE);
         g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SORT]);
         return;
       }
