@@ -758,8 +758,11 @@ read_items (VetoStore *reader, gpointer data)
   Reading *reading = data;
   g_autoptr (GError) error = NULL;
 
-  if ((reading->ids = veto_store_list_item_ids (reader, VETO_N_SPLITS, &error)) != NULL)
-    reading->answers = veto_store_list_item_answers (reader, &error);
+  /* answers first: every item they name is then among the ids, although people may answer
+   * and import between the two reads (an answer applied to no item would be lost, since the
+   * next reading would find it unchanged) */
+  if ((reading->answers = veto_store_list_item_answers (reader, &error)) != NULL)
+    reading->ids = veto_store_list_item_ids (reader, VETO_N_SPLITS, &error);
   if (error != NULL)
     g_warning ("Gallery: %s", error->message);
 }
@@ -780,7 +783,8 @@ apply_reading (GtkWidget *owner, gpointer data)
   /* new items reach the filter and the sorter through the list's own change */
   refresh_items (self, reading->ids);
   classes = refresh_classes (self);
-  answers = refresh_answers (self, reading->answers, changed);
+  /* a reading that failed half way changes no answer */
+  answers = reading->ids != NULL && refresh_answers (self, reading->answers, changed);
   scores = refresh_scores (self);
   /* The filter and the order are redone only when what they read changed: answers change
    * with every one given, scores with every model, and redoing them rebinds every tile the
