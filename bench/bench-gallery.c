@@ -114,7 +114,8 @@ main (int argc, char **argv)
   g_autofree char *copy = NULL;
   VetoEngineOptions options;
   GtkWidget *window, *gallery;
-  double first_hold, first_total, hold[REPEATS], total[REPEATS], model_hold[REPEATS],
+  gint64 start;
+  double load_hold, load_total, first_hold, first_total, hold[REPEATS], total[REPEATS], model_hold[REPEATS],
       model_total[REPEATS];
 
   if (argc != 2)
@@ -143,12 +144,21 @@ main (int argc, char **argv)
       return 1;
     }
   window = adw_window_new ();
+  /* the first load: the gallery made, shown and its first reading applied */
+  start = g_get_monotonic_time ();
   gallery = veto_gallery_new (engine);
   adw_window_set_content (ADW_WINDOW (window), gallery);
   gtk_window_set_default_size (GTK_WINDOW (window), 1280, 800);
   gtk_window_present (GTK_WINDOW (window));
+  load_hold = (g_get_monotonic_time () - start) / 1000.0;
   while (!gtk_widget_get_mapped (gallery) || busy (VETO_GALLERY (gallery)))
-    g_main_context_iteration (NULL, TRUE);
+    {
+      gint64 before = g_get_monotonic_time ();
+
+      g_main_context_iteration (NULL, FALSE);
+      load_hold = MAX (load_hold, (g_get_monotonic_time () - before) / 1000.0);
+    }
+  load_total = (g_get_monotonic_time () - start) / 1000.0;
   /* the gallery refreshes when the bench says, not on the engine's signals */
   g_signal_handlers_disconnect_matched (engine, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, gallery);
   drain_main_loop ();
@@ -173,6 +183,9 @@ main (int argc, char **argv)
       drain_main_loop ();
       timed_refresh (VETO_GALLERY (gallery), &model_hold[r], &model_total[r]);
     }
+  printf ("the first load (the window made and shown, the first reading applied): the longest "
+          "hold of the main loop %.1f ms; shown after %.1f ms\n",
+          load_hold, load_total);
   printf ("gallery refresh with nothing new: the longest hold of the main loop %.1f ms; shown "
           "after %.1f ms\n",
           first_hold, first_total);
