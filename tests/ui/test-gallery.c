@@ -446,6 +446,47 @@ test_gallery_filters (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Waits until nothing holds the object any more (a reading holds its widget until it is back). */
+static void
+wait_for_finalize (GWeakRef *weak)
+{
+  gint64 end = g_get_monotonic_time () + MODEL_TIMEOUT_MS * 1000;
+  GObject *object;
+
+  while ((object = g_weak_ref_get (weak)) != NULL && g_get_monotonic_time () < end)
+    {
+      g_object_unref (object);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_null (object);
+  g_weak_ref_clear (weak);
+}
+
+/* A gallery let go of, or destroyed with its window, while its first reading runs: the reading
+ * comes back to a widget still alive (it holds it) or stopped, and frees what it read after the
+ * widget is gone (ASan and MALLOC_PERTURB_ see a use after free). */
+static void
+test_gallery_gone_while_reading (void)
+{
+  GtkWidget *gallery = g_object_ref_sink (veto_gallery_new (fx.engine));
+  GtkWidget *window;
+  GWeakRef weak;
+
+  g_assert_true (veto_gallery_get_refreshing (VETO_GALLERY (gallery)));
+  g_weak_ref_init (&weak, gallery);
+  g_object_unref (gallery);
+  wait_for_finalize (&weak);
+
+  gallery = veto_gallery_new (fx.engine);
+  window = show_in_window (gallery, "Gallery");
+  veto_gallery_refresh (VETO_GALLERY (gallery));
+  g_assert_true (veto_gallery_get_refreshing (VETO_GALLERY (gallery)));
+  g_weak_ref_init (&weak, gallery);
+  gtk_window_destroy (GTK_WINDOW (window));
+  wait_for_finalize (&weak);
+}
+
 static void
 test_gallery_sort (void)
 {
@@ -1280,6 +1321,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/gallery/filters", test_gallery_filters);
   g_test_add_func ("/gallery/sort", test_gallery_sort);
+  g_test_add_func ("/gallery/gone-while-reading", test_gallery_gone_while_reading);
   g_test_add_func ("/dashboard/transition-and-export", test_dashboard);
   g_test_add_func ("/dashboard/annotators", test_annotator_stats);
   g_test_add_func ("/dashboard/empty", test_dashboard_empty);
