@@ -702,16 +702,6 @@ typedef struct
   VetoRoundAnnotatorModels models;
 } LearnerModel;
 
-/* The learner's own model of annotator id, or NULL. */
-static const double *
-learner_own_model (const LearnerModel *m, gint64 id)
-{
-  for (guint j = 0; m->models.own_ids != NULL && j < m->models.own_ids->len; j++)
-    if (g_array_index (m->models.own_ids, gint64, j) == id)
-      return m->models.own_models->pdata[j];
-  return NULL;
-}
-
 /* Fails (CORRUPT, naming the project and the round) when the round's models are not what
  * veto_round_annotator_models_read () accepts. */
 static gboolean
@@ -898,8 +888,8 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerMod
   for (guint j = 0; j < r->n_annotators; j++)
     {
       const VetoStatsAnnotator *a = &r->annotators[j];
-      const double *own = learner_own_model (learner,
-                                             g_array_index (in->annotator_ids, gint64, j));
+      const double *own = veto_round_annotator_models_find (
+          &learner->models, g_array_index (in->annotator_ids, gint64, j));
 
       g_print ("  %-12s %u answers", (const char *) in->annotator_names->pdata[j], a->answers);
       if (a->gold.n)

@@ -1900,6 +1900,17 @@ veto_round_annotator_models_clear (VetoRoundAnnotatorModels *models)
   g_clear_pointer (&models->own_models, g_ptr_array_unref);
 }
 
+const double *
+veto_round_annotator_models_find (const VetoRoundAnnotatorModels *models, gint64 annotator_id)
+{
+  g_return_val_if_fail (models != NULL, NULL);
+
+  for (guint j = 0; models->own_ids != NULL && j < models->own_ids->len; j++)
+    if (g_array_index (models->own_ids, gint64, j) == annotator_id)
+      return models->own_models->pdata[j];
+  return NULL;
+}
+
 gboolean
 veto_round_annotator_models_read (JsonObject *metrics, guint k, VetoRoundAnnotatorModels *out,
                                   GError **error)

@@ -200,6 +200,9 @@ typedef struct
 } VetoRoundAnnotatorModels;
 
 void veto_round_annotator_models_clear (VetoRoundAnnotatorModels *models);
+/* The round's own model of annotator_id (K × K), NULL when it has none of them. */
+const double *veto_round_annotator_models_find (const VetoRoundAnnotatorModels *models,
+                                                gint64 annotator_id);
 /* Fails (VETO_STORE_ERROR_CORRUPT, the message starting with the member's name) when
  * annotator_model is not a square matrix of positive weights with at most n_classes rows, or
  * own_annotator_models is not a list of { annotator_id, K × K positive weights }: a project from

@@ -349,15 +349,10 @@ typedef struct
 static const double *
 learner_model_of (VetoDashboard *self, guint j)
 {
-  gint64 id;
-
-  if (self->learner.own_ids == NULL || self->model_ids == NULL || j >= self->model_ids->len)
+  if (self->model_ids == NULL || j >= self->model_ids->len)
     return NULL;
-  id = g_array_index (self->model_ids, gint64, j);
-  for (guint i = 0; i < self->learner.own_ids->len; i++)
-    if (g_array_index (self->learner.own_ids, gint64, i) == id)
-      return self->learner.own_models->pdata[i];
-  return NULL;
+  return veto_round_annotator_models_find (&self->learner,
+                                           g_array_index (self->model_ids, gint64, j));
 }
 
 /* The selector's entry showing that model, or GTK_INVALID_LIST_POSITION. */
