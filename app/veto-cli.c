@@ -1,7 +1,6 @@
 /* veto-cli: what every subcommand shares: exit codes, error lines, terminal progress. */
 #include "veto-cli.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -119,30 +118,4 @@ veto_cli_progress_free (VetoCliProgress *progress)
     fputc ('\n', stderr);
   g_free (progress->label);
   g_free (progress);
-}
-
-void
-veto_cli_json_number (JsonBuilder *builder, const char *name, double value)
-{
-  if (name)
-    json_builder_set_member_name (builder, name);
-  if (isfinite (value))
-    json_builder_add_double_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-void
-veto_cli_json_matrix (JsonBuilder *builder, const char *name, const double *m, guint k)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_begin_array (builder);
-  for (guint y = 0; y < k; y++)
-    {
-      json_builder_begin_array (builder);
-      for (guint c = 0; c < k; c++)
-        veto_cli_json_number (builder, NULL, m[(gsize) y * k + c]);
-      json_builder_end_array (builder);
-    }
-  json_builder_end_array (builder);
 }

@@ -34,12 +34,6 @@ void veto_cli_progress_free (VetoCliProgress *progress);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VetoCliProgress, veto_cli_progress_free)
 
-/* Adds a number to a --json document, null when it is not defined (NAN or infinite); name is
- * the member's (NULL inside an array). */
-void veto_cli_json_number (JsonBuilder *builder, const char *name, double value);
-/* Adds a k × k matrix of numbers, row by row, to a --json document. */
-void veto_cli_json_matrix (JsonBuilder *builder, const char *name, const double *m, guint k);
-
 int veto_cmd_init (int argc, char **argv);
 int veto_cmd_import (int argc, char **argv);
 int veto_cmd_info (int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "veto-active.h"
+#include "veto-json.h"
 #include "veto-sim.h"
 #include "veto-stats-load.h"
 #include "veto-store.h"
@@ -142,7 +143,7 @@ campaign_json (JsonBuilder *b, const VetoCampaign *c, const VetoCampaignCoverage
   add_string (b, "protocol", veto_answer_kind_to_string (c->protocol));
   add_int (b, "per_item", c->per_item);
   add_int (b, "candidates", c->n_candidates);
-  veto_cli_json_number (b, "anchor_rate", c->anchor_rate);
+  veto_json_add_number (b, "anchor_rate", c->anchor_rate);
   add_string (b, "state", c->closed ? "closed" : "open");
   add_string (b, "created_at", c->created_at);
   add_string (b, "closed_at", c->closed_at);
@@ -665,16 +666,16 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
   add_int (b, "answers", a->answers);
   add_int (b, "ordinary", a->per_kind[VETO_STATS_ORDINARY]);
   add_int (b, "complementary", a->per_kind[VETO_STATS_COMPLEMENTARY]);
-  veto_cli_json_number (b, "mean_seconds", a->mean_seconds);
-  veto_cli_json_number (b, "median_seconds", a->median_seconds);
+  veto_json_add_number (b, "mean_seconds", a->mean_seconds);
+  veto_json_add_number (b, "median_seconds", a->median_seconds);
   add_int (b, "answers_on_gold", a->gold.n);
-  veto_cli_json_number (b, "noise_rate", veto_stats_count_rate (&a->gold));
-  veto_cli_json_number (b, "noise_rate_ordinary",
+  veto_json_add_number (b, "noise_rate", veto_stats_count_rate (&a->gold));
+  veto_json_add_number (b, "noise_rate_ordinary",
                         veto_stats_count_rate (&a->gold_kind[VETO_STATS_ORDINARY]));
-  veto_cli_json_number (b, "noise_rate_complementary",
+  veto_json_add_number (b, "noise_rate_complementary",
                         veto_stats_count_rate (&a->gold_kind[VETO_STATS_COMPLEMENTARY]));
   add_int (b, "answers_on_anchors", a->anchor.n);
-  veto_cli_json_number (b, "noise_rate_anchors", veto_stats_count_rate (&a->anchor));
+  veto_json_add_number (b, "noise_rate_anchors", veto_stats_count_rate (&a->anchor));
   if (a->choice_model != NULL)
     {
       json_builder_set_member_name (b, "choice_model");
@@ -684,10 +685,10 @@ annotator_json (JsonBuilder *b, const char *name, const VetoStatsAnnotator *a, g
         {
           json_builder_set_member_name (b, "own");
           json_builder_add_boolean_value (b, a->choice_own);
-          veto_cli_json_number (b, "pull_towards_pooled", a->choice_strength);
+          veto_json_add_number (b, "pull_towards_pooled", a->choice_strength);
         }
-      veto_cli_json_number (b, "names_truth_when_shown", a->choice_noise);
-      veto_cli_json_matrix (b, "weights", a->choice_model, k);
+      veto_json_add_number (b, "names_truth_when_shown", a->choice_noise);
+      veto_json_add_matrix (b, "weights", a->choice_model, k);
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
@@ -765,7 +766,7 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
     {
       json_builder_begin_object (b);
       add_int (b, "round", learner->round);
-      veto_cli_json_matrix (b, "weights", learner->models.pooled, k);
+      veto_json_add_matrix (b, "weights", learner->models.pooled, k);
       json_builder_set_member_name (b, "own");
       json_builder_begin_array (b);
       for (guint j = 0; learner->models.own_ids != NULL && j < learner->models.own_ids->len; j++)
@@ -775,7 +776,7 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
           json_builder_begin_object (b);
           add_int (b, "annotator_id", id);
           add_string (b, "annotator", annotator_name (in, id));
-          veto_cli_json_matrix (b, "weights", learner->models.own_models->pdata[j], k);
+          veto_json_add_matrix (b, "weights", learner->models.own_models->pdata[j], k);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -785,17 +786,17 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "noise_rate");
   json_builder_begin_object (b);
-  veto_cli_json_number (b, "overall", veto_stats_count_rate (&r->overall.gold));
-  veto_cli_json_number (b, "ordinary",
+  veto_json_add_number (b, "overall", veto_stats_count_rate (&r->overall.gold));
+  veto_json_add_number (b, "ordinary",
                         veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_ORDINARY]));
-  veto_cli_json_number (b, "complementary",
+  veto_json_add_number (b, "complementary",
                         veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_COMPLEMENTARY]));
-  veto_cli_json_number (b, "anchors", veto_stats_count_rate (&r->overall.anchor));
+  veto_json_add_number (b, "anchors", veto_stats_count_rate (&r->overall.anchor));
   add_int (b, "answers_on_gold", r->overall.gold.n);
   json_builder_set_member_name (b, "per_annotator");
   json_builder_begin_object (b);
   for (guint j = 0; j < r->n_annotators; j++)
-    veto_cli_json_number (b, in->annotator_names->pdata[j],
+    veto_json_add_number (b, in->annotator_names->pdata[j],
                           veto_stats_count_rate (&r->annotators[j].gold));
   json_builder_end_object (b);
   json_builder_end_object (b);
@@ -821,18 +822,18 @@ stats_json (const VetoStatsLoad *in, const char *campaign, gboolean anchors_only
       json_builder_end_array (b);
     }
   json_builder_end_array (b);
-  veto_cli_json_matrix (b, "probabilities", r->transition, k);
+  veto_json_add_matrix (b, "probabilities", r->transition, k);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "complementary");
   json_builder_begin_object (b);
-  veto_cli_json_number (b, "gold_hit_rate",
+  veto_json_add_number (b, "gold_hit_rate",
                         veto_stats_count_rate (&r->overall.gold_kind[VETO_STATS_COMPLEMENTARY]));
   add_int (b, "on_majority_items", r->cl_majority.n);
-  veto_cli_json_number (b, "majority_hit_rate", veto_stats_count_rate (&r->cl_majority));
+  veto_json_add_number (b, "majority_hit_rate", veto_stats_count_rate (&r->cl_majority));
   json_builder_end_object (b);
   if (r->overall.per_kind[VETO_STATS_ORDINARY] > 0)
     {
-      veto_cli_json_number (b, "krippendorff_alpha", r->alpha);
+      veto_json_add_number (b, "krippendorff_alpha", r->alpha);
       add_int (b, "krippendorff_units", r->alpha_units);
       add_int (b, "krippendorff_pairable_values", r->alpha_values);
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "veto-import.h"
+#include "veto-json.h"
 #include "veto-sim.h"
 
 static VetoDataset *
@@ -36,7 +37,7 @@ add_evaluation (JsonBuilder *b, const VetoDataset *ds, const VetoEvaluation *e)
   json_builder_begin_object (b);
   for (guint c = 0; c < k; c++)
     {
-      veto_cli_json_number (b, veto_dataset_get_class_name (ds, c), e->per_class_accuracy[c]);
+      veto_json_add_number (b, veto_dataset_get_class_name (ds, c), e->per_class_accuracy[c]);
     }
   json_builder_end_object (b);
   json_builder_set_member_name (b, "confusion");
@@ -186,16 +187,16 @@ add_validation (JsonBuilder *b, const VetoTrainResult *r)
 {
   json_builder_set_member_name (b, "validation");
   json_builder_add_string_value (b, r->validation);
-  veto_cli_json_number (b, "validation_score", r->validation_score);
+  veto_json_add_number (b, "validation_score", r->validation_score);
   json_builder_set_member_name (b, "best_epoch");
   json_builder_add_int_value (b, r->best_epoch);
   json_builder_set_member_name (b, "held_out");
   json_builder_add_int_value (b, r->held_out);
   json_builder_set_member_name (b, "estimated_from");
   json_builder_add_string_value (b, r->estimated_from);
-  veto_cli_json_number (b, "estimated_accuracy", r->estimated_accuracy);
-  veto_cli_json_number (b, "estimated_accuracy_low", r->estimated_accuracy_low);
-  veto_cli_json_number (b, "estimated_accuracy_high", r->estimated_accuracy_high);
+  veto_json_add_number (b, "estimated_accuracy", r->estimated_accuracy);
+  veto_json_add_number (b, "estimated_accuracy_low", r->estimated_accuracy_low);
+  veto_json_add_number (b, "estimated_accuracy_high", r->estimated_accuracy_high);
 }
 
 static const char *
@@ -592,7 +593,7 @@ veto_cmd_train (int argc, char **argv)
   veto_train_result_add_annotator_models (result, veto_dataset_get_n_classes (ds), b);
   /* the transition matrix the loss used (rows = true class) */
   if (result->q_used != NULL)
-    veto_cli_json_matrix (b, "q_used", result->q_used, veto_dataset_get_n_classes (ds));
+    veto_json_add_matrix (b, "q_used", result->q_used, veto_dataset_get_n_classes (ds));
   add_validation (b, result);
   json_builder_set_member_name (b, "refit");
   json_builder_add_boolean_value (b, refit);
@@ -649,7 +650,7 @@ veto_cmd_train (int argc, char **argv)
           json_builder_add_int_value (b, candidates[i].result.best_epoch);
           json_builder_set_member_name (b, "epochs");
           json_builder_add_int_value (b, candidates[i].result.epochs);
-          veto_cli_json_number (b, "estimated_accuracy", candidates[i].result.estimated_accuracy);
+          veto_json_add_number (b, "estimated_accuracy", candidates[i].result.estimated_accuracy);
           json_builder_set_member_name (b, "train_seconds");
           json_builder_add_double_value (b, candidates[i].result.train_seconds);
           json_builder_set_member_name (b, "epoch_scores");
@@ -659,7 +660,7 @@ veto_cmd_train (int argc, char **argv)
           json_builder_end_array (b);
           /* reported only: the choice above never saw it */
           if (evals[i].n)
-            veto_cli_json_number (b, "test_accuracy", evals[i].accuracy);
+            veto_json_add_number (b, "test_accuracy", evals[i].accuracy);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);

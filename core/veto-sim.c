@@ -8,6 +8,7 @@
 
 #include "veto-image.h"
 #include "veto-import.h"
+#include "veto-json.h"
 #include "veto-stats-load.h"
 
 struct _VetoDataset
@@ -1785,22 +1786,6 @@ veto_sim_refine_annotator_model (VetoStore *store, const VetoDataset *ds,
                                     n_items, io_a, cancellable, error);
 }
 
-/* A k × k matrix, row by row. */
-static void
-add_matrix (JsonBuilder *b, const char *name, const double *m, guint k)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint r = 0; r < k; r++)
-    {
-      json_builder_begin_array (b);
-      for (guint c = 0; c < k; c++)
-        json_builder_add_double_value (b, m[(gsize) r * k + c]);
-      json_builder_end_array (b);
-    }
-  json_builder_end_array (b);
-}
-
 void
 veto_train_result_add_annotator_models (const VetoTrainResult *result, guint k,
                                         JsonBuilder *b)
@@ -1808,7 +1793,7 @@ veto_train_result_add_annotator_models (const VetoTrainResult *result, guint k,
   g_return_if_fail (result != NULL && b != NULL);
 
   if (result->annotator_model != NULL)
-    add_matrix (b, "annotator_model", result->annotator_model, k);
+    veto_json_add_matrix (b, "annotator_model", result->annotator_model, k);
   if (result->own_annotators == NULL)
     return;
   json_builder_set_member_name (b, "own_annotator_models");
@@ -1818,7 +1803,7 @@ veto_train_result_add_annotator_models (const VetoTrainResult *result, guint k,
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "annotator_id");
       json_builder_add_int_value (b, result->own_annotators[j]);
-      add_matrix (b, "weights", result->own_models + (gsize) j * k * k, k);
+      veto_json_add_matrix (b, "weights", result->own_models + (gsize) j * k * k, k);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
