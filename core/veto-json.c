@@ -28,3 +28,14 @@ veto_json_add_matrix (JsonBuilder *builder, const char *name, const double *m, g
     }
   json_builder_end_array (builder);
 }
+
+gboolean
+veto_json_get_number (JsonNode *node, double *out_value)
+{
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || (json_node_get_value_type (node) != G_TYPE_DOUBLE
+          && json_node_get_value_type (node) != G_TYPE_INT64))
+    return FALSE;
+  *out_value = json_node_get_double (node);
+  return TRUE;
+}

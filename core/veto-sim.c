@@ -1828,15 +1828,10 @@ read_weights (JsonNode *node, guint k, double *out, guint *out_n)
         return FALSE;
       for (guint c = 0; c < n; c++)
         {
-          JsonNode *v = json_array_get_element (values, c);
           double w;
 
-          if (!JSON_NODE_HOLDS_VALUE (v)
-              || (json_node_get_value_type (v) != G_TYPE_DOUBLE
-                  && json_node_get_value_type (v) != G_TYPE_INT64))
-            return FALSE;
-          w = json_node_get_double (v);
-          if (!(w > 0) || !isfinite (w))
+          if (!veto_json_get_number (json_array_get_element (values, c), &w) || !(w > 0)
+              || !isfinite (w))
             return FALSE;
           out[(gsize) y * n + c] = w;
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "veto-image.h"
+#include "veto-json.h"
 
 void
 veto_store_problem_free (VetoStoreProblem *problem)
@@ -415,14 +416,10 @@ soft_problem (JsonParser *parser, const char *text, guint n_classes)
     return "the soft labels do not give one probability per class";
   for (guint i = 0; i < n_classes; i++)
     {
-      JsonNode *element = json_array_get_element (array, i);
       double p;
 
-      if (!JSON_NODE_HOLDS_VALUE (element)
-          || (json_node_get_value_type (element) != G_TYPE_DOUBLE
-              && json_node_get_value_type (element) != G_TYPE_INT64))
+      if (!veto_json_get_number (json_array_get_element (array, i), &p))
         return "the soft labels are not all numbers";
-      p = json_node_get_double (element);
       if (!(p >= 0 && p <= 1))
         return "a soft label is not a probability in [0, 1]";
     }

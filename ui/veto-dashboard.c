@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "veto-json.h"
 #include "veto-loss.h"
 #include "veto-plot.h"
 #include "veto-refresh.h"
@@ -258,17 +259,12 @@ class_labels (VetoDashboard *self)
   return labels;
 }
 
+/* A finite number member of a round's metrics. */
 static gboolean
 json_member_number (JsonObject *object, const char *name, double *out_value)
 {
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || (json_node_get_value_type (node) != G_TYPE_DOUBLE
-          && json_node_get_value_type (node) != G_TYPE_INT64))
-    return FALSE;
-  *out_value = json_node_get_double (node);
-  return isfinite (*out_value);
+  return veto_json_get_number (json_object_get_member (object, name), out_value)
+         && isfinite (*out_value);
 }
 
 /* Adds (x, y) to a series, the newer round replacing an older one of the same size. */
