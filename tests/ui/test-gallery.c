@@ -721,6 +721,23 @@ test_dashboard_empty (void)
     g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
     g_assert_cmpint (g_rename (moved, path), ==, 0);
   }
+
+  /* A hand-edited round whose confusion matrix holds a string: the dashboard says which round
+   * and which cell, and draws no matrix (it read the string as a count of 0 before). */
+  g_assert_true (veto_store_add_round (veto_engine_get_store (engine), "pixels", "softmax", 8,
+                                       "{\"test_accuracy\": 0.5, \"confusion\": "
+                                       "[[1, 0, 0, 0], [0, 1, \"2\", 0], [0, 0, 1, 0], "
+                                       "[0, 0, 0, 1]]}",
+                                       0.1, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_test_expect_message ("Veto", G_LOG_LEVEL_WARNING,
+                         "Dashboard: round *'s confusion matrix's row 2, column 3 is not a count");
+  veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+  wait_for_dashboard (VETO_DASHBOARD (dashboard));
+  g_test_assert_expected_messages ();
+  g_assert_false (veto_dashboard_export (VETO_DASHBOARD (dashboard), "confusion", png, &error));
+  g_assert_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT);
+  g_clear_error (&error);
   gtk_window_destroy (GTK_WINDOW (window));
   veto_engine_shutdown (engine);
 }
