@@ -456,10 +456,13 @@ refine_by_em (Run *run, double *io_a, GError **error)
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
  * by cross-validation (veto_loss_fit_annotator_cv ()), once there are
  * VETO_SIM_MIN_ANCHORS_PER_CLASS × K of them, then (unless anchors_only) refined by EM over
- * every answer (refine_by_em ()); until then (and without anchors) the uniform model. EM from
- * the uniform model, without gold, collapsed here (0.16 at 6,000 answers, human profile), and
- * so did EM whose priors came from the classifier trained on the very answers explained
- * (0.311): it learns the classifier's mistakes as the annotator's habits. */
+ * every answer (refine_by_em ()); until then the uniform model. Without any anchor answer (and
+ * unless anchors_only), the uniform model refined by that EM once the run has
+ * VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD answers. EM whose priors came from the classifier trained
+ * on the very answers explained collapsed (0.16 from the uniform model, 0.311 from the
+ * anchors' fit, human profile, 6,000 answers): it learns the classifier's mistakes as the
+ * annotator's habits; the cross-fitted classifiers of refine_by_em () never saw the answers
+ * they explain. */
 static gboolean
 estimate_model (Run *run, gboolean anchors_only, GError **error)
 {
@@ -481,6 +484,17 @@ estimate_model (Run *run, gboolean anchors_only, GError **error)
       n++;
     }
   g_clear_pointer (&run->annotator_a, g_free);
+  if (n == 0 && !anchors_only && choices->len >= VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD)
+    {
+      /* No gold: the uniform model refined by the same EM (docs/simulate.md: "Without gold") */
+      for (guint y = 0; y < k; y++)
+        for (guint c = 0; c < k; c++)
+          a[(gsize) y * k + c] = y == c ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+      if (!refine_by_em (run, a, error))
+        return FALSE;
+      run->annotator_a = g_steal_pointer (&a);
+      return TRUE;
+    }
   if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     return TRUE;
   if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error)

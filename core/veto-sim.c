@@ -1127,13 +1127,15 @@ collect_anchor_id (const VetoAnnotation *a, gpointer user_data)
  * its own whose gold class is known; then each person's own model fitted again to their anchor
  * answers, pulled towards the refined pooled one. The n_anchor anchor answers are those
  * fit_from_anchors () read (anchor_obs, annotator_of, anchor_gold); answers are the ones the
- * training reads. */
+ * training reads. Nothing is refined (*out_refined FALSE) with fewer than min_answers other
+ * answers. */
 static gboolean
 refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
                          GPtrArray *answers, const VetoLossChoiceObservation *anchor_obs,
                          const guint *annotator_of, const gint *anchor_gold, guint n_anchor,
-                         const VetoLossAnnotatorFit *fits, AnnotatorModels *out,
-                         GCancellable *cancellable, GError **error)
+                         const VetoLossAnnotatorFit *fits, guint min_answers,
+                         AnnotatorModels *out, gboolean *out_refined, GCancellable *cancellable,
+                         GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds);
   g_autoptr (GHashTable) anchor_ids = g_hash_table_new (NULL, NULL);
@@ -1195,8 +1197,10 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
       g_array_append_val (obs, ((VetoLossChoiceObservation) { shown, n_shown, cls, NULL }));
       g_array_append_val (item_of, item);
     }
-  if (rows->len == n_anchor)
+  *out_refined = FALSE;
+  if (rows->len == n_anchor || obs->len - n_anchor < MAX (min_answers, 1))
     return TRUE;
+  *out_refined = TRUE;
   if (!refine_annotator_model (store, ds, spec, answers,
                                (const VetoLossChoiceObservation *) obs->data,
                                (const guint *) item_of->data, obs->len,
@@ -1222,6 +1226,33 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
   return TRUE;
 }
 
+/* Without any answer on a gold anchor: one model for everyone, the uniform one refined by EM
+ * over every complementary answer (refine_by_cross_fitting ()) once there are
+ * VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD; before, none (the loss's uniform annotator). */
+static gboolean
+fit_without_gold (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                  GPtrArray *answers, AnnotatorModels *out, GCancellable *cancellable,
+                  GError **error)
+{
+  guint k = veto_dataset_get_n_classes (ds);
+  gboolean ok, refined = FALSE;
+
+  out->n_models = 1;
+  out->a = g_new (double, (gsize) k * k);
+  for (guint y = 0; y < k; y++)
+    for (guint c = 0; c < k; c++)
+      out->a[(gsize) y * k + c] = y == c ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+  ok = refine_by_cross_fitting (store, ds, spec, answers, NULL, NULL, NULL, 0, NULL,
+                                VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD, out, &refined, cancellable,
+                                error);
+  if (!ok || !refined)
+    {
+      annotator_models_clear (out);
+      out->n_models = 0;
+    }
+  return ok;
+}
+
 /* The annotators' models from the answers on gold anchors (veto_loss_fit_annotators ()); for
  * the candidate-aware loss, then refined by every answer (refine_by_cross_fitting ()). */
 static gboolean
@@ -1237,7 +1268,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
   g_autofree double *truth = g_new0 (double, (gsize) k * k);
   g_autofree VetoLossAnnotatorFit *fits = NULL;
   GPtrArray *names;
-  gboolean ok;
+  gboolean ok, refined;
 
   *out = (AnnotatorModels) { 0 };
   if (!veto_stats_load (store, VETO_STATS_LOAD_ANCHOR_ANSWERS, NULL, ds->classes, &load, error))
@@ -1261,11 +1292,13 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
     }
   out->anchor_answers = n;
   /* K² weights need evidence: fitted to a few dozen answers they made the first rounds worse
-   * (README: the demo's 1,000 answers, 50 of them anchors), so the uniform model until then */
+   * (README: the demo's 1,000 answers, 50 of them anchors), so the uniform model until then;
+   * without any, EM alone */
   if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     {
       veto_stats_load_clear (&load);
-      return TRUE;
+      return n > 0 || spec->cl_loss != VETO_LOSS_COMPLEMENTARY_CANDIDATE
+             || fit_without_gold (store, ds, spec, answers, out, cancellable, error);
     }
   out->n_models = names->len + 1;
   out->a = g_new (double, (gsize) out->n_models * k * k);
@@ -1274,7 +1307,7 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
                                  out->a + (gsize) k * k, fits, error)
        && (spec->cl_loss != VETO_LOSS_COMPLEMENTARY_CANDIDATE
            || refine_by_cross_fitting (store, ds, spec, answers, obs, annotator_of, gold, n, fits,
-                                       out, cancellable, error));
+                                       0, out, &refined, cancellable, error));
   if (ok)
     {
       out->model_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

@@ -58,6 +58,11 @@ gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_su
  * (docs/simulate.md: the demo's 1,000 answers, 50 of them anchors). */
 #define VETO_SIM_MIN_ANCHORS_PER_CLASS 10
 
+/* Complementary answers before a model is learned without gold (no answer on a gold anchor at
+ * all): the uniform model refined by EM over every answer through cross-fitted classifiers
+ * (docs/simulate.md: "Without gold"). 200 is what it was measured with: simulate's --init. */
+#define VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD 200
+
 /* What scores a model on held-out synthetic complementary labels (no gold): both need only
  * the CLs and the transition matrix Q they were drawn through (the loss's Q: --q, estimated,
  * or uniform). */
@@ -101,7 +106,9 @@ typedef struct
                                     uniform annotator. With the candidate-aware loss the pooled
                                     model is then refined by EM over every complementary answer
                                     (veto_sim_refine_annotator_model ()) and each own model
-                                    refitted towards it. With answers, FWD without q
+                                    refitted towards it; with no anchor answer at all, the
+                                    uniform model so refined, for everyone, once there are
+                                    VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD. With answers, FWD without q
                                     takes each answer's Q from its model
                                     (veto_loss_annotator_transition (), as many classes shown as
                                     the answers saw); no model: the uniform Q */

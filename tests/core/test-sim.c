@@ -607,6 +607,98 @@ test_models_refined_by_every_answer (Fixture *f, gconstpointer data)
   veto_train_result_clear (&anchors_only);
 }
 
+/* Answers without any gold anchor, two classes of the K shown (a pair drawn at random): with
+ * the truth among them, the other is named; without it, the class after the truth with
+ * probability after_truth, the one after that otherwise. */
+static void
+add_answers_without_gold (Fixture *f, const VetoDataset *ds, const char *name, guint n,
+                          double after_truth, GRand *rand)
+{
+  g_autoptr (GError) error = NULL;
+  guint n_pool;
+  const guint *pool = veto_dataset_get_split (ds, VETO_SPLIT_POOL, &n_pool);
+  gint64 annotator;
+
+  g_assert_cmpuint (n, <=, n_pool);
+  g_assert_true (veto_store_ensure_annotator (f->store, name, VETO_ANNOTATOR_HUMAN, &annotator,
+                                              &error));
+  for (guint i = 0; i < n; i++)
+    {
+      guint y = veto_dataset_get_gold (ds, pool[i]), left_out = g_rand_int_range (rand, 0, K);
+      guint first = (left_out + 1) % K, second = (left_out + 2) % K, named;
+      gint64 shown[2] = { f->classes[first], f->classes[second] };
+      VetoAnswer answer = {
+        .kind = VETO_KIND_COMPLEMENTARY, .item = veto_dataset_item_of_row (ds, pool[i]),
+        .annotator = annotator, .candidates = shown, .n_candidates = 2, .strategy = "random",
+        .score = NAN,
+      };
+
+      if (first == y || second == y)
+        named = first == y ? second : first;
+      else
+        named = (y + (g_rand_double (rand) < after_truth ? 1 : 2)) % K;
+      answer.answer_class = f->classes[named];
+      g_assert_true (veto_store_add_annotation (f->store, &answer, NULL, &error));
+    }
+}
+
+/* Without gold anchors the candidate-aware loss's model is learned by EM alone (cross-fitted
+ * classifiers, from the uniform model), once there are VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD
+ * answers: an annotator who, shown two wrong classes, names the one after the truth 4 times
+ * in 5 is seen to (log 4 = 1.39; the pull towards uniform keeps the fit short of it), one who
+ * names either alike is given no such habit, and with too few answers there is no model (the
+ * uniform one). The pairs with the truth teach the classifiers the classes, and through them
+ * EM reads the pairs without it. */
+static void
+test_model_without_gold (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VetoDataset) ds = veto_dataset_load (f->store, "pixels", TRUE, NULL, NULL, NULL,
+                                                  &error);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  const char *names[] = { "few", "even", "habit" };
+  const double after_truth[] = { 0.8, 0.5, 0.8 };
+  const guint n[] = { VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD - 1, 300, 300 };
+  VetoTrainSpec spec;
+
+  g_assert_no_error (error);
+  for (guint j = 0; j < G_N_ELEMENTS (names); j++)
+    add_answers_without_gold (f, ds, names[j], n[j], after_truth[j], rand);
+  veto_train_spec_init (&spec);
+  spec.supervision = VETO_SUPERVISION_ANSWERS;
+  spec.cl_loss = VETO_LOSS_COMPLEMENTARY_CANDIDATE;
+  spec.train.max_epochs = 30;
+  for (guint j = 0; j < G_N_ELEMENTS (names); j++)
+    {
+      VetoTrainResult result = { 0 };
+      double habit;
+
+      spec.annotator = names[j];
+      veto_model_free (veto_sim_train (f->store, ds, &spec, &result, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (result.anchor_answers, ==, 0);
+      g_assert_cmpuint (result.annotators_fitted, ==, 0);
+      if (j == 0)
+        {
+          g_assert_null (result.annotator_model);
+          veto_train_result_clear (&result);
+          continue;
+        }
+      g_assert_nonnull (result.annotator_model);
+      habit = habit_after_truth (result.annotator_model);
+      g_test_message ("%s: habit %g", names[j], habit);
+      for (guint y = 0; y < K; y++)
+        /* no gold measures the truth's weight: it stays the uniform model's */
+        g_assert_cmpfloat_with_epsilon (result.annotator_model[y * K + y],
+                                        VETO_LOSS_DEFAULT_EPSILON, 1e-12);
+      if (j == 1)
+        g_assert_cmpfloat (fabs (habit), <, 0.15);
+      else
+        g_assert_cmpfloat (habit, >, 0.7);
+      veto_train_result_clear (&result);
+    }
+}
+
 /* veto_sim_refine_annotator_model (): an item's gold class, when known, is its prior in place
  * of the classifier's p. Every pool item is answered (all K shown) by naming the class after
  * the truth 9 times in 10. From the uniform model, the classifiers learn only "not the named
@@ -1026,6 +1118,7 @@ main (int argc, char **argv)
   ADD ("/sim/train/cross-fitted", test_cross_fitted_probs);
   ADD ("/sim/train/models-refined", test_models_refined_by_every_answer);
   ADD ("/sim/train/refine-annotator-model", test_refine_annotator_model);
+  ADD ("/sim/train/model-without-gold", test_model_without_gold);
 #undef ADD
   g_test_add_func ("/sim/annotator/biased", test_biased_annotator_reproduces_matrix);
   g_test_add_func ("/sim/annotator/simple", test_simple_annotators);
