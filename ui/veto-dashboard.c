@@ -70,6 +70,7 @@ struct _VetoDashboard
   gint64 learner_round;
   VetoPlotMatrix *annotator_model;
   const double *annotator_model_values;
+  guint annotator_model_k;
   gboolean filling_choices;
 
   AdwToastOverlay *toast_overlay;
@@ -592,14 +593,17 @@ show_annotator_model (VetoDashboard *self)
   g_autofree char *title = NULL;
   g_autofree char *answers = NULL;
   g_autofree char *caption = NULL;
-  guint k = self->models.n_classes;
+  gboolean fitted = self->models.overall.choice_model != NULL;
+  guint k;
   const double *values;
 
   g_clear_pointer (&self->annotator_model, veto_plot_matrix_free);
   self->annotator_model_values = NULL;
   gtk_widget_queue_draw (GTK_WIDGET (self->areas[CHART_ANNOTATOR_MODEL]));
-  if (self->models.overall.choice_model == NULL || entry == NULL)
+  if (entry == NULL || (!fitted && !entry->learner))
     return;
+  /* the learner's models are read for the engine's classes (refresh_learner_model ()) */
+  k = entry->learner ? veto_engine_get_classes (self->engine)->len : self->models.n_classes;
   if (entry->annotator >= 0)
     {
       a = &self->models.annotators[entry->annotator];
@@ -609,7 +613,16 @@ show_annotator_model (VetoDashboard *self)
   answers = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u anchor answer",
                                           "%u anchor answers", a->choice_answers),
                              a->choice_answers);
-  if (entry->learner && name == NULL)
+  if (!fitted)
+    {
+      /* Translators: %lld is the number of a round of training. */
+      title = g_strdup_printf (_("The learner's choice model, round %lld"),
+                               (long long) self->learner_round);
+      caption = g_strdup (_("Learned without gold: no answer is on a gold anchor, so everyone's "
+                            "model is the uniform annotator refined by every answer through "
+                            "classifiers that never trained on the answers they explain"));
+    }
+  else if (entry->learner && name == NULL)
     {
       /* Translators: %lld is the number of a round of training. */
       title = g_strdup_printf (_("The learner's choice model, round %lld"),
@@ -682,6 +695,7 @@ show_annotator_model (VetoDashboard *self)
                                _("class named “not”"));
   veto_plot_matrix_set_value_format (self->annotator_model, VETO_PLOT_VALUES_DECIMAL);
   self->annotator_model_values = values;
+  self->annotator_model_k = k;
   gtk_label_set_text (self->annotator_model_caption, caption);
 }
 
@@ -725,20 +739,26 @@ refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
   self->model_entries = g_array_new (FALSE, FALSE, sizeof (ModelEntry));
 
   /* Translators: the first %u is how many answers the learner needs (second %u per class),
-   * the last how many there are. */
+   * the third how many there are, the last how many answers a model without gold needs. */
   description = g_strdup_printf (_("The learner keeps the uniform annotator until there are %u "
                                    "complementary answers on gold anchors (%u per class): %u "
-                                   "so far"),
-                                 needed, VETO_SIM_MIN_ANCHORS_PER_CLASS, snap->anchor_answers);
+                                   "so far. With none at all, it learns a model without gold "
+                                   "from %u complementary answers"),
+                                 needed, VETO_SIM_MIN_ANCHORS_PER_CLASS, snap->anchor_answers,
+                                 VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD);
   adw_status_page_set_description (self->annotator_model_status, description);
 
   self->filling_choices = TRUE;
   gtk_string_list_splice (self->annotator_model_choices, 0,
                           g_list_model_get_n_items (G_LIST_MODEL (self->annotator_model_choices)),
                           NULL);
-  add_model_entry (self, -1, FALSE, _("Everyone (pooled)"));
-  learner = self->learner.pooled != NULL && self->models.overall.choice_model != NULL
-            && self->models.n_classes == veto_engine_get_classes (self->engine)->len;
+  /* Without an anchors' fit the learner's model, when it has one, was learned without gold:
+   * its entry alone */
+  learner = self->learner.pooled != NULL
+            && (self->models.overall.choice_model == NULL
+                || self->models.n_classes == veto_engine_get_classes (self->engine)->len);
+  if (self->models.overall.choice_model != NULL || !learner)
+    add_model_entry (self, -1, FALSE, _("Everyone (pooled)"));
   if (learner)
     {
       /* Translators: the learner's model in the selector of models, %lld its round. */
@@ -1029,7 +1049,7 @@ veto_dashboard_get_annotator_model (VetoDashboard *self, guint *out_k)
 {
   g_return_val_if_fail (VETO_IS_DASHBOARD (self), NULL);
 
-  *out_k = self->annotator_model_values != NULL ? self->models.n_classes : 0;
+  *out_k = self->annotator_model_values != NULL ? self->annotator_model_k : 0;
   return self->annotator_model_values;
 }
 

@@ -666,6 +666,28 @@ test_dashboard (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* The model shown is exactly the one expected. */
+static void
+assert_model (const double *shown, guint k, const double *expected)
+{
+  g_assert_nonnull (shown);
+  g_assert_nonnull (expected);
+  g_assert_cmpuint (k, ==, N_CLASSES);
+  for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
+    g_assert_cmpfloat_with_epsilon (shown[i], expected[i], 1e-12);
+}
+
+/* The selector of annotator models' entry i. */
+static const char *
+choice (VetoDashboard *dashboard, guint i)
+{
+  g_autoptr (GtkStringObject) entry = g_list_model_get_item (
+      veto_dashboard_get_annotator_model_choices (dashboard), i);
+
+  /* The list keeps the string alive past this reference. */
+  return gtk_string_object_get_string (entry);
+}
+
 /* Before any answer there is no round: every chart says why it is empty, nothing exports. */
 static void
 test_dashboard_empty (void)
@@ -738,6 +760,42 @@ test_dashboard_empty (void)
   g_assert_false (veto_dashboard_export (VETO_DASHBOARD (dashboard), "confusion", png, &error));
   g_assert_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT);
   g_clear_error (&error);
+
+  /* No answer on a gold anchor, and a round whose model was learned without gold (as the
+   * engine's is from 200 complementary answers): the learner's entry is the only one, first,
+   * and shows the model as the round saved it. */
+  {
+    double learned[N_CLASSES * N_CLASSES];
+    VetoTrainResult result = { .annotator_model = learned };
+    g_autoptr (JsonBuilder) builder = json_builder_new ();
+    g_autoptr (JsonNode) root = NULL;
+    g_autofree char *metrics = NULL;
+    g_autofree char *entry = NULL;
+    const double *shown;
+    gint64 version;
+
+    for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
+      learned[i] = i % (N_CLASSES + 1) == 0 ? VETO_LOSS_DEFAULT_EPSILON : 0.5 + 0.1 * i;
+    json_builder_begin_object (builder);
+    veto_train_result_add_annotator_models (&result, N_CLASSES, builder);
+    json_builder_end_object (builder);
+    root = json_builder_get_root (builder);
+    metrics = json_to_string (root, FALSE);
+    g_assert_true (veto_store_add_round (veto_engine_get_store (engine), "pixels", "softmax", 8,
+                                         metrics, 0.1, NULL, &version, &error));
+    g_assert_no_error (error);
+    veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
+    wait_for_dashboard (VETO_DASHBOARD (dashboard));
+    entry = g_strdup_printf ("The learner (round %lld)", (long long) version);
+    g_assert_cmpuint (g_list_model_get_n_items (veto_dashboard_get_annotator_model_choices (
+                          VETO_DASHBOARD (dashboard))), ==, 1);
+    g_assert_cmpstr (choice (VETO_DASHBOARD (dashboard), 0), ==, entry);
+    shown = veto_dashboard_get_annotator_model (VETO_DASHBOARD (dashboard), &k);
+    assert_model (shown, k, learned);
+    g_assert_true (veto_dashboard_export (VETO_DASHBOARD (dashboard), "annotator-model", png,
+                                          &error));
+    g_assert_no_error (error);
+  }
   gtk_window_destroy (GTK_WINDOW (window));
   veto_engine_shutdown (engine);
 }
@@ -828,16 +886,6 @@ make_models_project (ModelsProject *p, const char *path)
   add_anchor_answers (p, store, 1, 10);
 }
 
-static void
-assert_model (const double *shown, guint k, const double *expected)
-{
-  g_assert_nonnull (shown);
-  g_assert_nonnull (expected);
-  g_assert_cmpuint (k, ==, N_CLASSES);
-  for (guint i = 0; i < N_CLASSES * N_CLASSES; i++)
-    g_assert_cmpfloat_with_epsilon (shown[i], expected[i], 1e-12);
-}
-
 /* Every weight within 5% of the other model's, and not all equal to it. */
 static void
 assert_model_near (const double *got, const double *fitted)
@@ -851,16 +899,6 @@ assert_model_near (const double *got, const double *fitted)
       moved |= got[i] != fitted[i];
     }
   g_assert_true (moved);
-}
-
-static const char *
-choice (VetoDashboard *dashboard, guint i)
-{
-  g_autoptr (GtkStringObject) entry = g_list_model_get_item (
-      veto_dashboard_get_annotator_model_choices (dashboard), i);
-
-  /* The list keeps the string alive past this reference. */
-  return gtk_string_object_get_string (entry);
 }
 
 /* The models' card is the last: scrolled into view for the screenshots. */
