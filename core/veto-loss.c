@@ -1042,6 +1042,16 @@ fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double st
   return TRUE;
 }
 
+void
+veto_loss_uniform_annotator (guint k, double *out_a)
+{
+  g_return_if_fail (out_a != NULL);
+
+  for (guint y = 0; y < k; y++)
+    for (guint c = 0; c < k; c++)
+      out_a[(gsize) y * k + c] = y == c ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+}
+
 gboolean
 veto_loss_fit_annotator (const VetoLossChoiceObservation *obs, guint n, guint k, double strength,
                          double *out_a, double *out_noise, GError **error)

@@ -38,6 +38,10 @@ GQuark veto_loss_error_quark (void);
 /* Default noise floor of the uniform annotator: A[y][y] = epsilon, 1 elsewhere. */
 #define VETO_LOSS_DEFAULT_EPSILON 1e-3
 
+/* Writes the uniform annotator's K×K weights (VETO_LOSS_DEFAULT_EPSILON on the diagonal, 1
+ * elsewhere) to out_a: where EM without gold starts. */
+void veto_loss_uniform_annotator (guint k, double *out_a);
+
 typedef struct
 {
   const float *outputs; /* n_rows x n_outputs */

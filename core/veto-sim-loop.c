@@ -487,9 +487,7 @@ estimate_model (Run *run, gboolean anchors_only, GError **error)
   if (n == 0 && !anchors_only && choices->len >= VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD)
     {
       /* No gold: the uniform model refined by the same EM (docs/simulate.md: "Without gold") */
-      for (guint y = 0; y < k; y++)
-        for (guint c = 0; c < k; c++)
-          a[(gsize) y * k + c] = y == c ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+      veto_loss_uniform_annotator (k, a);
       if (!refine_by_em (run, a, error))
         return FALSE;
       run->annotator_a = g_steal_pointer (&a);

@@ -1239,9 +1239,7 @@ fit_without_gold (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
 
   out->n_models = 1;
   out->a = g_new (double, (gsize) k * k);
-  for (guint y = 0; y < k; y++)
-    for (guint c = 0; c < k; c++)
-      out->a[(gsize) y * k + c] = y == c ? VETO_LOSS_DEFAULT_EPSILON : 1.0;
+  veto_loss_uniform_annotator (k, out->a);
   ok = refine_by_cross_fitting (store, ds, spec, answers, NULL, NULL, NULL, 0, NULL,
                                 VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD, out, &refined, cancellable,
                                 error);
