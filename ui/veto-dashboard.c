@@ -618,9 +618,10 @@ show_annotator_model (VetoDashboard *self)
       /* Translators: %lld is the number of a round of training. */
       title = g_strdup_printf (_("The learner's choice model, round %lld"),
                                (long long) self->learner_round);
-      caption = g_strdup (_("Learned without gold: no answer is on a gold anchor, so everyone's "
-                            "model is the uniform annotator refined by every answer through "
-                            "classifiers that never trained on the answers they explain"));
+      caption = g_strdup (_("Learned without gold (no answer was on a gold anchor when the round "
+                            "trained): everyone's model is the uniform annotator refined by "
+                            "every answer through classifiers that never trained on the answers "
+                            "they explain"));
     }
   else if (entry->learner && name == NULL)
     {
