@@ -882,8 +882,8 @@ stats_print (const VetoStatsLoad *in, const VetoStatsReport *r, const LearnerMod
   if (learner->models.pooled != NULL)
     {
       g_print ("  the learner's pooled model in round %" G_GINT64_FORMAT " (Luce weights, rows = "
-               "gold class; with the candidate-aware loss the anchors' fit, or without any "
-               "anchor answer the uniform model, refined by every answer):\n", learner->round);
+               "gold class; with the candidate-aware loss the anchors' fit, or short of it the "
+               "uniform model, refined by every answer):\n", learner->round);
       print_choice_model (learner->models.pooled, r->n_classes);
     }
   for (guint j = 0; j < r->n_annotators; j++)

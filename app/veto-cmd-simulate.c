@@ -339,8 +339,8 @@ veto_cmd_simulate (int argc, char **argv)
     { "annotator-model", 0, 0, G_OPTION_ARG_STRING, &model_kind,
       "complementary: the annotator model of the loss: estimated (default: fitted to the "
       "answers on gold anchors, then refined by EM over every answer through classifiers that "
-      "never trained on the answers they explain; with --anchors 0, the uniform model so "
-      "refined from 200 answers on), anchors (the fit to the anchors alone), "
+      "never trained on the answers they explain; short of the anchors' fit, the uniform model "
+      "so refined from 200 answers on), anchors (the fit to the anchors alone), "
       "oracle (the simulated annotator's own; a reference) or uniform", "MODEL" },
     { "holdout", 0, 0, G_OPTION_ARG_DOUBLE, &holdout,
       "complementary: share of items whose answers are held out of training, to choose each "

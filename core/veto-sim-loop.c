@@ -456,9 +456,9 @@ refine_by_em (Run *run, double *io_a, GError **error)
 /* The estimated model: fitted to the answers on gold anchors, the pull towards uniform chosen
  * by cross-validation (veto_loss_fit_annotator_cv ()), once there are
  * VETO_SIM_MIN_ANCHORS_PER_CLASS × K of them, then (unless anchors_only) refined by EM over
- * every answer (refine_by_em ()); until then the uniform model. Without any anchor answer (and
- * unless anchors_only), the uniform model refined by that EM once the run has
- * VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD answers. EM whose priors came from the classifier trained
+ * every answer (refine_by_em ()). Until then (and with anchors_only, always) the uniform model,
+ * refined by that EM (the anchors with their gold class) once the run has
+ * VETO_SIM_MIN_ANSWERS_FOR_EM answers. EM whose priors came from the classifier trained
  * on the very answers explained collapsed (0.16 from the uniform model, 0.311 from the
  * anchors' fit, human profile, 6,000 answers): it learns the classifier's mistakes as the
  * annotator's habits; the cross-fitted classifiers of refine_by_em () never saw the answers
@@ -484,9 +484,10 @@ estimate_model (Run *run, gboolean anchors_only, GError **error)
       n++;
     }
   g_clear_pointer (&run->annotator_a, g_free);
-  if (n == 0 && !anchors_only && choices->len >= VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD)
+  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k && !anchors_only
+      && choices->len >= VETO_SIM_MIN_ANSWERS_FOR_EM)
     {
-      /* No gold: the uniform model refined by the same EM (docs/simulate.md: "Without gold") */
+      /* the uniform model refined by the same EM (docs/simulate.md: "Before the anchors' fit") */
       veto_loss_uniform_annotator (k, a);
       if (!refine_by_em (run, a, error))
         return FALSE;

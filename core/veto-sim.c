@@ -1127,8 +1127,8 @@ collect_anchor_id (const VetoAnnotation *a, gpointer user_data)
  * its own whose gold class is known; then each person's own model fitted again to their anchor
  * answers, pulled towards the refined pooled one. The n_anchor anchor answers are those
  * fit_from_anchors () read (anchor_obs, annotator_of, anchor_gold); answers are the ones the
- * training reads. Nothing is refined (*out_refined FALSE) with fewer than min_answers other
- * answers. */
+ * training reads. Nothing is refined (*out_refined FALSE) with fewer than min_answers answers,
+ * the anchors' included. */
 static gboolean
 refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
                          GPtrArray *answers, const VetoLossChoiceObservation *anchor_obs,
@@ -1198,7 +1198,7 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
       g_array_append_val (item_of, item);
     }
   *out_refined = FALSE;
-  if (rows->len == n_anchor || obs->len - n_anchor < MAX (min_answers, 1))
+  if (rows->len == n_anchor || obs->len < min_answers)
     return TRUE;
   *out_refined = TRUE;
   if (!refine_annotator_model (store, ds, spec, answers,
@@ -1226,13 +1226,15 @@ refine_by_cross_fitting (VetoStore *store, const VetoDataset *ds, const VetoTrai
   return TRUE;
 }
 
-/* Without any answer on a gold anchor: one model for everyone, the uniform one refined by EM
- * over every complementary answer (refine_by_cross_fitting ()) once there are
- * VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD; before, none (the loss's uniform annotator). */
+/* Short of the anchors' fit: one model for everyone, the uniform one refined by EM over every
+ * complementary answer (refine_by_cross_fitting (), the n_anchor answers on gold anchors in
+ * anchor_obs with their gold class) once there are VETO_SIM_MIN_ANSWERS_FOR_EM in all; before,
+ * none (the loss's uniform annotator). */
 static gboolean
-fit_without_gold (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
-                  GPtrArray *answers, AnnotatorModels *out, GCancellable *cancellable,
-                  GError **error)
+fit_before_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *spec,
+                    GPtrArray *answers, const VetoLossChoiceObservation *anchor_obs,
+                    const gint *anchor_gold, guint n_anchor, AnnotatorModels *out,
+                    GCancellable *cancellable, GError **error)
 {
   guint k = veto_dataset_get_n_classes (ds);
   gboolean ok, refined = FALSE;
@@ -1240,9 +1242,9 @@ fit_without_gold (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
   out->n_models = 1;
   out->a = g_new (double, (gsize) k * k);
   veto_loss_uniform_annotator (k, out->a);
-  ok = refine_by_cross_fitting (store, ds, spec, answers, NULL, NULL, NULL, 0, NULL,
-                                VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD, out, &refined, cancellable,
-                                error);
+  ok = refine_by_cross_fitting (store, ds, spec, answers, anchor_obs, NULL, anchor_gold,
+                                n_anchor, NULL, VETO_SIM_MIN_ANSWERS_FOR_EM, out, &refined,
+                                cancellable, error);
   if (!ok || !refined)
     {
       annotator_models_clear (out);
@@ -1290,13 +1292,15 @@ fit_from_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec *
     }
   out->anchor_answers = n;
   /* K² weights need evidence: fitted to a few dozen answers they made the first rounds worse
-   * (README: the demo's 1,000 answers, 50 of them anchors), so the uniform model until then;
-   * without any, EM alone */
+   * (README: the demo's 1,000 answers, 50 of them anchors), so until then EM alone, from the
+   * uniform model */
   if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     {
+      ok = spec->cl_loss != VETO_LOSS_COMPLEMENTARY_CANDIDATE
+           || fit_before_anchors (store, ds, spec, answers, obs, gold, n, out, cancellable,
+                                  error);
       veto_stats_load_clear (&load);
-      return n > 0 || spec->cl_loss != VETO_LOSS_COMPLEMENTARY_CANDIDATE
-             || fit_without_gold (store, ds, spec, answers, out, cancellable, error);
+      return ok;
     }
   out->n_models = names->len + 1;
   out->a = g_new (double, (gsize) out->n_models * k * k);

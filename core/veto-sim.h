@@ -58,10 +58,12 @@ gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_su
  * (docs/simulate.md: the demo's 1,000 answers, 50 of them anchors). */
 #define VETO_SIM_MIN_ANCHORS_PER_CLASS 10
 
-/* Complementary answers before a model is learned without gold (no answer on a gold anchor at
- * all): the uniform model refined by EM over every answer through cross-fitted classifiers
- * (docs/simulate.md: "Without gold"). 200 is what it was measured with: simulate's --init. */
-#define VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD 200
+/* Complementary answers before, short of the anchors' fit (fewer than
+ * VETO_SIM_MIN_ANCHORS_PER_CLASS per class, none at all included), the annotator model is the
+ * uniform one refined by EM over every answer through cross-fitted classifiers, the anchors
+ * with their gold class (docs/simulate.md: "Before the anchors' fit"). 200 is what it was
+ * measured with: simulate's --init. */
+#define VETO_SIM_MIN_ANSWERS_FOR_EM 200
 
 /* What scores a model on held-out synthetic complementary labels (no gold): both need only
  * the CLs and the transition matrix Q they were drawn through (the loss's Q: --q, estimated,
@@ -106,9 +108,9 @@ typedef struct
                                     uniform annotator. With the candidate-aware loss the pooled
                                     model is then refined by EM over every complementary answer
                                     (veto_sim_refine_annotator_model ()) and each own model
-                                    refitted towards it; with no anchor answer at all, the
+                                    refitted towards it; short of the anchors' fit, the
                                     uniform model so refined, for everyone, once there are
-                                    VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD. With answers, FWD without q
+                                    VETO_SIM_MIN_ANSWERS_FOR_EM. With answers, FWD without q
                                     takes each answer's Q from its model
                                     (veto_loss_annotator_transition (), as many classes shown as
                                     the answers saw); no model: the uniform Q */

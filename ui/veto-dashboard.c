@@ -618,10 +618,14 @@ show_annotator_model (VetoDashboard *self)
       /* Translators: %lld is the number of a round of training. */
       title = g_strdup_printf (_("The learner's choice model, round %lld"),
                                (long long) self->learner_round);
-      caption = g_strdup (_("Learned without gold (no answer was on a gold anchor when the round "
-                            "trained): everyone's model is the uniform annotator refined by "
-                            "every answer through classifiers that never trained on the answers "
-                            "they explain"));
+      /* Translators: %u is how many answers on gold anchors the anchors' fit needs. */
+      caption = g_strdup_printf (_("Learned before the anchors' fit (fewer than %u answers on gold "
+                                   "anchors when the round trained): everyone's model is the "
+                                   "uniform annotator refined by every answer, those on anchors "
+                                   "with their gold class, through classifiers that never trained "
+                                   "on the answers they explain"),
+                                 VETO_SIM_MIN_ANCHORS_PER_CLASS
+                                     * veto_engine_get_classes (self->engine)->len);
     }
   else if (entry->learner && name == NULL)
     {
@@ -739,22 +743,23 @@ refresh_annotator_models (VetoDashboard *self, Snapshot *snap)
   g_clear_pointer (&self->model_entries, g_array_unref);
   self->model_entries = g_array_new (FALSE, FALSE, sizeof (ModelEntry));
 
-  /* Translators: the first %u is how many answers the learner needs (second %u per class),
-   * the third how many there are, the last how many answers a model without gold needs. */
+  /* Translators: the first %u is how many complementary answers EM needs, the second how many
+   * answers on gold anchors the anchors' fit needs (third %u per class), the last how many
+   * there are. */
   description = g_strdup_printf (_("The learner keeps the uniform annotator until there are %u "
-                                   "complementary answers on gold anchors (%u per class): %u "
-                                   "so far. With none at all, it learns a model without gold "
-                                   "from %u complementary answers"),
-                                 needed, VETO_SIM_MIN_ANCHORS_PER_CLASS, snap->anchor_answers,
-                                 VETO_SIM_MIN_ANSWERS_WITHOUT_GOLD);
+                                   "complementary answers, then learns a model by EM; it fits "
+                                   "one to the answers on gold anchors once there are %u of them "
+                                   "(%u per class): %u so far"),
+                                 VETO_SIM_MIN_ANSWERS_FOR_EM, needed,
+                                 VETO_SIM_MIN_ANCHORS_PER_CLASS, snap->anchor_answers);
   adw_status_page_set_description (self->annotator_model_status, description);
 
   self->filling_choices = TRUE;
   gtk_string_list_splice (self->annotator_model_choices, 0,
                           g_list_model_get_n_items (G_LIST_MODEL (self->annotator_model_choices)),
                           NULL);
-  /* Without an anchors' fit the learner's model, when it has one, was learned without gold:
-   * its entry alone */
+  /* Without an anchors' fit the learner's model, when it has one, was learned by EM before
+   * it: its entry alone */
   learner = self->learner.pooled != NULL
             && (self->models.overall.choice_model == NULL
                 || self->models.n_classes == veto_engine_get_classes (self->engine)->len);
