@@ -286,10 +286,15 @@ for model in anchors estimated; do
     --anchors 0.25 --budget 200 --batch 40 --init 40 --seeds 1 --strategy margin \
     --out "$T/sim-fit-$model"
 done
+# same_model_until N A.csv B.csv: B's annotator_error is A's in every round before N answers,
+# and differs in one from N on.
+same_model_until() {
+  awk -F, -v n="$1" 'FNR == 1 { f++ } f == 1 && FNR > 1 { a[$4] = $8 }
+    f == 2 && FNR > 1 { if ($4 < n && $8 != a[$4]) bad = 1; if ($4 >= n && $8 != a[$4]) moved = 1 }
+    END { exit bad || !moved }' "$2" "$3"
+}
 check "the estimated model is the anchors' fit until 120 answers, and refines it after" \
-  awk -F, 'FNR == 1 { f++ } f == 1 && FNR > 1 { a[$4] = $8 }
-           f == 2 && FNR > 1 { if ($4 < 120 && $8 != a[$4]) bad = 1; if ($4 >= 120 && $8 != a[$4]) moved = 1 }
-           END { exit bad || !moved }' "$T/sim-fit-anchors/curve.csv" "$T/sim-fit-estimated/curve.csv"
+  same_model_until 120 "$T/sim-fit-anchors/curve.csv" "$T/sim-fit-estimated/curve.csv"
 # Short of the anchors' fit (none, or 15 of the 30 it needs): the uniform model until 200
 # answers, then (`estimated`) the uniform model refined by the same EM; `anchors` keeps the
 # uniform model throughout.
@@ -301,9 +306,7 @@ for rate in 0 0.05; do
       --out "$T/sim-em-$rate-$model"
   done
   check "with --anchors $rate the estimated model is uniform until 200 answers, learned by EM after" \
-    awk -F, 'FNR == 1 { f++ } f == 1 && FNR > 1 { a[$4] = $8 }
-             f == 2 && FNR > 1 { if ($4 < 200 && $8 != a[$4]) bad = 1; if ($4 >= 200 && $8 != a[$4]) moved = 1 }
-             END { exit bad || !moved }' "$T/sim-em-$rate-anchors/curve.csv" "$T/sim-em-$rate-estimated/curve.csv"
+    same_model_until 200 "$T/sim-em-$rate-anchors/curve.csv" "$T/sim-em-$rate-estimated/curve.csv"
 done
 check "the oracle model is the simulated annotator's own: annotator_error 0 every round" \
   awk -F, 'NR == 1 { ok = ($8 == "annotator_error") } NR > 1 && $8 != 0 { ok = 0 } END { exit !ok }' \
