@@ -51,8 +51,9 @@ run_headless (const char *path)
            "answers 1,000 complementary questions (\"which of these 4 classes is this image "
            "NOT?\", the 4 that tell most about its class under the model, as in the window) "
            "about items chosen by margin (the default strategy) and at random, three times "
-           "(seeds 1-3: one run moves by ±0.1); 5%% are gold anchors, from which the "
-           "annotator's model is estimated once there are 10 per class. At this budget the "
+           "(seeds 1-3: one run moves by ±0.1); from 200 answers the annotator's model is "
+           "learned by EM, and 5%% are gold anchors, to which it is fitted once there are 10 "
+           "per class. At this budget the "
            "model is still poor and random items do as well as margin's or better; margin pulls "
            "ahead with more answers (README: Measured figures)...\n");
   status = veto_cmd_simulate (G_N_ELEMENTS (simulate_argv) - 1, simulate_argv);
