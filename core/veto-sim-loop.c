@@ -484,9 +484,10 @@ estimate_model (Run *run, gboolean anchors_only, GError **error)
       n++;
     }
   g_clear_pointer (&run->annotator_a, g_free);
-  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k && !anchors_only
-      && choices->len >= VETO_SIM_MIN_ANSWERS_FOR_EM)
+  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
     {
+      if (anchors_only || choices->len < VETO_SIM_MIN_ANSWERS_FOR_EM)
+        return TRUE;
       /* the uniform model refined by the same EM (docs/simulate.md: "Before the anchors' fit") */
       veto_loss_uniform_annotator (k, a);
       if (!refine_by_em (run, a, error))
@@ -494,8 +495,6 @@ estimate_model (Run *run, gboolean anchors_only, GError **error)
       run->annotator_a = g_steal_pointer (&a);
       return TRUE;
     }
-  if (n < VETO_SIM_MIN_ANCHORS_PER_CLASS * k)
-    return TRUE;
   if (!veto_loss_fit_annotator_cv (obs, n, k, a, NULL, NULL, error)
       || (!anchors_only && !refine_by_em (run, a, error)))
     return FALSE;

@@ -1239,6 +1239,9 @@ fit_before_anchors (VetoStore *store, const VetoDataset *ds, const VetoTrainSpec
   guint k = veto_dataset_get_n_classes (ds);
   gboolean ok, refined = FALSE;
 
+  /* fewer answers of any kind than EM needs: the store's anchor ids need not be read */
+  if (answers->len + n_anchor < VETO_SIM_MIN_ANSWERS_FOR_EM)
+    return TRUE;
   out->n_models = 1;
   out->a = g_new (double, (gsize) k * k);
   veto_loss_uniform_annotator (k, out->a);

@@ -293,7 +293,8 @@ read_confusion (JsonNode *node, double **out_values, guint *out_k, GError **erro
 
   if (node == NULL)
     return FALSE;
-  if (!JSON_NODE_HOLDS_ARRAY (node) || (k = json_array_get_length (json_node_get_array (node))) == 0)
+  k = JSON_NODE_HOLDS_ARRAY (node) ? json_array_get_length (json_node_get_array (node)) : 0;
+  if (k == 0)
     {
       g_set_error_literal (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT,
                            "confusion matrix is not an array of rows");
