@@ -148,6 +148,22 @@ add_mean_std (JsonBuilder *b, const char *name, const double *values, guint n)
   }
 }
 
+/* --seeds: "S" is seeds 1..S, "FIRST-LAST" a range (fresh seeds for a confirmation run). */
+static gboolean
+parse_seed_range (const char *text, guint64 *first, guint64 *last)
+{
+  g_auto (GStrv) ends = g_strsplit (text, "-", 3);
+  guint n = g_strv_length (ends);
+
+  if (n == 1)
+    {
+      *first = 1;
+      return g_ascii_string_to_unsigned (ends[0], 10, 1, 1000000, last, NULL);
+    }
+  return n == 2 && g_ascii_string_to_unsigned (ends[0], 10, 1, 1000000, first, NULL)
+         && g_ascii_string_to_unsigned (ends[1], 10, *first, 1000000, last, NULL);
+}
+
 static JsonNode *
 summary_json (GArray *rows, GStrv strategies, VetoSimMode mode, double target)
 {
@@ -177,6 +193,11 @@ summary_json (GArray *rows, GStrv strategies, VetoSimMode mode, double target)
         }
       json_builder_set_member_name (b, "seeds");
       json_builder_add_int_value (b, finals->len);
+      json_builder_set_member_name (b, "seed_list");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < finals->len; i++)
+        json_builder_add_int_value (b, (gint64) g_array_index (finals, Row, i).seed);
+      json_builder_end_array (b);
       json_builder_set_member_name (b, "final_answers");
       json_builder_add_int_value (b, finals->len ? g_array_index (finals, Row, 0).point.answers
                                                  : 0);
@@ -308,8 +329,10 @@ veto_cmd_simulate (int argc, char **argv)
   g_autofree char *model_name = NULL;
   g_autofree char *loss_name = NULL;
   g_autofree char *model_kind = NULL;
+  g_autofree char *seed_range = NULL;
+  guint64 first_seed = 1, last_seed = 3;
   double anchors = -1, holdout = 0;
-  gint budget = 1000, batch = 100, init = 100, seeds = 3, novel = 3, k_shown = 0, max_pool = 0;
+  gint budget = 1000, batch = 100, init = 100, novel = 3, k_shown = 0, max_pool = 0;
   gint epochs = 0;
   double target = 0;
   gboolean scratch = FALSE, diversity = FALSE, quiet = FALSE;
@@ -323,7 +346,8 @@ veto_cmd_simulate (int argc, char **argv)
     { "budget", 'b', 0, G_OPTION_ARG_INT, &budget, "answers per run, init included (1000)", "N" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "answers per round (100)", "B" },
     { "init", 0, 0, G_OPTION_ARG_INT, &init, "random answers before the first model (100)", "N0" },
-    { "seeds", 0, 0, G_OPTION_ARG_INT, &seeds, "runs per strategy, seeds 1..S (3)", "S" },
+    { "seeds", 0, 0, G_OPTION_ARG_STRING, &seed_range,
+      "runs per strategy: seeds 1..S, or the seeds FIRST to LAST (3)", "S|FIRST-LAST" },
     { "novel", 0, 0, G_OPTION_ARG_INT, &novel, "agcd: classes hidden at the start (3)", "N" },
     { "annotator", 'a', 0, G_OPTION_ARG_STRING, &annotator,
       "ordinary[:noise=R], uniform, noisy[:rho=R], human, biased:FILE (default: fits the "
@@ -396,7 +420,9 @@ veto_cmd_simulate (int argc, char **argv)
   if (mode_name && !veto_sim_mode_from_string (mode_name, &config.mode))
     return veto_cli_usage (context,
                            "--mode must be ordinary, complementary, preference, agcd or distill");
-  if (budget <= 0 || batch <= 0 || init < 0 || seeds <= 0 || novel < 0 || k_shown == 1 || k_shown < 0
+  if (seed_range && !parse_seed_range (seed_range, &first_seed, &last_seed))
+    return veto_cli_usage (context, "--seeds must be a count S or a range FIRST-LAST, FIRST <= LAST");
+  if (budget <= 0 || batch <= 0 || init < 0 || novel < 0 || k_shown == 1 || k_shown < 0
       || max_pool < 0 || epochs < 0)
     return veto_cli_usage (context, "numbers must be positive");
   strategies = g_strsplit (strategy_list ? strategy_list
@@ -463,7 +489,7 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_fail (error);
   config.n_candidates = k_shown ? (guint) k_shown : MIN (4, veto_dataset_get_n_classes (ds));
   for (guint s = 0; strategies[s]; s++)
-    for (gint seed = 1; seed <= seeds; seed++)
+    for (guint64 seed = first_seed; seed <= last_seed; seed++)
       {
         Collector collector = { rows, strategies[s], seed, !quiet, config.mode };
 

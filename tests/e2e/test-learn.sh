@@ -217,6 +217,17 @@ check "simulate --scratch, two strategies, two seeds" "$VETO" simulate "$P" --sc
 check "curve.csv has a row per round, strategy and seed" test "$(wc -l <"$T/sim/curve.csv")" -eq 13
 check "summary.json gives each strategy's final accuracy" grep -q '"final_accuracy"' "$T/sim/summary.json"
 check "curve.png is a PNG" sh -c "head -c 8 '$T/sim/curve.png' | od -An -c | grep -q 'P   N   G'"
+check "simulate --seeds 2-2 runs seed 2 alone, as the two-seed run did" "$VETO" simulate "$P" \
+  --scratch -q --out "$T/sim-seed2" --budget 60 --batch 20 --init 20 --seeds 2-2 --strategy margin
+check "… the same curve, row for row, and summary.json lists the seed" sh -c \
+  "grep '^margin,2,' '$T/sim/curve.csv' | cut -d, -f1-5 >'$T/seed2-of-two' \
+   && tail -n +2 '$T/sim-seed2/curve.csv' | cut -d, -f1-5 | cmp -s - '$T/seed2-of-two' \
+   && [ -s '$T/seed2-of-two' ] && tr -d ' \n' <'$T/sim-seed2/summary.json' | grep -q '\"seed_list\":\\[2\\]'"
+for bad in 3-2 0 2-x; do
+  "$VETO" simulate "$P" --scratch -q --out "$T/sim-bad" --seeds "$bad" >/dev/null 2>"$T/seeds-err"
+  check "--seeds $bad is refused as usage (exit 2, naming --seeds)" \
+    sh -c "[ $? -eq 2 ] && grep -q -- '--seeds' '$T/seeds-err'"
+done
 "$VETO" info "$P" --json >"$T/info-after"
 check "--scratch leaves the project as it was" cmp -s "$T/info-before" "$T/info-after"
 
