@@ -1847,37 +1847,6 @@ veto_train_result_add_annotator_models (const VetoTrainResult *result, guint k,
   json_builder_end_array (b);
 }
 
-/* A square matrix of positive weights from JSON, of at most k rows (*out_n of them, each of
- * *out_n weights, into out, which holds k × k); FALSE for anything else. */
-static gboolean
-read_weights (JsonNode *node, guint k, double *out, guint *out_n)
-{
-  JsonArray *rows = node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-  guint n = rows ? json_array_get_length (rows) : 0;
-
-  if (n == 0 || n > k)
-    return FALSE;
-  for (guint y = 0; y < n; y++)
-    {
-      JsonNode *row = json_array_get_element (rows, y);
-      JsonArray *values = JSON_NODE_HOLDS_ARRAY (row) ? json_node_get_array (row) : NULL;
-
-      if (values == NULL || json_array_get_length (values) != n)
-        return FALSE;
-      for (guint c = 0; c < n; c++)
-        {
-          double w;
-
-          if (!veto_json_get_number (json_array_get_element (values, c), &w) || !(w > 0)
-              || !isfinite (w))
-            return FALSE;
-          out[(gsize) y * n + c] = w;
-        }
-    }
-  *out_n = n;
-  return TRUE;
-}
-
 /* The people's own models (own_annotator_models; none when node is NULL) into out; FALSE when
  * node is not a list of { annotator_id, K × K weights }. */
 static gboolean
@@ -1896,12 +1865,14 @@ read_own_models (JsonNode *node, guint k, VetoRoundAnnotatorModels *out)
       JsonNode *entry = json_array_get_element (entries, j);
       JsonObject *object = JSON_NODE_HOLDS_OBJECT (entry) ? json_node_get_object (entry) : NULL;
       JsonNode *id = object ? json_object_get_member (object, "annotator_id") : NULL;
-      g_autofree double *values = g_new (double, (gsize) k * k);
+      g_autofree double *values = NULL;
       guint n = 0;
       gint64 annotator;
 
       if (id == NULL || !JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_INT64
-          || !read_weights (json_object_get_member (object, "weights"), k, values, &n) || n != k)
+          || !veto_json_read_square_matrix (json_object_get_member (object, "weights"), k,
+                                            VETO_JSON_ENTRIES_WEIGHTS, &values, &n, NULL)
+          || n != k)
         return FALSE;
       annotator = json_node_get_int (id);
       g_array_append_val (out->own_ids, annotator);
@@ -1933,7 +1904,8 @@ gboolean
 veto_round_annotator_models_read (JsonObject *metrics, guint k, VetoRoundAnnotatorModels *out,
                                   GError **error)
 {
-  g_autofree double *pooled = g_new (double, (gsize) MAX (k, 1) * k);
+  g_autofree double *pooled = NULL;
+  g_autoptr (GError) shape = NULL;
   guint n = 0;
 
   g_return_val_if_fail (metrics != NULL && out != NULL, FALSE);
@@ -1941,11 +1913,12 @@ veto_round_annotator_models_read (JsonObject *metrics, guint k, VetoRoundAnnotat
   *out = (VetoRoundAnnotatorModels) { 0 };
   if (!json_object_has_member (metrics, "annotator_model"))
     return TRUE;
-  if (!read_weights (json_object_get_member (metrics, "annotator_model"), k, pooled, &n))
+  if (!veto_json_read_square_matrix (json_object_get_member (metrics, "annotator_model"), k,
+                                     VETO_JSON_ENTRIES_WEIGHTS, &pooled, &n, &shape))
     {
       g_set_error (error, VETO_STORE_ERROR, VETO_STORE_ERROR_CORRUPT,
                    "annotator_model is not a square matrix of positive weights with at most %u "
-                   "rows", k);
+                   "rows (%s)", k, shape->message);
       return FALSE;
     }
   /* fewer classes: trained before classes were added, so not a model of the current ones */

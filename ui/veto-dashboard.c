@@ -282,54 +282,6 @@ add_point (GArray *xs, GArray *ys, double x, double y)
   g_array_append_val (ys, y);
 }
 
-/* A k × k matrix of counts (finite, not negative); FALSE when there is none (node is NULL), or,
- * with error set, when a hand-edited project's node is not one. */
-static gboolean
-read_confusion (JsonNode *node, double **out_values, guint *out_k, GError **error)
-{
-  JsonArray *rows;
-  guint k;
-  g_autofree double *values = NULL;
-
-  if (node == NULL)
-    return FALSE;
-  k = JSON_NODE_HOLDS_ARRAY (node) ? json_array_get_length (json_node_get_array (node)) : 0;
-  if (k == 0)
-    {
-      g_set_error_literal (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT,
-                           "confusion matrix is not an array of rows");
-      return FALSE;
-    }
-  rows = json_node_get_array (node);
-  values = g_new (double, (gsize) k * k);
-  for (guint r = 0; r < k; r++)
-    {
-      JsonNode *row = json_array_get_element (rows, r);
-
-      if (!JSON_NODE_HOLDS_ARRAY (row) || json_array_get_length (json_node_get_array (row)) != k)
-        {
-          g_set_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT,
-                       "confusion matrix's row %u is not an array of %u counts", r + 1, k);
-          return FALSE;
-        }
-      for (guint c = 0; c < k; c++)
-        {
-          double *cell = &values[(gsize) r * k + c];
-
-          if (!veto_json_get_number (json_array_get_element (json_node_get_array (row), c), cell)
-              || !isfinite (*cell) || *cell < 0)
-            {
-              g_set_error (error, VETO_PLOT_ERROR, VETO_PLOT_ERROR_INPUT,
-                           "confusion matrix's row %u, column %u is not a count", r + 1, c + 1);
-              return FALSE;
-            }
-        }
-    }
-  *out_values = g_steal_pointer (&values);
-  *out_k = k;
-  return TRUE;
-}
-
 /* Keeps the newest round's annotator models (veto_round_annotator_models_read ()); none when
  * the round has none for the current classes, and a hand-edited project's other values are
  * warned about and left out. */
@@ -446,15 +398,18 @@ refresh_rounds (VetoDashboard *self, const Snapshot *snap, GPtrArray *labels)
         {
           refresh_learner_model (self, metrics, round->version);
           g_clear_pointer (&confusion, g_free);
-          if (read_confusion (json_object_get_member (metrics, "confusion"), &confusion, &k,
-                              &error))
+          /* the classes are never fewer than when a round trained */
+          if (json_object_has_member (metrics, "confusion")
+              && veto_json_read_square_matrix (json_object_get_member (metrics, "confusion"),
+                                               veto_engine_get_classes (self->engine)->len,
+                                               VETO_JSON_ENTRIES_COUNTS, &confusion, &k, &error))
             /* Translators: the title of the confusion matrix of a round of training. */
             confusion_title = g_strdup_printf (_("Confusion matrix, round %lld"),
                                                (long long) round->version);
           else if (error != NULL)
             {
-              g_warning ("Dashboard: round %lld's %s", (long long) round->version,
-                         error->message);
+              g_warning ("Dashboard: round %lld's confusion matrix: %s",
+                         (long long) round->version, error->message);
               g_clear_error (&error);
               adw_status_page_set_description (self->confusion_status,
                                                _("The newest round's confusion matrix cannot be "

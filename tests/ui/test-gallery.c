@@ -753,7 +753,7 @@ test_dashboard_empty (void)
                                        0.1, NULL, NULL, &error));
   g_assert_no_error (error);
   g_test_expect_message ("Veto", G_LOG_LEVEL_WARNING,
-                         "Dashboard: round *'s confusion matrix's row 2, column 3 is not a count");
+                         "Dashboard: round *'s confusion matrix: row 2, column 3 is not a count");
   veto_dashboard_refresh (VETO_DASHBOARD (dashboard));
   wait_for_dashboard (VETO_DASHBOARD (dashboard));
   g_test_assert_expected_messages ();
