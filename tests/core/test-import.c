@@ -603,6 +603,111 @@ test_npy_outlives_file (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "features.npy"));
 }
 
+/* A BMP of 3 × 2 pixels, 24 bits, bottom-up rows padded to 4 bytes, by hand; its info header is
+ * BITMAPINFOHEADER (40 bytes) or BITMAPCOREHEADER (12, 16-bit sizes). */
+static GByteArray *
+hand_made_bmp (guint header)
+{
+  static const guint8 rgb[2][3][3] = { { { 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 } },
+                                       { { 10, 20, 30 }, { 40, 50, 60 }, { 70, 80, 90 } } };
+  GByteArray *b = g_byte_array_new ();
+  guint offset = 14 + header, size = offset + 2 * 12;
+  guint8 le[4];
+
+#define PUT32(v) (le[0] = (v) & 255, le[1] = (v) >> 8 & 255, le[2] = (v) >> 16 & 255, \
+                  le[3] = (guint) (v) >> 24, g_byte_array_append (b, le, 4))
+#define PUT16(v) (le[0] = (v) & 255, le[1] = (v) >> 8 & 255, g_byte_array_append (b, le, 2))
+  g_byte_array_append (b, (const guint8 *) "BM", 2);
+  PUT32 (size);
+  PUT32 (0);
+  PUT32 (offset);
+  PUT32 (header);
+  if (header == 12)
+    {
+      PUT16 (3);
+      PUT16 (2);
+    }
+  else
+    {
+      PUT32 (3);
+      PUT32 (2);
+    }
+  PUT16 (1);  /* planes */
+  PUT16 (24); /* bits per pixel */
+  for (guint i = 0; header == 40 && i < 6; i++)
+    PUT32 (0); /* BI_RGB, image size, resolution, colours */
+  for (gint y = 1; y >= 0; y--)
+    {
+      for (guint x = 0; x < 3; x++)
+        {
+          const guint8 bgr[3] = { rgb[y][x][2], rgb[y][x][1], rgb[y][x][0] };
+
+          g_byte_array_append (b, bgr, 3);
+        }
+      PUT16 (0);
+      g_byte_array_append (b, (const guint8 *) "", 1); /* 9 bytes of pixels, 3 of padding */
+    }
+#undef PUT32
+#undef PUT16
+  g_assert_cmpuint (b->len, ==, size);
+  return b;
+}
+
+static VetoImage *
+load_bmp (GByteArray *b, GError **error)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new (b->data, b->len);
+
+  return veto_image_load_bytes (bytes, "b.bmp", error);
+}
+
+/* Both BMP headers decode to the pixels written; a header whose size or pixel offset lies is
+ * refused before the decoder sizes a buffer by it (a 4 GB header size reserved 4 GB). */
+static void
+test_bmp (Fixture *f, gconstpointer data)
+{
+  const struct { guint at; guint32 value; const char *problem; } lies[] = {
+    { 14, 0xeccacd1b, "no known size" },
+    { 14, 41, "no known size" },
+    { 10, 0xb1cca0b3, "past the end of the file" },
+  };
+
+  for (guint h = 0; h < 2; h++)
+    {
+      g_autoptr (GByteArray) b = hand_made_bmp (h ? 12 : 40);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VetoImage) image = load_bmp (b, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (image->width, ==, 3);
+      g_assert_cmpuint (image->height, ==, 2);
+      g_assert_cmpuint (image->data[0], ==, 255);       /* top left red */
+      g_assert_cmpuint (image->data[4], ==, 255);       /* top middle green */
+      g_assert_cmpuint (image->data[3 * 3 + 2], ==, 30); /* bottom left (10, 20, 30) */
+      g_assert_cmpuint (image->data[5 * 3 + 1], ==, 80); /* bottom right (70, 80, 90) */
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (lies); i++)
+    {
+      g_autoptr (GByteArray) b = hand_made_bmp (40);
+      g_autoptr (GError) error = NULL;
+
+      for (guint j = 0; j < 4; j++)
+        b->data[lies[i].at + j] = lies[i].value >> (8 * j) & 255;
+      g_assert_null (load_bmp (b, &error));
+      g_assert_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE);
+      g_assert_nonnull (strstr (error->message, lies[i].problem));
+      g_assert_true (g_str_has_prefix (error->message, "b.bmp: "));
+    }
+  {
+    g_autoptr (GByteArray) b = hand_made_bmp (40);
+    g_autoptr (GError) error = NULL;
+
+    g_byte_array_set_size (b, 20);
+    g_assert_null (load_bmp (b, &error));
+    g_assert_nonnull (strstr (error->message, "truncated BMP"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -616,6 +721,7 @@ main (int argc, char **argv)
   ADD ("/import/csv", NULL, test_csv_manifest);
   ADD ("/import/scaled-decode", NULL, test_scaled_decode);
   ADD ("/import/truncated-jpeg", NULL, test_truncated_jpeg);
+  ADD ("/import/bmp", NULL, test_bmp);
   ADD ("/import/parallel-folder", NULL, test_parallel_folder);
   ADD ("/import/npy-outlives-file", NULL, test_npy_outlives_file);
 #undef ADD
