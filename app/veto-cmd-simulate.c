@@ -421,7 +421,8 @@ veto_cmd_simulate (int argc, char **argv)
     return veto_cli_usage (context,
                            "--mode must be ordinary, complementary, preference, agcd or distill");
   if (seed_range && !parse_seed_range (seed_range, &first_seed, &last_seed))
-    return veto_cli_usage (context, "--seeds must be a count S or a range FIRST-LAST, FIRST <= LAST");
+    return veto_cli_usage (context,
+                           "--seeds must be a count S or a range FIRST-LAST, FIRST <= LAST");
   if (budget <= 0 || batch <= 0 || init < 0 || novel < 0 || k_shown == 1 || k_shown < 0
       || max_pool < 0 || epochs < 0)
     return veto_cli_usage (context, "numbers must be positive");
