@@ -339,17 +339,12 @@ veto_image_load_bytes_scaled (GBytes *bytes, const char *name, guint min_width, 
       set_too_large (error, name);
       return NULL;
     }
-  if (g_str_equal (format, "png") && (problem = png_problem (data, size)))
-    {
-      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name, problem);
-      return NULL;
-    }
-  if (g_str_equal (format, "bmp") && (problem = bmp_problem (data, size)))
-    {
-      g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name, problem);
-      return NULL;
-    }
-  if (g_str_equal (format, "jpeg") && (problem = jpeg_problem (data, size)))
+  /* what the format's decoder would take without a word, or size a buffer by */
+  problem = g_str_equal (format, "png")    ? png_problem (data, size)
+            : g_str_equal (format, "bmp")  ? bmp_problem (data, size)
+            : g_str_equal (format, "jpeg") ? jpeg_problem (data, size)
+                                           : NULL;
+  if (problem != NULL)
     {
       g_set_error (error, VETO_IMAGE_ERROR, VETO_IMAGE_ERROR_DECODE, "%s: %s", name, problem);
       return NULL;
