@@ -647,10 +647,10 @@ add_pair_answers (Fixture *f, const VetoDataset *ds, VetoSplit split, const char
  * class) the candidate-aware loss's model is learned by EM (cross-fitted classifiers, from the
  * uniform model), once there are VETO_SIM_MIN_ANSWERS_FOR_EM answers: an annotator who, shown
  * two wrong classes, names the one after the truth 4 times in 5 is seen to (a log-ratio above
- * 0.5 of the truth's log 4 = 1.39; the pull towards uniform keeps the fit short of it), with no
- * anchor answer or with 20 (their gold known to EM); one who names either alike is given no such
- * habit; with too few answers there is no model (the uniform one). The pairs with the truth teach the classifiers the classes, and
- * through them EM reads the pairs without it. */
+ * 0.7 with no anchor answer, above 0.5 with 20, their gold known to EM, of the truth's log 4 =
+ * 1.39; the pull towards uniform keeps the fit short of it); one who names either alike is
+ * given no such habit; with too few answers there is no model (the uniform one). The pairs with
+ * the truth teach the classifiers the classes, and through them EM reads the pairs without it. */
 static void
 test_model_before_anchors (Fixture *f, gconstpointer data)
 {
@@ -698,7 +698,8 @@ test_model_before_anchors (Fixture *f, gconstpointer data)
       if (j == 1)
         g_assert_cmpfloat (fabs (habit), <, 0.15);
       else
-        g_assert_cmpfloat (habit, >, 0.5);
+        /* 0.83 without anchors (the bound before 20 anchors were added), 0.68 with them */
+        g_assert_cmpfloat (habit, >, j == 3 ? 0.5 : 0.7);
       veto_train_result_clear (&result);
     }
 }
