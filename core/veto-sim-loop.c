@@ -692,6 +692,8 @@ ask_random (Run *run, guint n, const float *probs, const char *strategy, GError 
   g_autofree guint *candidates = NULL;
   guint got = 0;
 
+  /* n items never asked are drawn: there must be that many */
+  g_assert (n <= run->n_pool - run->n_asked);
   if (n == 0)
     return TRUE;
   while (got < n)
@@ -786,10 +788,15 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       veto_model_predict_proba (model, run->x_pool, run->n_pool, run->d, probs);
       anchors = MIN (anchors_in (run, batch), run->n_pool - run->n_asked);
       batch -= anchors;
-      if (batch > 0 && asks_again (c))
+      if (asks_again (c))
         {
-          if (!informative_batch (run, probs, batch, chosen, candidates, scores, error))
+          /* The anchors first: the batch may ask again, and may take the last items never
+           * asked, where the anchors come from. */
+          if (!ask_random (run, anchors, probs, "anchor", error)
+              || (batch > 0
+                  && !informative_batch (run, probs, batch, chosen, candidates, scores, error)))
             return FALSE;
+          anchors = 0;
         }
       else if (batch > 0)
         {

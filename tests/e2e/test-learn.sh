@@ -350,6 +350,30 @@ db = sqlite3.connect(sys.argv[1])
 print(db.execute(\"SELECT COUNT(*) FROM annotations WHERE strategy = 'anchor'\").fetchone()[0])" "$T/anchors.veto")
 check "about half of the 100 answers were gold anchors ($anchors)" test "$anchors" -ge 35 -a "$anchors" -le 65
 
+# The information strategy may ask an item again, so its budget may exceed the pool (600 items);
+# the gold anchors are drawn from the items never asked, and a batch may take the last of those
+# (a run then drew its anchors from none, for ever, until stop 24).
+cp "$P" "$T/again.veto"
+check "simulate --strategy information spends 900 answers on 600 pool items, a quarter anchors" \
+  timeout 300 "$VETO" simulate "$T/again.veto" -q --mode complementary --anchors 0.25 \
+  --budget 900 --batch 100 --init 100 --seeds 1 --strategy information --out "$T/sim-again"
+check "… every answer recorded, items asked again, each anchor on an item not asked before" \
+  /usr/bin/python3 - "$T/again.veto" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT item_id, strategy FROM annotations ORDER BY id").fetchall()
+seen, fresh_anchors, anchors = set(), 0, 0
+for item, strategy in rows:
+    if strategy == "anchor":
+        anchors += 1
+        fresh_anchors += item not in seen
+    seen.add(item)
+again = len(rows) - len(seen)
+print(f"# {len(rows)} answers on {len(seen)} items ({again} asked again), {anchors} anchors")
+sys.exit(0 if len(rows) == 900 and again > 0 and 150 <= anchors <= 300
+         and fresh_anchors == anchors else 1)
+PY
+
 # After the first round, half of each batch's anchors get the run's candidate rule (here 2 of the
 # 3 classes in proportion to the model's p, so the gold class is nearly always shown) and half
 # uniform sets (the gold class shown 2 times in 3).
