@@ -1026,6 +1026,7 @@ veto_engine_current (VetoEngine *engine)
         .score = lease->score,
         .guess_class = lease->guess_class,
         .guess_confidence = lease->guess_confidence,
+        .asked_before = lease->asked_before,
       };
       memcpy (engine->current.candidates, lease->candidates,
               sizeof (gint64) * engine->current.n_candidates);

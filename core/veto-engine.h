@@ -88,6 +88,8 @@ typedef struct
   double score;                /* the strategy's score (NAN when none) */
   gint64 guess_class;          /* the model's current guess for item (0: no model yet) */
   double guess_confidence;
+  guint asked_before;          /* this person's answers on item before: complementary questions
+                                  go round the pool again (VetoLease.asked_before) */
 } VetoQuestion;
 
 /* Opens the project (creating nothing) and starts the worker. Fails with a clear message when

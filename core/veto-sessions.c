@@ -43,6 +43,9 @@ typedef struct
   gint64 annotator;
   GHashTable *done;    /* item id → standing answers of this person (campaign or pool) */
   GHashTable *skipped; /* item ids given back, passed over while anything else is left */
+  guint asks;          /* how many times this person may be asked one pool item now: 1, and in
+                          free complementary sessions up to VETO_SESSIONS_MAX_ASKS once every
+                          item has been asked as many times (ask_again ()) */
   guint cursor;        /* in the learner's order: what comes before is done or skipped */
   VetoLease *current;  /* owned by VetoSessions.leases */
   GPtrArray *held;     /* leases an undo put aside, the next last (owned by leases) */
@@ -127,6 +130,7 @@ session_get (VetoSessions *ss, gint64 annotator)
       s->skipped = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
       s->held = g_ptr_array_new ();
       s->undo = g_array_new (FALSE, FALSE, sizeof (Undo));
+      s->asks = 1;
       g_hash_table_insert (ss->sessions, g_memdup2 (&annotator, sizeof annotator), s);
     }
   return s;
@@ -682,13 +686,39 @@ veto_sessions_expire (VetoSessions *ss, gint64 now_us)
     lease_end (ss, g_ptr_array_index (ended, i));
 }
 
+/* Whether this person has answered the slot's item as many times as they may for now (a gold
+ * anchor, and any item of a campaign, once). */
+static gboolean
+done_for_now (const Session *s, const Slot *slot)
+{
+  return done_count ((Session *) s, slot->item) >= (slot->anchor ? 1 : s->asks);
+}
+
 /* Whether this person may be handed the slot's item now. */
 static gboolean
 may_get (VetoSessions *ss, Session *s, const Slot *slot)
 {
   if (ss->campaign ? slot->answers + slot->leases >= ss->campaign->per_item : slot->leases > 0)
     return FALSE;
-  return done_count (s, slot->item) == 0 && !g_hash_table_contains (s->skipped, &slot->item);
+  return !done_for_now (s, slot) && !g_hash_table_contains (s->skipped, &slot->item);
+}
+
+/* Once a person has answered every pool item of a free complementary session, each may be
+ * asked again with a new set (the informative one under the item's posterior, which holds the
+ * earlier answers), up to VETO_SESSIONS_MAX_ASKS times: one "not this" rules out one class, and
+ * CLImage asks each image three times. FALSE when the person may not be asked more, or has
+ * items left that others hold now. */
+static gboolean
+ask_again (VetoSessions *ss, Session *s)
+{
+  if (ss->campaign || ss->kind != VETO_KIND_COMPLEMENTARY || s->asks >= VETO_SESSIONS_MAX_ASKS)
+    return FALSE;
+  for (guint i = 0; i < ss->slots->len; i++)
+    if (!done_for_now (s, &g_array_index (ss->slots, Slot, i)))
+      return FALSE;
+  s->asks++;
+  s->cursor = 0;
+  return TRUE;
 }
 
 /* With a campaign: the least covered item this person may get, the learner's first among those;
@@ -772,7 +802,7 @@ choose_free_slot (VetoSessions *ss, Session *s)
       const Slot *slot = &g_array_index (ss->slots, Slot,
                                          g_array_index (ss->order, guint, s->cursor));
 
-      if (done_count (s, slot->item) == 0 && !g_hash_table_contains (s->skipped, &slot->item))
+      if (!done_for_now (s, slot) && !g_hash_table_contains (s->skipped, &slot->item))
         break;
       s->cursor++;
     }
@@ -1065,6 +1095,7 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
   else
     g_strlcpy (lease->strategy, "random", sizeof lease->strategy);
   set_guess (ss, lease, slot);
+  lease->asked_before = done_count (s, slot->item);
   if (lease->kind == VETO_KIND_PREFERENCE)
     return compose_pair (ss, s, slot, lease);
   if (lease->kind == VETO_KIND_COMPLEMENTARY)
@@ -1129,7 +1160,7 @@ fail_and_reload (VetoSessions *ss)
 }
 
 /* The next slot for this person, or NULL; what was given back comes again once nothing else is
- * left. */
+ * left, and then, in free complementary sessions, every item again (ask_again ()). */
 static Slot *
 choose_slot (VetoSessions *ss, Session *s)
 {
@@ -1141,6 +1172,8 @@ choose_slot (VetoSessions *ss, Session *s)
       s->cursor = 0;
       slot = ss->campaign ? choose_campaign_slot (ss, s) : choose_free_slot (ss, s);
     }
+  while (slot == NULL && ask_again (ss, s))
+    slot = choose_free_slot (ss, s);
   /* Anchors are mixed into the pool's questions, and end with them. */
   if (slot && ss->anchors->len > 0 && g_rand_double (ss->rand) < ss->anchor_rate
       && (anchor = choose_anchor_slot (ss, s)) != NULL)
@@ -1557,7 +1590,7 @@ veto_sessions_get_status (VetoSessions *ss, gint64 annotator, VetoSessionStatus 
         continue;
       out->answers += GPOINTER_TO_UINT (value);
       if (slot && (ss->campaign == NULL || slot->answers < ss->campaign->per_item)
-          && out->remaining > 0)
+          && GPOINTER_TO_UINT (value) >= s->asks && out->remaining > 0)
         out->remaining--;
     }
   for (guint i = 0; i < ss->order->len && out->ready < MAX_READY; i++)

@@ -18,10 +18,12 @@ G_BEGIN_DECLS
  * in the campaign; among the items a person may get the least covered (answers plus leases) come
  * first; the candidates are the campaign's K, uniform (CLImage's protocol); leases are saved in
  * the store so that a restarted server keeps them. Free (no campaign: active learning on the
- * pool): every pool item is eligible, once per person; the learner's order decides what comes
- * next (veto_sessions_set_priority), items answered by anyone since that order was made coming
- * after the others, so that people working at once spread over different items; the question is
- * composed here from the learner's scores (complementary: K candidates by the configured rule,
+ * pool): every pool item is eligible, once per person (complementary questions: once every item
+ * has been asked, again with a new set, up to VETO_SESSIONS_MAX_ASKS times); the learner's order
+ * decides what comes next (veto_sessions_set_priority), items answered by anyone since that order
+ * was made coming after the others, so that people working at once spread over different items;
+ * the question is composed here from the learner's scores (complementary: K candidates by the
+ * configured rule,
  * the informative one under the item's posterior, the learner's p combined with the item's
  * standing answers each under its answerer's model, for the model of the person asked: their
  * own, else the pooled one, else the uniform annotator;
@@ -48,6 +50,10 @@ typedef enum
   VETO_SESSIONS_ERROR_INVALID,   /* an answer that does not fit the question */
   VETO_SESSIONS_ERROR_NOTHING,   /* nothing to undo */
 } VetoSessionsError;
+
+/* How many times a free complementary session asks one person about one pool item, each time
+ * after every item has been asked as often: CLImage's three answers an image. */
+#define VETO_SESSIONS_MAX_ASKS 3
 
 /* The share of free complementary questions asked about gold anchors by default. */
 #define VETO_SESSIONS_DEFAULT_ANCHORS 0.05
@@ -96,6 +102,8 @@ typedef struct
   double score;           /* the strategy's score of the item (NAN when none) */
   gint64 guess_class;     /* the model's guess for item (0: no model yet) */
   double guess_confidence;
+  guint asked_before;     /* this person's standing answers on the item: a free complementary
+                             question going round again (VETO_SESSIONS_MAX_ASKS) */
 } VetoLease;
 
 typedef struct _VetoSessions VetoSessions;
@@ -208,7 +216,9 @@ void veto_sessions_get_progress (VetoSessions *sessions, VetoSessionsProgress *o
 typedef struct
 {
   guint answers;          /* standing answers of this person in the campaign (free: on the pool) */
-  guint remaining;        /* items this person may still get (leased by others included) */
+  guint remaining;        /* items this person may still get (leased by others included); free
+                             complementary: in this pass over the pool (ask again: the whole
+                             pool once more, up to VETO_SESSIONS_MAX_ASKS passes) */
   guint session_answers;  /* answered through these sessions and not undone */
   double mean_seconds;    /* shown → answered, over those answers; NAN when none */
   guint ready;            /* items the learner has ordered that this person may get now (counted

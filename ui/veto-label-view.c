@@ -242,6 +242,19 @@ build_choices (VetoLabelView *self)
                                            "At least %u of them are wrong; pick any one.",
                                            q->n_candidates - 1),
                               q->n_candidates - 1);
+      /* every image has been asked once: this one again, with other candidates */
+      if (q->asked_before > 0)
+        {
+          g_autofree char *again = g_strdup_printf (
+              g_dngettext (NULL, "Asked again: you have ruled out %u label for this image before.",
+                           "Asked again: you have ruled out %u labels for this image before.",
+                           q->asked_before),
+              q->asked_before);
+          char *both = g_strconcat (again, " ", hint, NULL);
+
+          g_free (hint);
+          hint = both;
+        }
       for (guint i = 0; i < q->n_candidates; i++)
         add_choice (self, q->candidates[i], class_name (self, q->candidates[i]), FALSE, 0);
     }

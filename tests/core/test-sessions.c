@@ -103,7 +103,8 @@ answer (Fixture *f, gint64 person, const VetoLease *q, const char *uid, gint64 n
 }
 
 /* Six people at once: leased items count towards m, so nobody waits on an item that is full,
- * and the first six questions spread over six different items. */
+ * and the first six questions spread over six different items. Each person is asked about
+ * every item, then about every item again, VETO_SESSIONS_MAX_ASKS times in all, and no more. */
 static void
 test_spread_and_m (Fixture *f, gconstpointer data)
 {
@@ -444,7 +445,7 @@ test_free_leases (Fixture *f, gconstpointer data)
   g_autoptr (GHashTable) answered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GPtrArray *classes;
   gint64 now = 1000 * SECOND;
-  guint total = 0;
+  guint total = 0, per_person[6] = { 0 };
 
   use_free (f, VETO_KIND_COMPLEMENTARY);
   classes = veto_sessions_get_classes (f->sessions);
@@ -490,28 +491,84 @@ test_free_leases (Fixture *f, gconstpointer data)
         {
           g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
                                                   asked[i].annotator, asked[i].item);
+          guint times = GPOINTER_TO_UINT (g_hash_table_lookup (answered, key)) + 1;
+          guint p = 0;
 
-          g_assert_false (g_hash_table_contains (answered, key));
-          g_hash_table_add (answered, g_steal_pointer (&key));
+          while (f->people[p] != asked[i].annotator)
+            p++;
+          /* the t-th time only after every item has been asked t - 1 times */
+          g_assert_cmpuint (times, ==, per_person[p] / N_ITEMS + 1);
+          g_assert_cmpuint (times, <=, VETO_SESSIONS_MAX_ASKS);
+          g_hash_table_insert (answered, g_steal_pointer (&key), GUINT_TO_POINTER (times));
           answer (f, asked[i].annotator, &asked[i], NULL, now, NULL);
+          per_person[p]++;
           total++;
         }
       g_assert_true (veto_sessions_commit (f->sessions, &error));
     }
-  g_assert_cmpuint (total, ==, 6 * N_ITEMS);
+  g_assert_cmpuint (total, ==, VETO_SESSIONS_MAX_ASKS * 6 * N_ITEMS);
   {
     VetoSessionsProgress progress;
     VetoSessionStatus status;
 
     veto_sessions_get_progress (f->sessions, &progress);
     g_assert_cmpuint (progress.items, ==, N_ITEMS);
-    g_assert_cmpuint (progress.answers, ==, 6 * N_ITEMS);
+    g_assert_cmpuint (progress.answers, ==, VETO_SESSIONS_MAX_ASKS * 6 * N_ITEMS);
     g_assert_cmpuint (progress.leased, ==, 0);
     veto_sessions_get_status (f->sessions, f->people[2], &status);
-    g_assert_cmpuint (status.answers, ==, N_ITEMS);
-    g_assert_cmpuint (status.session_answers, ==, N_ITEMS);
+    g_assert_cmpuint (status.answers, ==, VETO_SESSIONS_MAX_ASKS * N_ITEMS);
+    g_assert_cmpuint (status.session_answers, ==, VETO_SESSIONS_MAX_ASKS * N_ITEMS);
     g_assert_cmpuint (status.remaining, ==, 0);
   }
+}
+
+/* An ordinary label is asked once per person, and a restart keeps a complementary session's
+ * passes: after the sessions are made again (as the window's next start), a person who has
+ * answered every item once and some twice is asked the others a second time first. */
+static void
+test_free_passes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) twice = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  gint64 now = 1000 * SECOND;
+  VetoSessionStatus status;
+
+  use_free (f, VETO_KIND_ORDINARY);
+  for (guint i = 0; i < N_ITEMS; i++)
+    answer (f, f->people[0], veto_sessions_question (f->sessions, f->people[0], now, &error), NULL,
+            now, NULL);
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_null (veto_sessions_question (f->sessions, f->people[0], now, &error));
+  g_assert_no_error (error);
+
+  use_free (f, VETO_KIND_COMPLEMENTARY);
+  for (guint i = 0; i < N_ITEMS + 5; i++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[1], now, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (q->asked_before, ==, i >= N_ITEMS);
+      if (i >= N_ITEMS)
+        g_assert_true (g_hash_table_add (twice, g_memdup2 (&q->item, sizeof q->item)));
+      answer (f, f->people[1], q, NULL, now, NULL);
+    }
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  veto_sessions_get_status (f->sessions, f->people[1], &status);
+  g_assert_cmpuint (status.remaining, ==, N_ITEMS - 5);
+  use_free (f, VETO_KIND_COMPLEMENTARY);
+  for (guint i = 0; i < N_ITEMS - 5; i++)
+    {
+      const VetoLease *q = veto_sessions_question (f->sessions, f->people[1], now, &error);
+
+      g_assert_false (g_hash_table_contains (twice, &q->item));
+      g_assert_cmpuint (q->asked_before, ==, 1);
+      g_assert_true (g_hash_table_add (twice, g_memdup2 (&q->item, sizeof q->item)));
+      answer (f, f->people[1], q, NULL, now, NULL);
+    }
+  g_assert_true (veto_sessions_commit (f->sessions, &error));
+  g_assert_cmpuint (g_hash_table_size (twice), ==, N_ITEMS);
+  veto_sessions_get_status (f->sessions, f->people[1], &status);
+  g_assert_cmpuint (status.answers, ==, 2 * N_ITEMS);
 }
 
 /* The learner's order: its first item first, the next one for the next person while the first
@@ -1136,6 +1193,7 @@ main (int argc, char **argv)
   ADD ("grouped-commit", test_grouped_commit);
   ADD ("priority", test_priority);
   ADD ("free/leases", test_free_leases);
+  ADD ("free/passes", test_free_passes);
   ADD ("free/priority", test_free_priority);
   ADD ("free/informative", test_free_informative);
   ADD ("free/own-models", test_free_own_models);

@@ -374,6 +374,22 @@ sys.exit(0 if len(rows) == 900 and again > 0 and 150 <= anchors <= 300
          and fresh_anchors == anchors else 1)
 PY
 
+# The window's engine (drive) asks a person about every pool item, then about every item again
+# with a new set, three times in all (VETO_SESSIONS_MAX_ASKS), complementary questions only.
+cp "$P" "$T/passes.veto"
+"$VETO" drive "$T/passes.veto" --kind complementary --shown 2 --answers 1850 --retrain-every 300 \
+  >/dev/null 2>"$T/passes-err"
+check "drive asks each of the 600 pool items three times, each pass over all of them first" \
+  /usr/bin/python3 - "$T/passes.veto" "$T/passes-err" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+items = [i for (i,) in db.execute("SELECT item_id FROM annotations ORDER BY id")]
+passes = [items[k * 600:(k + 1) * 600] for k in range(3)]
+print(f"# {len(items)} answers on {len(set(items))} items; {open(sys.argv[2]).read().strip()}")
+sys.exit(0 if len(items) == 1800 and all(len(set(p)) == 600 for p in passes)
+         and "ran out" in open(sys.argv[2]).read() else 1)
+PY
+
 # After the first round, half of each batch's anchors get the run's candidate rule (here 2 of the
 # 3 classes in proportion to the model's p, so the gold class is nearly always shown) and half
 # uniform sets (the gold class shown 2 times in 3).
