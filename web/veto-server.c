@@ -441,6 +441,8 @@ get_question (VetoServer *server, const Caller *c, Response *r)
     }
   json_builder_set_member_name (b, "flagged");
   json_builder_add_boolean_value (b, q->flagged);
+  json_builder_set_member_name (b, "asked_before");
+  json_builder_add_int_value (b, q->asked_before);
   add_campaign (server, b);
   add_status (server, b, c->annotator);
   json_builder_end_object (b);

@@ -45,8 +45,10 @@ def main():
         shown = [q for status, q in first.values() if status == 200]
         tap.check(len(shown) == 3 and all(q["kind"] == "complementary"
                                           and len(q["candidates"]) == 4
-                                          and q["campaign"] is None for q in shown),
-                  "each person gets a complementary question with 4 candidates, no campaign",
+                                          and q["campaign"] is None
+                                          and q["asked_before"] == 0 for q in shown),
+                  "each person gets a complementary question with 4 candidates, no campaign, "
+                  "about an item they have not answered",
                   repr(first))
         tap.check(len({q["item"] for q in shown}) == 3,
                   "no item is handed to two people at once", repr([q["item"] for q in shown]))

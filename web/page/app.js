@@ -115,6 +115,9 @@ async function render(q) {
   } else {
     $("prompt").textContent = q.kind === "complementary"
       ? "Which of these is this image NOT?" : "Which class is this image?";
+    if (q.asked_before > 0)
+      $("prompt").textContent += " Asked again: you have ruled out " + q.asked_before +
+        (q.asked_before === 1 ? " label" : " labels") + " for this image before.";
     q.candidates.forEach((c, i) => {
       const key = i < 9 ? String(i + 1) : i === 9 ? "0" : "";
       choices.append(choiceButton(c.name, key, () => answer({ class: c.id })));
