@@ -90,8 +90,9 @@ typedef struct
   const float *x_pool;      /* n_pool × d: the dataset's own rows when the pool's are
                                consecutive (no copy of a big pool), else x_pool_copy */
   float *x_pool_copy;
-  gboolean *asked;
+  gboolean *asked;          /* in this pass over the pool */
   guint n_asked;
+  guint pass;               /* complementary runs go over the pool again (goes_round ()) */
   VetoRng rng;
   VetoSimAnnotator *annotator;
   GArray *choices;          /* Choice: every complementary answer of the run */
@@ -160,6 +161,17 @@ asks_again (const VetoSimConfig *config)
          && config->strategy == VETO_ACTIVE_INFORMATION;
 }
 
+/* How many times the run may ask about each pool item: complementary questions of the other
+ * strategies go over the pool again once every item has been asked, up to VETO_SIM_MAX_ASKS
+ * times, as the window's sessions do; else once (the information strategy asks any item again
+ * at any time). */
+static guint
+passes (const VetoSimConfig *config)
+{
+  return config->mode == VETO_SIM_MODE_COMPLEMENTARY && !asks_again (config) ? VETO_SIM_MAX_ASKS
+                                                                              : 1;
+}
+
 static gboolean
 run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig *config,
           GError **error)
@@ -178,13 +190,14 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
     if (veto_dataset_get_gold (ds, rows[i]) >= 0)
       g_array_append_val (run->pool, rows[i]);
   run->n_pool = run->pool->len;
-  if ((run->n_pool < config->budget && !asks_again (config)) || config->batch == 0
-      || config->init > config->budget || run->n_pool < config->init)
+  if (((guint64) run->n_pool * passes (config) < config->budget && !asks_again (config))
+      || config->batch == 0 || config->init > config->budget || run->n_pool < config->init)
     {
       g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
-                   "%s: a budget of %u answers (init %u, batches of %u) needs that many pool "
+                   "%s: a budget of %u answers (init %u, batches of %u) needs %s pool "
                    "items with a gold label; the pool has %u", veto_store_get_path (store),
-                   config->budget, config->init, config->batch, run->n_pool);
+                   config->budget, config->init, config->batch,
+                   passes (config) > 1 ? "a third as many" : "that many", run->n_pool);
       return FALSE;
     }
   if (config->mode == VETO_SIM_MODE_COMPLEMENTARY
@@ -214,6 +227,7 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
       }
   }
   run->asked = g_new0 (gboolean, run->n_pool);
+  run->pass = 1;
   run->choices = g_array_new (FALSE, FALSE, sizeof (Choice));
   run->answers_of = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
   run->earlier = g_array_new (FALSE, FALSE, sizeof (VetoActiveAnswer));
@@ -590,7 +604,7 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
   guint n_free = run->n_pool - run->n_asked, f = 0, l = 0;
   g_autofree guint *free_index = g_new (guint, MAX (n_free, 1));
   g_autofree guint *free_rows = g_new (guint, MAX (n_free, 1));
-  g_autofree guint *labeled_rows = g_new (guint, MAX (run->n_asked, 1));
+  g_autofree guint *labeled_rows = g_new (guint, MAX (run->n_pool, 1));
   g_autofree float *free_probs = g_new (float, (gsize) MAX (n_free, 1) * run->k);
   g_autofree float *correctness = run->teacher_probs ? g_new (float, MAX (n_free, 1)) : NULL;
   VetoActiveOptions options = c->active;
@@ -599,11 +613,11 @@ select_batch (Run *run, VetoModel *model, const float *probs, guint batch, guint
     {
       guint row = g_array_index (run->pool, guint, i);
 
+      /* after the first pass every item has an answer */
+      if (run->pass > 1 || run->asked[i])
+        labeled_rows[l++] = row;
       if (run->asked[i])
-        {
-          labeled_rows[l++] = row;
-          continue;
-        }
+        continue;
       free_index[f] = i;
       free_rows[f] = row;
       memcpy (free_probs + (gsize) f * run->k, probs + (gsize) i * run->k,
@@ -782,6 +796,13 @@ run_active (Run *run, VetoSimPointFunc on_point, gpointer user_data, GCancellabl
       if (point.answers >= c->budget)
         return TRUE;
       batch = MIN (c->batch, c->budget - point.answers);
+      if (run->n_asked == run->n_pool && run->pass < passes (c))
+        {
+          /* every item asked in this pass: the next one */
+          memset (run->asked, 0, run->n_pool * sizeof *run->asked);
+          run->n_asked = 0;
+          run->pass++;
+        }
       batch = MIN (batch, asks_again (c) ? run->n_pool : run->n_pool - run->n_asked);
       if (batch == 0)
         return TRUE;

@@ -390,6 +390,25 @@ sys.exit(0 if len(items) == 1800 and all(len(set(p)) == 600 for p in passes)
          and "ran out" in open(sys.argv[2]).read() else 1)
 PY
 
+# simulate goes round the pool as the window does: margin spends 1,800 answers on the 600 items,
+# each asked three times, a pass over all of them before the next; 1,801 are refused.
+cp "$P" "$T/sim-passes.veto"
+check "simulate --strategy margin spends 1,800 complementary answers on 600 pool items" \
+  "$VETO" simulate "$T/sim-passes.veto" -q --mode complementary --shown 2 --anchors 0.05 \
+  --budget 1800 --batch 200 --init 200 --seeds 1 --strategy margin --out "$T/sim-passes"
+check "… each item three times, each pass over all of them first" \
+  /usr/bin/python3 - "$T/sim-passes.veto" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+items = [i for (i,) in db.execute("SELECT item_id FROM annotations ORDER BY id")]
+sys.exit(0 if len(items) == 1800
+         and all(len(set(items[k * 600:(k + 1) * 600])) == 600 for k in range(3)) else 1)
+PY
+"$VETO" simulate "$P" --scratch -q --mode complementary --shown 2 --budget 1801 --batch 200 \
+  --init 200 --seeds 1 --strategy margin --out "$T/sim-too-many" >/dev/null 2>"$T/too-many-err"
+check "a budget over three passes is refused (exit 1), saying what it needs" \
+  sh -c "[ $? -eq 1 ] && grep -q 'a third as many pool items' '$T/too-many-err'"
+
 # After the first round, half of each batch's anchors get the run's candidate rule (here 2 of the
 # 3 classes in proportion to the model's p, so the gold class is nearly always shown) and half
 # uniform sets (the gold class shown 2 times in 3).
