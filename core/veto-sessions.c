@@ -137,7 +137,7 @@ session_get (VetoSessions *ss, gint64 annotator)
 }
 
 static guint
-done_count (Session *s, gint64 item)
+done_count (const Session *s, gint64 item)
 {
   return GPOINTER_TO_UINT (g_hash_table_lookup (s->done, &item));
 }
@@ -691,7 +691,7 @@ veto_sessions_expire (VetoSessions *ss, gint64 now_us)
 static gboolean
 done_for_now (const Session *s, const Slot *slot)
 {
-  return done_count ((Session *) s, slot->item) >= (slot->anchor ? 1 : s->asks);
+  return done_count (s, slot->item) >= (slot->anchor ? 1 : s->asks);
 }
 
 /* Whether this person may be handed the slot's item now. */

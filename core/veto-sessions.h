@@ -23,10 +23,9 @@ G_BEGIN_DECLS
  * decides what comes next (veto_sessions_set_priority), items answered by anyone since that order
  * was made coming after the others, so that people working at once spread over different items;
  * the question is composed here from the learner's scores (complementary: K candidates by the
- * configured rule,
- * the informative one under the item's posterior, the learner's p combined with the item's
- * standing answers each under its answerer's model, for the model of the person asked: their
- * own, else the pooled one, else the uniform annotator;
+ * configured rule, the informative one under the item's posterior, the learner's p combined
+ * with the item's standing answers each under its answerer's model, for the model of the person
+ * asked: their own, else the pooled one, else the uniform annotator;
  * preference: the learner's pair, else a partner in the same predicted class; ordinary: every
  * class), with the model's guess. Free complementary questions go, at the rate
  * options.anchors, to gold anchors outside the pool (VetoSessionsOptions.anchors), each once per
