@@ -1590,7 +1590,7 @@ veto_sessions_get_status (VetoSessions *ss, gint64 annotator, VetoSessionStatus 
         continue;
       out->answers += GPOINTER_TO_UINT (value);
       if (slot && (ss->campaign == NULL || slot->answers < ss->campaign->per_item)
-          && GPOINTER_TO_UINT (value) >= s->asks && out->remaining > 0)
+          && done_for_now (s, slot) && out->remaining > 0)
         out->remaining--;
     }
   for (guint i = 0; i < ss->order->len && out->ready < MAX_READY; i++)

@@ -2,6 +2,7 @@
 #include "veto-sim.h"
 
 #include "veto-agcd.h"
+#include "veto-sessions.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -162,14 +163,15 @@ asks_again (const VetoSimConfig *config)
 }
 
 /* How many times the run may ask about each pool item: complementary questions of the other
- * strategies go over the pool again once every item has been asked, up to VETO_SIM_MAX_ASKS
+ * strategies go over the pool again once every item has been asked, up to VETO_SESSIONS_MAX_ASKS
  * times, as the window's sessions do; else once (the information strategy asks any item again
  * at any time). */
 static guint
 passes (const VetoSimConfig *config)
 {
-  return config->mode == VETO_SIM_MODE_COMPLEMENTARY && !asks_again (config) ? VETO_SIM_MAX_ASKS
-                                                                              : 1;
+  return config->mode == VETO_SIM_MODE_COMPLEMENTARY && !asks_again (config)
+           ? VETO_SESSIONS_MAX_ASKS
+           : 1;
 }
 
 static gboolean
@@ -194,10 +196,11 @@ run_init (Run *run, VetoStore *store, const VetoDataset *ds, const VetoSimConfig
       || config->batch == 0 || config->init > config->budget || run->n_pool < config->init)
     {
       g_set_error (error, VETO_ACTIVE_ERROR, VETO_ACTIVE_ERROR_INVALID,
-                   "%s: a budget of %u answers (init %u, batches of %u) needs %s pool "
-                   "items with a gold label; the pool has %u", veto_store_get_path (store),
-                   config->budget, config->init, config->batch,
-                   passes (config) > 1 ? "a third as many" : "that many", run->n_pool);
+                   "%s: a budget of %u answers (init %u, batches of %u) needs %u pool "
+                   "items with a gold label (each asked at most %u times); the pool has %u",
+                   veto_store_get_path (store), config->budget, config->init, config->batch,
+                   (config->budget + passes (config) - 1) / passes (config), passes (config),
+                   run->n_pool);
       return FALSE;
     }
   if (config->mode == VETO_SIM_MODE_COMPLEMENTARY

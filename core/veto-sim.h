@@ -65,11 +65,6 @@ gboolean veto_supervision_from_string (const char *text, VetoSupervision *out_su
  * measured with: simulate's --init. */
 #define VETO_SIM_MIN_ANSWERS_FOR_EM 200
 
-/* How many times a complementary run asks about each pool item, a pass over the whole pool
- * before the next, as the window's sessions do (VETO_SESSIONS_MAX_ASKS: CLImage's three answers
- * an image); the information strategy asks any item again at any time. */
-#define VETO_SIM_MAX_ASKS 3
-
 /* What scores a model on held-out synthetic complementary labels (no gold): both need only
  * the CLs and the transition matrix Q they were drawn through (the loss's Q: --q, estimated,
  * or uniform). */

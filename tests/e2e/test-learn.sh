@@ -374,21 +374,28 @@ sys.exit(0 if len(rows) == 900 and again > 0 and 150 <= anchors <= 300
          and fresh_anchors == anchors else 1)
 PY
 
+# Whether PROJECT holds 1,800 answers that ask each of the 600 pool items three times, in three
+# passes of 600 distinct items; with ERRFILE, also that its run said it ran out of questions.
+three_passes () {
+  /usr/bin/python3 - "$@" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+items = [i for (i,) in db.execute("SELECT item_id FROM annotations ORDER BY id")]
+passes = [items[k * 600:(k + 1) * 600] for k in range(3)]
+said = open(sys.argv[2]).read() if len(sys.argv) > 2 else "ran out"
+print(f"# {len(items)} answers on {len(set(items))} items; {said.strip()}")
+sys.exit(0 if len(items) == 1800 and all(len(set(p)) == 600 for p in passes)
+         and "ran out" in said else 1)
+PY
+}
+
 # The window's engine (drive) asks a person about every pool item, then about every item again
 # with a new set, three times in all (VETO_SESSIONS_MAX_ASKS), complementary questions only.
 cp "$P" "$T/passes.veto"
 "$VETO" drive "$T/passes.veto" --kind complementary --shown 2 --answers 1850 --retrain-every 300 \
   >/dev/null 2>"$T/passes-err"
 check "drive asks each of the 600 pool items three times, each pass over all of them first" \
-  /usr/bin/python3 - "$T/passes.veto" "$T/passes-err" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-items = [i for (i,) in db.execute("SELECT item_id FROM annotations ORDER BY id")]
-passes = [items[k * 600:(k + 1) * 600] for k in range(3)]
-print(f"# {len(items)} answers on {len(set(items))} items; {open(sys.argv[2]).read().strip()}")
-sys.exit(0 if len(items) == 1800 and all(len(set(p)) == 600 for p in passes)
-         and "ran out" in open(sys.argv[2]).read() else 1)
-PY
+  three_passes "$T/passes.veto" "$T/passes-err"
 
 # simulate goes round the pool as the window does: margin spends 1,800 answers on the 600 items,
 # each asked three times, a pass over all of them before the next; 1,801 are refused.
@@ -396,18 +403,11 @@ cp "$P" "$T/sim-passes.veto"
 check "simulate --strategy margin spends 1,800 complementary answers on 600 pool items" \
   "$VETO" simulate "$T/sim-passes.veto" -q --mode complementary --shown 2 --anchors 0.05 \
   --budget 1800 --batch 200 --init 200 --seeds 1 --strategy margin --out "$T/sim-passes"
-check "… each item three times, each pass over all of them first" \
-  /usr/bin/python3 - "$T/sim-passes.veto" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-items = [i for (i,) in db.execute("SELECT item_id FROM annotations ORDER BY id")]
-sys.exit(0 if len(items) == 1800
-         and all(len(set(items[k * 600:(k + 1) * 600])) == 600 for k in range(3)) else 1)
-PY
+check "… each item three times, each pass over all of them first" three_passes "$T/sim-passes.veto"
 "$VETO" simulate "$P" --scratch -q --mode complementary --shown 2 --budget 1801 --batch 200 \
   --init 200 --seeds 1 --strategy margin --out "$T/sim-too-many" >/dev/null 2>"$T/too-many-err"
 check "a budget over three passes is refused (exit 1), saying what it needs" \
-  sh -c "[ $? -eq 1 ] && grep -q 'a third as many pool items' '$T/too-many-err'"
+  sh -c "[ $? -eq 1 ] && grep -q 'needs 601 pool items' '$T/too-many-err'"
 
 # After the first round, half of each batch's anchors get the run's candidate rule (here 2 of the
 # 3 classes in proportion to the model's p, so the gold class is nearly always shown) and half
