@@ -460,12 +460,25 @@ double
 veto_active_informative_set (const double *posterior, guint n_classes, const double *a, guint k,
                              guint *out_shown)
 {
+  return veto_active_informative_set_without (posterior, n_classes, a, k, 0, out_shown);
+}
+
+double
+veto_active_informative_set_without (const double *posterior, guint n_classes, const double *a,
+                                     guint k, guint64 left_out, guint *out_shown)
+{
   double count = 1.0, best = -1.0;
-  guint set[64];
+  guint set[64], n_left_out = 0;
 
   g_return_val_if_fail (posterior != NULL && out_shown != NULL, NAN);
   g_return_val_if_fail (n_classes <= 64 && k >= 1 && k <= n_classes, NAN);
 
+  if (n_classes < 64)
+    left_out &= (G_GUINT64_CONSTANT (1) << n_classes) - 1;
+  for (guint c = 0; c < n_classes; c++)
+    n_left_out += (left_out >> c) & 1;
+  if (n_classes - n_left_out < k)
+    left_out = 0;
   for (guint i = 0; i < k; i++)
     count = count * (n_classes - i) / (i + 1);
   if (count <= 5000)
@@ -474,9 +487,14 @@ veto_active_informative_set (const double *posterior, guint n_classes, const dou
         set[i] = i;
       for (;;)
         {
-          double gain = veto_active_information_gain (posterior, n_classes, a, set, k);
+          double gain = -1.0;
+          gboolean allowed = TRUE;
           gint i;
 
+          for (guint m = 0; m < k && allowed; m++)
+            allowed = !((left_out >> set[m]) & 1);
+          if (allowed)
+            gain = veto_active_information_gain (posterior, n_classes, a, set, k);
           if (gain > best)
             {
               best = gain;
@@ -495,10 +513,12 @@ veto_active_informative_set (const double *posterior, guint n_classes, const dou
   /* Greedy: start from the likeliest class, add the class that raises the gain most. */
   {
     gboolean taken[64] = { FALSE };
-    guint first = 0;
+    guint first = n_classes;
 
-    for (guint y = 1; y < n_classes; y++)
-      if (posterior[y] > posterior[first])
+    for (guint y = 0; y < n_classes; y++)
+      taken[y] = (left_out >> y) & 1;
+    for (guint y = 0; y < n_classes; y++)
+      if (!taken[y] && (first == n_classes || posterior[y] > posterior[first]))
         first = y;
     set[0] = first;
     taken[first] = TRUE;
@@ -1609,10 +1629,10 @@ veto_active_select (VetoActiveStrategy       strategy,
 /* One item's informative set for posterior pi under annotator model a (NULL: uniform), shown
  * in an order drawn from rng. */
 static void
-informative_shown (const double *pi, guint n_classes, const double *a, guint k, VetoRng *rng,
-                   guint *out_shown)
+informative_shown (const double *pi, guint n_classes, const double *a, guint k, guint64 left_out,
+                   VetoRng *rng, guint *out_shown)
 {
-  veto_active_informative_set (pi, n_classes, a, k, out_shown);
+  veto_active_informative_set_without (pi, n_classes, a, k, left_out, out_shown);
   rng_partial_shuffle (rng, out_shown, k, k);
 }
 
@@ -1685,7 +1705,7 @@ veto_active_candidates (VetoActiveCandidateRule rule,
       if (informative)
         {
           veto_active_posterior (probs + (gsize) i * n_classes, n_classes, NULL, 0, keys);
-          informative_shown (keys, n_classes, NULL, k, &rng, set);
+          informative_shown (keys, n_classes, NULL, k, 0, &rng, set);
         }
       else if (proportional)
         {
@@ -1716,6 +1736,7 @@ veto_active_informative_candidates (const float *p, guint n_classes,
                                     GError **error)
 {
   double pi[64];
+  guint64 left_out = 0;
   VetoRng rng;
 
   g_return_val_if_fail (p != NULL && out_shown != NULL, FALSE);
@@ -1745,9 +1766,12 @@ veto_active_informative_candidates (const float *p, guint n_classes,
           return FALSE;
         }
     }
+  for (guint t = 0; t < n_answers; t++)
+    if (answers[t].by_asked)
+      left_out |= G_GUINT64_CONSTANT (1) << answers[t].answer;
   veto_active_posterior (p, n_classes, answers, n_answers, pi);
   veto_rng_init (&rng, seed);
-  informative_shown (pi, n_classes, a, k, &rng, out_shown);
+  informative_shown (pi, n_classes, a, k, left_out, &rng, out_shown);
   return TRUE;
 }
 

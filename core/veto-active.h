@@ -206,14 +206,16 @@ typedef enum
 double veto_active_information_gain (const double *posterior, guint n_classes, const double *a,
                                      const guint *shown, guint k);
 /* An earlier answer to a complementary question about the item: the classes shown, the one
- * named ("not this one"), and the choice model of the person who gave it (K×K Luce weights
- * A[y][c]; NULL: the uniform annotator). */
+ * named ("not this one"), the choice model of the person who gave it (K×K Luce weights
+ * A[y][c]; NULL: the uniform annotator), and whether that person is the one about to be asked
+ * again (veto_active_informative_candidates () then does not show them the class they named). */
 typedef struct
 {
   const guint *shown;
   guint n_shown;
   guint answer;
   const double *a;
+  gboolean by_asked;
 } VetoActiveAnswer;
 
 /* The posterior pi of an item's class: the classifier's p (n_classes probabilities, each
@@ -230,6 +232,15 @@ void veto_active_posterior (const float *p, guint n_classes, const VetoActiveAns
 double veto_active_informative_set (const double *posterior, guint n_classes, const double *a,
                                     guint k, guint *out_shown);
 
+/* The same among the sets without the classes of `left_out` (bit c: class c) while at least k
+ * classes remain (else among all sets). A person asked about an item again is not shown the
+ * classes they ruled out for it: the posterior counts their answers as independent draws, but
+ * a person asked "not this one?" again about the same class repeats themselves, and sees their
+ * first answer ignored. */
+double veto_active_informative_set_without (const double *posterior, guint n_classes,
+                                            const double *a, guint k, guint64 left_out,
+                                            guint *out_shown);
+
 /* The batch items (of n, posteriors n × n_classes) whose informative set has the largest
  * gain, best first, with those sets (out_shown batch × k, may be NULL) and gains (out_scores,
  * may be NULL). Exact: items are taken in decreasing H(pi), and the search stops once H(pi)
@@ -243,7 +254,8 @@ gboolean veto_active_informative_questions (const double *posteriors, guint n, g
  * (veto_active_posterior () of the classifier's p, n_classes probabilities, and its n_answers
  * earlier answers, which may be 0) for the annotator about to be asked, whose model is a (K×K
  * Luce weights A[y][c], as for veto_active_information_gain (); NULL: the uniform annotator),
- * in a random display order drawn from seed. The engine's sessions ask with the asker's own
+ * in a random display order drawn from seed, without the classes named in the answers
+ * marked by_asked (veto_active_informative_set_without ()). The engine's sessions ask with the asker's own
  * model fitted to their gold anchors, else the pooled one, once there is one. Fails on k
  * outside 1..n_classes, more than 64 classes, p not a distribution, or an answer that shows
  * or names a class outside 0..n_classes-1. */

@@ -1021,11 +1021,12 @@ class_index (const VetoSessions *ss, gint64 id)
 }
 
 /* The item's standing complementary answers (pending ones included), each with its answerer's
- * model, for its posterior: out_answers gets VetoActiveAnswer, pointing into out_shown (class
- * indices). An answer about a class these sessions have not loaded yet is left out. */
+ * model and whether that is `asker`, for its posterior: out_answers gets VetoActiveAnswer,
+ * pointing into out_shown (class indices). An answer about a class these sessions have not
+ * loaded yet is left out. */
 static gboolean
-earlier_answers (VetoSessions *ss, gint64 item, GArray *out_answers, GArray *out_shown,
-                 GError **error)
+earlier_answers (VetoSessions *ss, gint64 item, gint64 asker, GArray *out_answers,
+                 GArray *out_shown, GError **error)
 {
   g_autoptr (GArray) rows = veto_store_list_complementary (ss->store, item, error);
   g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -1035,7 +1036,8 @@ earlier_answers (VetoSessions *ss, gint64 item, GArray *out_answers, GArray *out
   for (guint i = 0; i < rows->len;)
     {
       const VetoShownClass *first = &g_array_index (rows, VetoShownClass, i);
-      VetoActiveAnswer an = { NULL, 0, 0, model_of (ss, first->annotator) };
+      VetoActiveAnswer an = { NULL, 0, 0, model_of (ss, first->annotator),
+                              first->annotator == asker };
       gint answer = class_index (ss, first->answer_class);
       guint start = out_shown->len;
       gboolean known = answer >= 0;
@@ -1108,13 +1110,14 @@ compose (VetoSessions *ss, Session *s, Slot *slot, gint64 now_us, VetoLease *lea
 
       /* an anchor's candidates are uniform (CLImage's protocol): sets the model did not choose;
        * informative ones are chosen under the item's posterior (the model's p and its earlier
-       * answers) for the person asked, with their fitted model once there is one */
+       * answers) for the person asked, with their fitted model once there is one, and without
+       * the classes they ruled out for it before */
       if (p && !slot->anchor && ss->rule == VETO_ACTIVE_CANDIDATES_INFORMATIVE)
         {
           g_autoptr (GArray) earlier = g_array_new (FALSE, FALSE, sizeof (VetoActiveAnswer));
           g_autoptr (GArray) earlier_shown = g_array_new (FALSE, FALSE, sizeof (guint));
 
-          if (!earlier_answers (ss, slot->item, earlier, earlier_shown, error)
+          if (!earlier_answers (ss, slot->item, s->annotator, earlier, earlier_shown, error)
               || !veto_active_informative_candidates (
                   p, n, (const VetoActiveAnswer *) (gpointer) earlier->data, earlier->len,
                   model_of (ss, s->annotator), k, seed, shown, error))

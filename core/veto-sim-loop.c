@@ -347,12 +347,14 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
 }
 
 /* Posterior of the class of pool item `index`: the model's p combined with every answer the
- * item has under the annotator model (veto_active_posterior ()). */
-static void
+ * item has under the annotator model (veto_active_posterior ()). Returns the classes those
+ * answers named (bit c: class c), all the run's one annotator's. */
+static guint64
 item_posterior (Run *run, const float *probs, guint index, double *out)
 {
   GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
   guint n = mine ? mine->len : 0;
+  guint64 named = 0;
 
   g_array_set_size (run->earlier, n);
   for (guint t = 0; t < n; t++)
@@ -360,10 +362,13 @@ item_posterior (Run *run, const float *probs, guint index, double *out)
       const Choice *ch = &g_array_index (run->choices, Choice, g_array_index (mine, guint, t));
 
       g_array_index (run->earlier, VetoActiveAnswer, t) = (VetoActiveAnswer) {
-        ch->shown, run->config->n_candidates, ch->answer, run->annotator_a };
+        ch->shown, run->config->n_candidates, ch->answer, run->annotator_a, TRUE };
+      if (ch->answer < 64)
+        named |= G_GUINT64_CONSTANT (1) << ch->answer;
     }
   veto_active_posterior (probs + (gsize) index * run->k, run->k,
                          (const VetoActiveAnswer *) (gpointer) run->earlier->data, n, out);
+  return named;
 }
 
 /* Candidate sets for the chosen items, from the model's probabilities when the rule wants them. */
@@ -376,10 +381,14 @@ candidates_for (Run *run, const guint *indices, guint n, const float *probs, gui
       g_autofree double *posterior = g_new (double, run->k);
       guint m = run->config->n_candidates;
 
+      /* the annotator is not shown a class they ruled out for the item before, as in the
+       * window (veto_active_informative_set_without ()) */
       for (guint i = 0; i < n; i++)
         {
-          item_posterior (run, probs, indices[i], posterior);
-          veto_active_informative_set (posterior, run->k, run->annotator_a, m, out + (gsize) i * m);
+          guint64 named = item_posterior (run, probs, indices[i], posterior);
+
+          veto_active_informative_set_without (posterior, run->k, run->annotator_a, m, named,
+                                               out + (gsize) i * m);
         }
       return TRUE;
     }

@@ -1390,6 +1390,62 @@ test_information_gain (void)
   g_assert_cmpfloat (gain, <=, h);
 }
 
+/* The informative set without some classes: the best of the sets that leave them out (all
+ * pairs checked here), the mask ignored when fewer than k classes would remain, and the greedy
+ * search of a large problem never starting from, nor adding, a class left out. */
+static void
+test_informative_set_without (void)
+{
+  const double two[6] = { 0.45, 0.45, 0.025, 0.025, 0.025, 0.025 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  double big[20], total = 0.0, best = -1.0, gain;
+  guint found[5], want[2] = { 0, 0 }, top = 0, other = 0;
+  guint64 left_out;
+
+  gain = veto_active_informative_set_without (two, 6, NULL, 2, 1u << 0, found);
+  for (guint i = 0; i < 6; i++)
+    for (guint j = i + 1; j < 6; j++)
+      if (i != 0 && j != 0)
+        {
+          const guint pair[2] = { i, j };
+          double g = veto_active_information_gain (two, 6, NULL, pair, 2);
+
+          if (g > best)
+            {
+              best = g;
+              want[0] = i;
+              want[1] = j;
+            }
+        }
+  g_assert_cmpmem (found, 2 * sizeof (guint), want, sizeof want);
+  g_assert_cmpuint (want[0], ==, 1);
+  g_assert_cmpfloat_with_epsilon (gain, best, 1e-12);
+  /* five of six left out: one class remains for a pair, so the mask is ignored */
+  veto_active_informative_set_without (two, 6, NULL, 2, 0x1f, found);
+  g_assert_cmpuint (found[0], ==, 0);
+  g_assert_cmpuint (found[1], ==, 1);
+
+  /* C(20, 5) = 15,504 sets: the greedy search */
+  for (guint c = 0; c < 20; c++)
+    total += big[c] = g_rand_double_range (rand, 0.01, 1.0);
+  for (guint c = 0; c < 20; c++)
+    {
+      big[c] /= total;
+      if (big[c] > big[top])
+        top = c;
+    }
+  veto_active_informative_set (big, 20, NULL, 5, found);
+  for (guint m = 0; m < 5; m++)
+    if (found[m] != top)
+      other = found[m];
+  left_out = (G_GUINT64_CONSTANT (1) << top) | (G_GUINT64_CONSTANT (1) << other);
+  gain = veto_active_informative_set_without (big, 20, NULL, 5, left_out, found);
+  for (guint m = 0; m < 5; m++)
+    g_assert_false ((left_out >> found[m]) & 1);
+  g_assert_cmpfloat_with_epsilon (gain, veto_active_information_gain (big, 20, NULL, found, 5),
+                                  1e-12);
+}
+
 /* The pruned search of informative questions returns exactly the best gains of an exhaustive
  * search, with the sets that give them. */
 static void
@@ -1457,6 +1513,7 @@ main (int   argc,
   g_test_add_func ("/active/distill", test_distill);
   g_test_add_func ("/active/information-gain", test_information_gain);
   g_test_add_func ("/active/informative-questions", test_informative_questions);
+  g_test_add_func ("/active/informative-set-without", test_informative_set_without);
   g_test_add_func ("/active/informative-candidates", test_informative_candidates);
   g_test_add_func ("/active/posterior", test_posterior);
   g_test_add_func ("/active/informative-candidates-after-answers",
