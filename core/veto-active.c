@@ -456,6 +456,17 @@ veto_active_posterior (const float *p, guint n_classes, const VetoActiveAnswer *
     out_posterior[y] = total > 0 ? out_posterior[y] / total : 1.0 / n_classes;
 }
 
+guint64
+veto_active_named_by_asked (const VetoActiveAnswer *answers, guint n_answers)
+{
+  guint64 named = 0;
+
+  for (guint t = 0; t < n_answers; t++)
+    if (answers[t].by_asked && answers[t].answer < 64)
+      named |= G_GUINT64_CONSTANT (1) << answers[t].answer;
+  return named;
+}
+
 double
 veto_active_informative_set (const double *posterior, guint n_classes, const double *a, guint k,
                              guint *out_shown)
@@ -1736,7 +1747,6 @@ veto_active_informative_candidates (const float *p, guint n_classes,
                                     GError **error)
 {
   double pi[64];
-  guint64 left_out = 0;
   VetoRng rng;
 
   g_return_val_if_fail (p != NULL && out_shown != NULL, FALSE);
@@ -1766,12 +1776,10 @@ veto_active_informative_candidates (const float *p, guint n_classes,
           return FALSE;
         }
     }
-  for (guint t = 0; t < n_answers; t++)
-    if (answers[t].by_asked)
-      left_out |= G_GUINT64_CONSTANT (1) << answers[t].answer;
   veto_active_posterior (p, n_classes, answers, n_answers, pi);
   veto_rng_init (&rng, seed);
-  informative_shown (pi, n_classes, a, k, left_out, &rng, out_shown);
+  informative_shown (pi, n_classes, a, k, veto_active_named_by_asked (answers, n_answers), &rng,
+                     out_shown);
   return TRUE;
 }
 

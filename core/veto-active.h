@@ -232,6 +232,10 @@ void veto_active_posterior (const float *p, guint n_classes, const VetoActiveAns
 double veto_active_informative_set (const double *posterior, guint n_classes, const double *a,
                                     guint k, guint *out_shown);
 
+/* The classes named in the answers marked by_asked (bit c: class c; classes from 64 on are left
+ * out of the mask). */
+guint64 veto_active_named_by_asked (const VetoActiveAnswer *answers, guint n_answers);
+
 /* The same among the sets without the classes of `left_out` (bit c: class c) while at least k
  * classes remain (else among all sets). A person asked about an item again is not shown the
  * classes they ruled out for it: the posterior counts their answers as independent draws, but
@@ -255,7 +259,8 @@ gboolean veto_active_informative_questions (const double *posteriors, guint n, g
  * earlier answers, which may be 0) for the annotator about to be asked, whose model is a (K×K
  * Luce weights A[y][c], as for veto_active_information_gain (); NULL: the uniform annotator),
  * in a random display order drawn from seed, without the classes named in the answers
- * marked by_asked (veto_active_informative_set_without ()). The engine's sessions ask with the asker's own
+ * marked by_asked (veto_active_named_by_asked (), veto_active_informative_set_without ()).
+ * The engine's sessions ask with the asker's own
  * model fitted to their gold anchors, else the pooled one, once there is one. Fails on k
  * outside 1..n_classes, more than 64 classes, p not a distribution, or an answer that shows
  * or names a class outside 0..n_classes-1. */

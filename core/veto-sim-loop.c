@@ -347,14 +347,13 @@ ask (Run *run, const guint *indices, guint n, const guint *candidates, const dou
 }
 
 /* Posterior of the class of pool item `index`: the model's p combined with every answer the
- * item has under the annotator model (veto_active_posterior ()). Returns the classes those
- * answers named (bit c: class c), all the run's one annotator's. */
-static guint64
+ * item has under the annotator model (veto_active_posterior ()); the answers, all the run's one
+ * annotator's, are left in run->earlier. */
+static void
 item_posterior (Run *run, const float *probs, guint index, double *out)
 {
   GArray *mine = g_hash_table_lookup (run->answers_of, GUINT_TO_POINTER (index + 1));
   guint n = mine ? mine->len : 0;
-  guint64 named = 0;
 
   g_array_set_size (run->earlier, n);
   for (guint t = 0; t < n; t++)
@@ -363,12 +362,9 @@ item_posterior (Run *run, const float *probs, guint index, double *out)
 
       g_array_index (run->earlier, VetoActiveAnswer, t) = (VetoActiveAnswer) {
         ch->shown, run->config->n_candidates, ch->answer, run->annotator_a, TRUE };
-      if (ch->answer < 64)
-        named |= G_GUINT64_CONSTANT (1) << ch->answer;
     }
   veto_active_posterior (probs + (gsize) index * run->k, run->k,
                          (const VetoActiveAnswer *) (gpointer) run->earlier->data, n, out);
-  return named;
 }
 
 /* Candidate sets for the chosen items, from the model's probabilities when the rule wants them. */
@@ -385,10 +381,12 @@ candidates_for (Run *run, const guint *indices, guint n, const float *probs, gui
        * window (veto_active_informative_set_without ()) */
       for (guint i = 0; i < n; i++)
         {
-          guint64 named = item_posterior (run, probs, indices[i], posterior);
-
-          veto_active_informative_set_without (posterior, run->k, run->annotator_a, m, named,
-                                               out + (gsize) i * m);
+          item_posterior (run, probs, indices[i], posterior);
+          veto_active_informative_set_without (
+              posterior, run->k, run->annotator_a, m,
+              veto_active_named_by_asked ((const VetoActiveAnswer *) (gpointer) run->earlier->data,
+                                          run->earlier->len),
+              out + (gsize) i * m);
         }
       return TRUE;
     }
