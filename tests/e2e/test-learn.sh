@@ -409,7 +409,7 @@ PY
 cp "$P" "$T/passes.veto"
 "$VETO" drive "$T/passes.veto" --kind complementary --shown 2 --answers 1850 --retrain-every 300 \
   >/dev/null 2>"$T/passes-err"
-check "drive asks each of the 600 pool items three times, each pass over all of them first" \
+check "drive asks each of the 600 pool items three times, a pass before the next, no class again" \
   three_passes "$T/passes.veto" "$T/passes-err"
 
 # simulate goes round the pool as the window does: margin spends 1,800 answers on the 600 items,
@@ -422,7 +422,7 @@ check "simulate --strategy margin spends 1,800 complementary answers on 600 pool
   "$VETO" simulate "$T/sim-passes.veto" -q --mode complementary --shown 2 --anchors 0.05 \
   --annotator noisy:rho=0.3 --annotator-model oracle --budget 1800 --batch 200 --init 200 \
   --seeds 1 --strategy margin --out "$T/sim-passes"
-check "… each item three times, each pass over all of them first" three_passes "$T/sim-passes.veto"
+check "… each item three times, a pass before the next, no ruled-out class again" three_passes "$T/sim-passes.veto"
 "$VETO" simulate "$P" --scratch -q --mode complementary --shown 2 --budget 1801 --batch 200 \
   --init 200 --seeds 1 --strategy margin --out "$T/sim-too-many" >/dev/null 2>"$T/too-many-err"
 check "a budget over three passes is refused (exit 1), saying what it needs" \
